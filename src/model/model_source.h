@@ -1,0 +1,46 @@
+#pragma once
+// A model on disk, opened and validated: its config, its tensors (by Hugging Face names) and
+// where its tokenizer lives. Two kinds: a Hugging Face folder (config.json + safetensors, single or
+// sharded) and a GGUF file. All tensor bytes stay in the mmapped files.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/tensor.h"
+#include "model/config.h"
+
+namespace ax {
+
+class GgufFile;
+
+class ModelSource {
+ public:
+  virtual ~ModelSource() = default;
+
+  const std::string& path() const { return path_; }
+  const ModelConfig& config() const { return config_; }
+
+  // Tensors by Hugging Face name ("model.layers.0.self_attn.q_proj.weight"); GGUF names
+  // ("blk.0.attn_q.weight") are mapped on open. Shapes are outermost first.
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+  const TensorView* find(const std::string& name) const;
+  // The tensor, checked against the expected shape; throws naming the file and tensor.
+  const TensorView& get(const std::string& name, const std::vector<int64_t>& shape) const;
+
+  virtual std::string format() const = 0;  // "gguf" or "safetensors"
+  // The GGUF file for GGUF models (tokenizer and chat template live in its metadata), else null.
+  virtual const GgufFile* gguf() const { return nullptr; }
+  // The folder for Hugging Face models (tokenizer.json, tokenizer_config.json), else empty.
+  virtual std::string hf_dir() const { return {}; }
+
+ protected:
+  std::string path_;
+  ModelConfig config_;
+  std::map<std::string, TensorView> tensors_;
+};
+
+// Opens a .gguf file or a Hugging Face folder; throws ax::Error with a one-line reason.
+std::unique_ptr<ModelSource> open_model(const std::string& path);
+
+}  // namespace ax

@@ -1,0 +1,27 @@
+#pragma once
+// A read-only memory-mapped file. Weights are used in place from the mapping, so a model costs
+// no second copy in RAM.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ax {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);  // throws ax::Error naming the path
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace ax
