@@ -1,0 +1,58 @@
+#pragma once
+// Text <-> token ids, exactly as the model's own tokenizer does it.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ax {
+
+class ModelSource;
+class GgufFile;
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // add_special: add BOS/EOS as the model's config says. parse_special: match added/special
+  // tokens ("<|im_start|>") in the text as whole tokens; otherwise they are ordinary text.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true,
+                                      bool parse_special = true) const = 0;
+  // The bytes of one token as it appears in decoded text (may be a partial UTF-8 sequence).
+  virtual std::string token_bytes(int32_t id) const = 0;
+  // The vocabulary string of a token, as stored ("Ġthe", "▁the", "<0x0A>").
+  virtual std::string token_piece(int32_t id) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const = 0;
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;  // -1 if none
+  virtual int32_t eos_id() const = 0;  // -1 if none
+  virtual bool is_special(int32_t id) const = 0;  // control / added special token
+  virtual std::vector<int32_t> eos_ids() const { return eos_id() >= 0 ? std::vector<int32_t>{eos_id()} : std::vector<int32_t>{}; }
+  virtual std::string kind() const = 0;  // "bpe (byte-level)", "spm", ...
+  // The model's chat template (Jinja source), empty if the files have none.
+  virtual std::string chat_template() const { return {}; }
+};
+
+// From a model (GGUF metadata or tokenizer.json/tokenizer_config.json in the HF folder).
+std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source);
+// From a GGUF file alone (vocabulary-only GGUFs have no weights).
+std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
+// From a Hugging Face folder holding tokenizer.json (+ tokenizer_config.json).
+std::unique_ptr<Tokenizer> load_tokenizer_hf(const std::string& dir);
+
+// Streaming decode: feed ids one at a time, get back only complete UTF-8 text; bytes of a
+// character split across tokens come out once, whole, when the character completes.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true);
+  std::string push(int32_t id);  // the text that became complete
+  std::string flush();           // whatever is left (invalid trailing bytes as U+FFFD)
+ private:
+  const Tokenizer& tok_;
+  bool skip_special_;
+  std::string pending_;
+  bool first_ = true;
+};
+
+}  // namespace ax
