@@ -33,8 +33,17 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);
 }
 
+std::unique_ptr<MappedFile> MappedFile::borrow(const uint8_t* data, size_t size, std::string name) {
+  std::unique_ptr<MappedFile> f(new MappedFile());
+  f->path_ = std::move(name);
+  f->data_ = data;
+  f->size_ = size;
+  f->owned_ = false;
+  return f;
+}
+
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ && owned_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 }  // namespace ax

@@ -3,6 +3,7 @@
 // no second copy in RAM.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace ax {
@@ -10,6 +11,10 @@ namespace ax {
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);  // throws ax::Error naming the path
+  // A view of bytes owned by the caller (kept alive by the caller for this object's lifetime);
+  // `name` stands in for the path in error messages. Lets readers parse memory buffers (fuzzers,
+  // tests) through the same code as files.
+  static std::unique_ptr<MappedFile> borrow(const uint8_t* data, size_t size, std::string name);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -22,6 +27,8 @@ class MappedFile {
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool owned_ = true;  // munmap on destruction
+  MappedFile() = default;
 };
 
 }  // namespace ax
