@@ -29,6 +29,7 @@ struct RopeConfig {
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
   float attention_factor = 0.0f;  // 0: derive from factor
+  bool yarn_truncate = true;       // floor/ceil the correction range (HF "truncate", default true)
   int rotary_dim = 0;              // dims rotated per head (0: all of head_dim)
 };
 

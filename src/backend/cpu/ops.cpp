@@ -1,0 +1,188 @@
+#include "backend/cpu/ops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "format/dequant.h"
+#include "util/error.h"
+#include "util/half.h"
+
+namespace ax::cpu {
+namespace {
+
+std::atomic<LinearKernel> g_kernel{nullptr};
+std::atomic<int> g_threads{1};
+
+const uint8_t* row_ptr(const TensorView& w, int64_t row) {
+  return w.data + static_cast<size_t>(row) * row_bytes(w.dtype, w.cols());
+}
+
+// Dot product with eight independent float32 partial sums (fixed order: the result depends only
+// on the inputs, never on threads or call site).
+float dot(const float* a, const float* b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
+  for (; i < n; ++i) s[i % 8] += a[i] * b[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// Output rows [row_begin, row_end) of y = x · W^T.
+void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64_t row_begin,
+                 int64_t row_end) {
+  const int64_t in = w.cols(), out = w.rows();
+  std::vector<float> buf(w.dtype == DType::F32 ? 0 : in);
+  for (int64_t o = row_begin; o < row_end; ++o) {
+    const float* wr;
+    if (w.dtype == DType::F32) {
+      wr = reinterpret_cast<const float*>(row_ptr(w, o));
+    } else {
+      dequantize_row_of(w, o, buf.data());  // once per weight row, reused for all n inputs
+      wr = buf.data();
+    }
+    for (int64_t r = 0; r < n; ++r) y[r * out + o] = dot(x + r * in, wr, in);
+  }
+}
+
+}  // namespace
+
+void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
+
+void set_num_threads(int n) { g_threads.store(std::max(1, n)); }
+int num_threads() { return g_threads.load(); }
+
+void linear(const TensorView& w, const float* x, int64_t n, float* y) {
+  if (LinearKernel k = g_kernel.load(); k != nullptr && k(w, x, n, y)) return;
+  linear_reference(w, x, n, y);
+}
+
+void linear_reference(const TensorView& w, const float* x, int64_t n, float* y) {
+  if (w.shape.size() != 2) fail("linear: weight '{}' has {} dimensions, expected 2", w.name, w.shape.size());
+  const int64_t out = w.rows();
+  // Threads only pay off for sizeable products; tiny models run on the calling thread.
+  const int64_t work = out * w.cols() * std::max<int64_t>(n, 1);
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(1, work / (1 << 18))));
+  if (threads <= 1 || out < 2 * threads) {
+    linear_rows(w, x, n, y, 0, out);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const int64_t per = (out + threads - 1) / threads;
+  for (int t = 1; t < threads; ++t) {
+    const int64_t b = t * per, e = std::min(out, b + per);
+    if (b < e) pool.emplace_back(linear_rows, std::cref(w), x, n, y, b, e);
+  }
+  linear_rows(w, x, n, y, 0, std::min(out, per));
+  for (auto& th : pool) th.join();
+}
+
+void dequantize_row_of(const TensorView& w, int64_t row, float* dst) {
+  const int64_t cols = w.cols();
+  const uint8_t* src = row_ptr(w, row);
+  switch (w.dtype) {
+    case DType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(cols) * 4);
+      return;
+    case DType::F16:
+      for (int64_t i = 0; i < cols; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = fp16_to_f32(h);
+      }
+      return;
+    case DType::BF16:
+      for (int64_t i = 0; i < cols; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = bf16_to_f32(h);
+      }
+      return;
+    default:
+      dequantize_row(w.dtype, src, dst, cols);
+  }
+}
+
+std::vector<float> to_float(const TensorView& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  const int64_t rows = t.rows(), cols = t.cols();
+  for (int64_t r = 0; r < rows; ++r) dequantize_row_of(t, r, out.data() + r * cols);
+  return out;
+}
+
+void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float* out) {
+  const int64_t vocab = table.rows(), dim = table.cols();
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      fail("embedding: token id {} is outside the vocabulary of {} rows of '{}'", tokens[i], vocab, table.name);
+    dequantize_row_of(table, tokens[i], out + i * dim);
+  }
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* xr = x + r * dim;
+    float* yr = y + r * dim;
+    float ss = 0.0f;
+    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
+  }
+}
+
+void add_bias(float* x, const float* b, int64_t n, int64_t dim) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < dim; ++i) x[r * dim + i] += b[i];
+}
+
+void add(float* y, const float* x, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(float* gate, const float* up, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) gate[i] = silu(gate[i]) * up[i];
+}
+
+void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f) {
+  const int64_t half = f.rotary_dim / 2;
+  if (f.rotary_dim > head_dim || f.rotary_dim % 2 != 0 || static_cast<int64_t>(f.inv_freq.size()) != half)
+    fail("rope: rotary_dim {} does not fit head_dim {} with {} frequencies", f.rotary_dim, head_dim, f.inv_freq.size());
+  // The angle is formed in float32 (pos * inv_freq), as the reference implementations do; the
+  // cosine and sine of that float are then taken accurately.
+  std::vector<float> c(half), s(half);
+  const float p = static_cast<float>(pos);
+  for (int64_t i = 0; i < half; ++i) {
+    const float angle = p * f.inv_freq[i];
+    c[i] = static_cast<float>(std::cos(static_cast<double>(angle))) * f.attention_factor;
+    s[i] = static_cast<float>(std::sin(static_cast<double>(angle))) * f.attention_factor;
+  }
+  for (int64_t h = 0; h < num_heads; ++h) {
+    float* v = x + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      // a, b: the pair rotated by angle i.
+      float* a = f.adjacent_pairs ? v + 2 * i : v + i;
+      float* b = f.adjacent_pairs ? v + 2 * i + 1 : v + i + half;
+      const float a0 = *a, b0 = *b;
+      *a = a0 * c[i] - b0 * s[i];
+      *b = b0 * c[i] + a0 * s[i];
+    }
+  }
+}
+
+}  // namespace ax::cpu

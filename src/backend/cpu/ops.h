@@ -1,0 +1,70 @@
+#pragma once
+// CPU reference ops: plain scalar float32, the oracle every fast kernel is checked against.
+// Activations are row-major float32 arrays; weights are TensorViews of any supported dtype
+// (shape {out, in}, rows contiguous), consumed in place from the mapped file.
+#include <cstdint>
+#include <vector>
+
+#include "format/tensor.h"
+
+namespace ax::cpu {
+
+// ---- Linear layer --------------------------------------------------------------------------
+// y[n, out] = x[n, in] · W^T, W a TensorView of shape {out, in}.
+//
+// linear() is the entry point the model calls. It runs the registered fast kernel when one is
+// registered and accepts W's dtype, else linear_reference(). linear_reference() dequantizes each
+// row of W once (ax::dequantize_row) and takes float32 dot products with every x row.
+void linear(const TensorView& w, const float* x, int64_t n, float* y);
+void linear_reference(const TensorView& w, const float* x, int64_t n, float* y);
+
+// A fast kernel: returns false (having written nothing) when it does not handle w's dtype/shape,
+// and linear() falls back to the reference. Passing nullptr restores the reference alone.
+using LinearKernel = bool (*)(const TensorView& w, const float* x, int64_t n, float* y);
+void set_linear_kernel(LinearKernel kernel);
+
+// Threads the reference linear may split output rows over (1 = the calling thread only). Every
+// output value is computed by the same instruction sequence whatever the count, so results do not
+// depend on it.
+void set_num_threads(int n);
+int num_threads();
+
+// ---- Elementwise and row ops --------------------------------------------------------------------
+// One row of w (any supported dtype) as float32: dst[w.cols()].
+void dequantize_row_of(const TensorView& w, int64_t row, float* dst);
+// A whole (small) tensor as float32: norm weights, biases.
+std::vector<float> to_float(const TensorView& t);
+
+// Embedding lookup: out[i, :] = table[tokens[i], :], table shape {vocab, dim}.
+void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float* out);
+
+// y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w, for n rows of width dim. y may alias x.
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
+
+// x[r, :] += b for n rows of width dim.
+void add_bias(float* x, const float* b, int64_t n, int64_t dim);
+// y[i] += x[i]
+void add(float* y, const float* x, int64_t count);
+
+// In-place softmax of one row of length n (max-subtracted).
+void softmax(float* x, int64_t n);
+
+inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
+// gate[i] = silu(gate[i]) * up[i]
+void swiglu(float* gate, const float* up, int64_t count);
+
+// ---- Rotary position embedding -----------------------------------------------------------------
+// The per-frequency angles of a RoPE variant, computed once by the model (model/rope.h) from its
+// config. angle_i(pos) = pos * inv_freq[i]; rotated values are scaled by attention_factor (YaRN's
+// magnitude correction, 1 elsewhere).
+struct RopeFreqs {
+  std::vector<float> inv_freq;  // [rotary_dim / 2]
+  float attention_factor = 1.0f;
+  int64_t rotary_dim = 0;       // the first rotary_dim dims of each head rotate; the rest pass
+  bool adjacent_pairs = false;  // pairs (2i, 2i+1) instead of rotate-half pairs (i, i + rd/2)
+};
+
+// Rotates x[num_heads, head_dim] in place for position pos.
+void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f);
+
+}  // namespace ax::cpu

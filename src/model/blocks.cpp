@@ -1,0 +1,119 @@
+#include "model/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/error.h"
+
+namespace ax {
+
+void check_batch(const Batch& batch, const KvCache& kv, int64_t vocab_size) {
+  const int64_t T = batch.num_tokens();
+  const int64_t bs = kv.block_size();
+  for (size_t si = 0; si < batch.sequences.size(); ++si) {
+    const BatchSequence& s = batch.sequences[si];
+    if (s.token_offset < 0 || s.num_tokens < 0 || s.token_offset + s.num_tokens > T)
+      fail("batch: sequence {} covers tokens [{}, {}) outside the batch's {} tokens", si, s.token_offset,
+           s.token_offset + s.num_tokens, T);
+    if (s.start_pos < 0) fail("batch: sequence {} has negative start_pos {}", si, s.start_pos);
+    if (s.num_tokens == 0) continue;
+    if (s.block_table == nullptr) fail("batch: sequence {} has no block table", si);
+    const int64_t end = s.start_pos + s.num_tokens;
+    const int64_t need = (end + bs - 1) / bs;
+    if (static_cast<int64_t>(s.block_table->size()) < need)
+      fail("batch: sequence {} reaches position {} but its block table has {} blocks of {} slots", si, end - 1,
+           s.block_table->size(), bs);
+    for (int64_t b = 0; b < need; ++b) {
+      const int32_t id = (*s.block_table)[b];
+      if (id < 0 || id >= kv.num_blocks())
+        fail("batch: sequence {} block table entry {} is block {}, outside the cache's {} blocks", si, b, id,
+             kv.num_blocks());
+    }
+    for (int64_t t = s.token_offset; t < s.token_offset + s.num_tokens; ++t)
+      if (batch.tokens[t] < 0 || batch.tokens[t] >= vocab_size)
+        fail("batch: token {} of sequence {} is id {}, outside the vocabulary of {}", t, si, batch.tokens[t],
+             vocab_size);
+  }
+  for (int64_t r : batch.logit_rows)
+    if (r < 0 || r >= T) fail("batch: logit row {} is outside the batch's {} tokens", r, T);
+}
+
+void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::RopeFreqs& rope,
+               const Batch& batch, int64_t layer, const float* h, int64_t hidden, KvCache& kv,
+               float* out) {
+  const int64_t T = batch.num_tokens();
+  const int64_t hd = s.head_dim;
+  const int64_t q_width = s.num_heads * hd, kv_width = s.num_kv_heads * hd;
+  const int64_t group = s.num_heads / s.num_kv_heads;  // query heads per kv head
+
+  // Projections: q [T, q width], k and v [T, kv width].
+  std::vector<float> q(T * q_width), k(T * kv_width), v(T * kv_width);
+  cpu::linear(*w.q, h, T, q.data());
+  cpu::linear(*w.k, h, T, k.data());
+  cpu::linear(*w.v, h, T, v.data());
+  if (!w.q_bias.empty()) cpu::add_bias(q.data(), w.q_bias.data(), T, q_width);
+  if (!w.k_bias.empty()) cpu::add_bias(k.data(), w.k_bias.data(), T, kv_width);
+  if (!w.v_bias.empty()) cpu::add_bias(v.data(), w.v_bias.data(), T, kv_width);
+
+  // Qwen3: RMSNorm of each head's q and k (rows of head_dim) before RoPE.
+  if (!w.q_norm.empty()) cpu::rms_norm(q.data(), w.q_norm.data(), T * s.num_heads, hd, s.norm_eps, q.data());
+  if (!w.k_norm.empty()) cpu::rms_norm(k.data(), w.k_norm.data(), T * s.num_kv_heads, hd, s.norm_eps, k.data());
+
+  // RoPE at each token's position, then K/V into the cache slot of that position.
+  const int64_t bs = kv.block_size();
+  for (const BatchSequence& seq : batch.sequences) {
+    for (int64_t i = 0; i < seq.num_tokens; ++i) {
+      const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
+      cpu::rope(q.data() + t * q_width, s.num_heads, hd, pos, rope);
+      cpu::rope(k.data() + t * kv_width, s.num_kv_heads, hd, pos, rope);
+      const int32_t block = (*seq.block_table)[pos / bs];
+      std::copy_n(k.data() + t * kv_width, kv_width, kv.k(layer, block, pos % bs));
+      std::copy_n(v.data() + t * kv_width, kv_width, kv.v(layer, block, pos % bs));
+    }
+  }
+
+  // softmax(q · K^T * scale) · V per token and head, over keys j with pos - W < j <= pos.
+  std::vector<float> ctx(T * q_width, 0.0f);  // [T, q width]
+  std::vector<float> scores;
+  for (const BatchSequence& seq : batch.sequences) {
+    for (int64_t i = 0; i < seq.num_tokens; ++i) {
+      const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
+      const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos - s.window + 1) : 0;
+      const int64_t n_keys = pos - first + 1;
+      scores.resize(n_keys);
+      for (int64_t head = 0; head < s.num_heads; ++head) {
+        const int64_t kvh = head / group;
+        const float* qh = q.data() + t * q_width + head * hd;
+        for (int64_t j = first; j <= pos; ++j) {
+          const float* kj = kv.k(layer, (*seq.block_table)[j / bs], j % bs) + kvh * hd;
+          float dot = 0.0f;
+          for (int64_t d = 0; d < hd; ++d) dot += qh[d] * kj[d];
+          scores[j - first] = dot * s.scale;
+        }
+        cpu::softmax(scores.data(), n_keys);
+        float* oh = ctx.data() + t * q_width + head * hd;
+        for (int64_t j = first; j <= pos; ++j) {
+          const float* vj = kv.v(layer, (*seq.block_table)[j / bs], j % bs) + kvh * hd;
+          const float p = scores[j - first];
+          for (int64_t d = 0; d < hd; ++d) oh[d] += p * vj[d];
+        }
+      }
+    }
+  }
+
+  // Output projection: out [T, hidden].
+  cpu::linear(*w.o, ctx.data(), T, out);
+  if (!w.o_bias.empty()) cpu::add_bias(out, w.o_bias.data(), T, hidden);
+}
+
+void mlp_swiglu(const TensorView& gate, const TensorView& up, const TensorView& down,
+                const float* h, int64_t n, float* out) {
+  const int64_t inter = gate.rows();
+  std::vector<float> g(n * inter), u(n * inter);  // [n, intermediate]
+  cpu::linear(gate, h, n, g.data());
+  cpu::linear(up, h, n, u.data());
+  cpu::swiglu(g.data(), u.data(), n * inter);
+  cpu::linear(down, g.data(), n, out);
+}
+
+}  // namespace ax
