@@ -1,0 +1,40 @@
+#pragma once
+// Errors as the OpenAI API shapes them: {"error": {"message", "type", "param", "code"}} with an
+// HTTP status. Request parsing throws ApiError; the HTTP layer turns it into the response, so no
+// handler ever writes an error body by hand.
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/core.h>
+
+namespace ax::server {
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string message, std::string type, std::string param = {},
+           std::string code = {})
+      : std::runtime_error(message), status_(status), type_(std::move(type)),
+        param_(std::move(param)), code_(std::move(code)) {}
+
+  int status() const { return status_; }
+  const std::string& type() const { return type_; }
+  const std::string& param() const { return param_; }
+  const std::string& code() const { return code_; }
+
+  // {"error": {...}}; param and code are null when empty, as OpenAI sends them.
+  nlohmann::json to_json() const;
+
+ private:
+  int status_;
+  std::string type_, param_, code_;
+};
+
+// 400 invalid_request_error naming the parameter: bad_param("temperature", "must be in [0, 2], got {}", t)
+template <typename... Args>
+[[noreturn]] void bad_param(const std::string& param, fmt::format_string<Args...> f, Args&&... args) {
+  throw ApiError(400, fmt::format("'{}' {}", param, fmt::format(f, std::forward<Args>(args)...)),
+                 "invalid_request_error", param, "invalid_value");
+}
+
+}  // namespace ax::server

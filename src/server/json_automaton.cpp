@@ -1,0 +1,459 @@
+#include "server/json_automaton.h"
+
+#include <algorithm>
+
+namespace ax::server {
+namespace {
+
+using Kind = SchemaNode::Kind;
+
+enum FrameKind : uint8_t { kValue, kObject, kArray, kString, kNumber, kLiteral, kKey };
+// Object phases
+enum : uint8_t { kObjFirst, kObjKey, kObjAfterKey, kObjValue, kObjAfterValue, kObjAfterComma };
+// Array phases
+enum : uint8_t { kArrFirst, kArrValue, kArrAfterValue, kArrAfterComma };
+// String phases
+enum : uint8_t { kStrNormal, kStrEscape, kStrHex };
+// Number phases: the JSON number grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+enum : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, kNumFrac, kNumE, kNumESign, kNumExp };
+
+constexpr int kMaxIntDigits = 15, kMaxFracDigits = 15, kMaxExpDigits = 2;  // e99 at most: every parser reads it as a finite double
+
+bool is_ws(uint8_t b) { return b == ' ' || b == '\n' || b == '\t' || b == '\r'; }
+bool is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
+bool is_hex(uint8_t b) { return is_digit(b) || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F'); }
+
+uint64_t all_bits(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+
+bool number_terminal(const JsonAutomaton::Frame& f) {
+  return f.phase == kNumZero || f.phase == kNumInt || f.phase == kNumFrac || f.phase == kNumExp;
+}
+
+// Candidates (bits of mask) whose text has byte b at position pos.
+uint64_t match_candidates(const std::vector<std::string>& texts, uint64_t mask, size_t pos, uint8_t b) {
+  uint64_t next = 0;
+  for (size_t i = 0; i < texts.size(); ++i)
+    if ((mask >> i & 1) && texts[i].size() > pos && static_cast<uint8_t>(texts[i][pos]) == b)
+      next |= uint64_t{1} << i;
+  return next;
+}
+
+// Some candidate ends exactly at pos.
+bool candidate_complete(const std::vector<std::string>& texts, uint64_t mask, size_t pos) {
+  for (size_t i = 0; i < texts.size(); ++i)
+    if ((mask >> i & 1) && texts[i].size() == pos) return true;
+  return false;
+}
+
+// No candidate goes on past pos.
+bool candidates_exhausted(const std::vector<std::string>& texts, uint64_t mask, size_t pos) {
+  for (size_t i = 0; i < texts.size(); ++i)
+    if ((mask >> i & 1) && texts[i].size() > pos) return false;
+  return true;
+}
+
+}  // namespace
+
+JsonAutomaton::JsonAutomaton(const CompiledSchema& schema) : schema_(&schema) {
+  Stack st;
+  Frame root;
+  root.node = schema.root;
+  root.kind = kValue;
+  st.frames.push_back(root);
+  stacks_.push_back(std::move(st));
+}
+
+bool JsonAutomaton::whitespace(Stack& st, uint8_t) const {
+  if (st.whitespace_run >= kMaxWhitespace) return false;
+  ++st.whitespace_run;
+  return true;
+}
+
+JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
+  if (st.frames.size() > kMaxDepth) return Step::Reject;
+  Frame& f = st.frames.back();
+  const SchemaNode& n = schema_->nodes[f.node];
+  const bool ws = is_ws(b);
+
+  auto push_value = [&](int node) {
+    Frame child;
+    child.node = node;
+    child.kind = kValue;
+    st.frames.push_back(child);  // invalidates f
+  };
+
+  switch (f.kind) {
+    case kValue: {
+      if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+      int node = f.node;
+      Kind kind = n.kind;
+      if (kind == Kind::Any) {
+        if (b == '{') node = CompiledSchema::kAnyObject;
+        else if (b == '[') node = CompiledSchema::kAnyArray;
+        else if (b == '"') node = CompiledSchema::kAnyString;
+        else if (b == '-' || is_digit(b)) node = CompiledSchema::kAnyNumber;
+        else if (b == 't' || b == 'f' || b == 'n') node = CompiledSchema::kTrueFalseNull;
+        else return Step::Reject;
+        kind = schema_->nodes[node].kind;
+      }
+      f = Frame{};
+      f.node = node;
+      switch (kind) {
+        case Kind::Object:
+          if (b != '{') return Step::Reject;
+          f.kind = kObject;
+          f.phase = kObjFirst;
+          return Step::Consumed;
+        case Kind::Array:
+          if (b != '[') return Step::Reject;
+          f.kind = kArray;
+          f.phase = kArrFirst;
+          return Step::Consumed;
+        case Kind::String:
+          if (b != '"') return Step::Reject;
+          f.kind = kString;
+          f.phase = kStrNormal;
+          return Step::Consumed;
+        case Kind::Number:
+        case Kind::Integer:
+          f.kind = kNumber;
+          f.phase = kNumStart;
+          return step(st, b);
+        case Kind::Literal:
+          f.kind = kLiteral;
+          f.mask = all_bits(schema_->nodes[node].literals.size());
+          f.count = 0;
+          return step(st, b);
+        default:
+          return Step::Reject;  // AnyOf is expanded by feed_stack before it gets here
+      }
+    }
+
+    case kObject: {
+      const bool declared = !n.keys.empty();
+      const uint64_t unseen = all_bits(n.keys.size()) & ~f.mask;
+      const bool closable = (n.required & ~f.mask) == 0;
+      switch (f.phase) {
+        case kObjFirst:
+        case kObjAfterComma:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          if (b == '}' && f.phase == kObjFirst) return closable ? Step::Done : Step::Reject;
+          if (b != '"') return Step::Reject;
+          if (declared) {
+            if (!unseen) return Step::Reject;
+            f.phase = kObjKey;
+            Frame key;
+            key.node = f.node;
+            key.kind = kKey;
+            key.count = 1;  // the opening quote
+            key.mask = unseen;
+            st.frames.push_back(key);
+            return Step::Consumed;
+          }
+          if (n.free_value < 0) return Step::Reject;
+          {
+            f.phase = kObjKey;
+            Frame key;
+            key.node = CompiledSchema::kAnyString;
+            key.kind = kString;
+            key.phase = kStrNormal;
+            st.frames.push_back(key);
+            return Step::Consumed;
+          }
+        case kObjAfterKey:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          if (b != ':') return Step::Reject;
+          f.phase = kObjValue;
+          push_value(declared ? n.key_nodes[f.aux] : n.free_value);
+          return Step::Consumed;
+        case kObjAfterValue:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          if (b == '}') return closable ? Step::Done : Step::Reject;
+          if (b == ',' && (!declared || unseen)) {
+            f.phase = kObjAfterComma;
+            return Step::Consumed;
+          }
+          return Step::Reject;
+        default:
+          return Step::Reject;
+      }
+    }
+
+    case kArray: {
+      switch (f.phase) {
+        case kArrFirst:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          if (b == ']') return n.min_items == 0 ? Step::Done : Step::Reject;
+          if (n.max_items == 0) return Step::Reject;
+          f.phase = kArrValue;
+          push_value(n.items);
+          return Step::Pushed;
+        case kArrAfterValue:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          if (b == ']') return f.count >= n.min_items ? Step::Done : Step::Reject;
+          if (b == ',' && (n.max_items < 0 || f.count < n.max_items)) {
+            f.phase = kArrAfterComma;
+            return Step::Consumed;
+          }
+          return Step::Reject;
+        case kArrAfterComma:
+          if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
+          f.phase = kArrValue;
+          push_value(n.items);
+          return Step::Pushed;
+        default:
+          return Step::Reject;
+      }
+    }
+
+    case kString: {
+      const bool room = n.max_length < 0 || f.count < n.max_length;
+      if (f.utf8_left > 0) {
+        if (b < f.utf8_lo || b > f.utf8_hi) return Step::Reject;
+        --f.utf8_left;
+        f.utf8_lo = 0x80;
+        f.utf8_hi = 0xBF;
+        return Step::Consumed;
+      }
+      switch (f.phase) {
+        case kStrNormal:
+          if (b == '"') return f.count >= n.min_length ? Step::Done : Step::Reject;
+          if (!room || b < 0x20) return Step::Reject;
+          if (b == '\\') {
+            f.phase = kStrEscape;
+            return Step::Consumed;
+          }
+          if (b < 0x80) {
+            ++f.count;
+            return Step::Consumed;
+          }
+          // UTF-8 lead byte: how many continuation bytes, and the range of the first one
+          // (excludes overlong forms, surrogates and code points above U+10FFFF).
+          if (b >= 0xC2 && b <= 0xDF) f.utf8_left = 1;
+          else if (b >= 0xE0 && b <= 0xEF) f.utf8_left = 2;
+          else if (b >= 0xF0 && b <= 0xF4) f.utf8_left = 3;
+          else return Step::Reject;
+          f.utf8_lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+          f.utf8_hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+          ++f.count;
+          return Step::Consumed;
+        case kStrEscape:
+          if (b == 'u') {
+            f.phase = kStrHex;
+            f.aux = 4;
+            return Step::Consumed;
+          }
+          if (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') {
+            ++f.count;
+            f.phase = kStrNormal;
+            return Step::Consumed;
+          }
+          return Step::Reject;
+        case kStrHex:
+          if (!is_hex(b)) return Step::Reject;
+          if (--f.aux == 0) {
+            ++f.count;
+            f.phase = kStrNormal;
+          }
+          return Step::Consumed;
+        default:
+          return Step::Reject;
+      }
+    }
+
+    case kNumber: {
+      const bool integer = n.kind == Kind::Integer;
+      switch (f.phase) {
+        case kNumStart:
+        case kNumMinus:
+          if (b == '-' && f.phase == kNumStart) {
+            f.phase = kNumMinus;
+            return Step::Consumed;
+          }
+          if (b == '0') {
+            f.phase = kNumZero;
+            return Step::Consumed;
+          }
+          if (b >= '1' && b <= '9') {
+            f.phase = kNumInt;
+            f.count = 1;
+            return Step::Consumed;
+          }
+          return Step::Reject;
+        case kNumZero:
+        case kNumInt:
+          if (is_digit(b)) {
+            if (f.phase == kNumZero || f.count >= kMaxIntDigits) return Step::Reject;
+            ++f.count;
+            return Step::Consumed;
+          }
+          if (!integer && b == '.') {
+            f.phase = kNumDot;
+            return Step::Consumed;
+          }
+          if (!integer && (b == 'e' || b == 'E')) {
+            f.phase = kNumE;
+            return Step::Consumed;
+          }
+          return Step::NotMine;
+        case kNumDot:
+          if (!is_digit(b)) return Step::Reject;
+          f.phase = kNumFrac;
+          f.count = 1;
+          return Step::Consumed;
+        case kNumFrac:
+          if (is_digit(b)) {
+            if (f.count >= kMaxFracDigits) return Step::Reject;
+            ++f.count;
+            return Step::Consumed;
+          }
+          if (b == 'e' || b == 'E') {
+            f.phase = kNumE;
+            return Step::Consumed;
+          }
+          return Step::NotMine;
+        case kNumE:
+        case kNumESign:
+          if ((b == '+' || b == '-') && f.phase == kNumE) {
+            f.phase = kNumESign;
+            return Step::Consumed;
+          }
+          if (!is_digit(b)) return Step::Reject;
+          f.phase = kNumExp;
+          f.count = 1;
+          return Step::Consumed;
+        case kNumExp:
+          if (is_digit(b)) {
+            if (f.count >= kMaxExpDigits) return Step::Reject;
+            ++f.count;
+            return Step::Consumed;
+          }
+          return Step::NotMine;
+        default:
+          return Step::Reject;
+      }
+    }
+
+    case kLiteral: {
+      uint64_t next = match_candidates(n.literals, f.mask, f.count, b);
+      if (!next) return candidate_complete(n.literals, f.mask, f.count) ? Step::NotMine : Step::Reject;
+      f.mask = next;
+      ++f.count;
+      return candidates_exhausted(n.literals, f.mask, f.count) ? Step::Done : Step::Consumed;
+    }
+
+    case kKey: {
+      // Keys carry their quotes, so exactly one candidate ends at the closing quote.
+      uint64_t next = match_candidates(n.keys, f.mask, f.count, b);
+      if (!next) return Step::Reject;
+      f.mask = next;
+      ++f.count;
+      for (size_t i = 0; i < n.keys.size(); ++i)
+        if ((next >> i & 1) && n.keys[i].size() == static_cast<size_t>(f.count)) {
+          f.aux = static_cast<int32_t>(i);
+          return Step::Done;
+        }
+      return Step::Consumed;
+    }
+  }
+  return Step::Reject;
+}
+
+void JsonAutomaton::child_done(Stack& st, const Frame& child) const {
+  if (st.frames.empty()) return;
+  Frame& parent = st.frames.back();
+  if (parent.kind == kObject) {
+    if (parent.phase == kObjKey) {
+      parent.aux = child.kind == kKey ? child.aux : -1;
+      parent.phase = kObjAfterKey;
+    } else if (parent.phase == kObjValue) {
+      if (parent.aux >= 0) parent.mask |= uint64_t{1} << parent.aux;
+      parent.phase = kObjAfterValue;
+    }
+  } else if (parent.kind == kArray && parent.phase == kArrValue) {
+    ++parent.count;
+    parent.phase = kArrAfterValue;
+  }
+}
+
+void JsonAutomaton::feed_stack(Stack st, uint8_t b, std::vector<Stack>& out) const {
+  if (!is_ws(b)) st.whitespace_run = 0;
+  while (!st.frames.empty()) {
+    Frame& top = st.frames.back();
+    const SchemaNode& n = schema_->nodes[top.node];
+    if (top.kind == kValue && n.kind == Kind::AnyOf) {
+      if (is_ws(b)) {
+        if (whitespace(st, b)) out.push_back(std::move(st));
+        return;
+      }
+      for (int option : n.options) {
+        Stack alt = st;
+        alt.frames.back().node = option;
+        feed_stack(std::move(alt), b, out);
+      }
+      return;
+    }
+    switch (step(st, b)) {
+      case Step::Consumed:
+        out.push_back(std::move(st));
+        return;
+      case Step::Done: {
+        Frame child = st.frames.back();
+        st.frames.pop_back();
+        child_done(st, child);
+        out.push_back(std::move(st));
+        return;
+      }
+      case Step::NotMine: {
+        Frame child = st.frames.back();
+        st.frames.pop_back();
+        child_done(st, child);
+        continue;  // the parent takes the byte
+      }
+      case Step::Pushed:
+        continue;  // the new child takes the byte
+      case Step::Reject:
+        return;
+    }
+  }
+}
+
+bool JsonAutomaton::feed(uint8_t byte) {
+  std::vector<Stack> next;
+  for (const Stack& st : stacks_) feed_stack(st, byte, next);
+  if (next.empty()) return false;
+  // Alternatives that converged are one.
+  std::vector<Stack> unique;
+  for (auto& s : next)
+    if (std::find(unique.begin(), unique.end(), s) == unique.end() && unique.size() < kMaxAlternatives)
+      unique.push_back(std::move(s));
+  stacks_ = std::move(unique);
+  return true;
+}
+
+bool JsonAutomaton::feed(std::string_view bytes) {
+  JsonAutomaton copy = *this;
+  for (char c : bytes)
+    if (!copy.feed(static_cast<uint8_t>(c))) return false;
+  *this = std::move(copy);
+  return true;
+}
+
+bool JsonAutomaton::can_end() const {
+  for (const Stack& st : stacks_) {
+    if (st.frames.empty()) return true;
+    if (st.frames.size() != 1) continue;
+    const Frame& f = st.frames.back();
+    if (f.kind == kNumber && number_terminal(f)) return true;
+    if (f.kind == kLiteral && candidate_complete(schema_->nodes[f.node].literals, f.mask, f.count)) return true;
+  }
+  return false;
+}
+
+bool JsonAutomaton::must_end() const {
+  for (const Stack& st : stacks_)
+    if (!st.frames.empty()) return false;
+  return !stacks_.empty();
+}
+
+}  // namespace ax::server

@@ -1,0 +1,66 @@
+#pragma once
+// A byte-level recogniser for JSON that matches a compiled schema (json_schema.h): feed it bytes,
+// it says whether the output so far is still a prefix of some valid document. Deterministic
+// pushdown frames, with a set of alternative stacks only where anyOf makes the grammar ambiguous.
+// The state is a value (copyable), so the token mask can try every vocabulary entry from one state.
+//
+// Limits that keep generation finite: whitespace runs of at most kMaxWhitespace bytes, nesting of
+// at most kMaxDepth, numbers of at most 15 integer / 15 fraction / 2 exponent digits.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "server/json_schema.h"
+
+namespace ax::server {
+
+class JsonAutomaton {
+ public:
+  static constexpr int kMaxWhitespace = 16;
+  static constexpr size_t kMaxDepth = 32;
+  static constexpr size_t kMaxAlternatives = 32;
+
+  // The schema must outlive the automaton (it is shared by every copy).
+  explicit JsonAutomaton(const CompiledSchema& schema);
+
+  // False (and the state unchanged) when the byte(s) cannot extend a valid document.
+  bool feed(uint8_t byte);
+  bool feed(std::string_view bytes);
+  // The document is complete: ending here gives valid JSON matching the schema.
+  bool can_end() const;
+  // Nothing but the end may follow (a closed root value).
+  bool must_end() const;
+  bool failed() const { return stacks_.empty(); }
+
+  struct Frame {
+    int32_t node = 0;
+    uint8_t kind = 0;       // FrameKind
+    uint8_t phase = 0;
+    uint8_t utf8_left = 0;  // string: continuation bytes still expected
+    uint8_t utf8_lo = 0x80, utf8_hi = 0xBF;  // string: range of the next continuation byte
+    int32_t count = 0;      // string: characters; array: items; number: digits of the part;
+                            // literal/key: bytes matched
+    int32_t aux = -1;       // object: key whose value is open; key: matched key
+    uint64_t mask = 0;      // object: keys seen; literal/key: candidates still matching
+    bool operator==(const Frame&) const = default;
+  };
+  struct Stack {
+    std::vector<Frame> frames;
+    int32_t whitespace_run = 0;
+    bool operator==(const Stack&) const = default;
+  };
+
+ private:
+  // Consumed: the byte is the top frame's. Done: consumed, and the top frame is complete.
+  // NotMine: the top frame ended before this byte. Pushed: a child was pushed to take the byte.
+  enum class Step { Consumed, Done, NotMine, Pushed, Reject };
+  void feed_stack(Stack st, uint8_t b, std::vector<Stack>& out) const;
+  Step step(Stack& st, uint8_t b) const;
+  void child_done(Stack& st, const Frame& child) const;
+  bool whitespace(Stack& st, uint8_t b) const;
+
+  const CompiledSchema* schema_;
+  std::vector<Stack> stacks_;
+};
+
+}  // namespace ax::server

@@ -1,0 +1,119 @@
+#pragma once
+// OpenAI-style request bodies, parsed and validated into plain structs before anything touches the
+// engine. Every rejection is an ApiError (400) naming the parameter at fault; unknown fields are
+// ignored, as OpenAI-compatible servers do.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ax::server {
+
+// The "speculation" extension: {"mode": "ngram" | "off", "max_draft": k}.
+struct SpeculationOptions {
+  enum class Mode { Default, Off, Ngram };
+  Mode mode = Mode::Default;  // Default: the server's own setting
+  int max_draft = 0;          // 0: the engine's default
+};
+
+struct SamplingOptions {
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;  // 0: off
+  float min_p = 0.0f;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  float repetition_penalty = 1.0f;
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> added logit
+  std::optional<uint64_t> seed;
+};
+
+struct ResponseFormat {
+  enum class Kind { Text, JsonObject, JsonSchema };
+  Kind kind = Kind::Text;
+  std::string name;        // json_schema.name
+  nlohmann::json schema;   // json_schema.schema
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  nlohmann::json parameters;  // JSON schema of the arguments (object)
+};
+
+struct ToolChoice {
+  enum class Mode { Auto, None, Required, Named };
+  Mode mode = Mode::Auto;
+  std::string name;  // Named
+};
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant | tool | developer
+  std::string content;
+  std::string name;
+  std::string tool_call_id;     // role == tool
+  nlohmann::json tool_calls;    // role == assistant: as sent ([] or null)
+};
+
+// What chat and completions share: how much to generate, how to sample, when to stop, how to answer.
+struct GenerationOptions {
+  std::optional<int64_t> max_tokens;  // max_tokens / max_completion_tokens
+  SamplingOptions sampling;
+  std::vector<std::string> stop;
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;
+  int top_logprobs = 0;
+  bool ignore_eos = false;
+  SpeculationOptions speculation;
+  ResponseFormat response_format;
+  std::string user;
+};
+
+struct ChatRequest {
+  std::string model;
+  std::vector<ChatMessage> messages;
+  GenerationOptions gen;
+  std::vector<ToolSpec> tools;
+  nlohmann::json tools_json;  // the tools array as sent (handed to the chat template)
+  ToolChoice tool_choice;
+};
+
+struct CompletionRequest {
+  std::string model;
+  bool prompt_is_tokens = false;
+  std::string prompt_text;
+  std::vector<int32_t> prompt_tokens;
+  bool echo = false;
+  GenerationOptions gen;
+};
+
+// POST /v1/generate and /v1/generate/stream.
+struct TokenGenerateRequest {
+  bool input_is_tokens = true;
+  std::vector<int32_t> input_tokens;
+  std::string input_text;
+  int64_t max_output_tokens = 16;
+  SamplingOptions sampling;
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+  SpeculationOptions speculation;
+  bool logprobs = false;
+  int top_logprobs = 0;
+};
+
+// Parse a body into JSON; malformed JSON or a non-object is a 400.
+nlohmann::json parse_json_body(const std::string& body);
+
+ChatRequest parse_chat_request(const nlohmann::json& body);
+CompletionRequest parse_completion_request(const nlohmann::json& body);
+TokenGenerateRequest parse_generate_request(const nlohmann::json& body);
+SpeculationOptions parse_speculation(const nlohmann::json& v, const std::string& param);
+
+// Token ids given by a client must lie inside the vocabulary.
+void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& param);
+
+}  // namespace ax::server

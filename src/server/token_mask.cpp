@@ -1,0 +1,84 @@
+#include "server/token_mask.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "tokenizer/tokenizer.h"
+
+namespace ax::server {
+
+TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vector<bool>& excluded)
+    : vocab_size_(static_cast<int64_t>(token_bytes.size())) {
+  nodes_.emplace_back();
+  for (size_t id = 0; id < token_bytes.size(); ++id) {
+    const std::string& bytes = token_bytes[id];
+    if (bytes.empty() || (id < excluded.size() && excluded[id])) continue;
+    int32_t cur = 0;
+    for (char c : bytes) {
+      uint8_t b = static_cast<uint8_t>(c);
+      auto& ch = nodes_[cur].children;
+      auto it = std::lower_bound(ch.begin(), ch.end(), b, [](auto& e, uint8_t x) { return e.first < x; });
+      if (it != ch.end() && it->first == b) {
+        cur = it->second;
+      } else {
+        int32_t next = static_cast<int32_t>(nodes_.size());
+        ch.insert(it, {b, next});
+        nodes_.emplace_back();  // may reallocate: ch is not used after this
+        cur = next;
+      }
+    }
+    nodes_[cur].tokens.push_back(static_cast<int32_t>(id));
+  }
+}
+
+std::shared_ptr<const TokenTrie> TokenTrie::from_tokenizer(const Tokenizer& tok) {
+  const int32_t n = tok.vocab_size();
+  std::vector<std::string> bytes(n);
+  std::vector<bool> excluded(n);
+  for (int32_t id = 0; id < n; ++id) {
+    excluded[id] = tok.is_special(id);
+    if (!excluded[id]) bytes[id] = tok.token_bytes(id);
+  }
+  return std::make_shared<TokenTrie>(bytes, excluded);
+}
+
+void TokenTrie::walk(int32_t node, const JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
+  for (auto [byte, child] : nodes_[node].children) {
+    JsonAutomaton next = state;
+    if (!next.feed(byte)) continue;
+    for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
+    walk(child, next, allowed);
+  }
+}
+
+void TokenTrie::allowed_tokens(const JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
+  allowed.assign(vocab_size_, 0);
+  walk(0, state, allowed);
+}
+
+JsonConstraint::JsonConstraint(std::shared_ptr<const CompiledSchema> schema,
+                               std::shared_ptr<const TokenTrie> trie, std::vector<int32_t> end_tokens)
+    : schema_(std::move(schema)), trie_(std::move(trie)), end_tokens_(std::move(end_tokens)),
+      automaton_(*schema_) {}
+
+void JsonConstraint::mask_logits(float* logits, int64_t vocab_size) {
+  trie_->allowed_tokens(automaton_, allowed_);
+  allowed_.resize(std::max<int64_t>(vocab_size, static_cast<int64_t>(allowed_.size())), 0);
+  bool any = false;
+  for (int64_t i = 0; i < vocab_size; ++i) any |= allowed_[i] != 0;
+  // End tokens where the document may end, or as the only way out of a dead end (which the
+  // automaton's limits make unreachable, but a stuck request must still finish).
+  if (automaton_.can_end() || !any)
+    for (int32_t e : end_tokens_)
+      if (e >= 0 && e < vocab_size) allowed_[e] = 1;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < vocab_size; ++i)
+    if (!allowed_[i]) logits[i] = kNegInf;
+}
+
+bool JsonConstraint::accept(int32_t token, const std::string& token_bytes) {
+  if (std::find(end_tokens_.begin(), end_tokens_.end(), token) != end_tokens_.end()) return true;
+  return automaton_.feed(token_bytes);
+}
+
+}  // namespace ax::server

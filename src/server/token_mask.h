@@ -1,0 +1,62 @@
+#pragma once
+// Constrained decoding over any vocabulary: a token is allowed iff its bytes, appended to the
+// output so far, keep the output a valid prefix (json_automaton.h). The vocabulary's byte strings
+// sit in a trie, so one automaton copy per trie edge tests every token sharing that prefix at once,
+// and a rejected edge prunes its whole subtree.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/json_automaton.h"
+
+namespace ax {
+class Tokenizer;
+}
+
+namespace ax::server {
+
+class TokenTrie {
+ public:
+  // token_bytes[id]: the bytes token id adds to the text. Tokens listed in excluded (special and
+  // control tokens) and empty ones never match.
+  TokenTrie(const std::vector<std::string>& token_bytes, const std::vector<bool>& excluded);
+  static std::shared_ptr<const TokenTrie> from_tokenizer(const Tokenizer& tok);
+
+  int64_t vocab_size() const { return vocab_size_; }
+
+  // allowed[id] = 1 for every token the automaton accepts from its current state.
+  void allowed_tokens(const JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
+
+ private:
+  struct Node {
+    std::vector<std::pair<uint8_t, int32_t>> children;  // byte -> node, sorted by byte
+    std::vector<int32_t> tokens;                         // tokens whose bytes end here
+  };
+  void walk(int32_t node, const JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
+  std::vector<Node> nodes_;
+  int64_t vocab_size_ = 0;
+};
+
+// One request's constraint: masks logits before sampling, advances on the sampled token.
+class JsonConstraint {
+ public:
+  JsonConstraint(std::shared_ptr<const CompiledSchema> schema, std::shared_ptr<const TokenTrie> trie,
+                 std::vector<int32_t> end_tokens);
+
+  // Sets logits of disallowed tokens to -inf. End tokens are allowed only where the document
+  // may end; when nothing else fits they are the only choice.
+  void mask_logits(float* logits, int64_t vocab_size);
+  // Advances over a sampled token; false if it was not allowed (the state is then unchanged).
+  bool accept(int32_t token, const std::string& token_bytes);
+  bool complete() const { return automaton_.can_end(); }
+
+ private:
+  std::shared_ptr<const CompiledSchema> schema_;
+  std::shared_ptr<const TokenTrie> trie_;
+  std::vector<int32_t> end_tokens_;
+  JsonAutomaton automaton_;
+  std::vector<uint8_t> allowed_;
+};
+
+}  // namespace ax::server
