@@ -23,6 +23,8 @@ enum class GgufType : uint32_t {
 };
 
 struct GgufValue;
+const char* gguf_type_name(GgufType t);  // "UINT32", "STRING", ...
+
 struct GgufArray {
   GgufType elem_type = GgufType::U8;
   std::vector<GgufValue> items;
@@ -42,6 +44,8 @@ struct GgufValue {
 class GgufFile {
  public:
   static std::unique_ptr<GgufFile> open(const std::string& path);  // throws ax::Error
+  // Parses bytes the caller keeps alive (fuzzers, tests); `name` stands in for the path.
+  static std::unique_ptr<GgufFile> open_memory(const uint8_t* data, size_t size, const std::string& name);
 
   const std::string& path() const;
   uint32_t version() const { return version_; }
@@ -59,6 +63,8 @@ class GgufFile {
   // Tensors in file order, shapes outermost first (GGUF's ne reversed), data inside the mmap.
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* tensor(const std::string& name) const;
+  // Byte offset of the data section in the file (tensor offsets are relative to it).
+  size_t data_offset() const { return data_offset_; }
 
  private:
   std::unique_ptr<MappedFile> file_;
@@ -67,6 +73,7 @@ class GgufFile {
   std::map<std::string, GgufValue> metadata_;
   std::vector<TensorView> tensors_;
   std::map<std::string, size_t> tensor_index_;
+  size_t data_offset_ = 0;
   friend class GgufParser;
 };
 

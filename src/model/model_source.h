@@ -33,6 +33,8 @@ class ModelSource {
   virtual const GgufFile* gguf() const { return nullptr; }
   // The folder for Hugging Face models (tokenizer.json, tokenizer_config.json), else empty.
   virtual std::string hf_dir() const { return {}; }
+  // Where a tensor lives, for error messages: the file, and for GGUF the on-disk tensor name.
+  virtual std::string origin(const std::string& name) const { return path_; }
 
  protected:
   std::string path_;

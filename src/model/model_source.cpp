@@ -1,0 +1,107 @@
+#include "model/model_source.h"
+
+#include <fmt/ranges.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "format/gguf.h"
+#include "format/gguf_config.h"
+#include "format/hf_config.h"
+#include "format/safetensors.h"
+#include "util/error.h"
+
+namespace ax {
+namespace fs = std::filesystem;
+
+const TensorView* ModelSource::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const TensorView& ModelSource::get(const std::string& name, const std::vector<int64_t>& shape) const {
+  const TensorView* t = find(name);
+  if (!t) fail("{}: tensor '{}' is missing", path_, name);
+  if (t->shape != shape)
+    fail("{}: tensor '{}' has shape [{}], expected [{}]", origin(name), name, fmt::join(t->shape, ", "),
+         fmt::join(shape, ", "));
+  if (!dtype_info(t->dtype).supported)
+    fail("{}: tensor '{}' has dtype {}, which is not a supported weight type", origin(name), name,
+         dtype_name(t->dtype));
+  return *t;
+}
+
+namespace {
+
+// A Hugging Face folder: config.json (+ generation_config.json) and safetensors weights.
+class HfModelSource : public ModelSource {
+ public:
+  explicit HfModelSource(const std::string& dir) {
+    path_ = dir;
+    config_ = load_hf_config(dir);
+    weights_ = SafetensorsModel::open(dir);
+    tensors_ = weights_->tensors();
+  }
+  std::string format() const override { return "safetensors"; }
+  std::string hf_dir() const override { return path_; }
+  std::string origin(const std::string& name) const override {
+    std::string f = weights_->file_of(name);
+    return f.empty() ? path_ : f;
+  }
+
+ private:
+  std::unique_ptr<SafetensorsModel> weights_;
+};
+
+// A GGUF file: config from its metadata, tensors renamed to HF names (same bytes, same layout;
+// llama-architecture Q/K rows stay in llama.cpp's order, see RopeStyle::AdjacentPairs).
+class GgufModelSource : public ModelSource {
+ public:
+  explicit GgufModelSource(const std::string& path) {
+    path_ = path;
+    file_ = GgufFile::open(path);
+    config_ = gguf_model_config(*file_);
+    for (const TensorView& t : file_->tensors()) {
+      TensorView v = t;
+      v.name = gguf_to_hf_name(t.name);
+      if (!tensors_.emplace(v.name, v).second)
+        fail("{}: tensors '{}' and another both map to '{}'", path, t.name, v.name);
+      gguf_name_[v.name] = t.name;
+    }
+  }
+  std::string format() const override { return "gguf"; }
+  const GgufFile* gguf() const override { return file_.get(); }
+  std::string origin(const std::string& name) const override {
+    auto it = gguf_name_.find(name);
+    return it == gguf_name_.end() ? path_ : fmt::format("{} (GGUF tensor '{}')", path_, it->second);
+  }
+
+ private:
+  std::unique_ptr<GgufFile> file_;
+  std::map<std::string, std::string> gguf_name_;  // HF name -> GGUF name
+};
+
+bool has_gguf_magic(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
+}  // namespace
+
+std::unique_ptr<ModelSource> open_model(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) fail("{}: no such file or folder", path);
+  if (fs::is_directory(st)) {
+    if (!fs::exists(fs::path(path) / "config.json"))
+      fail("{}: folder has no config.json (expected a Hugging Face model folder)", path);
+    return std::make_unique<HfModelSource>(path);
+  }
+  if (fs::path(path).filename() == "config.json") return std::make_unique<HfModelSource>(fs::path(path).parent_path().string());
+  if (fs::path(path).extension() == ".gguf" || has_gguf_magic(path)) return std::make_unique<GgufModelSource>(path);
+  fail("{}: not a .gguf file or a Hugging Face model folder", path);
+}
+
+}  // namespace ax
