@@ -1,0 +1,237 @@
+// CPU reference ops against direct float64 evaluations of their definitions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "backend/cpu/ops.h"
+#include "util/error.h"
+#include "util/half.h"
+
+namespace ax::cpu {
+namespace {
+
+struct Rand {
+  uint32_t seed = std::random_device{}();
+  std::mt19937 gen{seed};
+  std::vector<float> normal(size_t n, float sd = 1.0f) {
+    std::normal_distribution<float> d(0.0f, sd);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(gen);
+    return v;
+  }
+};
+
+// A weight tensor held in memory with the bytes of the requested dtype.
+struct OwnedWeight {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+  std::vector<float> values;  // the exact float value of every stored element
+};
+
+OwnedWeight make_weight(DType t, int64_t rows, int64_t cols, const std::vector<float>& src) {
+  OwnedWeight w;
+  const size_t esize = t == DType::F32 ? 4 : 2;
+  w.bytes.resize(static_cast<size_t>(rows * cols) * esize);
+  w.values.resize(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    if (t == DType::F32) {
+      std::memcpy(w.bytes.data() + 4 * i, &src[i], 4);
+      w.values[i] = src[i];
+    } else {
+      const uint16_t h = t == DType::F16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
+      std::memcpy(w.bytes.data() + 2 * i, &h, 2);
+      w.values[i] = t == DType::F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+    }
+  }
+  w.view.name = "test.weight";
+  w.view.dtype = t;
+  w.view.shape = {rows, cols};
+  w.view.data = w.bytes.data();
+  w.view.nbytes = w.bytes.size();
+  return w;
+}
+
+TEST(Linear, ReferenceMatchesFloat64ForPlainTypes) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    const int64_t out = 37, in = 67, n = 5;  // odd sizes: the unrolled dot's tail runs
+    auto w = make_weight(t, out, in, r.normal(out * in));
+    auto x = r.normal(n * in);
+    std::vector<float> y(n * out);
+    linear_reference(w.view, x.data(), n, y.data());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t o = 0; o < out; ++o) {
+        double want = 0, mag = 0;
+        for (int64_t k = 0; k < in; ++k) {
+          want += static_cast<double>(x[i * in + k]) * w.values[o * in + k];
+          mag += std::abs(static_cast<double>(x[i * in + k]) * w.values[o * in + k]);
+        }
+        ASSERT_NEAR(y[i * out + o], want, 1e-6 * mag + 1e-7) << dtype_name(t) << " row " << i << " col " << o;
+      }
+  }
+}
+
+TEST(Linear, ThreadCountDoesNotChangeResults) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t out = 512, in = 1024, n = 3;  // big enough to be split over threads
+  auto w = make_weight(DType::F32, out, in, r.normal(out * in));
+  auto x = r.normal(n * in);
+  std::vector<float> y1(n * out), y4(n * out);
+  set_num_threads(1);
+  linear_reference(w.view, x.data(), n, y1.data());
+  set_num_threads(4);
+  linear_reference(w.view, x.data(), n, y4.data());
+  set_num_threads(1);
+  EXPECT_EQ(0, std::memcmp(y1.data(), y4.data(), y1.size() * 4));
+}
+
+bool g_kernel_called = false;
+bool declining_kernel(const TensorView&, const float*, int64_t, float*) {
+  g_kernel_called = true;
+  return false;
+}
+bool constant_kernel(const TensorView& w, const float*, int64_t n, float* y) {
+  for (int64_t i = 0; i < n * w.rows(); ++i) y[i] = 42.0f;
+  return true;
+}
+
+TEST(Linear, RegisteredKernelIsUsedAndCanDecline) {
+  Rand r;
+  auto w = make_weight(DType::F32, 4, 8, r.normal(32));
+  auto x = r.normal(8);
+  std::vector<float> ref(4), y(4);
+  linear_reference(w.view, x.data(), 1, ref.data());
+  set_linear_kernel(declining_kernel);
+  linear(w.view, x.data(), 1, y.data());
+  EXPECT_TRUE(g_kernel_called);
+  EXPECT_EQ(y, ref);
+  set_linear_kernel(constant_kernel);
+  linear(w.view, x.data(), 1, y.data());
+  EXPECT_EQ(y, std::vector<float>(4, 42.0f));
+  set_linear_kernel(nullptr);
+  linear(w.view, x.data(), 1, y.data());
+  EXPECT_EQ(y, ref);
+}
+
+TEST(Embedding, LooksUpRowsAndRejectsBadIds) {
+  Rand r;
+  auto w = make_weight(DType::BF16, 10, 6, r.normal(60));
+  const int32_t tokens[] = {3, 0, 9, 3};
+  std::vector<float> out(4 * 6);
+  embedding(w.view, tokens, 4, out.data());
+  for (int i = 0; i < 4; ++i)
+    for (int k = 0; k < 6; ++k) EXPECT_EQ(out[i * 6 + k], w.values[tokens[i] * 6 + k]);
+  const int32_t bad[] = {10};
+  EXPECT_THROW(embedding(w.view, bad, 1, out.data()), ax::Error);
+}
+
+TEST(RmsNorm, MatchesDefinition) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t n = 3, dim = 50;
+  auto x = r.normal(n * dim, 3.0f), w = r.normal(dim);
+  std::vector<float> y(n * dim);
+  rms_norm(x.data(), w.data(), n, dim, 1e-5f, y.data());
+  for (int64_t i = 0; i < n; ++i) {
+    double ss = 0;
+    for (int64_t k = 0; k < dim; ++k) ss += static_cast<double>(x[i * dim + k]) * x[i * dim + k];
+    const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
+    for (int64_t k = 0; k < dim; ++k) EXPECT_NEAR(y[i * dim + k], w[k] * x[i * dim + k] * inv, 1e-5);
+  }
+  rms_norm(x.data(), w.data(), n, dim, 1e-5f, x.data());  // in place gives the same
+  EXPECT_EQ(x, y);
+}
+
+TEST(Softmax, SumsToOneAndKeepsOrder) {
+  Rand r;
+  auto x = r.normal(100, 10.0f);
+  auto p = x;
+  softmax(p.data(), 100);
+  double sum = 0;
+  for (int i = 0; i < 100; ++i) {
+    sum += p[i];
+    for (int j = 0; j < 100; ++j)
+      if (x[i] < x[j]) EXPECT_LE(p[i], p[j]);
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+  EXPECT_NEAR(p[0] / p[1], std::exp(static_cast<double>(x[0]) - x[1]), 1e-3 * p[0] / p[1]);
+}
+
+TEST(Swiglu, MatchesDefinition) {
+  Rand r;
+  auto g = r.normal(20, 3.0f), u = r.normal(20);
+  auto out = g;
+  swiglu(out.data(), u.data(), 20);
+  for (int i = 0; i < 20; ++i) EXPECT_NEAR(out[i], g[i] / (1 + std::exp(-static_cast<double>(g[i]))) * u[i], 1e-5);
+}
+
+RopeFreqs test_freqs(int64_t rotary_dim, bool adjacent) {
+  RopeFreqs f;
+  f.rotary_dim = rotary_dim;
+  f.adjacent_pairs = adjacent;
+  for (int64_t i = 0; i < rotary_dim / 2; ++i) f.inv_freq.push_back(std::pow(10000.0f, -2.0f * i / rotary_dim));
+  return f;
+}
+
+TEST(Rope, RotateHalfMatchesDefinitionAndPassesTail) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t heads = 3, hd = 16, rd = 8, pos = 37;
+  auto f = test_freqs(rd, false);
+  auto x = r.normal(heads * hd);
+  auto y = x;
+  rope(y.data(), heads, hd, pos, f);
+  for (int64_t h = 0; h < heads; ++h) {
+    const float* a = x.data() + h * hd;
+    const float* b = y.data() + h * hd;
+    for (int64_t i = 0; i < rd / 2; ++i) {
+      const double ang = static_cast<double>(static_cast<float>(pos) * f.inv_freq[i]);
+      EXPECT_NEAR(b[i], a[i] * std::cos(ang) - a[i + rd / 2] * std::sin(ang), 1e-5);
+      EXPECT_NEAR(b[i + rd / 2], a[i + rd / 2] * std::cos(ang) + a[i] * std::sin(ang), 1e-5);
+    }
+    for (int64_t i = rd; i < hd; ++i) EXPECT_EQ(b[i], a[i]);  // partial rotary: the rest passes
+  }
+}
+
+TEST(Rope, AdjacentPairsOnInterleavedRowsEqualsRotateHalf) {
+  // The GGUF llama layout: a head stored interleaved (x0, x_h, x1, x_{h+1}, ...) rotated on
+  // adjacent pairs gives the interleaving of the rotate-half result.
+  Rand r;
+  const int64_t hd = 12, pos = 1234;
+  auto x = r.normal(hd);
+  std::vector<float> inter(hd);
+  for (int64_t i = 0; i < hd / 2; ++i) {
+    inter[2 * i] = x[i];
+    inter[2 * i + 1] = x[i + hd / 2];
+  }
+  rope(x.data(), 1, hd, pos, test_freqs(hd, false));
+  rope(inter.data(), 1, hd, pos, test_freqs(hd, true));
+  for (int64_t i = 0; i < hd / 2; ++i) {
+    EXPECT_EQ(inter[2 * i], x[i]);
+    EXPECT_EQ(inter[2 * i + 1], x[i + hd / 2]);
+  }
+}
+
+TEST(Rope, ScoresDependOnlyOnRelativePosition) {
+  Rand r;
+  const int64_t hd = 16;
+  auto f = test_freqs(hd, false);
+  auto q = r.normal(hd), k = r.normal(hd);
+  auto score = [&](int64_t m, int64_t n) {
+    auto a = q, b = k;
+    rope(a.data(), 1, hd, m, f);
+    rope(b.data(), 1, hd, n, f);
+    double s = 0;
+    for (int64_t i = 0; i < hd; ++i) s += static_cast<double>(a[i]) * b[i];
+    return s;
+  };
+  EXPECT_NEAR(score(10, 3), score(107, 100), 1e-4);
+  EXPECT_NEAR(score(5, 5), score(0, 0), 1e-4);
+}
+
+}  // namespace
+}  // namespace ax::cpu

@@ -1,0 +1,163 @@
+// Golden tests: the float32 reference forward pass against the logits and greedy tokens that
+// Hugging Face transformers computed for each fixture (see ../shared/fixtures/README.md).
+//
+// For every prompt of every covered fixture:
+//   - full-sequence prefill through the paged KV cache: logits at every position within
+//     max|Δ| <= 1e-4 · max(1, max|ref|);
+//   - greedy continuation, one decode step at a time with the KV cache, no EOS stop: exact tokens,
+//     and the logits of each step within the same tolerance;
+//   - chunked prefill (chunks of 5 tokens): the same logits.
+// Measured errors are printed ("GOLDEN ...") for docs/CORRECTNESS.md.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "golden_support.h"
+#include "model/model_source.h"
+#include "test_support.h"
+
+namespace ax::test {
+namespace {
+
+constexpr double kRelTol = 1e-4;
+
+struct FixtureCase {
+  std::string name;
+  std::string dir;
+};
+
+std::ostream& operator<<(std::ostream& os, const FixtureCase& c) { return os << c.name; }
+
+class Golden : public ::testing::TestWithParam<FixtureCase> {};
+
+TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
+  const FixtureCase& fc = GetParam();
+  auto source = open_model(fc.dir);
+  auto model = load_model(*source);
+  const int64_t V = model->config().vocab_size;
+  Reference ref = open_reference(fc.dir + "/reference.safetensors");
+
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(::testing::Message() << fc.name << " prompt " << i);
+    const auto ids = ref.ints(fmt::format("input_ids.{}", i));
+    const auto want_logits = ref.floats(fmt::format("logits.{}", i));
+    const auto want_greedy = ref.ints(fmt::format("greedy.{}", i));
+    const auto want_greedy_logits = ref.floats(fmt::format("greedy_logits.{}", i));
+    const int64_t T = static_cast<int64_t>(ids.size()), N = static_cast<int64_t>(want_greedy.size());
+    ASSERT_EQ(static_cast<int64_t>(want_logits.size()), T * V);
+
+    // Full prefill, then greedy decode one token per step.
+    SequenceRunner run(*model, T + N, 16, 1000 + i);
+    const auto logits = run.feed(ids, true);
+    const Diff prefill = compare(logits.data(), want_logits.data(), want_logits.size());
+    EXPECT_LE(prefill.max_abs, prefill.tolerance(kRelTol)) << "prefill logits";
+
+    std::vector<int32_t> greedy;
+    Diff decode;
+    std::vector<float> row(logits.end() - V, logits.end());
+    for (int64_t k = 0; k < N; ++k) {
+      const Diff d = compare(row.data(), want_greedy_logits.data() + k * V, V);
+      decode.max_abs = std::max(decode.max_abs, d.max_abs);
+      decode.scale = std::max(decode.scale, d.scale);
+      greedy.push_back(argmax(row.data(), V));
+      if (k + 1 < N) row = run.feed({greedy.back()}, false);
+    }
+    EXPECT_EQ(greedy, want_greedy) << "greedy tokens";
+    EXPECT_LE(decode.max_abs, decode.tolerance(kRelTol)) << "decode-step logits";
+
+    // Chunked prefill: chunks of 5 tokens, logits for every row.
+    SequenceRunner chunked(*model, T, 16, 2000 + i);
+    std::vector<float> chunk_logits;
+    for (int64_t b = 0; b < T; b += 5) {
+      std::vector<int32_t> chunk(ids.begin() + b, ids.begin() + std::min(T, b + 5));
+      const auto l = chunked.feed(chunk, true);
+      chunk_logits.insert(chunk_logits.end(), l.begin(), l.end());
+    }
+    const Diff chunk = compare(chunk_logits.data(), want_logits.data(), want_logits.size());
+    EXPECT_LE(chunk.max_abs, chunk.tolerance(kRelTol)) << "chunked prefill logits";
+
+    std::printf("GOLDEN %-12s prompt %d (T=%3lld, N=%2lld): prefill max|d| %.2e, chunked %.2e, decode %.2e "
+                "(scale %.2f, tol %.1e); greedy %s\n",
+                fc.name.c_str(), i, static_cast<long long>(T), static_cast<long long>(N), prefill.max_abs,
+                chunk.max_abs, decode.max_abs, prefill.scale, prefill.tolerance(kRelTol),
+                greedy == want_greedy ? "exact" : "MISMATCH");
+  }
+}
+
+// Several sequences in one forward pass (different lengths, interleaved block tables, a decode
+// token of one sequence next to prefill chunks of others) give each sequence its own logits.
+TEST_P(Golden, MixedBatchMatchesReference) {
+  const FixtureCase& fc = GetParam();
+  auto source = open_model(fc.dir);
+  auto model = load_model(*source);
+  const int64_t V = model->config().vocab_size;
+  Reference ref = open_reference(fc.dir + "/reference.safetensors");
+
+  std::vector<std::vector<int32_t>> ids(3);
+  std::vector<std::vector<float>> want(3);
+  int64_t total = 0;
+  for (int i = 0; i < 3; ++i) {
+    ids[i] = ref.ints(fmt::format("input_ids.{}", i));
+    want[i] = ref.floats(fmt::format("logits.{}", i));
+    total += static_cast<int64_t>(ids[i].size());
+  }
+  const int64_t bs = 8;
+  KvCache kv(model->config(), total / bs + 6, bs);
+  // Block ids dealt round-robin so that the sequences' blocks interleave in the pool.
+  std::vector<std::vector<int32_t>> tables(3);
+  int32_t next = 0;
+  for (int64_t b = 0; b * bs < static_cast<int64_t>(ids[2].size()) + bs; ++b)
+    for (int i = 0; i < 3; ++i)
+      if (b * bs < static_cast<int64_t>(ids[i].size())) tables[i].push_back(next++);
+  ASSERT_LE(next, kv.num_blocks());
+
+  // Step 1: the first 60% of each prompt; step 2: the rest. Each sequence's rows all return.
+  std::vector<std::vector<float>> got(3);
+  for (int step = 0; step < 2; ++step) {
+    Batch batch;
+    std::vector<std::pair<int, int64_t>> row_owner;
+    for (int i = 2; i >= 0; --i) {  // reverse order: the batch order must not matter
+      const int64_t T = static_cast<int64_t>(ids[i].size());
+      const int64_t split = (T * 3) / 5;
+      const int64_t b = step == 0 ? 0 : split, e = step == 0 ? split : T;
+      if (b == e) continue;
+      BatchSequence s;
+      s.token_offset = batch.num_tokens();
+      s.num_tokens = e - b;
+      s.start_pos = b;
+      s.block_table = &tables[i];
+      for (int64_t t = b; t < e; ++t) {
+        batch.logit_rows.push_back(batch.num_tokens());
+        batch.tokens.push_back(ids[i][t]);
+        row_owner.push_back({i, t});
+      }
+      batch.sequences.push_back(s);
+    }
+    std::vector<float> logits;
+    model->forward(batch, kv, logits);
+    ASSERT_EQ(logits.size(), batch.logit_rows.size() * V);
+    for (size_t r = 0; r < row_owner.size(); ++r)
+      got[row_owner[r].first].insert(got[row_owner[r].first].end(), logits.begin() + r * V,
+                                     logits.begin() + (r + 1) * V);
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(got[i].size(), want[i].size());
+    const Diff d = compare(got[i].data(), want[i].data(), want[i].size());
+    EXPECT_LE(d.max_abs, d.tolerance(kRelTol)) << fc.name << " prompt " << i << " in a mixed batch";
+  }
+}
+
+std::vector<FixtureCase> cases() {
+  std::vector<FixtureCase> out;
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K"})
+    out.push_back({name, fixture(name)});
+  out.push_back({"ax_code_15m", shared_model("ax-code-15m")});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace ax::test
