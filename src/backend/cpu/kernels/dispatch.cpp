@@ -1,0 +1,150 @@
+// Picks the kernel table for the CPU at run time, prepares the activations once per matmul and
+// splits the output rows over the thread pool.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/isa_kernels.h"
+#include "backend/cpu/kernels/kernels.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace ax::cpu::kernels {
+namespace {
+
+const IsaKernels* table_for(Isa isa) {
+  if (!isa_supported(isa)) return nullptr;
+  switch (isa) {
+    case Isa::Avx2: return &avx2_kernels();
+    case Isa::Avx512: return &avx512_kernels();
+    case Isa::Scalar: return nullptr;
+  }
+  return nullptr;
+}
+
+RowsFn rows_for(const IsaKernels& t, DType dt) {
+  switch (dt) {
+    case DType::F32: return t.f32;
+    case DType::F16: return t.f16;
+    case DType::BF16: return t.bf16;
+    case DType::Q8_0: return t.q8_0;
+    case DType::Q4_0: return t.q4_0;
+    case DType::Q4_K: return t.q4_k;
+    case DType::Q5_K: return t.q5_k;
+    case DType::Q6_K: return t.q6_k;
+    default: return nullptr;
+  }
+}
+
+enum class ActKind { Float, Q8Block32, Q8Block256 };
+
+ActKind act_kind(DType dt) {
+  switch (dt) {
+    case DType::Q8_0:
+    case DType::Q4_0: return ActKind::Q8Block32;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return ActKind::Q8Block256;
+    default: return ActKind::Float;
+  }
+}
+
+// Per-thread scratch for quantized activations, reused across calls (no allocation per token once
+// warm). Only the calling thread of matmul touches it.
+struct ActScratch {
+  std::vector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int16_t> s;
+};
+thread_local ActScratch t_scratch;
+
+}  // namespace
+
+Isa best_isa() {
+  static const Isa best = [] {
+    const auto& f = cpu_features();
+    if (f.has_avx512_tier()) return Isa::Avx512;
+    if (f.has_avx2_tier()) return Isa::Avx2;
+    return Isa::Scalar;
+  }();
+  return best;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  const auto& f = cpu_features();
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return f.has_avx2_tier();
+    case Isa::Avx512: return f.has_avx512_tier();
+  }
+  return false;
+}
+
+bool has_fast_path(DType t, Isa isa) {
+  const IsaKernels* table = table_for(isa);
+  return table != nullptr && rows_for(*table, t) != nullptr;
+}
+
+bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x, int64_t n,
+            float* y, Isa isa, ThreadPool* pool) {
+  const IsaKernels* table = table_for(isa);
+  if (table == nullptr) return false;
+  const RowsFn rows = rows_for(*table, wtype);
+  if (rows == nullptr) return false;
+  const auto& info = dtype_info(wtype);
+  if (in % info.block_size != 0)
+    fail("matmul: input width {} is not a multiple of the {} block size {}", in, info.name,
+         info.block_size);
+  if (out <= 0 || n <= 0) return true;
+  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+
+  Acts acts;
+  acts.k = in;
+  acts.x = x;
+  const ActKind kind = act_kind(wtype);
+  if (kind != ActKind::Float) {
+    const int64_t qblock = kind == ActKind::Q8Block32 ? 32 : 256;
+    const int64_t sgroup = kind == ActKind::Q8Block32 ? 32 : 16;
+    ActScratch& sc = t_scratch;
+    const size_t nq = static_cast<size_t>(n * in);
+    if (sc.q.size() < nq) sc.q.resize(nq);
+    if (sc.d.size() < nq / qblock) sc.d.resize(nq / qblock);
+    if (sc.s.size() < nq / sgroup) sc.s.resize(nq / sgroup);
+    const QuantizeFn quantize = kind == ActKind::Q8Block32 ? table->quantize_q8_32 : table->quantize_q8_256;
+    int8_t* q = sc.q.data();
+    float* d = sc.d.data();
+    int16_t* s = sc.s.data();
+    // Quantize once for all weight rows; split over activation rows when there are many.
+    tp.parallel_for(n, 16, [&](int64_t r0, int64_t r1) {
+      quantize(x + r0 * in, r1 - r0, in, q + r0 * in, d + r0 * (in / qblock), s + r0 * (in / sgroup));
+    });
+    acts.q = q;
+    acts.d = d;
+    acts.s = s;
+  }
+  const size_t rb = row_bytes(wtype, in);
+  // Output rows in multiples of 16 (the kernels' tile) so each thread keeps whole tiles.
+  tp.parallel_for(out, 16, [&](int64_t o0, int64_t o1) { rows(w, rb, acts, n, o0, o1, y, out); });
+  return true;
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  const IsaKernels* table = table_for(best_isa());
+  if (table != nullptr) {
+    table->swiglu(gate, up, out, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+}  // namespace ax::cpu::kernels

@@ -1,0 +1,47 @@
+#pragma once
+// The per-instruction-set kernel table behind kernels::matmul (internal to backend/cpu/kernels).
+// Each ISA file (kernels_avx2.cpp, kernels_avx512.cpp) compiles the same kernel bodies
+// (kernels_body.inc) for its target and exports one table; dispatch.cpp picks one at run time.
+// Only raw pointers cross this boundary, so no inline library code is compiled for a wider ISA than
+// the caller's.
+#include <cstddef>
+#include <cstdint>
+
+namespace ax::cpu::kernels {
+
+// Activations of one matmul, prepared once and read by every weight row.
+//   q: int8 {n, k} quantized values; d: float {n, k / qblock} scales (x ≈ q * d);
+//   s: int16 {n, k / sgroup} sums of q over groups of sgroup values (for weight offsets / mins);
+//   x: the float32 input {n, k} (float-weight kernels read it directly).
+struct Acts {
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  const int16_t* s = nullptr;
+  const float* x = nullptr;
+  int64_t k = 0;
+};
+
+// Computes y[r * ldy + o] for rows r in [0, n) and weight rows o in [o0, o1).
+using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, const Acts& a, int64_t n, int64_t o0,
+                        int64_t o1, float* y, int64_t ldy);
+// Quantizes n rows of x {n, k}: per block of `qblock` values one scale, per `sgroup` values one sum.
+using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, float* d, int16_t* s);
+
+struct IsaKernels {
+  QuantizeFn quantize_q8_32 = nullptr;   // qblock 32, sgroup 32 (Q8_0, Q4_0)
+  QuantizeFn quantize_q8_256 = nullptr;  // qblock 256, sgroup 16 (Q4_K, Q5_K, Q6_K)
+  RowsFn f32 = nullptr;
+  RowsFn f16 = nullptr;
+  RowsFn bf16 = nullptr;
+  RowsFn q8_0 = nullptr;
+  RowsFn q4_0 = nullptr;
+  RowsFn q4_k = nullptr;
+  RowsFn q5_k = nullptr;
+  RowsFn q6_k = nullptr;
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+};
+
+const IsaKernels& avx2_kernels();
+const IsaKernels& avx512_kernels();
+
+}  // namespace ax::cpu::kernels

@@ -1,0 +1,44 @@
+#pragma once
+// Fast CPU matmul kernels for weights in their stored GGUF layout, chosen at run time by CPU
+// features (AVX2+FMA+F16C, or AVX-512 with VNNI/BF16). The scalar reference in backend/cpu/ops is the
+// oracle; these must agree with it within the error of the 8-bit activation quantization.
+//
+// Shapes: W is {out, in} row-major in its stored dtype (each row a whole number of blocks, row stride
+// row_bytes(dtype, in)); x is {n, in} float32; y is {n, out} float32.
+#include <cstdint>
+
+#include "format/dtype.h"
+
+namespace ax {
+class ThreadPool;
+}
+
+namespace ax::cpu::kernels {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+
+Isa best_isa();                // the widest tier this CPU supports
+const char* isa_name(Isa isa); // "scalar", "avx2", "avx512"
+bool isa_supported(Isa isa);   // this CPU can run it
+
+// True when `isa` has a fast kernel for weights of type t (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
+// Q6_K). Scalar never does: its path is the reference.
+bool has_fast_path(DType t, Isa isa);
+
+// y = x · W^T. Returns false (y untouched) when there is no fast kernel for wtype on `isa`; the
+// caller then runs the reference. `in` must be a multiple of the dtype's block size. Quantized
+// weights see x quantized once to 8-bit blocks (32 values per scale for Q8_0/Q4_0, 256 for the
+// K-quants); float weights see x as float32. Work is split over output rows on `pool` (nullptr =
+// the default pool).
+bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x, int64_t n,
+            float* y, Isa isa, ThreadPool* pool = nullptr);
+inline bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x,
+                   int64_t n, float* y) {
+  return matmul(wtype, w, out, in, x, n, y, best_isa(), nullptr);
+}
+
+// out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
+// or up.
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+}  // namespace ax::cpu::kernels

@@ -1,0 +1,54 @@
+#pragma once
+// A pool of persistent worker threads for the compute ops. Decode calls hundreds of parallel ops per
+// token, so dispatch must cost microseconds: workers spin briefly on an atomic generation counter
+// before sleeping (futex via std::atomic::wait), and the calling thread does a share of the work.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ax {
+
+class ThreadPool {
+ public:
+  // threads = total threads that work, including the caller (>= 1); threads - 1 workers start.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return threads_; }
+
+  // Calls fn(begin, end) over disjoint ranges covering [0, n). Ranges are multiples of `grain`
+  // (except the last) and are handed out dynamically, so a thread slowed by another process does not
+  // hold the others up. Returns when all are done. Re-entrant calls (from inside fn, or from a
+  // second thread while the pool is busy) run serially on the calling thread.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+  // Calls fn(thread_index, size()) once on every thread of the pool (index 0 = the caller).
+  void run_on_all(const std::function<void(int, int)>& fn);
+
+ private:
+  void worker_loop(int index);
+  void dispatch(const std::function<void(int, int)>& fn);
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex busy_;                        // one dispatch at a time
+  const std::function<void(int, int)>* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};    // bumped once per dispatch; workers wait on it
+  std::atomic<int> pending_{0};            // workers still running the current job
+  std::atomic<bool> stop_{false};
+};
+
+// The process-wide pool the CPU ops use. Created on first use with the hardware thread count, or
+// with the count set earlier by set_default_threads (the CLI's --threads).
+ThreadPool& default_thread_pool();
+// n <= 0 means std::thread::hardware_concurrency(). Replaces the pool; call it before compute starts
+// (not while an op is running on the old pool).
+void set_default_threads(int n);
+int default_threads();
+
+}  // namespace ax

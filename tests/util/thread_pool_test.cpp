@@ -1,0 +1,73 @@
+#include "util/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace ax {
+namespace {
+
+TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int trial = 0; trial < 50; ++trial) {
+      const int64_t n = rng() % 1000;
+      const int64_t grain = 1 + rng() % 20;
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<bool> misaligned{false};
+      pool.parallel_for(n, grain, [&](int64_t b, int64_t e) {
+        if (b % grain != 0 || e <= b) misaligned = true;
+        for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+      });
+      EXPECT_FALSE(misaligned) << "seed " << seed;
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "i=" << i << " n=" << n << " seed " << seed;
+    }
+  }
+}
+
+TEST(ThreadPool, UsesEveryThreadAndIsReusable) {
+  ThreadPool pool(2);
+  for (int round = 0; round < 1000; ++round) {  // many small dispatches, as in decode
+    std::set<std::thread::id> ids;
+    std::mutex m;
+    std::atomic<int> calls{0};
+    pool.run_on_all([&](int index, int count) {
+      EXPECT_EQ(count, 2);
+      EXPECT_GE(index, 0);
+      calls.fetch_add(1);
+      std::lock_guard lock(m);
+      ids.insert(std::this_thread::get_id());
+    });
+    ASSERT_EQ(calls.load(), 2);
+    ASSERT_EQ(ids.size(), 2u);
+  }
+}
+
+TEST(ThreadPool, NestedCallsRunSerially) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  pool.parallel_for(8, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      pool.parallel_for(10, 1, [&](int64_t b2, int64_t e2) { total.fetch_add(e2 - b2); });
+  });
+  EXPECT_EQ(total.load(), 80);
+}
+
+TEST(ThreadPool, DefaultPoolFollowsSetting) {
+  set_default_threads(3);
+  EXPECT_EQ(default_threads(), 3);
+  EXPECT_EQ(default_thread_pool().size(), 3);
+  set_default_threads(1);
+  EXPECT_EQ(default_threads(), 1);
+  set_default_threads(0);
+  EXPECT_GE(default_threads(), 1);
+}
+
+}  // namespace
+}  // namespace ax
