@@ -1,0 +1,200 @@
+// `ax-engine generate`: one prompt, streamed continuation, speed on stderr.
+//
+// A single-sequence loop straight over Model::forward with its own KV cache: prefill the whole
+// prompt in one step, then one token per step. (The engine's scheduler serves many requests; this
+// command needs none of it.)
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "backend/cpu/ops.h"
+#include "cli/command.h"
+#include "engine/sampler.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "model/model_source.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace ax::cli {
+namespace {
+
+struct GenerateOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_ids;  // "1,403,407": token ids instead of text
+  int64_t max_tokens = 256;
+  SamplingParams sampling;
+  bool seed_given = false;
+  int threads = 0;  // 0: all hardware threads
+  bool ignore_eos = false;
+  bool echo = true;
+};
+
+std::vector<int32_t> parse_ids(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      fail("--prompt-ids: '{}' is not a token id (expected comma-separated non-negative integers)", item);
+    }
+  }
+  return ids;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int run_generate(GenerateOptions o) {
+  cpu::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (!o.seed_given) o.sampling.seed = std::random_device{}();
+  if (o.max_tokens < 0) fail("--max-tokens {} must be >= 0", o.max_tokens);
+
+  auto source = open_model(o.model);
+  auto model = load_model(*source);
+  const ModelConfig& cfg = model->config();
+  // With --prompt-ids the tokenizer is optional: without one, output is printed as token ids.
+  std::unique_ptr<Tokenizer> tok;
+  try {
+    tok = load_tokenizer(*source);
+  } catch (const Error& e) {
+    if (o.prompt_ids.empty()) throw;
+    std::fprintf(stderr, "note: no tokenizer (%s); printing token ids\n", e.what());
+  }
+
+  std::vector<int32_t> prompt;
+  if (!o.prompt_ids.empty()) {
+    prompt = parse_ids(o.prompt_ids);
+  } else {
+    prompt = tok->encode(o.prompt, /*add_special=*/true, /*parse_special=*/true);
+  }
+  if (prompt.empty()) fail("--prompt: the prompt encodes to no tokens; give some text or --prompt-ids");
+  for (int32_t id : prompt)
+    if (id >= cfg.vocab_size) fail("--prompt-ids: token {} is outside the vocabulary of {}", id, cfg.vocab_size);
+
+  // Context: prompt + generated tokens, capped by the model's trained context.
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  int64_t context = n_prompt + o.max_tokens;
+  if (cfg.max_position_embeddings > 0 && context > cfg.max_position_embeddings) {
+    if (n_prompt >= cfg.max_position_embeddings)
+      fail("--prompt: {} tokens do not fit the model's context of {}", n_prompt, cfg.max_position_embeddings);
+    context = cfg.max_position_embeddings;
+  }
+  const int64_t block_size = 16;
+  KvCache kv(cfg, (context + block_size - 1) / block_size, block_size);
+  std::vector<int32_t> table(kv.num_blocks());
+  std::iota(table.begin(), table.end(), 0);
+
+  std::vector<int32_t> eos(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
+  if (tok)
+    for (int32_t id : tok->eos_ids())
+      if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
+
+  Sampler sampler(o.sampling, cfg.vocab_size);
+  sampler.add_context(prompt);
+  std::unique_ptr<StreamDecoder> dec;
+  if (tok) dec = std::make_unique<StreamDecoder>(*tok, /*skip_special=*/true);
+  auto emit = [&](int32_t id, bool print) {
+    if (!dec) {
+      std::printf("%d ", id);
+    } else {
+      const std::string text = dec->push(id);  // always pushed, so spacing follows the whole text
+      if (print) std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    std::fflush(stdout);
+  };
+  for (int32_t id : prompt) emit(id, o.echo);
+
+  // Prefill: the whole prompt in one step, logits for its last token only.
+  Batch batch;
+  batch.tokens = prompt;
+  batch.sequences.push_back({0, n_prompt, 0, &table});
+  batch.logit_rows = {n_prompt - 1};
+  std::vector<float> logits;
+  const auto t_prefill = std::chrono::steady_clock::now();
+  model->forward(batch, kv, logits);
+  const double prefill_s = seconds_since(t_prefill);
+
+  // Decode: sample, print, feed back one token per step.
+  const auto t_decode = std::chrono::steady_clock::now();
+  int64_t generated = 0, pos = n_prompt;
+  std::string stop_reason = "max tokens";
+  while (generated < o.max_tokens) {
+    const int32_t next = sampler.sample(logits.data());
+    sampler.accept(next);
+    ++generated;
+    if (!o.ignore_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) {
+      stop_reason = "end of sequence";
+      break;
+    }
+    emit(next, true);
+    if (generated == o.max_tokens) break;
+    if (pos >= context) {
+      stop_reason = "context full";
+      break;
+    }
+    batch.tokens = {next};
+    batch.sequences = {{0, 1, pos, &table}};
+    batch.logit_rows = {0};
+    model->forward(batch, kv, logits);
+    ++pos;
+  }
+  if (dec) {
+    const std::string rest = dec->flush();
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  const double decode_s = seconds_since(t_decode);
+  std::fprintf(stderr,
+               "prompt: %lld tokens, %.1f tokens/s | generated: %lld tokens, %.1f tokens/s | stop: %s | seed %llu\n",
+               static_cast<long long>(n_prompt), n_prompt / std::max(prefill_s, 1e-9),
+               static_cast<long long>(generated), generated / std::max(decode_s, 1e-9), stop_reason.c_str(),
+               static_cast<unsigned long long>(o.sampling.seed));
+  return 0;
+}
+
+const RegisterCommand kGenerate{
+    "generate", "Generate text from a prompt, streamed to stdout (speed on stderr)", [](CLI::App& sub) {
+      auto o = std::make_shared<GenerateOptions>();
+      o->model = default_model_path();
+      o->sampling.temperature = 0.8f;
+      o->sampling.top_p = 0.95f;
+      sub.add_option("-m,--model", o->model, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
+      sub.add_option("-p,--prompt", o->prompt, "Prompt text");
+      sub.add_option("--prompt-ids", o->prompt_ids, "Prompt as comma-separated token ids (instead of --prompt)");
+      sub.add_option("-n,--max-tokens", o->max_tokens, "Tokens to generate at most")->capture_default_str();
+      sub.add_option("--temperature", o->sampling.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
+      sub.add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+      sub.add_option("--top-p", o->sampling.top_p, "Nucleus mass to keep (1: off)")->capture_default_str();
+      sub.add_option("--min-p", o->sampling.min_p, "Drop tokens below min-p times the top probability")->capture_default_str();
+      sub.add_option("--repetition-penalty", o->sampling.repetition_penalty, "Penalty for tokens already seen (1: off)")
+          ->capture_default_str();
+      sub.add_option("--presence-penalty", o->sampling.presence_penalty, "Subtracted once from generated tokens")
+          ->capture_default_str();
+      sub.add_option("--frequency-penalty", o->sampling.frequency_penalty, "Subtracted per occurrence of generated tokens")
+          ->capture_default_str();
+      sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
+                                        "Random seed (default: a fresh one, printed at the end)");
+      sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+      sub.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
+      sub.add_flag("!--no-echo", o->echo, "Do not print the prompt before the continuation");
+      return [o]() {
+        if (o->prompt.empty() == o->prompt_ids.empty()) fail("generate: give exactly one of --prompt and --prompt-ids");
+        return run_generate(*o);
+      };
+    }};
+
+}  // namespace
+}  // namespace ax::cli

@@ -1,0 +1,112 @@
+// RoPE frequency schedules: the defining properties of each scaling type. (The llama3 schedule is
+// also checked end to end by the llama3_rope golden fixture.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "model/rope.h"
+#include "util/error.h"
+
+namespace ax {
+namespace {
+
+TEST(RopeFreqs, DefaultScheduleAndPartialRotary) {
+  RopeConfig rc;
+  rc.theta = 10000.0f;
+  auto f = make_rope_freqs(rc, 64);
+  ASSERT_EQ(f.inv_freq.size(), 32u);
+  EXPECT_EQ(f.rotary_dim, 64);
+  EXPECT_FLOAT_EQ(f.inv_freq[0], 1.0f);
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(f.inv_freq[i], std::pow(10000.0, -2.0 * i / 64), 1e-6 * std::pow(10000.0, -2.0 * i / 64));
+  EXPECT_FALSE(f.adjacent_pairs);
+  rc.rotary_dim = 16;  // partial: frequencies over the rotated width
+  rc.style = RopeStyle::AdjacentPairs;
+  auto p = make_rope_freqs(rc, 64);
+  ASSERT_EQ(p.inv_freq.size(), 8u);
+  EXPECT_TRUE(p.adjacent_pairs);
+  EXPECT_NEAR(p.inv_freq[1], std::pow(10000.0, -2.0 / 16), 1e-6);
+  rc.rotary_dim = 70;
+  EXPECT_THROW(make_rope_freqs(rc, 64), Error);
+}
+
+TEST(RopeFreqs, LinearDividesEveryFrequency) {
+  RopeConfig rc;
+  rc.scaling_type = "linear";
+  rc.factor = 4.0f;
+  auto f = make_rope_freqs(rc, 32);
+  auto base = make_rope_freqs(RopeConfig{}, 32);
+  for (size_t i = 0; i < f.inv_freq.size(); ++i) EXPECT_NEAR(f.inv_freq[i], base.inv_freq[i] / 4.0f, 1e-7);
+}
+
+TEST(RopeFreqs, Llama3KeepsHighDividesLowInterpolatesBetween) {
+  RopeConfig rc;
+  rc.theta = 500000.0f;
+  rc.scaling_type = "llama3";
+  rc.factor = 32.0f;
+  rc.low_freq_factor = 1.0f;
+  rc.high_freq_factor = 4.0f;
+  rc.original_max_position = 8192;
+  RopeConfig plain;
+  plain.theta = rc.theta;
+  auto f = make_rope_freqs(rc, 128);
+  auto base = make_rope_freqs(plain, 128);
+  int high = 0, low = 0, mid = 0;
+  for (size_t i = 0; i < f.inv_freq.size(); ++i) {
+    const double wavelen = 2 * std::numbers::pi / base.inv_freq[i];
+    const double ratio = f.inv_freq[i] / base.inv_freq[i];
+    if (wavelen < 8192 / 4.0) {
+      EXPECT_NEAR(ratio, 1.0, 1e-6) << i;
+      ++high;
+    } else if (wavelen > 8192 / 1.0) {
+      EXPECT_NEAR(ratio, 1.0 / 32, 1e-6) << i;
+      ++low;
+    } else {
+      EXPECT_GT(ratio, 1.0 / 32) << i;
+      EXPECT_LT(ratio, 1.0) << i;
+      ++mid;
+    }
+  }
+  EXPECT_GT(high, 0);
+  EXPECT_GT(low, 0);
+  EXPECT_GT(mid, 0);
+  rc.original_max_position = 0;
+  EXPECT_THROW(make_rope_freqs(rc, 128), Error);
+}
+
+TEST(RopeFreqs, YarnRampAndAttentionFactor) {
+  RopeConfig rc;
+  rc.theta = 150000.0f;
+  rc.scaling_type = "yarn";
+  rc.factor = 32.0f;
+  rc.original_max_position = 4096;
+  rc.beta_fast = 32.0f;
+  rc.beta_slow = 1.0f;
+  RopeConfig plain;
+  plain.theta = rc.theta;
+  auto f = make_rope_freqs(rc, 64);
+  auto base = make_rope_freqs(plain, 64);
+  EXPECT_NEAR(f.attention_factor, 0.1 * std::log(32.0) + 1.0, 1e-6);
+  // Fastest dims extrapolate (unchanged), slowest interpolate (divided by factor), and the ratio
+  // never increases with the dimension index.
+  EXPECT_NEAR(f.inv_freq.front() / base.inv_freq.front(), 1.0, 1e-6);
+  EXPECT_NEAR(f.inv_freq.back() / base.inv_freq.back(), 1.0 / 32, 1e-6);
+  double prev = 2.0;
+  for (size_t i = 0; i < f.inv_freq.size(); ++i) {
+    const double ratio = f.inv_freq[i] / base.inv_freq[i];
+    EXPECT_LE(ratio, prev + 1e-7);
+    prev = ratio;
+  }
+  rc.attention_factor = 1.5f;  // given explicitly: used as is
+  EXPECT_FLOAT_EQ(make_rope_freqs(rc, 64).attention_factor, 1.5f);
+}
+
+TEST(RopeFreqs, RejectsUnknownScaling) {
+  RopeConfig rc;
+  rc.scaling_type = "dynamic-ntk-by-guesswork";
+  rc.factor = 2.0f;
+  EXPECT_THROW(make_rope_freqs(rc, 32), Error);
+}
+
+}  // namespace
+}  // namespace ax
