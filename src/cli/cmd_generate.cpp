@@ -57,7 +57,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 int run_generate(GenerateOptions o) {
-  cpu::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  cpu::set_num_threads(o.threads);  // 0: all hardware threads
   if (!o.seed_given) o.sampling.seed = std::random_device{}();
   if (o.max_tokens < 0) fail("--max-tokens {} must be >= 0", o.max_tokens);
 

@@ -4,17 +4,16 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "format/dequant.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "util/thread_pool.h"
 
 namespace ax::cpu {
 namespace {
 
 std::atomic<LinearKernel> g_kernel{nullptr};
-std::atomic<int> g_threads{1};
 
 const uint8_t* row_ptr(const TensorView& w, int64_t row) {
   return w.data + static_cast<size_t>(row) * row_bytes(w.dtype, w.cols());
@@ -52,8 +51,8 @@ void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64
 
 void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
 
-void set_num_threads(int n) { g_threads.store(std::max(1, n)); }
-int num_threads() { return g_threads.load(); }
+void set_num_threads(int n) { set_default_threads(n); }
+int num_threads() { return default_threads(); }
 
 void linear(const TensorView& w, const float* x, int64_t n, float* y) {
   if (LinearKernel k = g_kernel.load(); k != nullptr && k(w, x, n, y)) return;
@@ -63,21 +62,14 @@ void linear(const TensorView& w, const float* x, int64_t n, float* y) {
 void linear_reference(const TensorView& w, const float* x, int64_t n, float* y) {
   if (w.shape.size() != 2) fail("linear: weight '{}' has {} dimensions, expected 2", w.name, w.shape.size());
   const int64_t out = w.rows();
-  // Threads only pay off for sizeable products; tiny models run on the calling thread.
+  // Split output rows over the default pool only when the product is sizeable; tiny models run
+  // on the calling thread (dispatch would cost more than it saves).
   const int64_t work = out * w.cols() * std::max<int64_t>(n, 1);
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(1, work / (1 << 18))));
-  if (threads <= 1 || out < 2 * threads) {
+  if (num_threads() <= 1 || work < (1 << 18)) {
     linear_rows(w, x, n, y, 0, out);
     return;
   }
-  std::vector<std::thread> pool;
-  const int64_t per = (out + threads - 1) / threads;
-  for (int t = 1; t < threads; ++t) {
-    const int64_t b = t * per, e = std::min(out, b + per);
-    if (b < e) pool.emplace_back(linear_rows, std::cref(w), x, n, y, b, e);
-  }
-  linear_rows(w, x, n, y, 0, std::min(out, per));
-  for (auto& th : pool) th.join();
+  default_thread_pool().parallel_for(out, 16, [&](int64_t b, int64_t e) { linear_rows(w, x, n, y, b, e); });
 }
 
 void dequantize_row_of(const TensorView& w, int64_t row, float* dst) {

@@ -23,7 +23,8 @@ void linear_reference(const TensorView& w, const float* x, int64_t n, float* y);
 using LinearKernel = bool (*)(const TensorView& w, const float* x, int64_t n, float* y);
 void set_linear_kernel(LinearKernel kernel);
 
-// Threads the reference linear may split output rows over (1 = the calling thread only). Every
+// Threads the reference linear may split output rows over: the process-wide pool of
+// util/thread_pool.h (n <= 0: all hardware threads; 1: the calling thread only). Every
 // output value is computed by the same instruction sequence whatever the count, so results do not
 // depend on it.
 void set_num_threads(int n);
