@@ -9,6 +9,7 @@ PKGS=(
   nlohmann-json3-dev                  # JSON (configs, tokenizer.json, HTTP bodies)
   libcpp-httplib-dev                  # HTTP server
   libpcre2-dev                        # Unicode-aware pre-tokenizer regexes
+  libicu-dev                          # Unicode normalization (NFC) for tokenizers
   libxxhash-dev                       # prefix-cache block hashes
   libcli11-dev                        # command-line parsing
   libfmt-dev                          # string formatting (g++ 12 has no <format>)

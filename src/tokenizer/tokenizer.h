@@ -17,12 +17,16 @@ class Tokenizer {
 
   // add_special: add BOS/EOS as the model's config says. parse_special: match added/special
   // tokens ("<|im_start|>") in the text as whole tokens; otherwise they are ordinary text.
+  // User-defined added tokens (<think>, tokenizer.json special=false) are always matched whole.
+  // Text that is not valid UTF-8 is an ax::Error naming the byte offset.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true,
                                       bool parse_special = true) const = 0;
   // The bytes of one token as it appears in decoded text (may be a partial UTF-8 sequence).
   virtual std::string token_bytes(int32_t id) const = 0;
   // The vocabulary string of a token, as stored ("Ġthe", "▁the", "<0x0A>").
   virtual std::string token_piece(int32_t id) const = 0;
+  // Token bytes concatenated, byte-exact: decode(encode(s, false)) == s. The result may end inside
+  // a UTF-8 sequence when the ids do; ids outside the vocabulary are an ax::Error.
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const = 0;
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;  // -1 if none
@@ -32,6 +36,15 @@ class Tokenizer {
   virtual std::string kind() const = 0;  // "bpe (byte-level)", "spm", ...
   // The model's chat template (Jinja source), empty if the files have none.
   virtual std::string chat_template() const { return {}; }
+  // The id of a vocabulary string ("<|im_end|>", "Ġthe"), -1 if there is none.
+  virtual int32_t token_id(std::string_view piece) const { return -1; }
+  // Whether encode(..., add_special = true) puts BOS first / EOS last.
+  virtual bool adds_bos() const { return false; }
+  virtual bool adds_eos() const { return false; }
+  // SentencePiece tokenizers prefix the text with a space when encoding; decode() drops one
+  // leading space from its output again (as the tokenizers' Strip decoder does), and so does
+  // StreamDecoder for the first text it emits.
+  virtual bool decode_strips_leading_space() const { return false; }
 };
 
 // From a model (GGUF metadata or tokenizer.json/tokenizer_config.json in the HF folder).

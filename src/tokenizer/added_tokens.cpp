@@ -1,0 +1,61 @@
+#include "tokenizer/added_tokens.h"
+
+#include <algorithm>
+
+namespace ax {
+
+namespace {
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+}  // namespace
+
+AddedTokenMatcher::AddedTokenMatcher(const TokenizerSpec& spec) {
+  for (const auto& a : spec.added) {
+    const std::string& text = spec.pieces[a.id];
+    if (text.empty()) continue;
+    TokenKind k = spec.kinds[a.id];
+    bool control = k == TokenKind::Control || k == TokenKind::Unknown;
+    by_first_byte_[static_cast<uint8_t>(text[0])].push_back({text, a.id, control, a.lstrip, a.rstrip});
+    any_ = true;
+  }
+  for (auto& list : by_first_byte_) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Entry& x, const Entry& y) { return x.text.size() > y.text.size(); });
+  }
+}
+
+void AddedTokenMatcher::partition(std::string_view text, bool parse_special,
+                                  std::vector<Fragment>& out) const {
+  if (!any_) {
+    if (!text.empty()) out.push_back({text, -1});
+    return;
+  }
+  size_t start = 0;  // beginning of the pending raw text
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto& list = by_first_byte_[static_cast<uint8_t>(text[i])];
+    const Entry* hit = nullptr;
+    for (const Entry& e : list) {
+      if (e.control && !parse_special) continue;
+      if (text.compare(i, e.text.size(), e.text) == 0) {
+        hit = &e;
+        break;
+      }
+    }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    size_t left_end = i;
+    if (hit->lstrip)
+      while (left_end > start && is_space(text[left_end - 1])) --left_end;
+    if (left_end > start) out.push_back({text.substr(start, left_end - start), -1});
+    out.push_back({{}, hit->id});
+    i += hit->text.size();
+    if (hit->rstrip)
+      while (i < text.size() && is_space(text[i])) ++i;
+    start = i;
+  }
+  if (start < text.size()) out.push_back({text.substr(start), -1});
+}
+
+}  // namespace ax

@@ -1,0 +1,40 @@
+#pragma once
+// Finds added/special tokens ("<|im_start|>", "<think>") in text so that they become single ids
+// and are never split by BPE. Leftmost match wins; among matches at one position the longest.
+// Control and unknown tokens are only looked for when parse_special is on; user-defined tokens
+// always are (as tokenizers and llama.cpp do).
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/tokenizer_spec.h"
+
+namespace ax {
+
+struct Fragment {
+  std::string_view text;  // raw text when token < 0
+  int32_t token = -1;
+};
+
+class AddedTokenMatcher {
+ public:
+  AddedTokenMatcher() = default;
+  explicit AddedTokenMatcher(const TokenizerSpec& spec);
+
+  // Splits text into raw-text fragments and token fragments, in order.
+  void partition(std::string_view text, bool parse_special, std::vector<Fragment>& out) const;
+
+ private:
+  struct Entry {
+    std::string text;
+    int32_t id;
+    bool control;  // only matched with parse_special
+    bool lstrip, rstrip;
+  };
+  std::array<std::vector<Entry>, 256> by_first_byte_;  // each list longest first
+  bool any_ = false;
+};
+
+}  // namespace ax
