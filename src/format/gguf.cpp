@@ -65,6 +65,11 @@ const GgufArray& GgufValue::as_array() const {
   fail("GGUF value of type {} is not an array", gguf_type_name(type));
 }
 
+bool operator==(const GgufArray& a, const GgufArray& b) {
+  return a.elem_type == b.elem_type && a.items == b.items;
+}
+bool operator==(const GgufValue& a, const GgufValue& b) { return a.type == b.type && a.value == b.value; }
+
 // Reads the header from the mapped bytes. Every read is bounds-checked first, and every count is
 // checked against the bytes left before anything is allocated for it, so a corrupt count cannot
 // make us reserve gigabytes.

@@ -41,6 +41,10 @@ struct GgufValue {
   const GgufArray& as_array() const;
 };
 
+// Deep equality (type, element type and every value), for round-trip checks.
+bool operator==(const GgufValue& a, const GgufValue& b);
+bool operator==(const GgufArray& a, const GgufArray& b);
+
 class GgufFile {
  public:
   static std::unique_ptr<GgufFile> open(const std::string& path);  // throws ax::Error
