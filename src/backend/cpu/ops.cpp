@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/kernels/kernels.h"
 #include "format/dequant.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -13,7 +14,8 @@
 namespace ax::cpu {
 namespace {
 
-std::atomic<LinearKernel> g_kernel{nullptr};
+// The fast kernels (backend/cpu/kernels) by default; set_linear_kernel(nullptr) leaves the reference.
+std::atomic<LinearKernel> g_kernel{&kernels::linear_kernel};
 
 const uint8_t* row_ptr(const TensorView& w, int64_t row) {
   return w.data + static_cast<size_t>(row) * row_bytes(w.dtype, w.cols());
@@ -148,7 +150,7 @@ void softmax(float* x, int64_t n) {
 }
 
 void swiglu(float* gate, const float* up, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) gate[i] = silu(gate[i]) * up[i];
+  kernels::swiglu(gate, up, gate, count);  // vectorized, one pass
 }
 
 void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f) {

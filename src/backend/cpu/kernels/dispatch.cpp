@@ -138,6 +138,13 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   return true;
 }
 
+bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {
+  if (w.shape.size() != 2) return false;
+  const int64_t out = w.shape[0], in = w.shape[1];
+  if (in % dtype_info(w.dtype).block_size != 0 || w.nbytes < row_bytes(w.dtype, in) * out) return false;
+  return matmul(w.dtype, w.data, out, in, x, n, y, best_isa(), nullptr);
+}
+
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   const IsaKernels* table = table_for(best_isa());
   if (table != nullptr) {

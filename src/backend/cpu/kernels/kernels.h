@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "format/dtype.h"
+#include "format/tensor.h"
 
 namespace ax {
 class ThreadPool;
@@ -36,6 +37,10 @@ inline bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const
                    int64_t n, float* y) {
   return matmul(wtype, w, out, in, x, n, y, best_isa(), nullptr);
 }
+
+// The LinearKernel ops::linear runs by default: kernels::matmul on the best ISA for a 2-D weight,
+// declining (false) where there is no fast path so the reference runs.
+bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y);
 
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
