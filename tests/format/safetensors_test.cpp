@@ -164,6 +164,22 @@ TEST(Safetensors, RejectsCorruptHeaders) {
   EXPECT_NE(error_of(make_safetensors(json::array({1}), data)).find("not a JSON object"), std::string::npos);
 }
 
+TEST(Safetensors, TruncatedAtEveryCutPoint) {
+  std::ifstream in(test::fixture("stories260K/model.safetensors"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_EQ(error_of(bytes), "");
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[i]);
+  std::vector<size_t> cuts;
+  for (size_t n = 0; n < 8 + header_len + 16; ++n) cuts.push_back(n);
+  for (size_t n = 8 + header_len; n < bytes.size(); n += 997) cuts.push_back(n);
+  cuts.push_back(bytes.size() - 1);
+  for (size_t n : cuts) {
+    const std::string msg = error_of(bytes.substr(0, n));
+    ASSERT_NE(msg.find("mem.safetensors"), std::string::npos) << "cut at " << n << ": '" << msg << "'";
+  }
+}
+
 TEST(Safetensors, ShardErrors) {
   const fs::path dir = temp_dir("shards");
   json a = {{"a", {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {0, 4}}}}};
