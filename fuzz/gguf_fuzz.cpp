@@ -1,0 +1,54 @@
+// libFuzzer target: the GGUF reader, and what the engine does right after opening a file (typed
+// metadata getters, model config derivation, dequantizing tensor rows). Any input must end in a
+// parsed file or an ax::Error; a crash, sanitizer report, uncaught exception or huge allocation
+// is a bug. Build and run with scripts/fuzz.sh gguf.
+//
+// fuzz-sources: src/format/gguf.cpp src/format/gguf_config.cpp src/format/dtype.cpp
+// fuzz-sources: src/format/dequant.cpp src/util/mapped_file.cpp
+// fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
+// fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536
+// fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-qwen2.gguf@65536
+// fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-phi-3.gguf@65536
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "format/dequant.h"
+#include "format/gguf.h"
+#include "format/gguf_config.h"
+#include "util/error.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace ax;
+  std::unique_ptr<GgufFile> f;
+  try {
+    f = GgufFile::open_memory(data, size, "fuzz.gguf");
+  } catch (const Error&) {
+    return 0;
+  }
+  // Every tensor lies inside the input.
+  for (const TensorView& t : f->tensors()) {
+    if (t.data < data || t.data + t.nbytes > data + size) std::abort();
+    if (t.nbytes == 0 || !dtype_info(t.dtype).supported) continue;
+    try {
+      // First row only (bounded work): read every byte of it.
+      const int64_t cols = t.cols();
+      if (cols > 0 && cols <= (1 << 16) && row_bytes(t.dtype, cols) <= t.nbytes) {
+        std::vector<float> row(static_cast<size_t>(cols));
+        dequantize_row(t.dtype, t.data, row.data(), cols);
+      }
+    } catch (const Error&) {
+    }
+  }
+  try {
+    (void)f->get_string_or("general.architecture", "");
+    (void)f->get_int_or("general.alignment", 32);
+    (void)f->get_float_or("llama.rope.freq_base", 0);
+  } catch (const Error&) {
+  }
+  try {
+    (void)gguf_model_config(*f);
+  } catch (const Error&) {
+  }
+  return 0;
+}
