@@ -82,4 +82,33 @@ void spm_encode(std::string_view text, const std::vector<float>& scores,
   }
 }
 
+namespace {
+constexpr std::string_view kMark = "\xE2\x96\x81";  // U+2581
+}  // namespace
+
+bool spm_pieces_split_at_space_marks(const std::vector<std::string>& pieces) {
+  for (const std::string& p : pieces) {
+    // Any U+2581 must sit in the leading run of marks.
+    size_t i = 0;
+    while (p.compare(i, kMark.size(), kMark) == 0) i += kMark.size();
+    if (p.find(kMark, i) != std::string::npos) return false;
+  }
+  return true;
+}
+
+void split_at_space_marks(std::string_view text, std::vector<std::string_view>& out) {
+  size_t start = 0;
+  size_t pos = text.find(kMark);
+  while (pos != std::string_view::npos) {
+    // Cut before a mark that follows something other than a mark.
+    bool after_mark = pos >= kMark.size() && text.compare(pos - kMark.size(), kMark.size(), kMark) == 0;
+    if (pos > start && !after_mark) {
+      out.push_back(text.substr(start, pos - start));
+      start = pos;
+    }
+    pos = text.find(kMark, pos + kMark.size());
+  }
+  if (start < text.size()) out.push_back(text.substr(start));
+}
+
 }  // namespace ax

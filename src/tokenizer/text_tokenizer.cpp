@@ -1,5 +1,8 @@
 #include "tokenizer/text_tokenizer.h"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "tokenizer/byte_level.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/utf8.h"
@@ -104,6 +107,13 @@ TextTokenizer::TextTokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
       merges_.add(li, ri, m);
     }
   }
+  if (spec_.allow_word_cuts && spec_.escape_spaces && !spec_.byte_level) {
+    std::vector<std::string> mergeable;
+    for (size_t i = 0; i < n; ++i)
+      if (spec_.kinds[i] == TokenKind::Normal || spec_.kinds[i] == TokenKind::UserDefined)
+        mergeable.push_back(spec_.pieces[i]);
+    cut_at_marks_ = spm_pieces_split_at_space_marks(mergeable);
+  }
   splitter_ = RegexSplitter(spec_.pre_regexes);
   added_ = AddedTokenMatcher(spec_);
 }
@@ -200,14 +210,17 @@ void TextTokenizer::encode_fragment(std::string_view text, bool at_start,
   }
   if (s.empty()) return;
 
-  if (spec_.model == TokenizerSpec::Model::Spm) {
-    PieceLookup lk = [this](std::string_view p) { return lookup_mergeable(p); };
-    spm_encode(s, spec_.scores, lk, byte_fallback_.data(), spec_.unk_id, out);
-    return;
-  }
-  thread_local std::vector<std::string_view> words;
+  // Words: the pre-tokenizer's pieces (SentencePiece: the whole text), cut further before
+  // U+2581 marks when the vocabulary guarantees that changes nothing (see spm.h).
+  thread_local std::vector<std::string_view> words, cut;
   words.clear();
-  splitter_.split(s, words);
+  if (spec_.model == TokenizerSpec::Model::Spm) words.push_back(s);
+  else splitter_.split(s, words);
+  if (cut_at_marks_) {
+    cut.clear();
+    for (std::string_view w : words) split_at_space_marks(w, cut);
+    words.swap(cut);
+  }
   // `words` is thread_local and encode_word does not split, so iterating it here is safe.
   for (std::string_view w : words) encode_word(w, out);
 }
@@ -232,6 +245,13 @@ void TextTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out
 }
 
 void TextTokenizer::merge_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (spec_.model == TokenizerSpec::Model::Spm) {
+    PieceLookup lk{this, [](const void* self, std::string_view p) {
+                     return static_cast<const TextTokenizer*>(self)->lookup_mergeable(p);
+                   }};
+    spm_encode(word, spec_.scores, lk, byte_fallback_.data(), spec_.unk_id, out);
+    return;
+  }
   thread_local std::vector<int32_t> ids;
   ids.clear();
   if (spec_.byte_level) {

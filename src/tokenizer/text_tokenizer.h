@@ -42,6 +42,7 @@ class TextTokenizer final : public Tokenizer {
   int32_t token_id(std::string_view piece) const override { return lookup(piece); }
   bool adds_bos() const override { return spec_.add_bos && spec_.bos_id >= 0; }
   bool adds_eos() const override { return spec_.add_eos && spec_.eos_id >= 0; }
+  bool cuts_words_at_space_marks() const { return cut_at_marks_; }
 
   const TokenizerSpec& spec() const { return spec_; }
 
@@ -64,6 +65,7 @@ class TextTokenizer final : public Tokenizer {
   std::array<int32_t, 256> byte_symbol_{};    // byte-level: the token of each single byte
   std::array<int32_t, 256> byte_fallback_{};  // the <0xNN> tokens
   BpeMerges merges_;
+  bool cut_at_marks_ = false;  // words may be cut before U+2581 (spm.h)
   RegexSplitter splitter_;
   AddedTokenMatcher added_;
 

@@ -65,6 +65,9 @@ struct TokenizerSpec {
   std::vector<Added> added;
 
   bool decode_strip_leading_space = false;  // SentencePiece's dummy prefix comes off again
+  // Speed only: let the tokenizer cut words before U+2581 where the vocabulary makes that exact
+  // (spm.h). Tests turn it off to check that it changes nothing.
+  bool allow_word_cuts = true;
   std::string chat_template;
 };
 

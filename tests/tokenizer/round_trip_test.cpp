@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "tokenizer/normalizer.h"
+#include "tokenizer/text_tokenizer.h"
 #include "tokenizer/utf8.h"
 #include "tokenizer_test_util.h"
 #include "util/error.h"
@@ -174,6 +175,36 @@ TEST(RoundTrip, DecodeRejectsIdsOutsideTheVocabulary) {
   EXPECT_THROW(tok.decode({tok.vocab_size()}), Error);
   EXPECT_THROW(tok.decode({-1}), Error);
   EXPECT_THROW(tok.token_bytes(tok.vocab_size() + 5), Error);
+}
+
+}  // namespace
+}  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// Cutting SentencePiece-style text into words before U+2581 is a speed-up that must not change
+// a single id: compare with merging whole fragments.
+TEST(RoundTrip, WordCutsBeforeSpaceMarksChangeNothing) {
+  const uint64_t seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  int cutting = 0;
+  for (const char* name : {"gguf:llama-spm", "gguf:phi-3", "gguf:gemma-4"}) {
+    const auto* fast = dynamic_cast<const TextTokenizer*>(&tokenizer(name));
+    ASSERT_NE(fast, nullptr);
+    if (!fast->cuts_words_at_space_marks()) continue;
+    ++cutting;
+    TokenizerSpec spec = fast->spec();
+    spec.allow_word_cuts = false;
+    TextTokenizer whole(std::move(spec));
+    ASSERT_FALSE(whole.cuts_words_at_space_marks());
+    for (int iter = 0; iter < 30; ++iter) {
+      std::string s = random_text(rng, 1 + rng() % 400);
+      ASSERT_EQ(fast->encode(s), whole.encode(s)) << name << " seed " << seed << " text '" << s << "'";
+    }
+  }
+  EXPECT_GE(cutting, 2);  // the Llama 2 and Phi-3 vocabularies qualify
 }
 
 }  // namespace
