@@ -1,0 +1,153 @@
+// Writes a random-weight GGUF with the exact shapes of a real model, carrying that model family's
+// real tokenizer (copied from a vocabulary GGUF). Used by the llama.cpp cross-check
+// (scripts/crosscheck-llama-cpp.sh) and the speed benchmarks: same file, both engines.
+//
+//   synthetic_model --shape qwen3-0.6b --vocab ../shared/models/llamacpp-vocab/ggml-vocab-qwen2.gguf
+//                   --type F16 --out /tmp/qwen3-0.6b-f16.gguf [--seed 1]
+//
+// Weights: matrices ~ N(0, 0.02^2) (as HF initialises them), norm weights ~ 1 + N(0, 0.1^2), so
+// activations stay in a realistic range through every layer.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "format/gguf.h"
+#include "format/gguf_writer.h"
+#include "util/error.h"
+
+namespace {
+
+struct Shape {
+  std::string arch;  // GGUF general.architecture
+  int64_t vocab, hidden, ffn, layers, heads, kv_heads, head_dim, context;
+  double rope_theta, rms_eps;
+  bool qk_norm;
+  // Llama 3 RoPE scaling (factor, low, high, original context); factor 0 = none.
+  double llama3_factor = 0, llama3_low = 1, llama3_high = 4, llama3_orig = 8192;
+};
+
+// Published configs of the real models (config.json on their model cards).
+Shape shape_by_name(const std::string& name) {
+  if (name == "qwen3-0.6b")
+    return {"qwen3", 151936, 1024, 3072, 28, 16, 8, 128, 40960, 1e6, 1e-6, true};
+  if (name == "qwen3-4b")
+    return {"qwen3", 151936, 2560, 9728, 36, 32, 8, 128, 40960, 1e6, 1e-6, true};
+  if (name == "llama-3.2-1b")
+    return {"llama", 128256, 2048, 8192, 16, 32, 8, 64, 131072, 5e5, 1e-5, false, 32, 1, 4, 8192};
+  ax::fail("--shape '{}' is not known (qwen3-0.6b, qwen3-4b, llama-3.2-1b)", name);
+}
+
+// Llama 3 frequency factors as llama.cpp stores them (rope_freqs.weight, one per rotated pair):
+// the divisor applied to each base frequency.
+std::vector<float> llama3_freq_factors(const Shape& s) {
+  std::vector<float> f(s.head_dim / 2);
+  const double low_wavelen = s.llama3_orig / s.llama3_low;
+  const double high_wavelen = s.llama3_orig / s.llama3_high;
+  for (int64_t i = 0; i < s.head_dim / 2; ++i) {
+    const double freq = 1.0 / std::pow(s.rope_theta, 2.0 * i / s.head_dim);
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      f[i] = 1.0f;
+    } else if (wavelen > low_wavelen) {
+      f[i] = static_cast<float>(s.llama3_factor);
+    } else {
+      const double smooth = (s.llama3_orig / wavelen - s.llama3_low) / (s.llama3_high - s.llama3_low);
+      f[i] = static_cast<float>(1.0 / ((1 - smooth) / s.llama3_factor + smooth));
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Random-weight GGUF of a real model's shape"};
+  std::string shape_name, vocab_path, type_name = "F16", out;
+  uint64_t seed = 1;
+  int64_t layers_override = 0;
+  app.add_option("--shape", shape_name, "qwen3-0.6b | qwen3-4b | llama-3.2-1b")->required();
+  app.add_option("--vocab", vocab_path, "GGUF whose tokenizer.* metadata is copied")->required();
+  app.add_option("--type", type_name, "tensor type of the matrices: F32, F16, BF16, Q8_0, Q4_0");
+  app.add_option("--out", out, "output .gguf")->required();
+  app.add_option("--seed", seed, "RNG seed");
+  app.add_option("--layers", layers_override, "override the layer count (smaller test files)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    Shape s = shape_by_name(shape_name);
+    if (layers_override > 0) s.layers = layers_override;
+    const auto type = ax::dtype_from_name(type_name);
+    if (!type) ax::fail("--type '{}' is not a tensor type", type_name);
+    auto vocab = ax::GgufFile::open(vocab_path);
+
+    ax::GgufWriter w;
+    const std::string p = s.arch + ".";
+    w.set_string("general.architecture", s.arch);
+    w.set_string("general.name", "synthetic " + shape_name);
+    w.set_u32(p + "context_length", static_cast<uint32_t>(s.context));
+    w.set_u32(p + "embedding_length", static_cast<uint32_t>(s.hidden));
+    w.set_u32(p + "feed_forward_length", static_cast<uint32_t>(s.ffn));
+    w.set_u32(p + "block_count", static_cast<uint32_t>(s.layers));
+    w.set_u32(p + "attention.head_count", static_cast<uint32_t>(s.heads));
+    w.set_u32(p + "attention.head_count_kv", static_cast<uint32_t>(s.kv_heads));
+    w.set_u32(p + "attention.key_length", static_cast<uint32_t>(s.head_dim));
+    w.set_u32(p + "attention.value_length", static_cast<uint32_t>(s.head_dim));
+    w.set_u32(p + "rope.dimension_count", static_cast<uint32_t>(s.head_dim));
+    w.set_f32(p + "rope.freq_base", static_cast<float>(s.rope_theta));
+    w.set_f32(p + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+    w.set_u32("general.file_type", type == ax::DType::F32 ? 0 : 1);
+    w.copy_metadata(*vocab, "tokenizer.");
+    // The embedding has one row per token of the copied vocabulary (llama.cpp requires it); real
+    // checkpoints pad a few rows more (Qwen3: 151936 vs 151669 tokens), which changes nothing here.
+    const ax::GgufValue* tokens = vocab->find("tokenizer.ggml.tokens");
+    if (!tokens) ax::fail("{}: no tokenizer.ggml.tokens array", vocab_path);
+    s.vocab = static_cast<int64_t>(tokens->as_array().items.size());
+    w.set_u32(p + "vocab_size", static_cast<uint32_t>(s.vocab));
+
+    // Every tensor gets its own deterministic stream, so files differ only where they should.
+    uint64_t stream = 0;
+    auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, ax::DType t) {
+      const uint64_t my = seed * 1000003 + stream++;
+      w.add_tensor_fill(name, t, {rows, cols}, [my, cols](int64_t r0, int64_t n, float* v) {
+        std::mt19937_64 rng(my ^ (static_cast<uint64_t>(r0) * 0x9E3779B97F4A7C15ull));
+        std::normal_distribution<float> d(0.0f, 0.02f);
+        for (int64_t i = 0; i < n * cols; ++i) v[i] = d(rng);
+      });
+    };
+    auto norm = [&](const std::string& name, int64_t n) {
+      std::mt19937_64 rng(seed * 1000003 + stream++);
+      std::normal_distribution<float> d(0.0f, 0.1f);
+      std::vector<float> v(n);
+      for (auto& x : v) x = 1.0f + d(rng);
+      w.add_tensor(name, ax::DType::F32, {n}, v);
+    };
+    // Embeddings stay in the chosen type; llama.cpp keeps the tied output matrix as given.
+    matrix("token_embd.weight", s.vocab, s.hidden, *type);
+    if (s.llama3_factor > 0) w.add_tensor("rope_freqs.weight", ax::DType::F32, {s.head_dim / 2}, llama3_freq_factors(s));
+    for (int64_t l = 0; l < s.layers; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      norm(b + "attn_norm.weight", s.hidden);
+      matrix(b + "attn_q.weight", s.heads * s.head_dim, s.hidden, *type);
+      matrix(b + "attn_k.weight", s.kv_heads * s.head_dim, s.hidden, *type);
+      matrix(b + "attn_v.weight", s.kv_heads * s.head_dim, s.hidden, *type);
+      matrix(b + "attn_output.weight", s.hidden, s.heads * s.head_dim, *type);
+      if (s.qk_norm) {
+        norm(b + "attn_q_norm.weight", s.head_dim);
+        norm(b + "attn_k_norm.weight", s.head_dim);
+      }
+      norm(b + "ffn_norm.weight", s.hidden);
+      matrix(b + "ffn_gate.weight", s.ffn, s.hidden, *type);
+      matrix(b + "ffn_up.weight", s.ffn, s.hidden, *type);
+      matrix(b + "ffn_down.weight", s.hidden, s.ffn, *type);
+    }
+    norm("output_norm.weight", s.hidden);
+    w.write(out);
+    std::printf("wrote %s (%s, %lld layers, %s)\n", out.c_str(), shape_name.c_str(),
+                static_cast<long long>(s.layers), type_name.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
