@@ -100,6 +100,13 @@ struct ActView {
   std::vector<float> tie_step;
 };
 
+// The GEMM path (many rows) rounds x to bfloat16; the weights are rounded too (bf16_weights).
+ActView bf16_view(const std::vector<float>& x) {
+  ActView v{x, std::vector<float>(x.size(), 0.0f)};
+  for (auto& f : v.x) f = bf16_to_f32(f32_to_bf16(f));
+  return v;
+}
+
 ActView activation_view(DType t, const std::vector<float>& x) {
   int64_t qb = 0;
   if (t == DType::Q8_0 || t == DType::Q4_0) qb = 32;
@@ -127,7 +134,8 @@ struct Case {
 };
 
 void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
-  SCOPED_TRACE(testing::Message() << dtype_name(c.dtype) << " " << isa_name(isa) << " out=" << c.out
+  SCOPED_TRACE(testing::Message() << dtype_name(c.dtype) << " " << isa_name(isa)
+                                  << (uses_gemm(c.dtype, isa, c.n, c.in) ? " gemm" : "") << " out=" << c.out
                                   << " in=" << c.in << " n=" << c.n << " seed=" << seed);
   std::mt19937 rng(seed);
   const auto w = random_weights(c.dtype, c.out, c.in, rng);
@@ -135,8 +143,12 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   std::vector<float> x(c.n * c.in);
   for (auto& v : x) v = normal(rng);
   x[0] = 40.0f;  // one outlier: a block whose scale is set by a single large value
-  const auto wf = dequantized(c.dtype, w, c.out, c.in);
-  const ActView view = activation_view(c.dtype, x);
+  const bool gemm = uses_gemm(c.dtype, isa, c.n, c.in);
+  auto wf = dequantized(c.dtype, w, c.out, c.in);
+  std::vector<float> wseen = wf;
+  if (gemm)
+    for (auto& f : wseen) f = bf16_to_f32(f32_to_bf16(f));
+  const ActView view = gemm ? bf16_view(x) : activation_view(c.dtype, x);
   const auto& xq = view.x;
   std::vector<float> y(c.n * c.out, std::nanf(""));
   ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool));
@@ -144,13 +156,13 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
     for (int64_t o = 0; o < c.out; ++o) {
       double exact = 0, seen = 0, abs_seen = 0, ties = 0, bound = 0;
       for (int64_t i = 0; i < c.in; ++i) {
-        const double wv = wf[o * c.in + i];
+        const double wv = wf[o * c.in + i], ws = wseen[o * c.in + i];
         exact += wv * x[r * c.in + i];
-        seen += wv * xq[r * c.in + i];
-        abs_seen += std::fabs(wv * xq[r * c.in + i]);
-        ties += std::fabs(wv) * view.tie_step[r * c.in + i];
-        // |x - x_q| <= d/2 per value, d = amax/127 of its block
-        bound += std::fabs(wv) * std::fabs(x[r * c.in + i] - xq[r * c.in + i]);
+        seen += ws * xq[r * c.in + i];
+        abs_seen += std::fabs(ws * xq[r * c.in + i]);
+        ties += std::fabs(ws) * view.tie_step[r * c.in + i];
+        // what the kernel's rounding of x (and, on the GEMM path, of w) can move the result
+        bound += std::fabs(wv * x[r * c.in + i] - ws * xq[r * c.in + i]);
       }
       const float got = y[r * c.out + o];
       // float accumulation error, plus the values whose rounding tie may have gone the other way
@@ -181,6 +193,22 @@ TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
       // out not a multiple of the 16-row tile; n covers the 4-row tile and each remainder
       for (int64_t n : {1, 2, 3, 4, 7}) {
         check({t, 37, bs == 1 ? 200 : 3 * 256, n}, isa, seed + static_cast<uint32_t>(n), &pool);
+        if (testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
+  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const uint32_t seed = fresh_seed();
+  ThreadPool pool(2);
+  for (Isa isa : fast_isas()) {
+    for (DType t : kTypes) {
+      const int64_t bs = dtype_info(t).block_size;
+      // 70 output rows: two full 32-row panels and a partial one; 8-row tiles plus a remainder
+      for (int64_t n : {kGemmMinRows, kGemmMinRows + 11}) {
+        check({t, 70, bs == 1 ? 224 : 2 * 256, n}, isa, seed + static_cast<uint32_t>(n), &pool);
         if (testing::Test::HasFatalFailure()) return;
       }
     }

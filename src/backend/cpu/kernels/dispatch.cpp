@@ -108,6 +108,24 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   if (out <= 0 || n <= 0) return true;
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
 
+  if (uses_gemm(wtype, isa, n, in)) {
+    // Prefill: activations to bf16 once; each thread dequantizes 32-row weight panels of its share
+    // of the output rows and multiplies them with every activation row.
+    thread_local std::vector<uint16_t> t_xb;
+    if (t_xb.size() < static_cast<size_t>(n * in)) t_xb.resize(static_cast<size_t>(n * in));
+    uint16_t* xb = t_xb.data();
+    tp.parallel_for(n, 16, [&](int64_t r0, int64_t r1) { table->to_bf16(x + r0 * in, (r1 - r0) * in, xb + r0 * in); });
+    const size_t rb = row_bytes(wtype, in);
+    tp.parallel_for(out, kPanelRows, [&](int64_t o0, int64_t o1) {
+      thread_local std::vector<uint32_t> panel;
+      thread_local std::vector<float> rowbuf;
+      if (panel.size() < static_cast<size_t>(kPanelRows * in / 2)) panel.resize(static_cast<size_t>(kPanelRows * in / 2));
+      if (rowbuf.size() < static_cast<size_t>(in)) rowbuf.resize(static_cast<size_t>(in));
+      table->gemm_bf16(wtype, w, rb, xb, in, n, o0, o1, y, out, panel.data(), rowbuf.data());
+    });
+    return true;
+  }
+
   Acts acts;
   acts.k = in;
   acts.x = x;
@@ -136,6 +154,12 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   // Output rows in multiples of 16 (the kernels' tile) so each thread keeps whole tiles.
   tp.parallel_for(out, 16, [&](int64_t o0, int64_t o1) { rows(w, rb, acts, n, o0, o1, y, out); });
   return true;
+}
+
+bool uses_gemm(DType wtype, Isa isa, int64_t n, int64_t in) {
+  const IsaKernels* table = table_for(isa);
+  return table != nullptr && table->gemm_bf16 != nullptr && rows_for(*table, wtype) != nullptr &&
+         n >= kGemmMinRows && in % 32 == 0;
 }
 
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "format/dtype.h"
+
 namespace ax::cpu::kernels {
 
 // Activations of one matmul, prepared once and read by every weight row.
@@ -39,7 +41,20 @@ struct IsaKernels {
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // One weight row (k values of type t) to float32.
+  void (*dequant_row)(DType t, const uint8_t* src, float* dst, int64_t k) = nullptr;
+
+  // Prefill GEMM for many activation rows (nullptr where the ISA has none): weight rows [o0, o1)
+  // are dequantized kPanelRows at a time into `panel` (kPanelRows * k 16-bit values, k/2 pairs
+  // interleaved across the rows) and multiplied with every row of xb, the activations {n, k} in
+  // bfloat16 (to_bf16). rowbuf holds k floats.
+  void (*to_bf16)(const float* x, int64_t count, uint16_t* out) = nullptr;
+  void (*gemm_bf16)(DType t, const uint8_t* w, size_t row_bytes, const uint16_t* xb, int64_t k,
+                    int64_t n, int64_t o0, int64_t o1, float* y, int64_t ldy, uint32_t* panel,
+                    float* rowbuf) = nullptr;
 };
+
+constexpr int64_t kPanelRows = 32;
 
 const IsaKernels& avx2_kernels();
 const IsaKernels& avx512_kernels();

@@ -38,6 +38,12 @@ inline bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const
   return matmul(wtype, w, out, in, x, n, y, best_isa(), nullptr);
 }
 
+// Calls with at least this many activation rows (prefill, large batches) run the GEMM path where the
+// CPU has one (AVX-512 BF16): weights dequantized to bf16 panels once per call, x rounded to bf16,
+// products accumulated in float32 with vdpbf16ps. Fewer rows take the 8-bit matvec kernels.
+constexpr int64_t kGemmMinRows = 32;
+bool uses_gemm(DType wtype, Isa isa, int64_t n, int64_t in);
+
 // The LinearKernel ops::linear runs by default: kernels::matmul on the best ISA for a 2-D weight,
 // declining (false) where there is no fast path so the reference runs.
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y);

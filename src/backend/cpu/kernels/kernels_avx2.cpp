@@ -16,6 +16,15 @@
 
 namespace ax::cpu::kernels::avx2 {
 #include "backend/cpu/kernels/kernels_body.inc"
+
+const IsaKernels& table() {
+  static const IsaKernels t = [] {
+    IsaKernels k;
+    fill_table(k);
+    return k;
+  }();
+  return t;
+}
 }  // namespace ax::cpu::kernels::avx2
 
 #undef AX_KERNELS_VNNI
