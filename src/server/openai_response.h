@@ -1,0 +1,52 @@
+#pragma once
+// Building OpenAI-shaped response bodies and SSE events. Model text may end inside a UTF-8
+// character (a logprob token, a cut stream); every serialisation here replaces invalid bytes with
+// U+FFFD instead of throwing.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ax::server {
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
+};
+
+struct TopLogprob {
+  int32_t token = -1;
+  std::string bytes;  // the token's bytes as it appears in text
+  float logprob = 0;
+};
+
+struct TokenLogprob {
+  int32_t token = -1;
+  std::string bytes;
+  float logprob = 0;
+  std::vector<TopLogprob> top;
+};
+
+// Compact JSON, invalid UTF-8 replaced.
+std::string dump_json(const nlohmann::json& j);
+// "data: <json>\n\n"
+std::string sse_data(const nlohmann::json& j);
+inline constexpr const char* kSseDone = "data: [DONE]\n\n";
+
+// "chatcmpl-<24 hex>", "cmpl-<24 hex>".
+std::string new_response_id(const char* prefix);
+int64_t unix_time_now();
+
+nlohmann::json usage_json(const Usage& u);
+// Chat: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}
+nlohmann::json chat_logprobs_json(const std::vector<TokenLogprob>& lps);
+// Completions (legacy): {"tokens", "token_logprobs", "top_logprobs", "text_offset"}; text_offset
+// counts bytes from text_offset_base.
+nlohmann::json completion_logprobs_json(const std::vector<TokenLogprob>& lps, int64_t text_offset_base);
+
+// Makes a string safe to embed in JSON (invalid UTF-8 -> U+FFFD).
+std::string valid_utf8(const std::string& s);
+
+}  // namespace ax::server

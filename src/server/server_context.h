@@ -1,0 +1,56 @@
+#pragma once
+// Everything the routes share: the loaded model, its tokenizer, the engine, metrics, and the
+// server's state (loading, ready, shutting down). One per server; routes get it by reference.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/metrics.h"
+#include "server/server_options.h"
+
+namespace ax {
+class ModelSource;
+class Model;
+class Tokenizer;
+class Engine;
+}  // namespace ax
+
+namespace ax::server {
+
+class TokenTrie;
+
+struct ServingContext {
+  ServingContext();
+  ~ServingContext();
+
+  ServerOptions options;
+  std::string model_id;
+  int64_t created = 0;  // unix time the server started
+
+  std::atomic<bool> ready{false};          // the model is loaded and the engine runs
+  std::atomic<bool> shutting_down{false};  // SIGINT/SIGTERM: no new requests
+  std::atomic<bool> cancel_all{false};     // the shutdown grace ran out: cancel what is left
+  std::atomic<int> in_flight{0};           // generation requests holding an InFlightSlot
+
+  std::unique_ptr<ModelSource> source;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
+  std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
+  int64_t vocab_size = 0;
+  int64_t max_context = 0;       // tokens one sequence may hold (prompt + output)
+
+  ServerMetrics metrics;
+
+  // The vocabulary as a byte trie for constrained decoding; built on first use.
+  std::shared_ptr<const TokenTrie> token_trie();
+
+ private:
+  std::once_flag trie_once_;
+  std::shared_ptr<const TokenTrie> trie_;
+};
+
+}  // namespace ax::server

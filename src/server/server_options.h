@@ -1,0 +1,25 @@
+#pragma once
+// What `ax-engine serve` is told on its command line.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ax::server {
+
+struct ServerOptions {
+  std::string model_path;
+  std::string model_name;  // the id /v1/models reports; default: the model's file or folder name
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;                        // empty: no authentication
+  size_t max_body_bytes = 8u << 20;           // larger request bodies get 413
+  int max_concurrent = 256;                   // generation requests in flight at once; more get 429
+  int threads = 0;                            // CPU backend threads (0: all)
+  int64_t kv_blocks = 0;                      // KV pool size in blocks (0: from kv_memory_mb)
+  int64_t kv_memory_mb = 512;                 // KV pool memory budget
+  int64_t max_num_seqs = 64;                  // sequences the engine runs in one batch
+  double shutdown_grace_s = 10;               // in-flight requests get this long to finish on SIGTERM
+  bool default_speculation = true;            // n-gram speculation when a request does not say
+};
+
+}  // namespace ax::server

@@ -1,0 +1,199 @@
+#include "server/serving.h"
+
+#include <algorithm>
+#include <random>
+
+#include "engine/engine.h"
+#include "model/model.h"
+#include "server/api_error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ax::server {
+
+void start_engine(ServingContext& ctx) {
+  const ModelConfig& cfg = ctx.model->config();
+  EngineConfig ec;
+  ec.kv_memory_bytes = ctx.options.kv_memory_mb * (int64_t{1} << 20);
+  ec.max_num_seqs = ctx.options.max_num_seqs;
+  ctx.engine = std::make_unique<Engine>(*ctx.model, ctx.tokenizer.get(), ec);
+  ctx.vocab_size = cfg.vocab_size;
+  ctx.max_context = ctx.engine->sequence_capacity();
+  ctx.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
+  for (int32_t id : ctx.tokenizer->eos_ids())
+    if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
+  ctx.engine->start();
+}
+
+void stop_engine(ServingContext& ctx) {
+  if (ctx.engine) ctx.engine->stop();
+}
+
+std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
+  if (!ctx.engine) return {};
+  const EngineMetrics m = ctx.engine->metrics();
+  const double kv_usage = m.kv_blocks_total ? static_cast<double>(m.kv_blocks_used) / m.kv_blocks_total : 0.0;
+  return {
+      {"ax_requests_running", "Sequences in the running batch.", "gauge", static_cast<double>(m.running)},
+      {"ax_requests_waiting", "Sequences queued for admission (queue depth, preempted included).", "gauge",
+       static_cast<double>(m.waiting)},
+      {"ax_kv_blocks_total", "KV cache blocks in the pool.", "gauge", static_cast<double>(m.kv_blocks_total)},
+      {"ax_kv_blocks_used", "KV cache blocks referenced by live sequences.", "gauge", static_cast<double>(m.kv_blocks_used)},
+      {"ax_kv_blocks_cached", "KV cache blocks registered in the prefix cache.", "gauge",
+       static_cast<double>(m.kv_blocks_cached)},
+      {"ax_kv_cache_usage_ratio", "Fraction of KV cache blocks in use.", "gauge", kv_usage},
+      {"ax_engine_preemptions_total", "Sequences preempted for lack of KV blocks.", "counter",
+       static_cast<double>(m.preemptions)},
+      {"ax_engine_prompt_tokens_total", "Prompt tokens admitted.", "counter", static_cast<double>(m.prompt_tokens)},
+      {"ax_prefix_cache_hit_tokens_total", "Prompt tokens served from the prefix cache.", "counter",
+       static_cast<double>(m.prefix_cached_tokens)},
+      {"ax_prefix_cache_hit_ratio", "Prefix-cache hit tokens over prompt tokens.", "gauge", m.prefix_hit_rate()},
+      {"ax_engine_steps_total", "Engine steps run.", "counter", static_cast<double>(m.steps)},
+      {"ax_engine_computed_tokens_total", "Rows run through the model.", "counter", static_cast<double>(m.computed_tokens)},
+      {"ax_spec_drafted_tokens_total", "Draft tokens proposed by n-gram speculation.", "counter",
+       static_cast<double>(m.speculation.drafted_tokens)},
+      {"ax_spec_accepted_tokens_total", "Draft tokens accepted.", "counter",
+       static_cast<double>(m.speculation.accepted_tokens)},
+      {"ax_spec_acceptance_ratio", "Accepted over drafted tokens.", "gauge", m.speculation.acceptance_rate()},
+  };
+}
+
+Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prompt, const GenerationOptions& gen,
+                            int choice, const std::string& prompt_param) {
+  if (prompt.empty()) bad_param(prompt_param, "encodes to no tokens; the prompt must not be empty");
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt >= ctx.max_context)
+    throw ApiError(400,
+                   fmt::format("This model's maximum context length is {} tokens, but the prompt has {} tokens; "
+                               "shorten '{}'.", ctx.max_context, n_prompt, prompt_param),
+                   "invalid_request_error", prompt_param, "context_length_exceeded");
+  Request r;
+  r.stop.max_tokens = ctx.max_context - n_prompt;
+  if (gen.max_tokens) {
+    if (n_prompt + *gen.max_tokens > ctx.max_context)
+      throw ApiError(400,
+                     fmt::format("This model's maximum context length is {} tokens; the prompt has {} and max_tokens "
+                                 "asks for {} more. Lower 'max_tokens' to at most {}.",
+                                 ctx.max_context, n_prompt, *gen.max_tokens, ctx.max_context - n_prompt),
+                     "invalid_request_error", "max_tokens", "context_length_exceeded");
+    r.stop.max_tokens = *gen.max_tokens;
+  }
+  r.prompt = std::move(prompt);
+  const SamplingOptions& s = gen.sampling;
+  r.sampling.temperature = s.temperature;
+  r.sampling.top_k = s.top_k;
+  r.sampling.top_p = s.top_p;
+  r.sampling.min_p = s.min_p;
+  r.sampling.repetition_penalty = s.repetition_penalty;
+  r.sampling.presence_penalty = s.presence_penalty;
+  r.sampling.frequency_penalty = s.frequency_penalty;
+  for (auto [id, bias] : s.logit_bias) {
+    if (id >= ctx.vocab_size) bad_param("logit_bias", "names token id {}, outside the vocabulary [0, {})", id, ctx.vocab_size);
+    r.sampling.logit_bias[id] = bias;
+  }
+  // Unseeded requests get a fresh seed; seeded ones are reproducible (choice i: seed + i).
+  r.sampling.seed = s.seed ? *s.seed + static_cast<uint64_t>(choice) : std::random_device{}() * 0x9E3779B97F4A7C15ull + choice;
+  r.stop.ignore_eos = gen.ignore_eos;
+  r.stop.stop_strings = gen.stop;
+  r.top_logprobs = gen.logprobs ? gen.top_logprobs : -1;
+  r.speculation.enabled = ctx.options.default_speculation;
+  if (gen.speculation.mode == SpeculationOptions::Mode::Ngram) r.speculation.enabled = true;
+  if (gen.speculation.mode == SpeculationOptions::Mode::Off) r.speculation.enabled = false;
+  if (gen.speculation.max_draft > 0) r.speculation.max_draft = gen.speculation.max_draft;
+  return r;
+}
+
+TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t) {
+  TokenLogprob lp;
+  lp.token = t.id;
+  lp.bytes = ctx.tokenizer->token_bytes(t.id);
+  lp.logprob = t.logprob;
+  for (const auto& alt : t.top) lp.top.push_back({alt.token, ctx.tokenizer->token_bytes(alt.token), alt.logprob});
+  return lp;
+}
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Cancelled: return "cancelled";
+    case FinishReason::Error: return "error";
+  }
+  return "stop";
+}
+
+ChoiceGroup::ChoiceGroup(ServingContext& ctx, std::vector<Request> requests)
+    : ctx_(ctx), start_(std::chrono::steady_clock::now()) {
+  try {
+    for (auto& r : requests) handles_.push_back(ctx_.engine->submit(std::move(r)));
+  } catch (...) {
+    cancel();
+    throw;
+  }
+  finished_.assign(handles_.size(), false);
+  last_token_.assign(handles_.size(), start_);
+}
+
+ChoiceGroup::~ChoiceGroup() {
+  if (!done()) {
+    ctx_.metrics.count_cancelled();
+    cancel();
+  }
+}
+
+void ChoiceGroup::cancel() {
+  for (size_t i = 0; i < handles_.size(); ++i)
+    if (i >= finished_.size() || !finished_[i]) ctx_.engine->cancel(handles_[i].id);
+}
+
+void ChoiceGroup::record(size_t i, const Event& e) {
+  auto now = std::chrono::steady_clock::now();
+  if (e.kind == EventKind::Token) {
+    if (!e.tokens.empty()) {
+      // Several tokens in one event (accepted drafts) share the gap.
+      double gap = std::chrono::duration<double>(now - last_token_[i]).count();
+      if (last_token_[i] != start_)
+        for (size_t k = 0; k < e.tokens.size(); ++k) ctx_.metrics.observe_inter_token(gap / e.tokens.size());
+      last_token_[i] = now;
+    }
+    return;
+  }
+  finished_[i] = true;
+  ++finished_count_;
+  const RequestMetrics& m = e.metrics;
+  ctx_.metrics.add_prompt_tokens(m.prompt_tokens);
+  ctx_.metrics.add_cached_tokens(m.cached_tokens);
+  ctx_.metrics.add_generation_tokens(m.completion_tokens);
+  if (m.completion_tokens > 0) ctx_.metrics.observe_ttft(m.ttft_s);
+  ctx_.metrics.observe_request_duration(m.total_s);
+}
+
+std::optional<std::pair<size_t, Event>> ChoiceGroup::next(std::chrono::milliseconds timeout) {
+  if (done()) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    for (size_t k = 0; k < handles_.size(); ++k) {
+      size_t i = (cursor_ + k) % handles_.size();
+      if (finished_[i]) continue;
+      if (auto e = handles_[i].events->try_pop()) {
+        cursor_ = (i + 1) % handles_.size();
+        record(i, *e);
+        return std::make_pair(i, std::move(*e));
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    // Sleep on one unfinished channel; with n == 1 this is an exact wait.
+    size_t first = 0;
+    while (finished_[first]) ++first;
+    auto wait = std::min<std::chrono::steady_clock::duration>(
+        deadline - now, handles_.size() == 1 ? deadline - now : std::chrono::milliseconds(2));
+    if (auto e = handles_[first].events->pop_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait) +
+                                                 std::chrono::milliseconds(handles_.size() == 1 ? 1 : 0))) {
+      cursor_ = (first + 1) % handles_.size();
+      record(first, *e);
+      return std::make_pair(first, std::move(*e));
+    }
+  }
+}
+
+}  // namespace ax::server
