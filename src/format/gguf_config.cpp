@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include "format/gguf.h"
@@ -34,7 +35,125 @@ int64_t token_id(const GgufFile& f, const std::string& key) {
   return (v < 0 || v >= (int64_t{1} << 31)) ? -1 : v;
 }
 
+// Recovers llama3 RoPE parameters from llama.cpp's rope_freqs.weight divisors. The llama3 rule
+// only depends on a line s(x) = a * x - b in x = 1 / wavelength, clamped to [0, 1] (1: keep the
+// frequency, 0: divide it by factor), so low_freq_factor is fixed at 1 and the line gives
+// high_freq_factor and original_max_position; with fewer than two points on the ramp, Llama 3's
+// own high_freq_factor 4 is assumed. The result is checked against every stored divisor.
+void infer_llama3_rope(const GgufFile& f, const TensorView& t, RopeConfig& r, int64_t rot) {
+  const int64_t half = rot / 2;
+  if (t.dtype != DType::F32 || t.shape != std::vector<int64_t>{half})
+    fail("{}: tensor 'rope_freqs.weight' must be F32 of shape [{}]", f.path(), half);
+  std::vector<double> div(static_cast<size_t>(half));
+  double factor = 1.0;
+  for (int64_t i = 0; i < half; ++i) {
+    float v;
+    std::memcpy(&v, t.data + 4 * i, 4);
+    if (!(v >= 0.999f && v < 1e6f)) fail("{}: tensor 'rope_freqs.weight' holds divisor {} (at least 1 expected)", f.path(), v);
+    div[static_cast<size_t>(i)] = v;
+    factor = std::max(factor, static_cast<double>(v));
+  }
+  if (factor <= 1.0 + 1e-6) return;  // all ones: no scaling
+
+  const double two_pi = 2.0 * 3.14159265358979323846;
+  std::vector<double> x(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)
+    x[static_cast<size_t>(i)] = (1.0f / std::pow(r.theta, static_cast<float>(2 * i) / static_cast<float>(rot))) / two_pi;
+  std::vector<std::pair<double, double>> ramp;  // (x, s) strictly inside the ramp
+  double need_at_least = 0, need_at_most = 1e300;  // bounds on original_max_position (high = 4 case)
+  for (size_t i = 0; i < div.size(); ++i) {
+    const double d = div[i];
+    if (d <= 1.0 + 1e-6) {
+      need_at_least = std::max(need_at_least, 4.0 / x[i]);
+    } else if (d >= factor * (1 - 1e-6)) {
+      need_at_most = std::min(need_at_most, 1.0 / x[i]);
+    } else {
+      ramp.emplace_back(x[i], (1.0 / d - 1.0 / factor) / (1.0 - 1.0 / factor));
+    }
+  }
+  RopeConfig c = r;
+  c.scaling_type = "llama3";
+  c.factor = static_cast<float>(factor);
+  c.low_freq_factor = 1.0f;
+  double original = 0;
+  if (ramp.size() >= 2) {
+    double sx = 0, ss = 0, sxx = 0, sxs = 0;
+    for (auto [xi, si] : ramp) {
+      sx += xi;
+      ss += si;
+      sxx += xi * xi;
+      sxs += xi * si;
+    }
+    const double n = static_cast<double>(ramp.size());
+    const double a = (n * sxs - sx * ss) / (n * sxx - sx * sx);
+    const double b = (a * sx - ss) / n;
+    if (!(a > 0 && b > 0)) fail("{}: tensor 'rope_freqs.weight' does not follow the Llama 3 RoPE scaling rule", f.path());
+    c.high_freq_factor = static_cast<float>(1.0 + 1.0 / b);
+    original = a / b;
+  } else {
+    c.high_freq_factor = 4.0f;
+    if (ramp.size() == 1) {
+      original = (3.0 * ramp[0].second + 1.0) / ramp[0].first;
+    } else {
+      // Only the band edges constrain it: prefer a power of two inside them (8192 for Llama 3).
+      original = std::sqrt(need_at_least * std::min(need_at_most, need_at_least * 16));
+      for (double p = 1; p < 1e12; p *= 2)
+        if (p >= need_at_least && p <= need_at_most) {
+          original = p;
+          break;
+        }
+    }
+  }
+  c.original_max_position = std::llround(original);
+  const std::vector<float> check = llama3_rope_factors(c, rot);
+  for (size_t i = 0; i < div.size(); ++i)
+    if (std::abs(check[i] - div[i]) > 1e-4 * div[i])
+      fail("{}: tensor 'rope_freqs.weight' does not follow the Llama 3 RoPE scaling rule (divisor {} is {}, the "
+           "fitted rule gives {})", f.path(), i, div[i], check[i]);
+  r = c;
+}
+
 }  // namespace
+
+std::vector<float> llama3_rope_factors(const RopeConfig& r, int64_t rot) {
+  const double two_pi = 2.0 * 3.14159265358979323846;
+  const double old_ctx = static_cast<double>(r.original_max_position);
+  const double low_wavelen = old_ctx / r.low_freq_factor, high_wavelen = old_ctx / r.high_freq_factor;
+  std::vector<float> out(static_cast<size_t>(rot / 2));
+  for (int64_t i = 0; i < rot / 2; ++i) {
+    const double freq = 1.0f / std::pow(r.theta, static_cast<float>(2 * i) / static_cast<float>(rot));
+    const double wavelen = two_pi / freq;
+    double v;
+    if (wavelen < high_wavelen) {
+      v = 1.0;
+    } else if (wavelen > low_wavelen) {
+      v = r.factor;
+    } else {
+      const double smooth = (old_ctx / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+      v = 1.0 / ((1.0 - smooth) / r.factor + smooth);
+    }
+    out[static_cast<size_t>(i)] = static_cast<float>(v);
+  }
+  return out;
+}
+
+std::string hf_to_gguf_name(const std::string& name) {
+  if (name == "model.embed_tokens.weight") return "token_embd.weight";
+  if (name == "model.norm.weight") return "output_norm.weight";
+  if (name == "lm_head.weight") return "output.weight";
+  const std::string prefix = "model.layers.";
+  if (name.rfind(prefix, 0) != 0) return name;
+  const size_t dot = name.find('.', prefix.size());
+  if (dot == std::string::npos) return name;
+  const std::string layer = name.substr(prefix.size(), dot - prefix.size());
+  if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return name;
+  const size_t last = name.rfind('.');
+  if (last <= dot) return name;
+  const std::string module = name.substr(dot + 1, last - dot - 1);
+  for (const auto& [g, hf] : kLayerNames)
+    if (module == hf && std::string(g) != "post_attention_norm") return "blk." + layer + "." + g + name.substr(last);
+  return name;
+}
 
 std::string gguf_to_hf_name(const std::string& name) {
   if (name == "token_embd.weight") return "model.embed_tokens.weight";
@@ -130,6 +249,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     fail("{}: metadata key '{}rope.scaling.type' is '{}' (supported: none, linear, yarn)", f.path(), p, scaling);
   }
   if (!(r.factor > 0)) fail("{}: metadata key '{}rope.scaling.factor' must be positive", f.path(), p);
+  if (const TensorView* freqs = f.tensor("rope_freqs.weight"); freqs && r.scaling_type == "default")
+    infer_llama3_rope(f, *freqs, r, rot);
 
   const int64_t window = f.get_int_or(p + "attention.sliding_window", 0);
   if (window < 0) fail("{}: metadata key '{}attention.sliding_window' is negative", f.path(), p);

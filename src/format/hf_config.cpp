@@ -120,6 +120,7 @@ RopeConfig parse_rope(const Fields& c, int64_t head_dim) {
     r.beta_fast = static_cast<float>(p.get_float_or("beta_fast", 32.0));
     r.beta_slow = static_cast<float>(p.get_float_or("beta_slow", 1.0));
     r.attention_factor = static_cast<float>(p.get_float_or("attention_factor", 0.0));
+    r.yarn_truncate = p.get_bool_or("truncate", true);
   } else {
     fail("{}: rope type '{}' is not supported (supported: default, linear, llama3, yarn)", where,
          r.scaling_type);

@@ -108,6 +108,9 @@ TEST(HfConfig, Transformers4Style) {
   EXPECT_EQ(m.rope.original_max_position, 32768);
   EXPECT_FLOAT_EQ(m.rope.beta_fast, 32.0f);
   EXPECT_FLOAT_EQ(m.rope.beta_slow, 1.0f);
+  EXPECT_TRUE(m.rope.yarn_truncate);
+  c["rope_scaling"]["truncate"] = false;
+  EXPECT_FALSE(parse_hf_config(c, nullptr, "config.json").rope.yarn_truncate);
 
   c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                        {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
