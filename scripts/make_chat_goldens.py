@@ -24,6 +24,10 @@ Output: <template>.goldens.json beside each template: the conversations and tool
 case its inputs (conversation name, whether tools are passed, add_generation_prompt, extra keyword
 arguments) and either the expected text or the error jinja2 raised.
 
+It also renders FEATURES, one snippet per interpreter feature (whitespace control, loops, macros,
+filters, tests, methods, printing, errors), into jinja_features.json for
+tests/tokenizer/jinja_features_test.cpp.
+
 Usage: python3 scripts/make_chat_goldens.py
 """
 import copy
@@ -305,6 +309,172 @@ def render(tpl, template_name, case):
                       documents=None, add_generation_prompt=case["add_generation_prompt"], **kwargs)
 
 
+# ---- interpreter features, one snippet each (jinja_features.json) ----
+
+FEATURE_CONTEXT = {
+    "n": 7, "neg": -3, "f": 2.5, "big": 12345678901234, "t": True, "no": False, "nothing": None,
+    "s": "Hello, World", "u": "héllo wörld ✓ 你好", "ws": "  \t padded \n ", "empty": "", "csv": "a,b,,c",
+    "xs": [3, 1, 2], "words": ["b", "A", "a", "C"], "nested": [[1, 2], [3, 4]],
+    "d": {"b": 1, "a": 2, "items": "not the method"}, "dd": {"b": 1, "a": 2, "C": 0},
+    "users": [{"name": "ann", "age": 31, "admin": True}, {"name": "bob", "age": 25, "admin": False},
+              {"name": "cy", "age": 31}],
+    "msg": {"role": "user", "content": "hi", "tool_calls": None},
+}
+
+FEATURES = [
+    # whitespace control, trim_blocks / lstrip_blocks, comments, raw
+    "a\n  {% if t %}\n  x\n  {% endif %}\nb\n",
+    "  {% if t %}x{% endif %}  \n",
+    "a  {{ 1 }}  {% if t %}  y {%+ if t %}z{% endif %}{% endif %}",
+    "{% raw %}\n  {{ x }}\n  {% endraw %}\nq",
+    "{# c #}\nx{#- c -#}  y",
+    "x\r\ny\rz\n\n",
+    "  {%- if t -%}  \n  a  \n  {%- endif -%}  \n  b",
+    "{{- '  x  ' -}}   {{ 'y' }}\n   {{- 'z' }}",
+    "line\n    {% for i in xs %}\n    {{ i }}\n    {% endfor %}\nend",
+    "{% if t %}\n{% endif %}  ",
+    "{%+ if t %}x{% endif +%}\ny",
+    # literals and escapes
+    "{{ 'a\\nb' }}|{{ \"q\\\"q\" }}|{{ 'a\\u00e9b' }}|{{ '\\x41' }}|{{ 'a\\qb' }}|{{ 'tab\\there' }}",
+    "{{ 'a' 'b' \"c\" }}",
+    "{{ 0x1F }} {{ 1_000 }} {{ 1.5e3 }} {{ 0b11 }} {{ 0o17 }} {{ 1e-7 }} {{ 10.0 }}",
+    "{{ [1, 'a', none, true, {'k': 'v'}, (1,), ()] }}",
+    "{{ {'a': {'b': [1, 2]}} }}",
+    "{{ none }}|{{ True }}|{{ false }}|{{ None }}",
+    # arithmetic and operators
+    "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }}",
+    "{{ 2 ** 3 ** 2 }} {{ -2 ** 2 }} {{ 10 / 4 }} {{ 0.1 + 0.2 }} {{ 1e20 * 10 }} {{ f * 2 }} {{ n - f }}",
+    "{{ 'ab' ~ 1 ~ none ~ f }}|{{ 'ab' * 3 }}|{{ [1] * 3 }}|{{ [1, 2] + [3] }}|{{ 'x' + 'y' }}",
+    "{{ true + 1 }} {{ n + true }} {{ -n }} {{ +n }} {{ not n }} {{ not empty }}",
+    "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1.0 }} {{ true == 1 }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }}",
+    "{{ 'ell' in s }} {{ 2 in xs }} {{ 'a' in d }} {{ 'z' not in d }} {{ 5 not in xs }}",
+    "{{ n and s }}|{{ empty and s }}|{{ empty or 'fallback' }}|{{ nothing or 0 }}|{{ n or s }}",
+    "{{ 'yes' if t else 'no' }}|{{ 'yes' if no else 'no' }}|{{ 'x' if no }}|{{ 1 if no else 2 if t else 3 }}",
+    # attribute / subscript / slicing
+    "{{ msg.role }} {{ msg['content'] }} {{ users[0].name }} {{ users[-1]['age'] }} {{ nested[1][0] }} {{ xs.1 }}",
+    "{{ d['items'] }}|{{ msg.missing }}|{{ msg['missing'] }}|{{ xs[10] }}|{{ s.nope }}",
+    "{{ s[0] }} {{ s[-1] }} {{ s[1:4] }} {{ s[::-1] }} {{ s[::2] }} {{ s[-5:] }} {{ s[:-7] }} {{ u[1:5] }} {{ u[::-1] }}",
+    "{{ xs[1:] }} {{ xs[::-1] }} {{ xs[5:] }} {{ xs[-2:-1] }} {{ xs[:0] }} {{ xs[::-2] }}",
+    # tests
+    "{{ n is defined }} {{ zz is defined }} {{ zz is undefined }} {{ nothing is none }} {{ n is not none }}",
+    "{{ s is string }} {{ n is string }} {{ n is number }} {{ f is number }} {{ t is number }} {{ n is integer }} {{ f is float }} {{ t is integer }}",
+    "{{ d is mapping }} {{ xs is mapping }} {{ xs is iterable }} {{ s is iterable }} {{ n is iterable }} {{ s is sequence }} {{ d is sequence }}",
+    "{{ t is boolean }} {{ t is true }} {{ no is false }} {{ 1 is true }} {{ n is odd }} {{ n is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }}",
+    "{{ n is eq 7 }} {{ n is equalto 8 }} {{ n is ne 7 }} {{ n is lt 8 }} {{ n is gt 8 }} {{ n is ge 7 }} {{ n is le 6 }} {{ 2 is in xs }}",
+    "{{ nothing is sameas none }} {{ t is sameas true }} {{ 'abc' is lower }} {{ 'ABC' is upper }} {{ range is callable }}",
+    # filters
+    "{{ xs | length }} {{ s | length }} {{ u | length }} {{ d | length }} {{ zz | length }} {{ xs | count }}",
+    "[{{ ws | trim }}]|[{{ 'xxaxx' | trim('x') }}]|{{ s | upper }}|{{ s | lower }}|{{ u | upper }}|{{ 'hello-world foo(bar' | title }}|{{ 'hELLO wORLD' | capitalize }}",
+    "{{ s | replace('l', 'L') }}|{{ s | replace('l', 'L', 2) }}|{{ 'aaa' | replace('', '-') }}",
+    "{{ xs | join(', ') }}|{{ xs | join }}|{{ users | join('/', attribute='name') }}|{{ u | list }}",
+    "{{ zz | default('dflt') }}|{{ empty | default('dflt') }}|{{ empty | default('dflt', true) }}|{{ nothing | d('x') }}|{{ nothing | d('x', boolean=true) }}",
+    "{{ xs | first }} {{ xs | last }} {{ s | first }} {{ [] | first }}|{{ d | first }} {{ d | list }}",
+    "{{ '42' | int }} {{ '4.7' | int }} {{ 'x' | int }} {{ 'x' | int(5) }} {{ 3.9 | int }} {{ '0x1A' | int(0, 16) }} {{ '3.5' | float }} {{ 'a' | float }} {{ n | float }}",
+    "{{ neg | abs }} {{ -2.5 | abs }} {{ 2.5 | round }} {{ 3.5 | round }} {{ 2.567 | round(2) }} {{ 2.5 | round(0, 'floor') }} {{ 2.1 | round(0, 'ceil') }} {{ 1234 | round(-2) }}",
+    "{{ d | items | list }} {{ dd | dictsort }} {{ dd | dictsort(reverse=true) }} {{ dd | dictsort(by='value') }} {{ dd | dictsort(true) }}",
+    "{{ xs | sort }} {{ xs | sort(reverse=true) }} {{ words | sort }} {{ words | sort(case_sensitive=true) }} {{ users | sort(attribute='age') | map(attribute='name') | list }}",
+    "{{ words | unique | list }} {{ words | unique(case_sensitive=true) | list }} {{ xs | reverse | list }} {{ s | reverse }}",
+    "{{ users | map(attribute='name') | list }} {{ words | map('upper') | list }} {{ users | map(attribute='admin', default='?') | list }}",
+    "{{ users | selectattr('admin') | map(attribute='name') | list }} {{ users | rejectattr('admin') | map(attribute='name') | list }}",
+    "{{ users | selectattr('age', 'equalto', 31) | map(attribute='name') | join(',') }} {{ xs | select('odd') | list }} {{ xs | reject('odd') | list }} {{ [0, 1, '', 'a'] | select | list }}",
+    "{{ users | selectattr('admin', 'defined') | list | length }} {{ users | map(attribute='age') | sum }} {{ xs | max }} {{ xs | min }} {{ words | max }} {{ users | max(attribute='age') }}",
+    "{{ 'abc' | indent(2) }}|{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent('> ', blank=true) }}",
+    "{{ '%s-%d-%05.1f-%x' | format('a', 3, 2.25, 255) }}|{{ '{}, {name}!'.format('Hi', name='Bo') }}|{{ '%s' % 'pct' }}",
+    "{{ 'abc' | center(9) }}|{{ 'a b c' | wordcount }}|{{ '<a href=\"x\">&' | escape }}|{{ s | safe }}|{{ xs | batch(2) | list }}|{{ xs | batch(2, 0) | list }}",
+    "{{ 'a long sentence here' | truncate(9) }}|{{ 'a long sentence here' | truncate(9, true) }}|{{ s | string }}|{{ xs | string }}|{{ nothing | string }}",
+    "{{ msg | attr('role') }}|{{ s | attr('upper') is callable }}",
+    # tojson as HF defines it
+    "{{ users | tojson }}",
+    "{{ users[0] | tojson(indent=2) }}",
+    "{{ d | tojson(sort_keys=true) }}|{{ xs | tojson(separators=(',', ':')) }}|{{ u | tojson }}|{{ u | tojson(ensure_ascii=true) }}",
+    "{{ [1.0, 2.5e-10, 1e22, -0.0, nothing, t, 'q\"\\\\\\n\\t\\u0001'] | tojson }}|{{ [] | tojson(indent=2) }}|{{ {} | tojson(indent=2) }}|{{ [[]] | tojson(indent=1) }}",
+    "{{ nested | tojson(indent='\\t') }}",
+    # string methods
+    "{{ s.startswith('Hell') }} {{ s.startswith(('x', 'He')) }} {{ s.endswith('ld') }} {{ s.startswith('World', 7) }}",
+    "[{{ ws.strip() }}][{{ ws.lstrip() }}][{{ ws.rstrip() }}][{{ 'xxaxx'.strip('x') }}][{{ '\\n\\nab\\n'.lstrip('\\n') }}]",
+    "{{ csv.split(',') }} {{ ' a  b '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'a b c'.rsplit(' ', 1) }} {{ 'a b c'.rsplit(None, 1) }} {{ s.split('o') }}",
+    "{{ s.upper() }} {{ s.lower() }} {{ 'hello wORLD'.title() }} {{ \"they're bill's\".title() }} {{ 'hELLO'.capitalize() }} {{ s.replace('o', '0') }} {{ s.replace('o', '0', 1) }}",
+    "{{ s.find('o') }} {{ s.find('z') }} {{ u.find('w') }} {{ s.rfind('o') }} {{ s.count('l') }} {{ '-'.join(['a', 'b']) }} {{ 'a\\nb\\r\\nc'.splitlines() }}",
+    "{{ '123'.isdigit() }} {{ 'a1'.isdigit() }} {{ '  '.isspace() }} {{ 'abc'.isalpha() }} {{ 'ABC'.isupper() }} {{ 'abc'.islower() }} {{ s.removeprefix('Hello') }} {{ s.removesuffix('World') }}",
+    # dict and list methods
+    "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|{{ d.keys() | list }}|{{ d.values() | list }}|{{ d.get('a') }}|{{ d.get('zz') }}|{{ d.get('zz', 0) }}",
+    "{{ xs.index(2) }} {{ xs.count(3) }} {{ msg.get('role') }}",
+    # loops
+    "{% for x in xs %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }};{% endfor %}",
+    "{% for x in xs %}[{{ loop.previtem }}|{{ loop.nextitem }}]{% endfor %}",
+    "{% for x in xs if x > 1 %}{{ loop.index }}/{{ loop.length }}:{{ x }} {% else %}none{% endfor %}",
+    "{% for x in [] %}a{% else %}empty{% endfor %}|{% for x in zz %}a{% else %}undef-empty{% endfor %}",
+    "{% for k in d %}{{ k }}{% endfor %}|{% for c in 'héllo' %}{{ c }}.{% endfor %}",
+    "{% for a, b in nested %}{{ a + b }} {% endfor %}{% for (a, b) in d | dictsort %}{{ a }}{{ b }}{% endfor %}",
+    "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+    "{% for row in nested %}{% for x in row %}{{ loop.index }}{{ x }}{% endfor %}:{{ loop.index }} {% endfor %}",
+    "{% for x in xs %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
+    "{{ range(3) | list }} {{ range(1, 10, 3) | list }} {{ range(5, 0, -2) | list }} {{ range(0) | list }}",
+    # scoping: set in loops does not leak; namespace does
+    "{% set x = 5 %}{% for i in [1, 2] %}[{{ x }}]{% set x = i %}{% endfor %}{{ x }}",
+    "{% for i in [1, 2] %}{% if i == 2 %}[{{ y }}]{% endif %}{% set y = i %}{% endfor %}",
+    "{% set ns = namespace(total=0, names=[]) %}{% for u in users %}{% set ns.total = ns.total + u.age %}{% set ns.names = ns.names + [u.name] %}{% endfor %}{{ ns.total }} {{ ns.names }}",
+    "{% set ns = namespace() %}{% set ns.a = 1 %}{{ ns.a }}|{% set ns2 = namespace(d) %}{{ ns2.a }}",
+    "{% if t %}{% set inner = 'leaks from if' %}{% endif %}{{ inner }}",
+    "{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set c = (3, 4) %}{{ c }}|{% set e = 1, %}{{ e }}",
+    "{% set block %}  block {{ n }}\n{% endset %}[{{ block }}]|{% set up | upper %}shout{% endset %}{{ up }}",
+    # macros
+    "{% macro m(a, b=2, c='c') %}{{ a }}-{{ b }}-{{ c }}{% endmacro %}{{ m(1) }} {{ m(1, 3) }} {{ m(1, c='z') }} {{ m(a=0) }}",
+    "{% macro m(a) %}[{{ a }}|{{ varargs }}|{{ kwargs }}]{% endmacro %}{{ m(1, 2, 3, k=4) }}",
+    "{% macro m() %}{{ x }}{% endmacro %}{% set x = 'late' %}{{ m() }}",
+    "{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * (fact(k - 1) | int) }}{% endif %}{% endmacro %}{{ fact(6) }}",
+    "{% macro outer() %}<{{ caller() }}>{% endmacro %}{% call outer() %}inside {{ n }}{% endcall %}",
+    "{% macro list_it(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(item) list_it(xs) %}({{ item }}){% endcall %}",
+    "{% macro m(a) %}[{{ a }}]{% endmacro %}{{ m() }}|{{ m is callable }}",
+    # other statements
+    "{% filter upper %}abc {{ s }}{% endfilter %}",
+    "{% with a = 1, b = n %}{{ a + b }}{% endwith %}{{ a }}",
+    "{% generation %}gen {{ n }}{% endgeneration %}",
+    "{{ dict(a=1, b=2) }} {{ dict([('x', 1)]) }} {{ dict(d, z=0) | length }}",
+    "{% set j = joiner('; ') %}{% for x in xs %}{{ j() }}{{ x }}{% endfor %}",
+    # printing values
+    "{{ xs }} {{ d }} {{ nested }} {{ (1, 'a') }} {{ f }} {{ big }} {{ 1e16 }} {{ 1.5e-5 }} {{ 123456789.125 }} {{ nothing }} {{ zz }}",
+    "{{ ['it\\'s', \"q\\\"\", 'both\\'\"', 'nl\\n', 'ü', '\\u00a0', '\\x7f'] }}",
+    # errors (jinja2 raises; so must we)
+    "{{ 'a' + 1 }}",
+    "{{ zz.attr }}",
+    "{{ zz + 1 }}",
+    "{{ xs.append(4) }}",
+    "{{ 1 / 0 }}",
+    "{{ 5 % 0 }}",
+    "{% for a, b in [[1, 2], [3]] %}{{ a }}{% endfor %}",
+    "{{ range(200000) | length }}",
+    "{{ raise_exception('custom failure') }}",
+    "{{ nothing | tojson }}{{ zz | tojson }}",
+    "{% set x.y = 1 %}",
+    "{{ n | nofilter }}",
+    "{% if t %}unclosed",
+    "{{ n is notatest }}",
+    "{{ 'unterminated }}",
+    "{% for x in n %}{% endfor %}",
+    "{{ undefined_fn() }}",
+    "{{ s[1:2:0] }}",
+    "{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}",
+    "{{ xs | sort(attribute='nope') }}{{ [1, 'a'] | sort }}",
+]
+
+
+def write_feature_goldens():
+    env = make_env()
+    cases = []
+    for src in FEATURES:
+        entry = {"template": src}
+        try:
+            entry["expected"] = env.from_string(src).render(**copy.deepcopy(FEATURE_CONTEXT))
+        except Exception as e:
+            entry["error"] = f"{type(e).__name__}: {e}"
+        cases.append(entry)
+    with open(os.path.join(DATA, "jinja_features.json"), "w", encoding="utf-8") as f:
+        json.dump({"context": FEATURE_CONTEXT, "cases": cases}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    return len(cases)
+
+
 def main():
     refresh_shared_templates()
     env = make_env()
@@ -335,6 +505,7 @@ def main():
             json.dump(golden, f, ensure_ascii=False, indent=1)
             f.write("\n")
     print(f"wrote {total} cases ({errors} expected errors) for {len(names)} templates to {DATA}")
+    print(f"wrote {write_feature_goldens()} interpreter feature cases to jinja_features.json")
 
 
 if __name__ == "__main__":

@@ -251,6 +251,18 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
   }
   double x = v.as_double();
   if (precision < -300 || precision > 300) runtime_fail("round: precision out of range");
+  if (method == "common" && !v.is_float()) {
+    // Python's round() of an int stays an int: exact, ties to even.
+    int64_t i = v.as_int();
+    if (precision >= 0) return Value::integer(i);
+    if (precision < -18) return Value::integer(0);
+    int64_t scale = 1;
+    for (int64_t k = 0; k < -precision; ++k) scale *= 10;
+    int64_t q = i / scale, r = i % scale;
+    if (r < 0) r += scale, --q;  // floor division
+    if (2 * r > scale || (2 * r == scale && (q % 2 != 0))) ++q;
+    return Value::integer(q * scale);
+  }
   if (method == "common") {
     // Python rounds the exact binary value to nearest, ties to even: what printf does too.
     char buf[512];
