@@ -70,5 +70,6 @@ void register_info_routes(HttpServer& http, ServingContext& ctx);
 void register_token_routes(HttpServer& http, ServingContext& ctx);
 void register_completion_routes(HttpServer& http, ServingContext& ctx);
 void register_generate_routes(HttpServer& http, ServingContext& ctx);
+void register_chat_routes(HttpServer& http, ServingContext& ctx);
 
 }  // namespace ax::server

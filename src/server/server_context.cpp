@@ -5,6 +5,7 @@
 #include "model/model_source.h"
 #include "server/openai_response.h"
 #include "server/token_mask.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ax::server {

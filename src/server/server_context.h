@@ -16,6 +16,7 @@ class ModelSource;
 class Model;
 class Tokenizer;
 class Engine;
+class ChatTemplate;
 }  // namespace ax
 
 namespace ax::server {
@@ -38,6 +39,8 @@ struct ServingContext {
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ChatTemplate> chat_template;  // null: the model has none (chat gets a 400)
+  std::string chat_template_error;               // why it is null, when the template failed to parse
   std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
   std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
   int64_t vocab_size = 0;

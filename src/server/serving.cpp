@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/api_error.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ax::server {
@@ -21,6 +22,15 @@ void start_engine(ServingContext& ctx) {
   ctx.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
   for (int32_t id : ctx.tokenizer->eos_ids())
     if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
+  // A template that does not parse leaves chat unavailable (a 400 saying why), not the server down.
+  const std::string source = ctx.tokenizer->chat_template();
+  if (!source.empty()) {
+    try {
+      ctx.chat_template = std::make_unique<ChatTemplate>(source);
+    } catch (const std::exception& e) {
+      ctx.chat_template_error = e.what();
+    }
+  }
   ctx.engine->start();
 }
 

@@ -1,0 +1,208 @@
+// POST /v1/chat/completions: messages rendered with the model's own chat template, generated,
+// and returned as a message (blocking) or as chat.completion.chunk deltas (streaming). With
+// tools, <tool_call> blocks in the output become tool_calls.
+#include "server/api_error.h"
+#include "server/http_server.h"
+#include "server/httplib_config.h"
+#include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "server/serving.h"
+#include "server/sse_stream.h"
+#include "server/tool_call_parser.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ax::server {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+// The messages as the template sees them: role and text content from the validated request, the
+// tool-call fields exactly as the client sent them (key order kept: templates print them).
+ordered_json template_messages(const ChatRequest& cr, const ordered_json& raw) {
+  ordered_json out = ordered_json::array();
+  const ordered_json& raw_msgs = raw["messages"];
+  for (size_t i = 0; i < cr.messages.size(); ++i) {
+    const ChatMessage& m = cr.messages[i];
+    const ordered_json& r = raw_msgs[i];
+    ordered_json msg = {{"role", m.role}};
+    if (r.contains("content") && r["content"].is_null()) msg["content"] = nullptr;
+    else msg["content"] = m.content;
+    for (const char* key : {"tool_calls", "tool_call_id", "name", "reasoning_content"})
+      if (r.contains(key) && !r[key].is_null()) msg[key] = r[key];
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+std::vector<int32_t> render_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools) {
+  if (!ctx.chat_template) {
+    if (!ctx.chat_template_error.empty())
+      bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
+    bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
+  }
+  ChatTemplateOptions opt;
+  opt.add_generation_prompt = true;
+  const Tokenizer& tok = *ctx.tokenizer;
+  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
+  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
+  if (with_tools) opt.tools = raw["tools"];
+  std::string prompt;
+  try {
+    prompt = ctx.chat_template->render(template_messages(cr, raw), opt);
+  } catch (const std::exception& e) {
+    bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
+  }
+  // The template writes the special tokens itself (BOS included where the model wants one).
+  return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+}
+
+json tool_calls_json(const std::vector<ParsedToolCall>& calls, size_t first_index) {
+  json a = json::array();
+  for (size_t k = 0; k < calls.size(); ++k)
+    a.push_back({{"index", first_index + k}, {"id", calls[k].id}, {"type", "function"},
+                 {"function", {{"name", calls[k].name}, {"arguments", calls[k].arguments}}}});
+  return a;
+}
+
+struct ChatChoice {
+  std::string content;
+  std::vector<ParsedToolCall> calls;
+  std::vector<TokenLogprob> logprobs;
+  std::string finish_reason;
+  RequestMetrics metrics;
+  std::unique_ptr<ToolCallParser> parser;
+
+  // Text from the engine through the tool-call parser (when tools are on): the content part.
+  std::string take(const std::string& text, std::vector<ParsedToolCall>& new_calls, bool at_end) {
+    if (!parser) return text;
+    ToolParseOutput out = parser->push(text);
+    if (at_end) {
+      ToolParseOutput rest = parser->finish();
+      out.content += rest.content;
+      for (auto& c : rest.calls) out.calls.push_back(std::move(c));
+    }
+    for (auto& c : out.calls) new_calls.push_back(std::move(c));
+    return out.content;
+  }
+  std::string finish_name(FinishReason r) const {
+    return !calls.empty() && r == FinishReason::Stop ? "tool_calls" : finish_reason_name(r);
+  }
+};
+
+Usage total_usage(const std::vector<ChatChoice>& choices) {
+  Usage u;
+  if (choices.empty()) return u;
+  u.prompt_tokens = choices[0].metrics.prompt_tokens;
+  u.cached_tokens = choices[0].metrics.cached_tokens;
+  for (auto& c : choices) u.completion_tokens += c.metrics.completion_tokens;
+  return u;
+}
+
+void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  ChatRequest cr = parse_chat_request(parse_json_body(req.body));
+  const ordered_json raw = ordered_json::parse(req.body);
+  const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
+  if (cr.tool_choice.mode == ToolChoice::Mode::Required || cr.tool_choice.mode == ToolChoice::Mode::Named)
+    bad_param("tool_choice", "'{}' is not supported; use 'auto' or 'none'",
+              cr.tool_choice.mode == ToolChoice::Mode::Required ? "required" : "a named function");
+  if (cr.gen.response_format.kind != ResponseFormat::Kind::Text)
+    bad_param("response_format", "constrained JSON output is not available yet on this server");
+  std::vector<int32_t> prompt = render_prompt(ctx, cr, raw, tools_on);
+  std::vector<Request> requests;
+  for (int i = 0; i < cr.gen.n; ++i) requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "messages"));
+
+  auto slot = std::make_unique<InFlightSlot>(ctx);
+  auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
+  const std::string id = new_response_id("chatcmpl");
+  const int64_t created = unix_time_now();
+  const std::string model = ctx.model_id;
+  const bool want_logprobs = cr.gen.logprobs;
+  auto choices = std::make_shared<std::vector<ChatChoice>>(cr.gen.n);
+  if (tools_on)
+    for (auto& c : *choices) c.parser = std::make_unique<ToolCallParser>();
+
+  if (!cr.gen.stream) {
+    run_blocking(ctx, *group, [&](size_t i, const Event& e) {
+      ChatChoice& c = (*choices)[i];
+      const bool end = e.kind == EventKind::Finish;
+      c.content += c.take(e.text, c.calls, end);
+      if (want_logprobs)
+        for (auto& t : e.tokens) c.logprobs.push_back(to_response_logprob(ctx, t));
+      if (end) {
+        c.metrics = e.metrics;
+        c.finish_reason = c.finish_name(e.reason);
+      }
+    });
+    json out = json::array();
+    for (size_t i = 0; i < choices->size(); ++i) {
+      const ChatChoice& c = (*choices)[i];
+      json message = {{"role", "assistant"}, {"content", c.calls.empty() || !c.content.empty() ? json(c.content) : json(nullptr)}};
+      if (!c.calls.empty()) message["tool_calls"] = tool_calls_json(c.calls, 0);
+      out.push_back({{"index", i}, {"message", message}, {"logprobs", want_logprobs ? chat_logprobs_json(c.logprobs) : json(nullptr)},
+                     {"finish_reason", c.finish_reason}});
+    }
+    send_json(res, {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
+                    {"choices", out}, {"usage", usage_json(total_usage(*choices))}});
+    return;
+  }
+
+  const bool include_usage = cr.gen.include_usage;
+  auto chunk = [=](json choice) {
+    json c = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+              {"choices", json::array({std::move(choice)})}};
+    if (include_usage) c["usage"] = nullptr;
+    return sse_data(c);
+  };
+  auto job = std::make_shared<SseJob>();
+  job->slot = std::move(slot);
+  job->group = std::move(group);
+  const int n = cr.gen.n;
+  job->on_start = [=] {
+    std::string out;
+    for (int i = 0; i < n; ++i)
+      out += chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                    {"finish_reason", nullptr}});
+    return out;
+  };
+  job->on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
+    ChatChoice& c = (*choices)[i];
+    const bool end = e.kind == EventKind::Finish;
+    std::vector<ParsedToolCall> new_calls;
+    std::string content = c.take(e.text, new_calls, end);
+    json delta = json::object();
+    if (!content.empty()) delta["content"] = content;
+    if (!new_calls.empty()) delta["tool_calls"] = tool_calls_json(new_calls, c.calls.size());
+    for (auto& call : new_calls) c.calls.push_back(std::move(call));
+    json lp = nullptr;
+    if (want_logprobs && !e.tokens.empty()) {
+      std::vector<TokenLogprob> lps;
+      for (auto& t : e.tokens) lps.push_back(to_response_logprob(ctx, t));
+      lp = chat_logprobs_json(lps);
+    }
+    std::string out;
+    if (!delta.empty() || !lp.is_null())
+      out += chunk({{"index", i}, {"delta", delta}, {"logprobs", lp}, {"finish_reason", nullptr}});
+    if (end) {
+      c.metrics = e.metrics;
+      out += chunk({{"index", i}, {"delta", json::object()}, {"logprobs", nullptr}, {"finish_reason", c.finish_name(e.reason)}});
+    }
+    return out;
+  };
+  job->on_end = [=]() -> std::string {
+    if (!include_usage) return {};
+    return sse_data({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
+                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices))}});
+  };
+  stream_sse(res, ctx, job);
+}
+
+}  // namespace
+
+void register_chat_routes(HttpServer& http, ServingContext& ctx) {
+  http.add_route("POST", "/v1/chat/completions", kRouteNeedsModel | kRouteGeneration,
+                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_chat(ctx, req, res); });
+}
+
+}  // namespace ax::server
