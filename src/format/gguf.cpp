@@ -83,6 +83,8 @@ class GgufParser {
     pos_ = 4;
     what_ = "the header";
     f_.version_ = u32();
+    if (f_.version_ == 0x02000000u || f_.version_ == 0x03000000u)
+      fail("{}: big-endian GGUF files are not supported", path_);
     if (f_.version_ != 2 && f_.version_ != 3)
       fail("{}: GGUF version {} is not supported (only 2 and 3)", path_, f_.version_);
     const uint64_t n_tensors = u64();

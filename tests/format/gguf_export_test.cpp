@@ -156,6 +156,63 @@ TEST(GgufExport, RejectsForeignRopeFreqs) {
   }
 }
 
+// The recipe for random-weight test models of real shapes: config -> metadata, a real
+// vocabulary's tokenizer metadata, weights filled while writing.
+TEST(GgufExport, RandomWeightModelWithRealVocab) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  auto vocab = GgufFile::open(test::shared_model("llamacpp-vocab/ggml-vocab-qwen2.gguf"));
+  ModelConfig c;
+  c.arch = Arch::Qwen3;
+  c.arch_name = "qwen3";
+  c.vocab_size = static_cast<int64_t>(vocab->find("tokenizer.ggml.tokens")->as_array().items.size());
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 32;
+  c.max_position_embeddings = 4096;
+  c.rope.theta = 1e6f;
+  c.layer_window = {0, 0};
+  c.tie_word_embeddings = true;
+  c.qk_norm = true;
+  GgufWriter w;
+  write_model_config(w, c);
+  w.copy_metadata(*vocab, "tokenizer.");
+  std::mt19937 rng(seed);
+  auto fill_rows = [&](const std::vector<int64_t>& shape) {
+    return [&rng, cols = shape.back()](int64_t, int64_t rows, float* v) {
+      std::normal_distribution<float> nd(0.0f, 0.05f);
+      for (int64_t i = 0; i < rows * cols; ++i) v[i] = nd(rng);
+    };
+  };
+  w.add_tensor_fill("token_embd.weight", DType::Q8_0, {c.vocab_size, 64}, fill_rows({c.vocab_size, 64}));
+  w.add_tensor_fill("output_norm.weight", DType::F32, {64}, fill_rows({64}));
+  for (int l = 0; l < 2; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    for (auto [name, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+             {"attn_norm.weight", {64}}, {"attn_q.weight", {128, 64}}, {"attn_k.weight", {64, 64}},
+             {"attn_v.weight", {64, 64}}, {"attn_output.weight", {64, 128}}, {"attn_q_norm.weight", {32}},
+             {"attn_k_norm.weight", {32}}, {"ffn_norm.weight", {64}}, {"ffn_gate.weight", {96, 64}},
+             {"ffn_up.weight", {96, 64}}, {"ffn_down.weight", {64, 96}}})
+      w.add_tensor_fill(b + name, shape.size() == 1 ? DType::F32 : DType::Q8_0, shape, fill_rows(shape));
+  }
+  const fs::path path = temp_file("random_qwen3");
+  w.write(path.string());
+  auto m = open_model(path.string());
+  const ModelConfig& got = m->config();
+  EXPECT_EQ(got.arch, Arch::Qwen3);
+  EXPECT_EQ(got.vocab_size, 151936);
+  EXPECT_TRUE(got.tie_word_embeddings);
+  EXPECT_TRUE(got.qk_norm);
+  EXPECT_EQ(got.rope.style, RopeStyle::RotateHalf);
+  EXPECT_EQ(got.eos_token_ids, (std::vector<int64_t>{151643}));  // from the vocabulary
+  EXPECT_EQ(m->get("model.layers.1.mlp.down_proj.weight", {64, 96}).dtype, DType::Q8_0);
+  EXPECT_EQ(m->gguf()->get_string("tokenizer.ggml.pre"), "qwen2");
+  fs::remove(path);
+}
+
 TEST(GgufExport, NamesAreInverse) {
   for (const char* hf : {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
                          "model.layers.7.input_layernorm.weight", "model.layers.7.self_attn.q_proj.bias",

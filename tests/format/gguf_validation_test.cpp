@@ -80,6 +80,7 @@ TEST(GgufValidation, Header) {
   r.header(0, 0, 1);
   EXPECT_GGUF_ERROR(r, "GGUF version 1 is not supported");
   EXPECT_GGUF_ERROR(Raw().header(0, 0, 4), "GGUF version 4");
+  EXPECT_GGUF_ERROR(Raw().header(0, 0, 0x03000000), "big-endian GGUF files are not supported");
   EXPECT_GGUF_ERROR(Raw().header(0, uint64_t{1} << 60), "metadata count");
   EXPECT_GGUF_ERROR(Raw().header(UINT64_MAX, 0), "tensor count");
   Raw partial;
