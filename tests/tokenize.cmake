@@ -16,4 +16,4 @@ set_tests_properties(tokenize_hf_folder PROPERTIES LABELS cli PASS_REGULAR_EXPRE
 add_test(NAME tokenize_invalid_utf8 COMMAND ax-engine tokenize --model ${AX_VOCAB}/ggml-vocab-gpt-2.gguf
   --text-file ${CMAKE_SOURCE_DIR}/tests/tokenizer/data/invalid_utf8.txt)
 set_tests_properties(tokenize_invalid_utf8 PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
-  "error: text to tokenize is not valid UTF-8 \\(byte 3 of 13: 0xFF\\)")
+  "error: text to tokenize is not valid UTF-8 \\(byte 3 of 12: 0xFF\\)")
