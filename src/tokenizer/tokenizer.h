@@ -55,7 +55,10 @@ std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
 std::unique_ptr<Tokenizer> load_tokenizer_hf(const std::string& dir);
 
 // Streaming decode: feed ids one at a time, get back only complete UTF-8 text; bytes of a
-// character split across tokens come out once, whole, when the character completes.
+// character split across tokens come out once, whole, when the character completes. Bytes that
+// can never complete a character come out as U+FFFD, so the output is always valid UTF-8. The ids
+// are taken as a text from its start, like decode(): a SentencePiece tokenizer's first token loses
+// its prefix space. To stream a continuation, push the prompt first and drop that output.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true);
