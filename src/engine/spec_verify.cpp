@@ -1,5 +1,6 @@
 #include "engine/spec_verify.h"
 
+#include "engine/sampler.h"
 #include "util/error.h"
 
 namespace ax {
@@ -15,6 +16,15 @@ VerifyOutcome verify_draft(std::span<const int32_t> draft, const PickToken& pick
     ++out.accepted;
   }
   return out;
+}
+
+VerifyOutcome verify_with_sampler(std::span<const int32_t> draft, const float* logits,
+                                  int64_t vocab, Sampler& sampler) {
+  return verify_draft(draft, [&](int row, std::span<const int32_t>) {
+    const int32_t y = sampler.sample(logits + static_cast<int64_t>(row) * vocab);
+    sampler.accept(y);
+    return y;
+  });
 }
 
 int32_t sample_inverse_cdf(std::span<const float> p, double u) {

@@ -34,6 +34,14 @@ using PickToken = std::function<int32_t(int row, std::span<const int32_t> produc
 
 VerifyOutcome verify_draft(std::span<const int32_t> draft, const PickToken& pick);
 
+class Sampler;
+// verify_draft with the request's own sampler: row i is logits[i * vocab, (i + 1) * vocab),
+// rows 0..draft.size(). Each emitted token is sampled exactly as a plain decode step samples it
+// and then recorded with sampler.accept() (so penalties see accepted drafts at the next row);
+// callers must not accept the emitted tokens again.
+VerifyOutcome verify_with_sampler(std::span<const int32_t> draft, const float* logits,
+                                  int64_t vocab, Sampler& sampler);
+
 // ---- The rule at the level of one probability vector (used by verify's statistical tests and by
 // samplers that pick by inverse CDF). ----
 

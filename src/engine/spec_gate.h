@@ -1,0 +1,58 @@
+#pragma once
+// When not to draft. Verifying j draft tokens adds j rows to a forward pass; that costs little
+// while the pass is bound by reading the weights (small batches) and costs in proportion once it
+// is bound by arithmetic (full batches). Two rules decide how many tokens a sequence may draft:
+//
+// 1. Per request, an accept-rate gate. It tracks the conditional acceptance a (the chance a draft
+//    token is accepted given the one before it was), as an exponential moving average of
+//    accepted / (accepted + 1 if the draft was cut short). With each extra draft row costing
+//    `row_cost` of a one-token step, drafting j tokens yields (1 + a + ... + a^j) tokens for
+//    (1 + row_cost * j) of the time; the gate drafts the j that maximises that ratio and closes
+//    when no j beats plain decoding. Closed, it waits `cooldown` steps (doubling after each failed
+//    probe, up to max_cooldown) and then probes again with an optimistic estimate.
+// 2. Per step, a row budget: all sequences together verify at most max_rows_per_step rows, so a
+//    step with B decoding sequences lets each draft at most max_rows_per_step / B - 1 tokens:
+//    drafting backs off as the batch fills and stops at B >= max_rows_per_step / 2.
+#include <cstdint>
+
+namespace ax {
+
+struct SpecGateOptions {
+  double row_cost = 0.08;        // extra-row cost relative to a one-token decode step (measured)
+  double ema_weight = 0.3;       // weight of the newest verify step in the average
+  double initial_accept = 0.9;   // estimate before the first verify and at every probe
+  int initial_cooldown = 8;      // steps without drafting after the gate first closes
+  int max_cooldown = 256;
+  int max_rows_per_step = 32;    // verify rows of all sequences in one step
+};
+
+// Draft tokens each of `decoding_sequences` may propose under the per-step row budget.
+int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences);
+
+class SpecGate {
+ public:
+  explicit SpecGate(SpecGateOptions options = {});
+
+  // Called once per decode step of the sequence (whether or not the drafter found a match):
+  // the number of tokens it may draft now, at most max_draft; 0 while the gate is closed.
+  int allowed(int max_draft);
+  // Called after each verify step that drafted `drafted` > 0 tokens.
+  void record(int drafted, int accepted);
+
+  bool open() const { return cooldown_left_ == 0; }
+  double accept_estimate() const { return accept_; }
+  int64_t times_closed() const { return times_closed_; }
+
+  // The draft length maximising (1 + a + ... + a^j) / (1 + row_cost * j), 0 if none beats 1.
+  static int best_length(double a, double row_cost, int max_draft);
+
+ private:
+  SpecGateOptions o_;
+  double accept_;
+  int cooldown_left_ = 0;
+  int next_cooldown_;
+  bool probing_ = false;
+  int64_t times_closed_ = 0;
+};
+
+}  // namespace ax

@@ -1,0 +1,98 @@
+#include "engine/spec_generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "engine/spec_sequence.h"
+#include "engine/spec_verify.h"
+#include "model/kv_cache.h"
+#include "util/error.h"
+
+namespace ax {
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prompt,
+                                     const SingleGenerateOptions& o,
+                                     const std::function<void(std::span<const int32_t>)>& on_tokens) {
+  const ModelConfig& cfg = model.config();
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt == 0) fail("generate: the prompt is empty");
+  if (o.max_tokens < 0) fail("generate: max_tokens {} must be >= 0", o.max_tokens);
+  // Positions that may hold K/V: the prompt, the generated tokens but the last, and one draft's
+  // worth of rows past them.
+  int64_t context = n_prompt + o.max_tokens;
+  if (cfg.max_position_embeddings > 0) context = std::min<int64_t>(context, cfg.max_position_embeddings);
+  if (cfg.max_position_embeddings > 0 && n_prompt >= cfg.max_position_embeddings)
+    fail("generate: the prompt's {} tokens do not fit the model's context of {}", n_prompt,
+         cfg.max_position_embeddings);
+  KvCache kv(cfg, (context + o.block_size - 1) / o.block_size, o.block_size);
+  std::vector<int32_t> table(kv.num_blocks());
+  std::iota(table.begin(), table.end(), 0);
+
+  SingleGenerateResult r;
+  Sampler sampler(o.sampling, cfg.vocab_size);
+  sampler.add_context(prompt);
+  SpecSequence spec(o.speculation, prompt, o.gate);
+
+  Batch batch;
+  batch.tokens.assign(prompt.begin(), prompt.end());
+  batch.sequences = {{0, n_prompt, 0, &table}};
+  batch.logit_rows = {n_prompt - 1};
+  std::vector<float> logits;
+  const auto t_prefill = std::chrono::steady_clock::now();
+  model.forward(batch, kv, logits);
+  r.prefill_s = seconds_since(t_prefill);
+  if (o.max_tokens == 0) return r;
+
+  const auto t_decode = std::chrono::steady_clock::now();
+  auto is_eos = [&](int32_t t) {
+    return !o.ignore_eos && std::find(o.eos_ids.begin(), o.eos_ids.end(), t) != o.eos_ids.end();
+  };
+  // The first token comes from the prefill's logits.
+  std::vector<int32_t> draft;  // the draft verified by the pending logits (empty after prefill)
+  int64_t pos = n_prompt;      // tokens whose K/V is in the cache
+  bool after_prefill = true;
+  while (true) {
+    const VerifyOutcome v = verify_with_sampler(draft, logits.data(), cfg.vocab_size, sampler);
+    spec.verified(static_cast<int>(draft.size()), v.accepted);
+    // K/V of `last` and the accepted drafts are now final: positions [pos, pos + accepted].
+    if (!after_prefill) pos += 1 + v.accepted;
+    after_prefill = false;
+    size_t take = v.emitted.size();
+    take = std::min<size_t>(take, o.max_tokens - r.tokens.size());
+    for (size_t i = 0; i < take; ++i)
+      if (is_eos(v.emitted[i])) {
+        take = i + 1;
+        r.stopped_at_eos = true;
+        break;
+      }
+    std::span<const int32_t> step(v.emitted.data(), take);
+    r.tokens.insert(r.tokens.end(), step.begin(), step.end());
+    spec.append(step);
+    if (on_tokens) on_tokens(step);
+    const int64_t remaining = o.max_tokens - static_cast<int64_t>(r.tokens.size());
+    if (r.stopped_at_eos || remaining <= 0 || pos >= context) break;
+    // Next step: [last, d1..dj]; j bounded by the tokens still wanted (the step emits j + 1 at
+    // most) and by the cache.
+    const int cap = static_cast<int>(std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
+    draft = spec.propose(cap);
+    batch.tokens.assign(1, r.tokens.back());
+    batch.tokens.insert(batch.tokens.end(), draft.begin(), draft.end());
+    const int64_t rows = static_cast<int64_t>(batch.tokens.size());
+    batch.sequences = {{0, rows, pos, &table}};
+    batch.logit_rows.resize(rows);
+    std::iota(batch.logit_rows.begin(), batch.logit_rows.end(), 0);
+    model.forward(batch, kv, logits);
+    ++r.forward_steps;
+  }
+  r.decode_s = seconds_since(t_decode);
+  r.speculation = spec.metrics();
+  return r;
+}
+
+}  // namespace ax

@@ -1,0 +1,42 @@
+#include "engine/spec_sequence.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace ax {
+
+void validate(const SpeculationParams& p) {
+  if (p.max_draft < 1 || p.max_draft > SpeculationParams::kMaxMaxDraft)
+    fail("speculation.max_draft must be between 1 and {}, got {}", SpeculationParams::kMaxMaxDraft,
+         p.max_draft);
+}
+
+SpecSequence::SpecSequence(const SpeculationParams& params, std::span<const int32_t> prompt,
+                           const SpecGateOptions& gate, const NgramDraftOptions& drafter)
+    : params_(params), drafter_(drafter), gate_(gate) {
+  validate(params_);
+  if (params_.enabled) drafter_.reset(prompt);
+}
+
+const std::vector<int32_t>& SpecSequence::propose(int cap) {
+  draft_.clear();
+  if (!params_.enabled) return draft_;
+  const int want = std::min(params_.max_draft, std::max(cap, 0));
+  if (cap < params_.max_draft) ++metrics_.batch_capped;
+  const int64_t closed_before = gate_.times_closed();
+  const int allowed = gate_.allowed(want);
+  metrics_.gate_closures += gate_.times_closed() - closed_before;
+  if (allowed > 0) drafter_.draft(allowed, draft_);
+  return draft_;
+}
+
+void SpecSequence::verified(int drafted, int accepted) {
+  if (drafted <= 0) return;
+  gate_.record(drafted, accepted);
+  ++metrics_.verify_steps;
+  metrics_.drafted_tokens += drafted;
+  metrics_.accepted_tokens += accepted;
+}
+
+}  // namespace ax

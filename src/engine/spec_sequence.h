@@ -1,0 +1,53 @@
+#pragma once
+// One request's speculation state: its n-gram drafter (fed the prompt and every produced token),
+// its accept-rate gate and its counters. The engine asks it for a draft each decode step,
+// schedules [last, d1..dj] for the sequence, verifies the logits rows with verify_draft(), and
+// reports back what was accepted.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/ngram_drafter.h"
+#include "engine/spec_gate.h"
+#include "engine/spec_metrics.h"
+#include "engine/spec_params.h"
+
+namespace ax {
+
+class SpecSequence {
+ public:
+  // Throws ax::Error naming max_draft when it is outside [1, SpeculationParams::kMaxMaxDraft].
+  SpecSequence(const SpeculationParams& params, std::span<const int32_t> prompt,
+               const SpecGateOptions& gate = {}, const NgramDraftOptions& drafter = {});
+
+  // The draft for this step (empty: decode one token as usual). cap bounds its length: the
+  // batch's row budget and the tokens the request may still produce minus one.
+  const std::vector<int32_t>& propose(int cap);
+  // Tokens that became part of the sequence (prompt excluded; accepted drafts, corrections,
+  // plain decode tokens), in order.
+  void append(std::span<const int32_t> tokens) {
+    if (params_.enabled) drafter_.append(tokens);
+  }
+  void append(int32_t token) {
+    if (params_.enabled) drafter_.append(token);
+  }
+  // After verifying the last proposed draft: how many of its tokens the model accepted.
+  void verified(int drafted, int accepted);
+
+  bool enabled() const { return params_.enabled; }
+  const SpeculationParams& params() const { return params_; }
+  const SpecMetrics& metrics() const { return metrics_; }
+  const NgramDrafter& drafter() const { return drafter_; }
+  const SpecGate& gate() const { return gate_; }
+
+ private:
+  SpeculationParams params_;
+  NgramDrafter drafter_;
+  SpecGate gate_;
+  SpecMetrics metrics_;
+  std::vector<int32_t> draft_;
+};
+
+void validate(const SpeculationParams& p);
+
+}  // namespace ax

@@ -1,0 +1,133 @@
+// The accept-rate gate and the batch row budget: drafting pays when acceptance is high, stops
+// when it is not, probes again later, and shrinks as the batch fills.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/spec_gate.h"
+#include "engine/spec_sequence.h"
+
+namespace ax {
+namespace {
+
+uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+
+TEST(SpecGate, BestLengthFollowsTheCostModel) {
+  EXPECT_EQ(SpecGate::best_length(0.0, 0.08, 8), 0);
+  EXPECT_EQ(SpecGate::best_length(1.0, 0.08, 8), 8);
+  EXPECT_EQ(SpecGate::best_length(0.9, 0.0, 5), 5);   // free rows: always draft all
+  EXPECT_EQ(SpecGate::best_length(0.05, 0.1, 8), 0);  // 1.05 tokens for 1.1 of the time
+  // (1 + a) / (1 + c) > 1 exactly when a > c.
+  EXPECT_EQ(SpecGate::best_length(0.2, 0.19, 1), 1);
+  EXPECT_EQ(SpecGate::best_length(0.2, 0.21, 1), 0);
+  int last = 0;
+  for (double a = 0; a <= 1.0; a += 0.01) {
+    const int j = SpecGate::best_length(a, 0.08, 16);
+    EXPECT_GE(j, last) << "draft length must grow with acceptance, a = " << a;
+    last = j;
+  }
+}
+
+TEST(SpecGate, ClosesOnRejectionsAndProbesWithDoublingCooldown) {
+  SpecGateOptions o;
+  o.initial_cooldown = 4;
+  o.max_cooldown = 16;
+  SpecGate g(o);
+  ASSERT_GT(g.allowed(8), 0);
+  g.record(8, 0);  // observed 0: the average falls to 0.42, still worth a short draft
+  int steps_to_close = 0;
+  while (g.allowed(8) > 0) {
+    g.record(2, 0);
+    ASSERT_LT(++steps_to_close, 20);
+  }
+  EXPECT_FALSE(g.open());
+  EXPECT_EQ(g.times_closed(), 1);
+  // Closed: 4 steps in all (the closing one included), then a probe; failed probes double it.
+  for (int cooldown : {4, 8, 16, 16}) {
+    for (int i = 1; i < cooldown; ++i) EXPECT_EQ(g.allowed(8), 0) << "cooldown " << cooldown << " step " << i;
+    const int probe = g.allowed(8);
+    ASSERT_GT(probe, 0) << "cooldown " << cooldown;
+    g.record(probe, 0);
+    EXPECT_EQ(g.allowed(8), 0);
+  }
+  // A successful probe keeps the gate open and resets the cooldown.
+  for (int i = 1; i < 16; ++i) ASSERT_EQ(g.allowed(8), 0);
+  const int probe = g.allowed(8);
+  ASSERT_GT(probe, 0);
+  g.record(probe, probe);
+  EXPECT_EQ(g.allowed(8), 8);
+}
+
+TEST(SpecGate, DraftsLongWhenAcceptanceIsHighAndRarelyWhenLow) {
+  const uint64_t seed = fresh_seed();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (double a : {0.95, 0.02}) {
+    SpecGate g;
+    std::bernoulli_distribution accept(a);
+    int drafting_steps = 0;
+    int64_t drafted = 0;
+    const int steps = 2000;
+    for (int s = 0; s < steps; ++s) {
+      const int j = g.allowed(8);
+      if (j == 0) continue;
+      ++drafting_steps;
+      int acc = 0;
+      while (acc < j && accept(rng)) ++acc;
+      g.record(j, acc);
+      drafted += j;
+    }
+    if (a > 0.5) {
+      EXPECT_GT(drafting_steps, steps * 0.95);
+      EXPECT_GT(static_cast<double>(drafted) / drafting_steps, 6.0);
+    } else {
+      EXPECT_LT(drafting_steps, steps * 0.05);
+    }
+  }
+}
+
+TEST(SpecGate, BatchRowBudgetBacksOffAsTheBatchFills) {
+  SpecGateOptions o;
+  o.max_rows_per_step = 32;
+  EXPECT_EQ(batch_draft_cap(o, 0), 0);
+  EXPECT_EQ(batch_draft_cap(o, 1), 31);
+  EXPECT_EQ(batch_draft_cap(o, 4), 7);
+  EXPECT_EQ(batch_draft_cap(o, 16), 1);
+  EXPECT_EQ(batch_draft_cap(o, 17), 0);
+  for (int b = 1; b < 100; ++b) EXPECT_LE(b * (1 + batch_draft_cap(o, b)), std::max(32, b));
+}
+
+TEST(SpecSequence, DraftsFromThePromptAndCountsWhatWasAccepted) {
+  std::mt19937_64 rng(fresh_seed());
+  std::vector<int32_t> prompt(40);
+  for (auto& t : prompt) t = static_cast<int32_t>(rng() % 1000);
+  // The prompt ends with a repeat of its first 5 tokens, so the drafter continues from token 5.
+  prompt.insert(prompt.end(), prompt.begin(), prompt.begin() + 5);
+  SpeculationParams p;
+  p.max_draft = 6;
+  SpecSequence s(p, prompt);
+  const std::vector<int32_t> d = s.propose(100);
+  ASSERT_EQ(d, std::vector<int32_t>(prompt.begin() + 5, prompt.begin() + 11));
+  s.verified(6, 4);
+  s.append(std::span<const int32_t>(d.data(), 5));
+  EXPECT_EQ(s.metrics().verify_steps, 1);
+  EXPECT_EQ(s.metrics().drafted_tokens, 6);
+  EXPECT_EQ(s.metrics().accepted_tokens, 4);
+  EXPECT_EQ(s.metrics().steps_saved(), 4);
+  EXPECT_EQ(s.propose(3).size(), 3u);  // a cap below max_draft shortens the draft
+  EXPECT_EQ(s.metrics().batch_capped, 1);
+  EXPECT_TRUE(s.propose(0).empty());
+
+  SpeculationParams off;
+  off.enabled = false;
+  SpecSequence o(off, prompt);
+  EXPECT_TRUE(o.propose(100).empty());
+  SpeculationParams bad;
+  bad.max_draft = 0;
+  EXPECT_THROW(SpecSequence(bad, prompt), std::exception);
+  bad.max_draft = SpeculationParams::kMaxMaxDraft + 1;
+  EXPECT_THROW(SpecSequence(bad, prompt), std::exception);
+}
+
+}  // namespace
+}  // namespace ax
