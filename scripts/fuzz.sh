@@ -11,6 +11,7 @@
 # Each fuzzer lists what it needs in its own comments, so adding one needs no edit here:
 #   // fuzz-sources: src/a.cpp src/b.cpp      engine sources to compile in (repo-relative)
 #   // fuzz-seeds: ../shared/x.gguf y@65536   seed files (repo-relative; @N = first N bytes only)
+#   // fuzz-libs: -lpcre2-8                   extra link flags (fmt and pthread are always linked)
 # Only those sources are compiled, into $AX_FUZZ_BUILD_DIR (default build-fuzz/), one object
 # folder per fuzzer (so parallel builds do not race), through ccache when present.
 set -euo pipefail
@@ -43,7 +44,8 @@ build() {
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
-  "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer "${objs[@]}" "${LIBS[@]}" -o "$BUILD/${name}_fuzz"
+  # shellcheck disable=SC2046
+  "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer "${objs[@]}" "${LIBS[@]}" $(directive "$src" libs) -o "$BUILD/${name}_fuzz"
 }
 
 # Seed corpus for NAME into folder $2 (whole files or their first N bytes).
