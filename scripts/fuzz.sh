@@ -34,16 +34,26 @@ directive() {
 build() {
   local name="$1" src="$ROOT/fuzz/$1_fuzz.cpp"
   [ -f "$src" ] || { echo "fuzz.sh: no fuzzer $src" >&2; exit 1; }
-  local objdir="$BUILD/obj-$name" objs=() pids=()
+  local objdir="$BUILD/obj-$name" objs=() running=0 failed=0
+  local jobs
+  jobs="$(nproc 2>/dev/null || echo 2)"
   mkdir -p "$objdir"
-  # The fuzzer itself gets the fuzzer instrumentation; engine sources get coverage hooks only.
+  # Compile with at most nproc jobs; every engine source gets coverage hooks (fuzzer-no-link).
   for f in $(directive "$src" sources) "fuzz/${name}_fuzz.cpp"; do
     local obj="$objdir/$(echo "$f" | tr '/' '_').o"
     objs+=("$obj")
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || failed=1
+      running=$((running - 1))
+    fi
     $LAUNCHER "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/$f" -o "$obj" &
-    pids+=($!)
+    running=$((running + 1))
   done
-  for p in "${pids[@]}"; do wait "$p"; done
+  while [ "$running" -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
+  done
+  [ "$failed" -eq 0 ] || { echo "fuzz.sh: compiling $name failed" >&2; exit 1; }
   # shellcheck disable=SC2046
   "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer "${objs[@]}" "${LIBS[@]}" $(directive "$src" libs) -o "$BUILD/${name}_fuzz"
 }
