@@ -23,19 +23,19 @@ thread_local bool t_inside_pool = false;
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
   workers_.reserve(threads_ - 1);
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  stop_.store(true, std::memory_order_seq_cst);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop() {
   t_inside_pool = true;
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the generation at construction: a late-starting worker still sees every bump
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
@@ -47,43 +47,40 @@ void ThreadPool::worker_loop(int index) {
       g = generation_.load(std::memory_order_acquire);
     }
     seen = g;
-    if (stop_.load(std::memory_order_acquire)) return;
-    (*job_)(index, threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    if (stop_.load(std::memory_order_seq_cst)) return;
+    // Announce, then check the caller has not already declared the work done (seq_cst on both
+    // sides: either the caller sees us in active_ and waits, or we see finished_ and stay out).
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    if (!finished_.load(std::memory_order_seq_cst)) (*job_)();
+    if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1) active_.notify_one();
   }
 }
 
-void ThreadPool::dispatch(const std::function<void(int, int)>& fn) {
-  job_ = &fn;
-  pending_.store(threads_ - 1, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+void ThreadPool::dispatch(const std::function<void()>& job) {
+  job_ = &job;
+  finished_.store(false, std::memory_order_seq_cst);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
   generation_.notify_all();
   t_inside_pool = true;
-  fn(0, threads_);
+  job();
   t_inside_pool = false;
-  int left = pending_.load(std::memory_order_acquire);
+  finished_.store(true, std::memory_order_seq_cst);
+  int left = active_.load(std::memory_order_seq_cst);
   for (int spin = 0; left != 0 && spin < kSpinIterations; ++spin) {
     AX_CPU_RELAX();
-    left = pending_.load(std::memory_order_acquire);
+    left = active_.load(std::memory_order_seq_cst);
   }
   while (left != 0) {
-    pending_.wait(left, std::memory_order_acquire);
-    left = pending_.load(std::memory_order_acquire);
+    active_.wait(left, std::memory_order_seq_cst);
+    left = active_.load(std::memory_order_seq_cst);
   }
   job_ = nullptr;
 }
 
 void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
-  if (threads_ == 1 || t_inside_pool) {
-    for (int i = 0; i < threads_; ++i) fn(i, threads_);
-    return;
-  }
-  std::unique_lock lock(busy_, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    for (int i = 0; i < threads_; ++i) fn(i, threads_);
-    return;
-  }
-  dispatch(fn);
+  parallel_for(threads_, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) fn(static_cast<int>(i), threads_);
+  });
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
@@ -107,7 +104,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   const int64_t chunk_len = units_per_chunk * grain;
   const int64_t nchunks = (n + chunk_len - 1) / chunk_len;
   std::atomic<int64_t> next{0};
-  const std::function<void(int, int)> job = [&](int, int) {
+  const std::function<void()> job = [&] {
     for (;;) {
       const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
       if (c >= nchunks) return;

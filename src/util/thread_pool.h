@@ -2,6 +2,8 @@
 // A pool of persistent worker threads for the compute ops. Decode calls hundreds of parallel ops per
 // token, so dispatch must cost microseconds: workers spin briefly on an atomic generation counter
 // before sleeping (futex via std::atomic::wait), and the calling thread does a share of the work.
+// Work is handed out in chunks from a shared counter and the caller never waits for a worker that has
+// not started: on a machine shared with other processes a descheduled worker costs nothing.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -27,19 +29,23 @@ class ThreadPool {
   // second thread while the pool is busy) run serially on the calling thread.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // Calls fn(thread_index, size()) once on every thread of the pool (index 0 = the caller).
+  // Calls fn(i, size()) once for every i in [0, size()), spread over the pool's threads (a thread
+  // may run several when others are descheduled).
   void run_on_all(const std::function<void(int, int)>& fn);
 
  private:
-  void worker_loop(int index);
-  void dispatch(const std::function<void(int, int)>& fn);
+  void worker_loop();
+  // Runs job() on the calling thread and on every worker that wakes before the work is done; returns
+  // when no thread is still inside job(). job() must return once there is nothing left to take.
+  void dispatch(const std::function<void()>& job);
 
   int threads_;
   std::vector<std::thread> workers_;
   std::mutex busy_;                        // one dispatch at a time
-  const std::function<void(int, int)>* job_ = nullptr;
+  const std::function<void()>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};    // bumped once per dispatch; workers wait on it
-  std::atomic<int> pending_{0};            // workers still running the current job
+  std::atomic<int> active_{0};             // workers inside the current job
+  std::atomic<bool> finished_{true};       // the caller found no work left: late workers stay out
   std::atomic<bool> stop_{false};
 };
 

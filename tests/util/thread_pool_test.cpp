@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -31,22 +33,35 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   }
 }
 
-TEST(ThreadPool, UsesEveryThreadAndIsReusable) {
-  ThreadPool pool(2);
-  for (int round = 0; round < 1000; ++round) {  // many small dispatches, as in decode
-    std::set<std::thread::id> ids;
-    std::mutex m;
-    std::atomic<int> calls{0};
+TEST(ThreadPool, RunOnAllCallsEveryIndexOnceAndIsReusable) {
+  ThreadPool pool(3);
+  for (int round = 0; round < 2000; ++round) {  // many small dispatches, as in decode
+    std::atomic<int> hits[3] = {0, 0, 0};
     pool.run_on_all([&](int index, int count) {
-      EXPECT_EQ(count, 2);
-      EXPECT_GE(index, 0);
-      calls.fetch_add(1);
+      EXPECT_EQ(count, 3);
+      hits[index].fetch_add(1);
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "round " << round;
+  }
+}
+
+TEST(ThreadPool, WorkersShareTheWork) {
+  ThreadPool pool(2);
+  std::mutex m;
+  std::set<std::thread::id> ids;
+  // Each chunk waits (up to 5 s) until a second thread has taken a chunk too.
+  pool.parallel_for(8, 1, [&](int64_t, int64_t) {
+    {
       std::lock_guard lock(m);
       ids.insert(std::this_thread::get_id());
-    });
-    ASSERT_EQ(calls.load(), 2);
-    ASSERT_EQ(ids.size(), 2u);
-  }
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+      std::lock_guard lock(m);
+      if (ids.size() >= 2) break;
+    }
+  });
+  EXPECT_EQ(ids.size(), 2u);
 }
 
 TEST(ThreadPool, NestedCallsRunSerially) {
