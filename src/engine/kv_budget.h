@@ -1,0 +1,30 @@
+#pragma once
+// Sizing the KV pool. The pool is preallocated once, so its size is a budget: by default a fraction
+// of the memory the system says is available, capped at what max_num_seqs sequences of the full
+// context could ever use (a small model should not grab gigabytes it can never fill).
+#include <cstdint>
+#include <string>
+
+#include "model/config.h"
+
+namespace ax {
+
+// MemAvailable from /proc/meminfo in bytes, or 0 when it cannot be read.
+int64_t available_memory_bytes();
+
+struct KvPoolPlan {
+  int64_t num_blocks = 0;
+  int64_t bytes = 0;        // num_blocks * bytes per block
+  std::string explanation;  // one line: where the number came from (for logs and `doctor`)
+};
+
+// budget_bytes > 0: use exactly that budget (the --kv-memory flag). 0: default_fraction of
+// available memory. Either way capped at max_num_seqs * max_model_len tokens (rounded up to
+// blocks) and never below the blocks one full-length sequence needs when the budget allows it.
+// Throws ax::Error when not even one block fits the budget.
+KvPoolPlan plan_kv_pool(const ModelConfig& cfg, int64_t block_size, int64_t budget_bytes,
+                        int64_t max_num_seqs, int64_t max_model_len);
+
+inline constexpr double kDefaultKvMemoryFraction = 0.25;
+
+}  // namespace ax
