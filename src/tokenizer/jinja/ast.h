@@ -49,6 +49,7 @@ struct Expr {
   ExprPtr star_args;                    // Call: *args / **kwargs
   ExprPtr star_kwargs;
   bool negated = false;                 // Test: "is not"
+  uint16_t depth = 1;                   // 1 + deepest child: bounded so evaluation cannot overflow the stack
 };
 
 enum class StmtKind : uint8_t {

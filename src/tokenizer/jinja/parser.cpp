@@ -90,6 +90,20 @@ class Parser {
     advance();
   }
 
+  // Sets e's depth from its children and refuses trees deeper than kMaxNesting: left-deep
+  // chains (1+1+1+..., a.b.c..., x|f|f|...) are built by loops, not recursion, so the nesting
+  // guard alone would not see them, but evaluating them recurses.
+  ExprPtr deepen(ExprPtr e) {
+    int d = 0;
+    for (const auto& a : e->args)
+      if (a) d = std::max<int>(d, a->depth);
+    if (e->star_args) d = std::max<int>(d, e->star_args->depth);
+    if (e->star_kwargs) d = std::max<int>(d, e->star_kwargs->depth);
+    if (d + 1 > kMaxNesting) fail(e->offset, "expression nested too deeply");
+    e->depth = static_cast<uint16_t>(d + 1);
+    return e;
+  }
+
   ExprPtr node(ExprKind kind, uint32_t offset) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
@@ -398,7 +412,7 @@ class Parser {
     }
     auto e = node(ExprKind::Tuple, at);
     e->args = std::move(items);
-    return e;
+    return deepen(std::move(e));
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
@@ -416,7 +430,7 @@ class Parser {
       e->args.push_back(std::move(expr));
       e->args.push_back(std::move(cond));
       e->args.push_back(std::move(other));
-      expr = std::move(e);
+      expr = deepen(std::move(e));
     }
     return expr;
   }
@@ -426,7 +440,7 @@ class Parser {
     e->name = std::move(op);
     e->args.push_back(std::move(a));
     e->args.push_back(std::move(b));
-    return e;
+    return deepen(std::move(e));
   }
 
   ExprPtr parse_or() {
@@ -452,7 +466,7 @@ class Parser {
       DepthGuard guard(*this, cur().offset);
       auto e = node(ExprKind::Not, advance().offset);
       e->args.push_back(parse_not());
-      return e;
+      return deepen(std::move(e));
     }
     return parse_compare();
   }
@@ -484,7 +498,7 @@ class Parser {
       cmp->ops.push_back(op);
       cmp->args.push_back(parse_math1());
     }
-    return cmp ? std::move(cmp) : std::move(first);
+    return cmp ? deepen(std::move(cmp)) : std::move(first);
   }
 
   ExprPtr parse_math1() {
@@ -530,6 +544,7 @@ class Parser {
       const Token& t = advance();
       e = node(t.text == "-" ? ExprKind::Neg : ExprKind::Pos, t.offset);
       e->args.push_back(parse_unary(false));
+      e = deepen(std::move(e));
     } else {
       e = parse_postfix(parse_primary());
     }
@@ -591,7 +606,7 @@ class Parser {
       e->args.push_back(parse_expression(true));
     }
     advance();
-    return e;
+    return deepen(std::move(e));
   }
 
   ExprPtr parse_dict() {
@@ -604,7 +619,7 @@ class Parser {
       e->args.push_back(parse_expression(true));
     }
     advance();
-    return e;
+    return deepen(std::move(e));
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
@@ -615,17 +630,17 @@ class Parser {
           auto g = node(ExprKind::GetItem, at);
           g->args.push_back(std::move(e));
           g->args.push_back(literal(Value::integer(advance().int_value), at));
-          e = std::move(g);
+          e = deepen(std::move(g));
         } else {
           auto g = node(ExprKind::GetAttr, at);
           g->name = expect_name();
           g->args.push_back(std::move(e));
-          e = std::move(g);
+          e = deepen(std::move(g));
         }
       } else if (is_op("[")) {
-        e = parse_subscript(std::move(e));
+        e = deepen(parse_subscript(std::move(e)));
       } else if (is_op("(")) {
-        e = parse_call(std::move(e));
+        e = deepen(parse_call(std::move(e)));
       } else {
         return e;
       }
@@ -709,7 +724,7 @@ class Parser {
       } else if (is_name("is")) {
         e = parse_test(std::move(e));
       } else if (is_op("(")) {
-        e = parse_call(std::move(e));
+        e = deepen(parse_call(std::move(e)));
       } else {
         return e;
       }
@@ -730,7 +745,7 @@ class Parser {
       f->name = std::move(name);
       f->args.push_back(std::move(subject));
       if (is_op("(")) parse_call_args(*f);
-      subject = std::move(f);
+      subject = deepen(std::move(f));
       if (!leading_pipe && !is_op("|")) break;
     }
     return subject;
@@ -756,7 +771,7 @@ class Parser {
       if (c.type == Tok::Name && c.text == "is") fail_here("cannot chain multiple tests with 'is'");
       t->args.push_back(parse_postfix(parse_primary()));
     }
-    return t;
+    return deepen(std::move(t));
   }
 };
 

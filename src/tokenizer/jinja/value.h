@@ -27,31 +27,8 @@ class RuntimeError : public std::runtime_error {
 
 class Value;
 struct CallArgs;
-
-// Containers track how deeply they nest so a template cannot build a structure deep enough to
-// overflow the stack when it is printed, compared or freed.
-constexpr uint32_t kMaxValueDepth = 1000;
-
-struct ListObj {
-  std::vector<Value> items;
-  bool is_tuple = false;  // prints as (a, b) and never equals a list, as in Python
-  uint32_t depth = 1;
-};
-
-// An insertion-ordered dict (Python 3.7+ order, which tojson and iteration follow).
-class DictObj {
- public:
-  const Value* find(const Value& key) const;
-  void set(const Value& key, Value value);
-  const std::vector<std::pair<Value, Value>>& items() const { return items_; }
-  size_t size() const { return items_.size(); }
-  uint32_t depth() const { return depth_; }
-
- private:
-  uint32_t depth_ = 1;
-  std::vector<std::pair<Value, Value>> items_;
-  std::unordered_map<std::string, size_t> index_;  // hash_key(key) -> position in items_
-};
+struct ListObj;
+class DictObj;
 
 struct Function {
   std::string name;  // for messages: "range", "macro 'format_argument'", "str.split"
@@ -92,7 +69,7 @@ class Value {
   double as_double() const;    // Bool, Int and Float
   const std::string& str() const;  // String; for Undefined the hint
   const ListObj& list_obj() const { return *std::get<std::shared_ptr<ListObj>>(data_); }
-  const std::vector<Value>& items() const { return list_obj().items; }
+  const std::vector<Value>& items() const;
   const DictObj& dict_obj() const { return *std::get<std::shared_ptr<DictObj>>(data_); }
   DictObj& namespace_storage() const { return *std::get<std::shared_ptr<DictObj>>(data_); }
   const Function& function_obj() const { return *std::get<std::shared_ptr<Function>>(data_); }
@@ -110,6 +87,33 @@ class Value {
                std::shared_ptr<ListObj>, std::shared_ptr<DictObj>, std::shared_ptr<Function>>
       data_;
 };
+
+// Containers track how deeply they nest so a template cannot build a structure deep enough to
+// overflow the stack when it is printed, compared or freed.
+constexpr uint32_t kMaxValueDepth = 1000;
+
+struct ListObj {
+  std::vector<Value> items;
+  bool is_tuple = false;  // prints as (a, b) and never equals a list, as in Python
+  uint32_t depth = 1;
+};
+
+// An insertion-ordered dict (Python 3.7+ order, which tojson and iteration follow).
+class DictObj {
+ public:
+  const Value* find(const Value& key) const;
+  void set(const Value& key, Value value);
+  const std::vector<std::pair<Value, Value>>& items() const { return items_; }
+  size_t size() const { return items_.size(); }
+  uint32_t depth() const { return depth_; }
+
+ private:
+  uint32_t depth_ = 1;
+  std::vector<std::pair<Value, Value>> items_;
+  std::unordered_map<std::string, size_t> index_;  // hash_key(key) -> position in items_
+};
+
+inline const std::vector<Value>& Value::items() const { return list_obj().items; }
 
 // The key under which a value is hashed in a dict (Python: 1, 1.0 and True are the same key).
 std::string hash_key(const Value& key);
