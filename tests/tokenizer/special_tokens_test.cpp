@@ -59,7 +59,9 @@ TEST(SpecialTokens, BosAndEosFollowTheConfig) {
     auto with = tok.encode("Hello world", /*add_special=*/true);
     auto without = tok.encode("Hello world", /*add_special=*/false);
     EXPECT_EQ(with.size(), without.size() + (c.adds_bos ? 1 : 0)) << c.name;
-    if (c.adds_bos) EXPECT_EQ(with.front(), c.bos) << c.name;
+    if (c.adds_bos) {
+      EXPECT_EQ(with.front(), c.bos) << c.name;
+    }
     // BOS written in the text is the BOS token when parsed.
     const std::string bos_text = tok.token_piece(c.bos);
     auto parsed = tok.encode(bos_text + "Hi", false, true);
