@@ -30,7 +30,10 @@ std::vector<size_t> inner_boundaries(const std::string& s) {
   return b;
 }
 
-std::string write_llama2_style_folder() {
+// legacy: Llama 2 as first converted (normalizer Prepend + Replace, decoder Strip). Otherwise the
+// newer form: no normalizer, a Metaspace pre-tokenizer (prepend_scheme "first", split false)
+// and a Metaspace decoder.
+std::string write_llama2_style_folder(bool legacy = true) {
   const auto* spm = dynamic_cast<const TextTokenizer*>(&tokenizer("gguf:llama-spm"));
   if (!spm) throw std::runtime_error("llama-spm is not a TextTokenizer");
   const TokenizerSpec& s = spm->spec();
@@ -87,6 +90,13 @@ std::string write_llama2_style_folder() {
   };
   json cfg = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"add_bos_token", true},
               {"add_eos_token", false}, {"chat_template", "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}"}};
+  if (!legacy) {
+    tj["normalizer"] = nullptr;
+    tj["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"},
+                           {"prepend_scheme", "first"}, {"split", false}};
+    tj["decoder"] = {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"},
+                     {"prepend_scheme", "first"}, {"split", false}};
+  }
   const fs::path dir = fs::temp_directory_path() / ("ax_llama2_tokenizer_" + std::to_string(fresh_seed()));
   fs::create_directories(dir);
   std::ofstream(dir / "tokenizer.json") << tj.dump();
@@ -123,6 +133,23 @@ TEST(HfSentencePiece, Llama2StyleTokenizerJsonPassesLlamaSpmVectors) {
     std::string s = random_text(rng, 1 + rng() % 200);
     ASSERT_EQ(tok->encode(s, true, false), gguf.encode(s, true, false)) << "seed " << seed << " text '" << s << "'";
   }
+}
+
+// Metaspace adds "▁" only where the text does not already start with one, and (scheme "first")
+// only at the start of the input, not after special tokens.
+TEST(HfSentencePiece, MetaspaceFirstScheme) {
+  const std::string dir = write_llama2_style_folder(/*legacy=*/false);
+  auto tok = load_tokenizer_hf(dir);
+  fs::remove_all(dir);
+  const Tokenizer& gguf = tokenizer("gguf:llama-spm");
+  EXPECT_EQ(tok->encode("Hello world", false), gguf.encode("Hello world", false));
+  EXPECT_EQ(tok->encode(" Hello", false), gguf.encode("Hello", false));  // no second "▁"
+  EXPECT_EQ(tok->decode(tok->encode("Hello world", false)), "Hello world");
+  const int32_t eos = tok->token_id("</s>");
+  auto ids = tok->encode("Hi</s>there", false, /*parse_special=*/true);
+  ASSERT_EQ(ids.size(), gguf.encode("Hi", false).size() + 1 + 1);
+  EXPECT_EQ(ids[ids.size() - 2], eos);
+  EXPECT_EQ(tok->token_piece(ids.back()), "there");  // no "▁there" after the special token
 }
 
 }  // namespace
