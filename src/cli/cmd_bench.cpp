@@ -1,0 +1,223 @@
+// ax-engine bench speed: prefill and decode speed of one model file on the CPU, measured the way
+// llama.cpp's llama-bench measures it (pp: one prompt of P tokens from an empty cache; tg: G
+// single-token steps from an empty cache), optionally side by side with llama.cpp on the same file.
+//
+//   ax-engine bench speed --model M.gguf --prompt-tokens 512 --gen-tokens 128 --threads 2 [--json]
+//                         [--batch 16] [--repeat 3] [--peer llama.cpp]
+//
+// Decode is bound by memory bandwidth, so each decode row also prints the floor: the machine's
+// measured read bandwidth divided by the bytes a token reads (weights + KV).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/memory_bandwidth.h"
+#include "cli/command.h"
+#include "cli/llama_cpp_peer.h"
+#include "model/model.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace ax::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct SpeedOptions {
+  std::string model;
+  int64_t prompt_tokens = 512;
+  int64_t gen_tokens = 128;
+  int64_t batch = 1;
+  int threads = 0;
+  int repeat = 3;
+  bool json = false;
+  std::string peer;
+};
+
+struct SpeedResult {
+  double prefill_tps = 0, decode_tps = 0, ttft_ms = 0;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Bytes a decode step must read from memory for the weights: every matrix once (the embedding only
+// when it doubles as the output layer; a lookup reads one row).
+double weight_bytes_per_token(const ModelSource& src) {
+  double total = 0;
+  const bool tied = src.find("lm_head.weight") == nullptr;
+  for (const auto& [name, t] : src.tensors()) {
+    if (name == "model.embed_tokens.weight" && !tied) continue;
+    total += static_cast<double>(t.nbytes);
+  }
+  return total;
+}
+
+class SpeedRunner {
+ public:
+  SpeedRunner(Model& model, const SpeedOptions& o) : model_(model), o_(o) {}
+
+  // One pp + tg measurement, each from an empty cache, `batch` sequences at once for tg.
+  SpeedResult run_once() {
+    const auto& cfg = model_.config();
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(cfg.vocab_size - 1));
+    SpeedResult r;
+
+    {  // pp: one prompt from an empty cache (chunks of 512, as llama-bench's default ubatch).
+      KvCache kv(cfg, blocks_for(o_.prompt_tokens + 1), kBlock);
+      std::vector<int32_t> table = identity_table(blocks_for(o_.prompt_tokens + 1), 0);
+      const auto t0 = Clock::now();
+      for (int64_t done = 0; done < o_.prompt_tokens;) {
+        const int64_t n = std::min<int64_t>(512, o_.prompt_tokens - done);
+        Batch b;
+        for (int64_t i = 0; i < n; ++i) b.tokens.push_back(tok(rng));
+        b.sequences.push_back({0, n, done, &table});
+        b.logit_rows.push_back(n - 1);
+        model_.forward(b, kv, logits_);
+        done += n;
+      }
+      r.prefill_tps = o_.prompt_tokens / since(t0);
+      // TTFT: the prefill plus choosing the first token (greedy).
+      volatile int64_t first = std::max_element(logits_.begin(), logits_.end()) - logits_.begin();
+      (void)first;
+      r.ttft_ms = since(t0) * 1e3;
+    }
+    {  // tg: G steps of one token per sequence, from an empty cache.
+      const int64_t per_seq = blocks_for(o_.gen_tokens + 1);
+      KvCache kv(cfg, per_seq * o_.batch, kBlock);
+      std::vector<std::vector<int32_t>> tables;
+      for (int64_t s = 0; s < o_.batch; ++s) tables.push_back(identity_table(per_seq, s * per_seq));
+      std::vector<int32_t> last(o_.batch);
+      for (auto& t : last) t = tok(rng);
+      const auto t0 = Clock::now();
+      for (int64_t step = 0; step < o_.gen_tokens; ++step) {
+        Batch b;
+        for (int64_t s = 0; s < o_.batch; ++s) {
+          b.tokens.push_back(last[s]);
+          b.sequences.push_back({s, 1, step, &tables[s]});
+          b.logit_rows.push_back(s);
+        }
+        model_.forward(b, kv, logits_);
+        for (int64_t s = 0; s < o_.batch; ++s) {  // greedy, as a real decode loop would
+          const float* row = logits_.data() + s * cfg.vocab_size;
+          last[s] = static_cast<int32_t>(std::max_element(row, row + cfg.vocab_size) - row);
+        }
+      }
+      r.decode_tps = o_.batch * o_.gen_tokens / since(t0);
+    }
+    return r;
+  }
+
+ private:
+  static constexpr int64_t kBlock = 16;
+  static int64_t blocks_for(int64_t tokens) { return (tokens + kBlock - 1) / kBlock; }
+  static std::vector<int32_t> identity_table(int64_t n, int64_t first) {
+    std::vector<int32_t> t(n);
+    std::iota(t.begin(), t.end(), static_cast<int32_t>(first));
+    return t;
+  }
+  Model& model_;
+  const SpeedOptions& o_;
+  std::vector<float> logits_;
+};
+
+int run_speed(const SpeedOptions& o) {
+  set_default_threads(o.threads);
+  const int threads = default_threads();
+  auto source = open_model(o.model);
+  auto model = load_model(*source);
+  const auto& cfg = model->config();
+  const double wbytes = weight_bytes_per_token(*source);
+  // KV read per token at the middle of the tg run: K and V of every layer, float32.
+  const double kv_bytes = static_cast<double>(cfg.num_layers) * 2 * cfg.num_kv_heads * cfg.head_dim * 4 *
+                          (o.gen_tokens / 2.0);
+  SpeedRunner runner(*model, o);
+  std::vector<double> pp, tg, ttft, peer_pp, peer_tg;
+  for (int rep = 0; rep < o.repeat; ++rep) {  // alternate the engines so drift hits both alike
+    const SpeedResult r = runner.run_once();
+    pp.push_back(r.prefill_tps);
+    tg.push_back(r.decode_tps);
+    ttft.push_back(r.ttft_ms);
+    if (!o.peer.empty()) {
+      const PeerResult p = o.batch > 1 ? run_llama_batched_bench(o.model, o.prompt_tokens, o.gen_tokens, o.batch, threads)
+                                       : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, threads);
+      peer_pp.push_back(p.prefill_tps);
+      peer_tg.push_back(p.decode_tps);
+    }
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double rss_mb = ru.ru_maxrss / 1024.0;  // read before the bandwidth probe's 1 GiB buffer
+  const double bw = cpu::measure_read_bandwidth_gbps(default_thread_pool(), 1.0);
+  // With B sequences the weights are read once per step for all of them; KV per sequence.
+  const double floor_tps = o.batch * bw * 1e9 / (wbytes + o.batch * kv_bytes);
+  const double decode = median(tg), prefill = median(pp);
+  const double gbps = decode / o.batch * wbytes / 1e9;  // steps/s x weight bytes per step
+
+  if (o.json) {
+    std::printf("{\"model\": \"%s\", \"threads\": %d, \"batch\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+                "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, \"ttft_ms\": %.2f, "
+                "\"weight_gb_per_s\": %.2f, \"read_bandwidth_gb_per_s\": %.2f, \"decode_floor_tokens_per_s\": %.2f, "
+                "\"decode_fraction_of_floor\": %.3f, \"peak_rss_mb\": %.1f",
+                o.model.c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.prompt_tokens),
+                static_cast<long long>(o.gen_tokens), prefill, decode, median(ttft), gbps, bw, floor_tps,
+                decode / floor_tps, rss_mb);
+    if (!o.peer.empty())
+      std::printf(", \"peer\": \"llama.cpp\", \"peer_prefill_tokens_per_s\": %.2f, \"peer_decode_tokens_per_s\": %.2f, "
+                  "\"prefill_ratio\": %.3f, \"decode_ratio\": %.3f",
+                  median(peer_pp), median(peer_tg), prefill / median(peer_pp), decode / median(peer_tg));
+    std::printf("}\n");
+    return 0;
+  }
+  std::printf("model      %s (%s, %s)\n", o.model.c_str(), cfg.arch_name.c_str(), source->format().c_str());
+  std::printf("cpu        %s, %d threads, %s\n", cpu::cpu_features().model_name.c_str(), threads,
+              cpu::cpu_features().summary().c_str());
+  std::printf("weights    %.1f MB read per decode step; read bandwidth %.1f GB/s\n", wbytes / 1e6, bw);
+  std::printf("%-12s %12s %12s %8s\n", "test", "ax tok/s", "llama.cpp", "ratio");
+  auto row = [&](const char* name, double ours, const std::vector<double>& peer) {
+    if (peer.empty()) {
+      std::printf("%-12s %12.2f\n", name, ours);
+    } else {
+      std::printf("%-12s %12.2f %12.2f %8.3f\n", name, ours, median(peer), ours / median(peer));
+    }
+  };
+  const std::string pp_name = "pp" + std::to_string(o.prompt_tokens);
+  const std::string tg_name = (o.batch > 1 ? "tg" + std::to_string(o.gen_tokens) + "x" + std::to_string(o.batch)
+                                           : "tg" + std::to_string(o.gen_tokens));
+  row(pp_name.c_str(), prefill, peer_pp);
+  row(tg_name.c_str(), decode, peer_tg);
+  std::printf("decode floor %.2f tok/s (ours at %.0f%% of it), weights streamed at %.2f GB/s\n", floor_tps,
+              100.0 * decode / floor_tps, gbps);
+  std::printf("ttft %.1f ms, peak RSS %.1f MB\n", median(ttft), rss_mb);
+  return 0;
+}
+
+RegisterCommand reg_bench("bench", "Benchmarks: `bench speed` measures prefill/decode speed (optionally vs llama.cpp)",
+                          [](CLI::App& app) -> CommandRun {
+  auto o = std::make_shared<SpeedOptions>();
+  app.require_subcommand(1);
+  CLI::App* speed = app.add_subcommand("speed", "Prefill and decode tokens/s of a model file");
+  speed->add_option("--model", o->model, "GGUF file or Hugging Face folder")->required();
+  speed->add_option("--prompt-tokens,-p", o->prompt_tokens, "prompt length for the prefill test")->check(CLI::PositiveNumber);
+  speed->add_option("--gen-tokens,-n", o->gen_tokens, "tokens generated in the decode test")->check(CLI::PositiveNumber);
+  speed->add_option("--batch", o->batch, "sequences decoded together (aggregate tokens/s)")->check(CLI::PositiveNumber);
+  speed->add_option("--threads,-t", o->threads, "CPU threads (default: all cores)");
+  speed->add_option("--repeat,-r", o->repeat, "runs per engine (median reported)")->check(CLI::PositiveNumber);
+  speed->add_flag("--json", o->json, "print one JSON object");
+  speed->add_option("--peer", o->peer, "also run llama.cpp (llama-bench / llama-batched-bench) on the same file")
+      ->check(CLI::IsMember({"llama.cpp"}));
+  return [o] { return run_speed(*o); };
+});
+
+}  // namespace
+}  // namespace ax::cli
