@@ -260,6 +260,9 @@ TOKENS = {
     "mistral-v0.3.jinja": ("<s>", "</s>"),
     "mistral-nemo-2407.jinja": ("<s>", "</s>"),
     "mistral-small-3.1.jinja": ("<s>", "</s>"),
+    "glm-4.6.jinja": (None, "<|endoftext|>"),
+    "deepseek-v3.1.jinja": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "command-r7b-tool-use.jinja": ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"),
 }
 
 # Template-specific keyword arguments worth covering.
@@ -269,6 +272,9 @@ EXTRA_VARIANTS = {
     "llama-3.1.jinja": [{"builtin_tools": ["brave_search", "wolfram_alpha", "code_interpreter"]},
                         {"tools_in_user_message": False, "date_string": "01 Jan 2025"}],
     "llama-3.2.jinja": [{"tools_in_user_message": False}],
+    "glm-4.6.jinja": [{"enable_thinking": False}],
+    "deepseek-v3.1.jinja": [{"thinking": True}],
+    "command-r7b-tool-use.jinja": [{"enable_citations": True}],
 }
 
 TOOL_CONVERSATIONS = {"single_user", "system_multi_turn", "tool_call_flow", "parallel_tool_calls",
