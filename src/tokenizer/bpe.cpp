@@ -5,7 +5,7 @@
 namespace ax {
 
 void BpeMerges::add(int32_t left, int32_t right, int32_t result) {
-  table_.emplace(key(left, right), Rule{static_cast<int32_t>(table_.size()), result});
+  if (table_.insert(key(left, right), Rule{next_rank_, result})) ++next_rank_;
 }
 
 namespace {

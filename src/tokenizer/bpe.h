@@ -6,13 +6,15 @@
 // a word of n symbols costs O(n log n).
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
+
+#include "tokenizer/flat_index.h"
 
 namespace ax {
 
 class BpeMerges {
  public:
+  void reserve(size_t n) { table_.reserve(n); }
   // Adds the rule "left right -> result"; the first rule added for a pair keeps its rank.
   void add(int32_t left, int32_t right, int32_t result);
   size_t size() const { return table_.size(); }
@@ -29,10 +31,10 @@ class BpeMerges {
   }
   const Rule* find(int32_t l, int32_t r) const {
     if (l < 0 || r < 0) return nullptr;
-    auto it = table_.find(key(l, r));
-    return it == table_.end() ? nullptr : &it->second;
+    return table_.find(key(l, r));
   }
-  std::unordered_map<uint64_t, Rule> table_;
+  FlatU64Map<Rule> table_;
+  int32_t next_rank_ = 0;
 };
 
 }  // namespace ax

@@ -86,8 +86,11 @@ namespace {
 constexpr std::string_view kMark = "\xE2\x96\x81";  // U+2581
 }  // namespace
 
-bool spm_pieces_split_at_space_marks(const std::vector<std::string>& pieces) {
-  for (const std::string& p : pieces) {
+bool spm_pieces_split_at_space_marks(const std::vector<std::string>& pieces,
+                                     const std::vector<TokenKind>& kinds) {
+  for (size_t id = 0; id < pieces.size(); ++id) {
+    if (kinds[id] != TokenKind::Normal && kinds[id] != TokenKind::UserDefined) continue;
+    const std::string& p = pieces[id];
     // Any U+2581 must sit in the leading run of marks.
     size_t i = 0;
     while (p.compare(i, kMark.size(), kMark) == 0) i += kMark.size();

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/tokenizer_spec.h"
+
 namespace ax {
 
 // Piece lookup: the id of a vocabulary string that merges may produce, or -1. (A plain function
@@ -23,7 +25,9 @@ struct PieceLookup {
 // U+2581 right after another character (SentencePiece vocabularies trained with
 // split_by_whitespace). Then text can be cut before every U+2581 that follows another character
 // and each word merged on its own with the same result, since no pair spanning a cut is a piece.
-bool spm_pieces_split_at_space_marks(const std::vector<std::string>& mergeable_pieces);
+// Only normal and user-defined pieces count (the ones merges produce).
+bool spm_pieces_split_at_space_marks(const std::vector<std::string>& pieces,
+                                     const std::vector<TokenKind>& kinds);
 // Appends the words of `text` cut that way (views into text).
 void split_at_space_marks(std::string_view text, std::vector<std::string_view>& out);
 

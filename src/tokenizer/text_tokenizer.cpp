@@ -12,8 +12,6 @@ namespace ax {
 
 namespace {
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-constexpr size_t kMaxCachedWord = 256;                   // bytes; longer words are rare
-constexpr size_t kMaxCacheEntries = 1 << 18;
 
 void replace_spaces(std::string& s) {
   std::string out;
@@ -55,8 +53,7 @@ TextTokenizer::TextTokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
     eos.insert(eos.begin(), spec_.eos_id);
   spec_.eos_ids = eos;
 
-  index_.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) index_.emplace(spec_.pieces[i], static_cast<int32_t>(i));
+  index_.build(spec_.pieces);
 
   const ByteLevel& bl = ByteLevel::get();
   byte_symbol_.fill(-1);
@@ -100,19 +97,18 @@ TextTokenizer::TextTokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
   }
 
   if (spec_.model == TokenizerSpec::Model::Bpe) {
+    merges_.reserve(spec_.merges.size());
+    std::string joined;
     for (const auto& [l, r] : spec_.merges) {
       int32_t li = lookup(l), ri = lookup(r);
-      int32_t m = lookup_mergeable(l + r);
+      joined.assign(l).append(r);
+      int32_t m = lookup_mergeable(joined);
       if (li < 0 || ri < 0 || m < 0) continue;  // a rule whose pieces are not all tokens never applies
       merges_.add(li, ri, m);
     }
   }
   if (spec_.allow_word_cuts && spec_.escape_spaces && !spec_.byte_level) {
-    std::vector<std::string> mergeable;
-    for (size_t i = 0; i < n; ++i)
-      if (spec_.kinds[i] == TokenKind::Normal || spec_.kinds[i] == TokenKind::UserDefined)
-        mergeable.push_back(spec_.pieces[i]);
-    cut_at_marks_ = spm_pieces_split_at_space_marks(mergeable);
+    cut_at_marks_ = spm_pieces_split_at_space_marks(spec_.pieces, spec_.kinds);
   }
   splitter_ = RegexSplitter(spec_.pre_regexes);
   added_ = AddedTokenMatcher(spec_);
@@ -123,10 +119,7 @@ void TextTokenizer::check_id(int32_t id) const {
     fail("token id {} is outside the vocabulary (size {})", id, vocab_size());
 }
 
-int32_t TextTokenizer::lookup(std::string_view piece) const {
-  auto it = index_.find(piece);
-  return it == index_.end() ? -1 : it->second;
-}
+int32_t TextTokenizer::lookup(std::string_view piece) const { return index_.find(piece); }
 
 int32_t TextTokenizer::lookup_mergeable(std::string_view piece) const {
   int32_t id = lookup(piece);
@@ -226,22 +219,11 @@ void TextTokenizer::encode_fragment(std::string_view text, bool at_start,
 }
 
 void TextTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  const bool cacheable = word.size() <= kMaxCachedWord;
-  if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find(word);
-    if (it != cache_.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
-    }
-  }
+  const bool cacheable = word.size() <= WordCache::kMaxWordBytes;
+  if (cacheable && cache_.find(word, out)) return;
   const size_t before = out.size();
   merge_word(word, out);
-  if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-    cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + before, out.end()));
-  }
+  if (cacheable) cache_.insert(word, out.data() + before, out.size() - before);
 }
 
 void TextTokenizer::merge_word(std::string_view word, std::vector<int32_t>& out) const {

@@ -8,17 +8,17 @@
 //   pre-tokenizer regexes, BPE per word (cached) -> EOS.
 // decode: concatenates each token's bytes (byte-exact, may end inside a UTF-8 sequence).
 #include <array>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/flat_index.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_spec.h"
+#include "tokenizer/word_cache.h"
 
 namespace ax {
 
@@ -47,11 +47,6 @@ class TextTokenizer final : public Tokenizer {
   const TokenizerSpec& spec() const { return spec_; }
 
  private:
-  struct SvHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   void check_id(int32_t id) const;
   int32_t lookup(std::string_view piece) const;
   int32_t lookup_mergeable(std::string_view piece) const;  // normal or user-defined pieces only
@@ -60,7 +55,7 @@ class TextTokenizer final : public Tokenizer {
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
 
   TokenizerSpec spec_;
-  std::unordered_map<std::string_view, int32_t> index_;  // views into spec_.pieces
+  PieceIndex index_;                                     // over spec_.pieces
   std::vector<std::string> bytes_;                       // id -> decoded bytes
   std::array<int32_t, 256> byte_symbol_{};    // byte-level: the token of each single byte
   std::array<int32_t, 256> byte_fallback_{};  // the <0xNN> tokens
@@ -69,9 +64,7 @@ class TextTokenizer final : public Tokenizer {
   RegexSplitter splitter_;
   AddedTokenMatcher added_;
 
-  // Words seen before and their ids (BPE only). Bounded: cleared when it grows too large.
-  mutable std::mutex cache_mu_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>, SvHash, std::equal_to<>> cache_;
+  mutable WordCache cache_;  // words seen before and their ids
 };
 
 }  // namespace ax
