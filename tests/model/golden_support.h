@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "format/safetensors.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -42,6 +43,20 @@ class SequenceRunner {
   std::unique_ptr<KvCache> kv_;
   std::vector<int32_t> table_;
   int64_t pos_ = 0;
+};
+
+// While alive, cpu::linear runs the scalar reference only (no fast kernel).
+class ReferenceLinearOnly {
+ public:
+  explicit ReferenceLinearOnly(bool active = true) : saved_(cpu::linear_kernel_in_use()) {
+    if (active) cpu::set_linear_kernel(nullptr);
+  }
+  ~ReferenceLinearOnly() { cpu::set_linear_kernel(saved_); }
+  ReferenceLinearOnly(const ReferenceLinearOnly&) = delete;
+  ReferenceLinearOnly& operator=(const ReferenceLinearOnly&) = delete;
+
+ private:
+  cpu::LinearKernel saved_;
 };
 
 struct Diff {
@@ -112,6 +127,52 @@ inline Diff compare(const float* got, const float* want, size_t n) {
     d.max_abs = std::max(d.max_abs, std::abs(static_cast<double>(got[i]) - want[i]));
     d.scale = std::max(d.scale, std::abs(static_cast<double>(want[i])));
     if (std::isnan(got[i])) d.max_abs = INFINITY;
+  }
+  return d;
+}
+
+// The reduced-precision criterion of the fixtures' README, for paths that round activations or
+// weights below float32 (the bf16 prefill GEMM): per-row cosine similarity, and the argmax wherever
+// the reference's top-2 margin exceeds 5% of the row's scale.
+struct LooseDiff {
+  double min_cosine = 1.0;
+  int64_t confident_argmax_mismatches = 0;
+};
+
+inline double top2_margin(const float* row, int64_t n) {
+  float a = -INFINITY, b = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (row[i] > a) {
+      b = a;
+      a = row[i];
+    } else if (row[i] > b) {
+      b = row[i];
+    }
+  }
+  return static_cast<double>(a) - b;
+}
+
+inline double row_scale(const float* row, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s = std::max(s, std::abs(static_cast<double>(row[i])));
+  return s;
+}
+
+int32_t argmax(const float* row, int64_t n);
+
+inline LooseDiff loose_compare(const float* got, const float* want, int64_t rows, int64_t n) {
+  LooseDiff d;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = got + r * n;
+    const float* w = want + r * n;
+    double gw = 0, gg = 0, ww = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      gw += static_cast<double>(g[i]) * w[i];
+      gg += static_cast<double>(g[i]) * g[i];
+      ww += static_cast<double>(w[i]) * w[i];
+    }
+    d.min_cosine = std::min(d.min_cosine, gw / std::sqrt(gg * ww));
+    if (top2_margin(w, n) > 0.05 * row_scale(w, n) && argmax(g, n) != argmax(w, n)) ++d.confident_argmax_mismatches;
   }
   return d;
 }

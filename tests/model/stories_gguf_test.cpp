@@ -14,6 +14,7 @@ namespace ax::test {
 namespace {
 
 TEST(Stories260K, GgufAndHfGiveTheSameLogits) {
+  ReferenceLinearOnly oracle;
   auto gguf_src = open_model(shared_model("stories260K/stories260K.gguf"));
   auto hf_src = open_model(fixture("stories260K"));
   ASSERT_EQ(gguf_src->config().rope.style, RopeStyle::AdjacentPairs);
@@ -47,27 +48,32 @@ TEST(Stories260K, GgufReproducesLlama2cGreedyReference) {
   auto src = open_model(shared_model("stories260K/stories260K.gguf"));
   auto model = load_model(*src);
   const int64_t V = model->config().vocab_size;
-  SequenceRunner run(*model, 1 + static_cast<int64_t>(want_tokens.size()));
-  std::vector<int32_t> got;
-  std::vector<float> row = run.feed({1}, false);  // BOS
-  Diff first8;
-  for (size_t k = 0; k < want_tokens.size(); ++k) {
-    if (k < want_logits.size()) {
-      ASSERT_EQ(k == 0 ? 1 : got[k - 1], logit_inputs[k]);
-      const Diff d = compare(row.data(), want_logits[k].data(), V);
-      first8.max_abs = std::max(first8.max_abs, d.max_abs);
-      first8.scale = std::max(first8.scale, d.scale);
+  // The reference linear (the oracle), then the default fast kernels.
+  for (bool reference : {true, false}) {
+    SCOPED_TRACE(reference ? "reference linear" : "fast kernels");
+    ReferenceLinearOnly path(reference);
+    SequenceRunner run(*model, 1 + static_cast<int64_t>(want_tokens.size()));
+    std::vector<int32_t> got;
+    std::vector<float> row = run.feed({1}, false);  // BOS
+    Diff first8;
+    for (size_t k = 0; k < want_tokens.size(); ++k) {
+      if (k < want_logits.size()) {
+        ASSERT_EQ(k == 0 ? 1 : got[k - 1], logit_inputs[k]);
+        const Diff d = compare(row.data(), want_logits[k].data(), V);
+        first8.max_abs = std::max(first8.max_abs, d.max_abs);
+        first8.scale = std::max(first8.scale, d.scale);
+      }
+      got.push_back(argmax(row.data(), V));
+      if (k + 1 < want_tokens.size()) row = run.feed({got.back()}, false);
     }
-    got.push_back(argmax(row.data(), V));
-    if (k + 1 < want_tokens.size()) row = run.feed({got.back()}, false);
+    EXPECT_EQ(got, want_tokens);
+    // The file's logits are rounded to 5 decimals: allow that on top of the float32 tolerance.
+    EXPECT_LE(first8.max_abs, first8.tolerance(1e-4) + 5e-6);
+    std::printf("GOLDEN stories260K.gguf greedy from BOS (%s): %zu/%zu tokens match; first-8-position logits "
+                "max|d| %.2e (scale %.2f)\n", reference ? "reference" : "kernels",
+                static_cast<size_t>(std::mismatch(got.begin(), got.end(), want_tokens.begin()).first - got.begin()),
+                want_tokens.size(), first8.max_abs, first8.scale);
   }
-  EXPECT_EQ(got, want_tokens);
-  // The file's logits are rounded to 5 decimals: allow that on top of the float32 tolerance.
-  EXPECT_LE(first8.max_abs, first8.tolerance(1e-4) + 5e-6);
-  std::printf("GOLDEN stories260K.gguf greedy from BOS: %zu/%zu tokens match; first-8-position logits "
-              "max|d| %.2e (scale %.2f)\n",
-              static_cast<size_t>(std::mismatch(got.begin(), got.end(), want_tokens.begin()).first - got.begin()),
-              want_tokens.size(), first8.max_abs, first8.scale);
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64
 }  // namespace
 
 void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
+LinearKernel linear_kernel_in_use() { return g_kernel.load(); }
 
 void set_num_threads(int n) { set_default_threads(n); }
 int num_threads() { return default_threads(); }

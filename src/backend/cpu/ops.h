@@ -12,16 +12,17 @@ namespace ax::cpu {
 // ---- Linear layer --------------------------------------------------------------------------
 // y[n, out] = x[n, in] · W^T, W a TensorView of shape {out, in}.
 //
-// linear() is the entry point the model calls. It runs the registered fast kernel when one is
-// registered and accepts W's dtype, else linear_reference(). linear_reference() dequantizes each
+// linear() is the entry point the model calls. It runs the registered fast kernel (by default
+// backend/cpu/kernels' linear_kernel) when it accepts W's dtype, else linear_reference(). linear_reference() dequantizes each
 // row of W once (ax::dequantize_row) and takes float32 dot products with every x row.
 void linear(const TensorView& w, const float* x, int64_t n, float* y);
 void linear_reference(const TensorView& w, const float* x, int64_t n, float* y);
 
 // A fast kernel: returns false (having written nothing) when it does not handle w's dtype/shape,
-// and linear() falls back to the reference. Passing nullptr restores the reference alone.
+// and linear() falls back to the reference. Passing nullptr leaves the reference alone.
 using LinearKernel = bool (*)(const TensorView& w, const float* x, int64_t n, float* y);
 void set_linear_kernel(LinearKernel kernel);
+LinearKernel linear_kernel_in_use();  // nullptr: the reference alone
 
 // Threads the reference linear may split output rows over: the process-wide pool of
 // util/thread_pool.h (n <= 0: all hardware threads; 1: the calling thread only). Every

@@ -1,0 +1,53 @@
+// The reference linear over every quantized weight type, against w @ x that gguf-py's independent
+// dequantizers give (../shared/fixtures/quants): row addressing and block handling per dtype.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/ops.h"
+#include "format/gguf.h"
+#include "format/safetensors.h"
+#include "test_support.h"
+
+namespace ax::cpu {
+namespace {
+
+std::vector<float> read_f32(const SafetensorsFile& f, const std::string& name) {
+  const TensorView* t = f.tensor(name);
+  if (t == nullptr || t->dtype != DType::F32) ADD_FAILURE() << "no F32 tensor " << name;
+  std::vector<float> v(t ? t->numel() : 0);
+  if (t) std::memcpy(v.data(), t->data, v.size() * 4);
+  return v;
+}
+
+TEST(LinearReference, EveryQuantTypeMatchesIndependentDequantization) {
+  auto gguf = GgufFile::open(test::fixture("quants/quants.gguf"));
+  auto ref = SafetensorsFile::open(test::fixture("quants/reference.safetensors"));
+  for (const char* type : {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k",
+                           "q5_k", "q6_k", "iq4_xs"}) {
+    SCOPED_TRACE(type);
+    const std::string name = std::string(type) + ".w";
+    const TensorView* w = gguf->tensor(name);
+    ASSERT_NE(w, nullptr);
+    const auto wd = read_f32(*ref, name);
+    const auto x = read_f32(*ref, std::string(type) + ".x");
+    const auto want = read_f32(*ref, std::string(type) + ".y");
+    const int64_t out = w->rows(), in = w->cols();
+    ASSERT_EQ(static_cast<int64_t>(want.size()), out);
+    // Two input rows (x and 2x) so the n > 1 path and output layout are exercised too.
+    std::vector<float> xx(x);
+    for (float v : x) xx.push_back(2 * v);
+    std::vector<float> y(2 * out);
+    linear_reference(*w, xx.data(), 2, y.data());
+    for (int64_t o = 0; o < out; ++o) {
+      double mag = 0;
+      for (int64_t k = 0; k < in; ++k) mag += std::abs(static_cast<double>(wd[o * in + k]) * x[k]);
+      EXPECT_NEAR(y[o], want[o], 1e-6 * mag + 1e-6) << "row " << o;
+      EXPECT_NEAR(y[out + o], 2 * want[o], 2e-6 * mag + 1e-6) << "row " << o << " of 2x";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ax::cpu
