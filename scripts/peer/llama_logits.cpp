@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   cp.n_batch = cp.n_ubatch = static_cast<uint32_t>(ids.size());
   cp.n_threads = cp.n_threads_batch = threads;
   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  // float32 KV cache (llama.cpp's default is F16): what remains is the engines' own arithmetic.
+  cp.type_k = GGML_TYPE_F32;
+  cp.type_v = GGML_TYPE_F32;
   llama_context* ctx = llama_init_from_model(model, cp);
   if (!ctx) return 1;
 
