@@ -28,9 +28,11 @@ cmake -S "$DEST/src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
   -DGGML_OPENMP=ON -DGGML_CUDA=$CUDA -DLLAMA_CURL=OFF -DLLAMA_BUILD_SERVER=OFF \
   -DLLAMA_BUILD_TESTS=OFF >/dev/null
+# Targets this llama.cpp version has (names moved between versions).
+all_targets=$(ninja -C "$build" -t targets all 2>/dev/null)
 avail=()
 for t in "${TARGETS[@]}"; do
-  ninja -C "$build" -t targets all 2>/dev/null | grep -q "^$t:" && avail+=("$t")
+  grep -q "^$t:" <<<"$all_targets" && avail+=("$t")
 done
 ninja -C "$build" -j "$JOBS" "${avail[@]}"
 echo "llama.cpp binaries: $build/bin"

@@ -23,6 +23,8 @@ g++ -O2 -std=c++17 "$ROOT/scripts/peer/llama_logits.cpp" -I"$LCPP/src/include" -
 PROMPT="The quick brown fox jumps over the lazy dog. def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)"
 run_shape() {  # shape vocab-gguf
   local shape=$1 vocab=$2 base=$OUT/$1
+  # Float32, 4 layers: both engines compute the same float32 arithmetic -> near bit-exact.
+  [ -f "$base-l4-f32.gguf" ] || "$ROOT/build/synthetic_model" --shape "$shape" --vocab "$vocab" --type F32 --layers 4 --out "$base-l4-f32.gguf" >/dev/null
   [ -f "$base-f16.gguf" ] || "$ROOT/build/synthetic_model" --shape "$shape" --vocab "$vocab" --type F16 --out "$base-f16.gguf" >/dev/null
   for q in Q8_0 Q4_K_M; do
     [ -f "$base-${q,,}.gguf" ] || "$BIN/llama-quantize" "$base-f16.gguf" "$base-${q,,}.gguf" "$q" "$THREADS" >/dev/null 2>&1
@@ -31,7 +33,7 @@ run_shape() {  # shape vocab-gguf
   local ids
   ids=$("$ROOT/build/ax-engine" tokenize --model "$base-f16.gguf" --text "$(printf "$PROMPT")" --json |
         python3 -c 'import json,sys; print(",".join(map(str, json.load(sys.stdin)["ids"])))')
-  for q in f16 q8_0 q4_k_m; do
+  for q in l4-f32 f16 q8_0 q4_k_m; do
     "$OUT/llama_logits" "$base-$q.gguf" "$ids" "$OUT/$shape-$q.peer.f32" "$THREADS" 2>/dev/null
     "$ROOT/build/crosscheck_logits" --model "$base-$q.gguf" --ids "$ids" --peer "$OUT/$shape-$q.peer.f32" --threads "$THREADS"
   done
