@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/kernels/kernels.h"
 #include "util/error.h"
 
 namespace ax {
@@ -72,33 +73,14 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
     }
   }
 
-  // softmax(q · K^T * scale) · V per token and head, over keys j with pos - W < j <= pos.
+  // softmax(q · K^T * scale) · V per token and head, over keys j with pos - W < j <= pos
+  // (backend/cpu/kernels: one pass over the paged keys, threads over tokens and kv heads).
   std::vector<float> ctx(T * q_width, 0.0f);  // [T, q width]
-  std::vector<float> scores;
   for (const BatchSequence& seq : batch.sequences) {
-    for (int64_t i = 0; i < seq.num_tokens; ++i) {
-      const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
-      const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos - s.window + 1) : 0;
-      const int64_t n_keys = pos - first + 1;
-      scores.resize(n_keys);
-      for (int64_t head = 0; head < s.num_heads; ++head) {
-        const int64_t kvh = head / group;
-        const float* qh = q.data() + t * q_width + head * hd;
-        for (int64_t j = first; j <= pos; ++j) {
-          const float* kj = kv.k(layer, (*seq.block_table)[j / bs], j % bs) + kvh * hd;
-          float dot = 0.0f;
-          for (int64_t d = 0; d < hd; ++d) dot += qh[d] * kj[d];
-          scores[j - first] = dot * s.scale;
-        }
-        cpu::softmax(scores.data(), n_keys);
-        float* oh = ctx.data() + t * q_width + head * hd;
-        for (int64_t j = first; j <= pos; ++j) {
-          const float* vj = kv.v(layer, (*seq.block_table)[j / bs], j % bs) + kvh * hd;
-          const float p = scores[j - first];
-          for (int64_t d = 0; d < hd; ++d) oh[d] += p * vj[d];
-        }
-      }
-    }
+    const cpu::kernels::PagedKv paged{kv.k(layer, 0, 0), kv.v(layer, 0, 0), seq.block_table->data(), bs, kv_width};
+    cpu::kernels::attention(q.data() + seq.token_offset * q_width, q_width, seq.num_tokens, seq.start_pos,
+                            s.num_heads, s.num_kv_heads, hd, s.scale, s.window, paged,
+                            ctx.data() + seq.token_offset * q_width, q_width);
   }
 
   // Output projection: out [T, hidden].

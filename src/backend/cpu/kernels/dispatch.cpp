@@ -169,6 +169,56 @@ bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {
   return matmul(w.dtype, w.data, out, in, x, n, y, best_isa(), nullptr);
 }
 
+namespace {
+
+// The plain two-pass form, for CPUs without AVX2.
+void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
+  const int64_t hd = a.head_dim, group = a.num_heads / a.num_kv_heads;
+  std::vector<float> scores;
+  for (int64_t item = item0; item < item1; ++item) {
+    const int64_t t = item / a.num_kv_heads, kvh = item % a.num_kv_heads;
+    const int64_t pos = a.start_pos + t;
+    const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+    scores.resize(pos - first + 1);
+    for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+      const float* qh = a.q + t * a.q_stride + h * hd;
+      float mx = -INFINITY;
+      for (int64_t j = first; j <= pos; ++j) {
+        const float* kr = a.k + (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
+        float dot = 0;
+        for (int64_t d = 0; d < hd; ++d) dot += qh[d] * kr[d];
+        scores[j - first] = dot * a.scale;
+        mx = std::max(mx, scores[j - first]);
+      }
+      float sum = 0;
+      for (auto& sc : scores) sum += (sc = std::exp(sc - mx));
+      float* o = a.out + t * a.out_stride + h * hd;
+      std::fill(o, o + hd, 0.0f);
+      for (int64_t j = first; j <= pos; ++j) {
+        const float* vr = a.v + (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
+        const float p = scores[j - first] / sum;
+        for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+               int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
+               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool) {
+  if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
+    fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
+  if (T <= 0) return;
+  AttnArgs a{q, q_stride, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
+             kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
+  const IsaKernels* table = table_for(best_isa());
+  const auto fn = table != nullptr ? table->attention : attention_scalar;
+  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  tp.parallel_for(T * num_kv_heads, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
+}
+
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   const IsaKernels* table = table_for(best_isa());
   if (table != nullptr) {

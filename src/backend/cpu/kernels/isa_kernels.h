@@ -29,6 +29,24 @@ using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, const Acts& a, int64
 // Quantizes n rows of x {n, k}: per block of `qblock` values one scale, per `sgroup` values one sum.
 using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, float* d, int16_t* s);
 
+// One attention call (see kernels::attention). Work items are (query token t, kv head) pairs,
+// item = t * num_kv_heads + kv_head; each item covers the query heads sharing that kv head.
+struct AttnArgs {
+  const float* q;        // [T, q_stride], head h at h * head_dim
+  int64_t q_stride;
+  int64_t start_pos;     // position of query token 0
+  int64_t num_heads, num_kv_heads, head_dim;
+  float scale;
+  int64_t window;        // > 0: keys pos - window < j <= pos only
+  const float* k;        // paged keys: row j at k + (table[j / bs] * bs + j % bs) * kv_stride
+  const float* v;
+  const int32_t* block_table;
+  int64_t block_size;
+  int64_t kv_stride;
+  float* out;            // [T, out_stride]
+  int64_t out_stride;
+};
+
 struct IsaKernels {
   QuantizeFn quantize_q8_32 = nullptr;   // qblock 32, sgroup 32 (Q8_0, Q4_0)
   QuantizeFn quantize_q8_256 = nullptr;  // qblock 256, sgroup 16 (Q4_K, Q5_K, Q6_K)
@@ -41,6 +59,7 @@ struct IsaKernels {
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
   // One weight row (k values of type t) to float32.
   void (*dequant_row)(DType t, const uint8_t* src, float* dst, int64_t k) = nullptr;
 

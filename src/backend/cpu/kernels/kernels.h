@@ -48,6 +48,27 @@ bool uses_gemm(DType wtype, Isa isa, int64_t n, int64_t in);
 // declining (false) where there is no fast path so the reference runs.
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y);
 
+// Causal attention of T query tokens of one sequence over its paged K/V cache (one layer), with
+// grouped-query heads: query head h reads kv head h / (num_heads / num_kv_heads).
+//   q:   [T, q_stride] floats, head h at h * head_dim (RoPE already applied);
+//   keys/values for position j: row j of the cache, at k + (block_table[j / block_size] *
+//        block_size + j % block_size) * kv_stride (+ kv_head * head_dim), same for v;
+//   out: [T, out_stride], head h at h * head_dim:
+//        softmax_j(q_t,h . k_j * scale) . v_j over first(t) <= j <= start_pos + t, where first =
+//        max(0, pos - window + 1) if window > 0 else 0.
+// One pass over the keys (online softmax in chunks), K/V read once per group of query heads; the
+// (token, kv head) pairs are split over the pool.
+struct PagedKv {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
+  int64_t kv_stride = 0;  // floats per cached position (num_kv_heads * head_dim)
+};
+void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+               int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
+               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool = nullptr);
+
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
