@@ -376,13 +376,12 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
 
   // K/V is valid for the last token and the accepted drafts; the rejected drafts' rows are rolled
   // back (O(1): the table gets shorter), and newly full blocks join the prefix cache.
+  // A finishing sequence commits too: its prompt's blocks stay cached for the next request (the
+  // next turn of a chat, the same system prompt) after it releases them.
   s.num_computed = last + 1 + out.accepted;
-  if (!done) {
-    blocks_->truncate(s.id, s.num_computed);
-    blocks_->commit(s.id, std::span(s.tokens).first(s.num_computed));
-    return;
-  }
-  finish(s, reason, std::move(stop_what));
+  blocks_->truncate(s.id, s.num_computed);
+  blocks_->commit(s.id, std::span(s.tokens).first(std::min(s.num_computed, s.num_tokens())));
+  if (done) finish(s, reason, std::move(stop_what));
 }
 
 void Engine::finish(Sequence& s, FinishReason reason, std::string stop, std::string error) {

@@ -186,7 +186,7 @@ TEST(Engine, CancelFreesEverythingAtTheNextStep) {
   EXPECT_TRUE(oc.tokens.empty());
 }
 
-TEST(Engine, ASecondRequestWithTheSamePrefixSkipsItsPrefill) {
+TEST(Engine, ASecondRequestWithTheSamePrefixSkipsItsPrefill) {  // even after a 1-token request
   MockModel model;
   Engine engine(model, nullptr, small_config(64));
   std::vector<int32_t> system(37);
@@ -194,7 +194,7 @@ TEST(Engine, ASecondRequestWithTheSamePrefixSkipsItsPrefill) {
   auto p1 = system, p2 = system;
   p1.push_back(1);
   p2.insert(p2.end(), {2, 3});
-  RequestHandle h1 = engine.submit(greedy(p1, 3));
+  RequestHandle h1 = engine.submit(greedy(p1, 1));
   engine.run_until_idle();
   const int64_t rows_before = model.rows;
   RequestHandle h2 = engine.submit(greedy(p2, 3));
