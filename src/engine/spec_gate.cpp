@@ -11,6 +11,37 @@ int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences) {
   return static_cast<int>(std::max<int64_t>(0, o.max_rows_per_step / decoding_sequences - 1));
 }
 
+StepCostModel::StepCostModel(double prior_row_cost, double forgetting)
+    : prior_(prior_row_cost), forget_(forgetting) {}
+
+void StepCostModel::record(int64_t rows, double seconds) {
+  if (rows <= 0 || !(seconds > 0)) return;
+  const double x = static_cast<double>(rows), y = seconds;
+  sw_ = forget_ * sw_ + 1;
+  sx_ = forget_ * sx_ + x;
+  sy_ = forget_ * sy_ + y;
+  sxx_ = forget_ * sxx_ + x * x;
+  sxy_ = forget_ * sxy_ + x * y;
+  ++n_;
+  // Refit only when the rows seen vary enough to tell slope from intercept; otherwise keep the
+  // last fit (a long run of one-row steps says nothing new about extra rows).
+  const double var = sw_ * sxx_ - sx_ * sx_;
+  if (var <= 0.25 * sw_ * sw_) return;
+  const double slope = (sw_ * sxy_ - sx_ * sy_) / var;
+  const double intercept = (sy_ - slope * sx_) / sw_;
+  c1_ = std::max(slope, 0.0);
+  c0_ = std::max(intercept, 0.0);
+  fitted_ = c0_ + c1_ > 0;
+}
+
+double StepCostModel::row_cost(int64_t batch) const {
+  const double b = static_cast<double>(std::max<int64_t>(batch, 1));
+  double c = prior_;
+  if (fitted_) c = c1_ * b / (c0_ + c1_ * b);
+  else if (b > 1) c = prior_ * b / (1 + prior_ * (b - 1));  // the prior as c1 / (c0 + c1) at B = 1
+  return std::clamp(c, 0.005, 1.0);
+}
+
 SpecGate::SpecGate(SpecGateOptions options)
     : o_(options), accept_(options.initial_accept), next_cooldown_(options.initial_cooldown) {
   if (!(o_.row_cost >= 0) || !(o_.ema_weight > 0 && o_.ema_weight <= 1) ||
@@ -35,14 +66,15 @@ int SpecGate::best_length(double a, double row_cost, int max_draft) {
   return best;
 }
 
-int SpecGate::allowed(int max_draft) {
+int SpecGate::allowed(int max_draft, double row_cost) {
   if (max_draft <= 0) return 0;
+  if (row_cost < 0) row_cost = o_.row_cost;
   if (cooldown_left_ > 0) {
     if (--cooldown_left_ > 0) return 0;
     accept_ = o_.initial_accept;  // reopen: probe with an optimistic estimate
     probing_ = true;
   }
-  const int j = best_length(accept_, o_.row_cost, max_draft);
+  const int j = best_length(accept_, row_cost, max_draft);
   if (j > 0) return j;
   cooldown_left_ = next_cooldown_;
   next_cooldown_ = std::min(next_cooldown_ * 2, o_.max_cooldown);
@@ -58,7 +90,7 @@ void SpecGate::record(int drafted, int accepted) {
   if (probing_) {
     accept_ = observed;  // a probe's evidence replaces the optimistic guess
     probing_ = false;
-    if (best_length(accept_, o_.row_cost, drafted) > 0) next_cooldown_ = o_.initial_cooldown;
+    if (accept_ >= 0.5) next_cooldown_ = o_.initial_cooldown;
   } else {
     accept_ = (1 - o_.ema_weight) * accept_ + o_.ema_weight * observed;
   }

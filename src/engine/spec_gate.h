@@ -10,15 +10,20 @@
 //    (1 + row_cost * j) of the time; the gate drafts the j that maximises that ratio and closes
 //    when no j beats plain decoding. Closed, it waits `cooldown` steps (doubling after each failed
 //    probe, up to max_cooldown) and then probes again with an optimistic estimate.
-// 2. Per step, a row budget: all sequences together verify at most max_rows_per_step rows, so a
-//    step with B decoding sequences lets each draft at most max_rows_per_step / B - 1 tokens:
-//    drafting backs off as the batch fills and stops at B >= max_rows_per_step / 2.
+// 2. The row cost is measured, not assumed: StepCostModel fits step time = c0 + c1 * rows online
+//    (least squares with forgetting). On a tiny model rows cost nearly as much as whole steps
+//    (compute-bound), on a large one a few rows are almost free (weight-bound); the same gate is
+//    right for both. With B sequences decoding in a step, one more row costs c1 of a step whose
+//    time is shared by B tokens: row_cost = c1 * B / (c0 + c1 * B), which rises towards 1 as the
+//    batch fills, so drafting backs off smoothly and stops where it would cost throughput.
+// 3. Per step, a hard row budget: all sequences together verify at most max_rows_per_step rows,
+//    so each of B decoding sequences drafts at most max_rows_per_step / B - 1 tokens.
 #include <cstdint>
 
 namespace ax {
 
 struct SpecGateOptions {
-  double row_cost = 0.08;        // extra-row cost relative to a one-token decode step (measured)
+  double row_cost = 0.3;         // prior for the extra-row cost before StepCostModel has data
   double ema_weight = 0.3;       // weight of the newest verify step in the average
   double initial_accept = 0.9;   // estimate before the first verify and at every probe
   int initial_cooldown = 8;      // steps without drafting after the gate first closes
@@ -29,13 +34,33 @@ struct SpecGateOptions {
 // Draft tokens each of `decoding_sequences` may propose under the per-step row budget.
 int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences);
 
+// Online fit of forward-pass time against rows in the pass: t = c0 + c1 * rows.
+class StepCostModel {
+ public:
+  explicit StepCostModel(double prior_row_cost = SpecGateOptions{}.row_cost, double forgetting = 0.98);
+  void record(int64_t rows, double seconds);
+  // The cost of one more row relative to a step's time per token with `batch` sequences decoding:
+  // c1 * batch / (c0 + c1 * batch), in [0.005, 1]. The prior until two row counts have been seen.
+  double row_cost(int64_t batch = 1) const;
+  int64_t observations() const { return n_; }
+
+ private:
+  double prior_;
+  double forget_;
+  double sw_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
+  double c0_ = 0, c1_ = 0;
+  bool fitted_ = false;
+  int64_t n_ = 0;
+};
+
 class SpecGate {
  public:
   explicit SpecGate(SpecGateOptions options = {});
 
   // Called once per decode step of the sequence (whether or not the drafter found a match):
   // the number of tokens it may draft now, at most max_draft; 0 while the gate is closed.
-  int allowed(int max_draft);
+  // row_cost < 0: the options' prior.
+  int allowed(int max_draft, double row_cost = -1);
   // Called after each verify step that drafted `drafted` > 0 tokens.
   void record(int drafted, int accepted);
 

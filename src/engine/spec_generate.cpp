@@ -38,6 +38,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   Sampler sampler(o.sampling, cfg.vocab_size);
   sampler.add_context(prompt);
   SpecSequence spec(o.speculation, prompt, o.gate);
+  StepCostModel cost(o.gate.row_cost);
 
   Batch batch;
   batch.tokens.assign(prompt.begin(), prompt.end());
@@ -80,14 +81,17 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
     // Next step: [last, d1..dj]; j bounded by the tokens still wanted (the step emits j + 1 at
     // most) and by the cache.
     const int cap = static_cast<int>(std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
-    draft = spec.propose(cap);
+    r.row_cost = o.measure_row_cost ? cost.row_cost(1) : o.gate.row_cost;
+    draft = spec.propose(cap, r.row_cost);
     batch.tokens.assign(1, r.tokens.back());
     batch.tokens.insert(batch.tokens.end(), draft.begin(), draft.end());
     const int64_t rows = static_cast<int64_t>(batch.tokens.size());
     batch.sequences = {{0, rows, pos, &table}};
     batch.logit_rows.resize(rows);
     std::iota(batch.logit_rows.begin(), batch.logit_rows.end(), 0);
+    const auto t_step = std::chrono::steady_clock::now();
     model.forward(batch, kv, logits);
+    cost.record(rows, seconds_since(t_step));
     ++r.forward_steps;
   }
   r.decode_s = seconds_since(t_decode);

@@ -26,6 +26,8 @@ struct SingleGenerateOptions {
   SamplingParams sampling;
   SpeculationParams speculation;
   SpecGateOptions gate;
+  // Fit the extra-row cost from this run's forward times (StepCostModel); false: gate.row_cost.
+  bool measure_row_cost = true;
   int64_t block_size = 16;
 };
 
@@ -36,6 +38,7 @@ struct SingleGenerateResult {
   double decode_s = 0;           // from the first generated token's step to the end
   int64_t forward_steps = 0;     // decode forward passes (each emits >= 1 token)
   SpecMetrics speculation;
+  double row_cost = 0;           // the extra-row cost the gate used last
 };
 
 // on_tokens (optional) receives the tokens of each step as they are produced.

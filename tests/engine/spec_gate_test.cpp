@@ -69,7 +69,7 @@ TEST(SpecGate, DraftsLongWhenAcceptanceIsHighAndRarelyWhenLow) {
     int64_t drafted = 0;
     const int steps = 2000;
     for (int s = 0; s < steps; ++s) {
-      const int j = g.allowed(8);
+      const int j = g.allowed(8, 0.08);
       if (j == 0) continue;
       ++drafting_steps;
       int acc = 0;
@@ -106,7 +106,7 @@ TEST(SpecSequence, DraftsFromThePromptAndCountsWhatWasAccepted) {
   SpeculationParams p;
   p.max_draft = 6;
   SpecSequence s(p, prompt);
-  const std::vector<int32_t> d = s.propose(100);
+  const std::vector<int32_t> d = s.propose(100, 0.01);
   ASSERT_EQ(d, std::vector<int32_t>(prompt.begin() + 5, prompt.begin() + 11));
   s.verified(6, 4);
   s.append(std::span<const int32_t>(d.data(), 5));
@@ -114,7 +114,7 @@ TEST(SpecSequence, DraftsFromThePromptAndCountsWhatWasAccepted) {
   EXPECT_EQ(s.metrics().drafted_tokens, 6);
   EXPECT_EQ(s.metrics().accepted_tokens, 4);
   EXPECT_EQ(s.metrics().steps_saved(), 4);
-  EXPECT_EQ(s.propose(3).size(), 3u);  // a cap below max_draft shortens the draft
+  EXPECT_EQ(s.propose(3, 0.01).size(), 3u);  // a cap below max_draft shortens the draft
   EXPECT_EQ(s.metrics().batch_capped, 1);
   EXPECT_TRUE(s.propose(0).empty());
 
@@ -127,6 +127,41 @@ TEST(SpecSequence, DraftsFromThePromptAndCountsWhatWasAccepted) {
   EXPECT_THROW(SpecSequence(bad, prompt), std::exception);
   bad.max_draft = SpeculationParams::kMaxMaxDraft + 1;
   EXPECT_THROW(SpecSequence(bad, prompt), std::exception);
+}
+
+}  // namespace
+}  // namespace ax
+
+namespace ax {
+namespace {
+
+TEST(StepCostModel, RecoversLinearCostAndScalesWithTheBatch) {
+  const uint64_t seed = fresh_seed();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> c0d(1e-3, 1e-2), ratio(0.01, 2.0), noise(0.97, 1.03);
+  for (int trial = 0; trial < 20; ++trial) {
+    const double c0 = c0d(rng), c1 = c0 * ratio(rng);
+    StepCostModel m(0.3);
+    EXPECT_DOUBLE_EQ(m.row_cost(1), 0.3);
+    for (int i = 0; i < 8; ++i) m.record(1, c0 + c1);  // one row count only: nothing to fit yet
+    EXPECT_DOUBLE_EQ(m.row_cost(1), 0.3);
+    for (int i = 0; i < 200; ++i) {
+      const int64_t rows = 1 + static_cast<int64_t>(rng() % 12);
+      m.record(rows, (c0 + c1 * rows) * noise(rng));
+    }
+    const double want1 = c1 / (c0 + c1), want8 = 8 * c1 / (c0 + 8 * c1);
+    EXPECT_NEAR(m.row_cost(1), std::clamp(want1, 0.005, 1.0), 0.05 * want1 + 0.01) << "trial " << trial;
+    EXPECT_NEAR(m.row_cost(8), std::clamp(want8, 0.005, 1.0), 0.05 * want8 + 0.01) << "trial " << trial;
+    EXPECT_GE(m.row_cost(8), m.row_cost(1));
+  }
+}
+
+TEST(SpecGate, UsesTheRowCostItIsGiven) {
+  SpecGate cheap, dear;
+  EXPECT_EQ(cheap.allowed(8, 0.01), 8);  // acceptance estimate 0.9, rows nearly free
+  EXPECT_EQ(dear.allowed(8, 1.0), 0);    // a row costs a whole step: drafting cannot pay
+  EXPECT_FALSE(dear.open());
 }
 
 }  // namespace
