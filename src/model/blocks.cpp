@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu/kernels/kernels.h"
 #include "util/error.h"
 
 namespace ax {
@@ -45,7 +44,6 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
   const int64_t T = batch.num_tokens();
   const int64_t hd = s.head_dim;
   const int64_t q_width = s.num_heads * hd, kv_width = s.num_kv_heads * hd;
-  const int64_t group = s.num_heads / s.num_kv_heads;  // query heads per kv head
 
   // Projections: q [T, q width], k and v [T, kv width].
   std::vector<float> q(T * q_width), k(T * kv_width), v(T * kv_width);
@@ -73,14 +71,14 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
     }
   }
 
-  // softmax(q · K^T * scale) · V per token and head, over keys j with pos - W < j <= pos
-  // (backend/cpu/kernels: one pass over the paged keys, threads over tokens and kv heads).
-  std::vector<float> ctx(T * q_width, 0.0f);  // [T, q width]
+  // softmax(q · K^T * scale) · V per token and head, over keys j with pos - W < j <= pos, read
+  // through the sequence's block table (cpu::attention: the fast kernel, or the scalar reference).
+  std::vector<float> ctx(T * q_width);  // [T, q width]
   for (const BatchSequence& seq : batch.sequences) {
-    const cpu::kernels::PagedKv paged{kv.k(layer, 0, 0), kv.v(layer, 0, 0), seq.block_table->data(), bs, kv_width};
-    cpu::kernels::attention(q.data() + seq.token_offset * q_width, q_width, seq.num_tokens, seq.start_pos,
-                            s.num_heads, s.num_kv_heads, hd, s.scale, s.window, paged,
-                            ctx.data() + seq.token_offset * q_width, q_width);
+    if (seq.num_tokens == 0) continue;
+    const cpu::PagedKvView paged{kv.k(layer, 0, 0), kv.v(layer, 0, 0), seq.block_table->data(), bs, kv_width};
+    cpu::attention(q.data() + seq.token_offset * q_width, q_width, seq.num_tokens, seq.start_pos, s.num_heads,
+                   s.num_kv_heads, hd, s.scale, s.window, paged, ctx.data() + seq.token_offset * q_width, q_width);
   }
 
   // Output projection: out [T, hidden].

@@ -178,6 +178,51 @@ TEST(Swiglu, MatchesDefinition) {
   for (int i = 0; i < 20; ++i) EXPECT_NEAR(out[i], g[i] / (1 + std::exp(-static_cast<double>(g[i]))) * u[i], 1e-5);
 }
 
+// Paged attention: K/V of positions 0..P-1 scattered over shuffled blocks; the reference against a
+// float64 evaluation over contiguous K/V, and the registered kernel against the reference.
+TEST(Attention, ReferenceAndKernelMatchDefinitionThroughBlockTable) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t heads = 6, kv_heads = 2, hd = 16, bs = 4, P = 37, T = 9, start = P - T;
+  const int64_t kvw = kv_heads * hd, qw = heads * hd;
+  const int64_t nblocks = (P + bs - 1) / bs;
+  std::vector<int32_t> table(nblocks);
+  for (int64_t b = 0; b < nblocks; ++b) table[b] = static_cast<int32_t>((b * 5 + 3) % (nblocks + 2));  // distinct, scattered
+  auto kc = r.normal((nblocks + 2) * bs * kvw), vc = r.normal((nblocks + 2) * bs * kvw);
+  auto q = r.normal(T * qw, 0.5f);
+  const PagedKvView kv{kc.data(), vc.data(), table.data(), bs, kvw};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t window : {int64_t{0}, int64_t{8}}) {
+    SCOPED_TRACE(::testing::Message() << "window " << window);
+    std::vector<float> ref(T * qw, 1e9f), fast(T * qw, 1e9f);  // poisoned: must be overwritten
+    attention_reference(q.data(), qw, T, start, heads, kv_heads, hd, scale, window, kv, ref.data(), qw);
+    attention(q.data(), qw, T, start, heads, kv_heads, hd, scale, window, kv, fast.data(), qw);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t pos = start + t, first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t g = h / (heads / kv_heads);
+        std::vector<double> p;
+        double mx = -1e300, sum = 0;
+        for (int64_t j = first; j <= pos; ++j) {
+          const float* kj = kc.data() + (table[j / bs] * bs + j % bs) * kvw + g * hd;
+          double d = 0;
+          for (int64_t i = 0; i < hd; ++i) d += static_cast<double>(q[t * qw + h * hd + i]) * kj[i];
+          p.push_back(d * scale);
+          mx = std::max(mx, p.back());
+        }
+        for (auto& x : p) sum += (x = std::exp(x - mx));
+        for (int64_t i = 0; i < hd; ++i) {
+          double want = 0;
+          for (int64_t j = first; j <= pos; ++j)
+            want += p[j - first] / sum * vc[(table[j / bs] * bs + j % bs) * kvw + g * hd + i];
+          ASSERT_NEAR(ref[t * qw + h * hd + i], want, 1e-5) << "t " << t << " h " << h << " i " << i;
+          ASSERT_NEAR(fast[t * qw + h * hd + i], want, 1e-5) << "kernel: t " << t << " h " << h << " i " << i;
+        }
+      }
+    }
+  }
+}
+
 RopeFreqs test_freqs(int64_t rotary_dim, bool adjacent) {
   RopeFreqs f;
   f.rotary_dim = rotary_dim;

@@ -45,18 +45,24 @@ class SequenceRunner {
   int64_t pos_ = 0;
 };
 
-// While alive, cpu::linear runs the scalar reference only (no fast kernel).
-class ReferenceLinearOnly {
+// While alive (and active), the model runs on the scalar reference ops only: no fast linear or
+// attention kernel.
+class ReferencePathOnly {
  public:
-  explicit ReferenceLinearOnly(bool active = true) : saved_(cpu::linear_kernel_in_use()) {
-    if (active) cpu::set_linear_kernel(nullptr);
+  explicit ReferencePathOnly(bool active = true)
+      : linear_(cpu::linear_kernel_in_use()), attention_(cpu::attention_kernel_in_use()) {
+    if (active) cpu::use_fast_kernels(false);
   }
-  ~ReferenceLinearOnly() { cpu::set_linear_kernel(saved_); }
-  ReferenceLinearOnly(const ReferenceLinearOnly&) = delete;
-  ReferenceLinearOnly& operator=(const ReferenceLinearOnly&) = delete;
+  ~ReferencePathOnly() {
+    cpu::set_linear_kernel(linear_);
+    cpu::set_attention_kernel(attention_);
+  }
+  ReferencePathOnly(const ReferencePathOnly&) = delete;
+  ReferencePathOnly& operator=(const ReferencePathOnly&) = delete;
 
  private:
-  cpu::LinearKernel saved_;
+  cpu::LinearKernel linear_;
+  cpu::AttentionKernel attention_;
 };
 
 struct Diff {

@@ -14,7 +14,7 @@ namespace ax::test {
 namespace {
 
 TEST(Stories260K, GgufAndHfGiveTheSameLogits) {
-  ReferenceLinearOnly oracle;
+  ReferencePathOnly oracle;
   auto gguf_src = open_model(shared_model("stories260K/stories260K.gguf"));
   auto hf_src = open_model(fixture("stories260K"));
   ASSERT_EQ(gguf_src->config().rope.style, RopeStyle::AdjacentPairs);
@@ -48,10 +48,10 @@ TEST(Stories260K, GgufReproducesLlama2cGreedyReference) {
   auto src = open_model(shared_model("stories260K/stories260K.gguf"));
   auto model = load_model(*src);
   const int64_t V = model->config().vocab_size;
-  // The reference linear (the oracle), then the default fast kernels.
+  // The reference ops (the oracle), then the default fast kernels.
   for (bool reference : {true, false}) {
-    SCOPED_TRACE(reference ? "reference linear" : "fast kernels");
-    ReferenceLinearOnly path(reference);
+    SCOPED_TRACE(reference ? "reference ops" : "fast kernels");
+    ReferencePathOnly path(reference);
     SequenceRunner run(*model, 1 + static_cast<int64_t>(want_tokens.size()));
     std::vector<int32_t> got;
     std::vector<float> row = run.feed({1}, false);  // BOS

@@ -17,6 +17,15 @@ namespace {
 // The fast kernels (backend/cpu/kernels) by default; set_linear_kernel(nullptr) leaves the reference.
 std::atomic<LinearKernel> g_kernel{&kernels::linear_kernel};
 
+void fast_attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+                    int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
+                    float* out, int64_t out_stride) {
+  const kernels::PagedKv paged{kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride};
+  kernels::attention(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, paged, out,
+                     out_stride);
+}
+std::atomic<AttentionKernel> g_attention{&fast_attention};
+
 const uint8_t* row_ptr(const TensorView& w, int64_t row) {
   return w.data + static_cast<size_t>(row) * row_bytes(w.dtype, w.cols());
 }
@@ -53,6 +62,14 @@ void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64
 
 void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
 LinearKernel linear_kernel_in_use() { return g_kernel.load(); }
+
+void set_attention_kernel(AttentionKernel kernel) { g_attention.store(kernel); }
+AttentionKernel attention_kernel_in_use() { return g_attention.load(); }
+
+void use_fast_kernels(bool on) {
+  set_linear_kernel(on ? &kernels::linear_kernel : nullptr);
+  set_attention_kernel(on ? &fast_attention : nullptr);
+}
 
 void set_num_threads(int n) { set_default_threads(n); }
 int num_threads() { return default_threads(); }
@@ -152,6 +169,45 @@ void softmax(float* x, int64_t n) {
 
 void swiglu(float* gate, const float* up, int64_t count) {
   kernels::swiglu(gate, up, gate, count);  // vectorized, one pass
+}
+
+void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+               int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
+               float* out, int64_t out_stride) {
+  AttentionKernel k = g_attention.load();
+  (k != nullptr ? k : &attention_reference)(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale,
+                                            window, kv, out, out_stride);
+}
+
+void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+                         int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
+                         const PagedKvView& kv, float* out, int64_t out_stride) {
+  const int64_t group = num_heads / num_kv_heads;  // query heads per kv head
+  auto row = [&](int64_t j) { return (static_cast<int64_t>(kv.block_table[j / kv.block_size]) * kv.block_size + j % kv.block_size) * kv.kv_stride; };
+  std::vector<float> scores;
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t pos = start_pos + t;
+    const int64_t first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+    scores.resize(pos - first + 1);
+    for (int64_t h = 0; h < num_heads; ++h) {
+      const int64_t g = h / group;
+      const float* qh = q + t * q_stride + h * head_dim;
+      for (int64_t j = first; j <= pos; ++j) {  // scores, then softmax, then the weighted sum of V
+        const float* kj = kv.k + row(j) + g * head_dim;
+        float d = 0.0f;
+        for (int64_t i = 0; i < head_dim; ++i) d += qh[i] * kj[i];
+        scores[j - first] = d * scale;
+      }
+      softmax(scores.data(), static_cast<int64_t>(scores.size()));
+      float* oh = out + t * out_stride + h * head_dim;
+      std::fill(oh, oh + head_dim, 0.0f);
+      for (int64_t j = first; j <= pos; ++j) {
+        const float* vj = kv.v + row(j) + g * head_dim;
+        const float p = scores[j - first];
+        for (int64_t i = 0; i < head_dim; ++i) oh[i] += p * vj[i];
+      }
+    }
+  }
 }
 
 void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f) {

@@ -55,6 +55,43 @@ inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu(float* gate, const float* up, int64_t count);
 
+// ---- Attention over the paged KV cache ----------------------------------------------------------
+// One layer's K/V for one sequence: position j lives in row
+// block_table[j / block_size] * block_size + j % block_size of k and v, each row kv_stride floats
+// (num_kv_heads * head_dim), kv head g at g * head_dim.
+struct PagedKvView {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
+  int64_t kv_stride = 0;
+};
+
+// Causal attention of T query tokens at positions start_pos .. start_pos + T - 1 of one sequence
+// (their K/V already in the cache), grouped-query heads (query head h reads kv head
+// h / (num_heads / num_kv_heads)):
+//   q:   [T, q_stride], head h at h * head_dim (RoPE applied)
+//   out: [T, out_stride], head h at h * head_dim, written (not accumulated):
+//        out_t,h = sum_j softmax_j(q_t,h . k_j * scale) v_j  over  pos - window < j <= pos
+//        (window 0: all j <= pos).
+// attention() runs the registered kernel (backend/cpu/kernels by default), attention_reference()
+// the scalar two-pass definition.
+void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+               int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
+               float* out, int64_t out_stride);
+void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
+                         int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
+                         const PagedKvView& kv, float* out, int64_t out_stride);
+using AttentionKernel = void (*)(const float* q, int64_t q_stride, int64_t T, int64_t start_pos,
+                                 int64_t num_heads, int64_t num_kv_heads, int64_t head_dim, float scale,
+                                 int64_t window, const PagedKvView& kv, float* out, int64_t out_stride);
+void set_attention_kernel(AttentionKernel kernel);  // nullptr: the reference alone
+AttentionKernel attention_kernel_in_use();
+
+// Turns every registered fast kernel off (false) or back to the defaults (true): the golden tests
+// run the model on the pure reference path this way.
+void use_fast_kernels(bool on);
+
 // ---- Rotary position embedding -----------------------------------------------------------------
 // The per-frequency angles of a RoPE variant, computed once by the model (model/rope.h) from its
 // config. angle_i(pos) = pos * inv_freq[i]; rotated values are scaled by attention_factor (YaRN's
