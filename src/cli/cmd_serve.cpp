@@ -110,10 +110,10 @@ int run_serve(ServerOptions o) {
   }
   if (!loaded) {
     std::fprintf(stderr, "\nerror: %s\n", load_error.c_str());
-    http.stop();
-    http_thread.join();
     std::fflush(stderr);
-    std::_Exit(1);  // the signal thread is still in sigwait
+    // Nothing was served yet: exit at once (the HTTP and signal threads are parked in accept and
+    // sigwait; the kernel closes the socket).
+    std::_Exit(1);
   }
   ctx.ready = true;
   std::fprintf(stderr, "ax-engine serve: model '%s' ready on http://%s:%d/v1\n", ctx.model_id.c_str(), o.host.c_str(),

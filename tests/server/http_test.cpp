@@ -1,0 +1,385 @@
+// The server over real HTTP on loopback with the bundled tiny models: every endpoint, every error
+// path, streaming vs blocking, disconnect-cancel, start-up and shutdown.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server_process.h"
+#include "sse_client.h"
+#include "test_support.h"
+
+namespace ax::test {
+namespace {
+
+using nlohmann::json;
+
+std::string stories_model() { return source_dir() + "/models/stories260K/stories260K.gguf"; }
+std::string code_model() { return source_dir() + "/models/ax-code-15m"; }
+
+json post_json(httplib::Client& cli, const std::string& path, const json& body, int* status = nullptr) {
+  auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+  if (!res) return json{{"transport_error", true}};
+  if (status) *status = res->status;
+  return json::parse(res->body, nullptr, false);
+}
+
+// A metric's value from /metrics text (first sample of that name).
+double metric(httplib::Client& cli, const std::string& name) {
+  auto res = cli.Get("/metrics");
+  if (!res) return -1;
+  std::istringstream in(res->body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
+
+// Waits until no sequence runs and no KV block is referenced.
+bool engine_drains(httplib::Client& cli, double seconds = 20) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (metric(cli, "ax_kv_blocks_used") == 0 && metric(cli, "ax_requests_running") == 0 &&
+        metric(cli, "ax_requests_waiting") == 0)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+class StoriesServer : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::signal(SIGPIPE, SIG_IGN);
+    server_ = new ServerProcess(stories_model(), {"--max-body-size", "100000"});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* StoriesServer::server_ = nullptr;
+
+TEST_F(StoriesServer, HealthAndModels) {
+  auto cli = server_->client();
+  auto h = cli.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(json::parse(h->body)["status"], "ok");
+  auto m = cli.Get("/v1/models");
+  ASSERT_TRUE(m);
+  json models = json::parse(m->body);
+  EXPECT_EQ(models["object"], "list");
+  ASSERT_EQ(models["data"].size(), 1u);
+  EXPECT_EQ(models["data"][0]["id"], "stories260K");
+  EXPECT_EQ(cli.Get("/v1/models/stories260K")->status, 200);
+  EXPECT_EQ(cli.Get("/v1/models/other")->status, 404);
+}
+
+TEST_F(StoriesServer, TokenizeDetokenizeRoundTrip) {
+  auto cli = server_->client();
+  std::mt19937 rng(std::random_device{}());
+  const char* words[] = {"Once", "upon", "a", "time", "there", "was", "a", "little", "dog", "named", "Tim"};
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += std::string(i ? " " : "") + words[rng() % std::size(words)];
+  SCOPED_TRACE(text);
+  json t = post_json(cli, "/tokenize", {{"prompt", text}, {"add_special", false}});
+  ASSERT_TRUE(t["tokens"].is_array());
+  EXPECT_EQ(t["count"], t["tokens"].size());
+  json d = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
+  EXPECT_EQ(d["prompt"], text);
+  int status = 0;
+  json bad = post_json(cli, "/detokenize", {{"tokens", {1, 999999}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "tokens[1]");
+}
+
+TEST_F(StoriesServer, CompletionBlockingShapeAndUsage) {
+  auto cli = server_->client();
+  const int max_tokens = 5 + std::random_device{}() % 20;
+  json r = post_json(cli, "/v1/completions",
+                     {{"prompt", "Once upon a time"}, {"max_tokens", max_tokens}, {"ignore_eos", true}, {"n", 2},
+                      {"logprobs", 2}});
+  ASSERT_TRUE(r.contains("choices")) << r.dump();
+  EXPECT_EQ(r["object"], "text_completion");
+  EXPECT_EQ(r["id"].get<std::string>().rfind("cmpl-", 0), 0u);
+  ASSERT_EQ(r["choices"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const json& c = r["choices"][i];
+    EXPECT_EQ(c["index"], i);
+    EXPECT_EQ(c["finish_reason"], "length");
+    EXPECT_EQ(c["logprobs"]["tokens"].size(), static_cast<size_t>(max_tokens));
+    for (auto& top : c["logprobs"]["top_logprobs"]) EXPECT_LE(top.size(), 2u);
+    for (auto& lp : c["logprobs"]["token_logprobs"]) EXPECT_LE(lp.get<double>(), 0.0);
+  }
+  json tok = post_json(cli, "/tokenize", {{"prompt", "Once upon a time"}});
+  EXPECT_EQ(r["usage"]["prompt_tokens"], tok["count"]);
+  EXPECT_EQ(r["usage"]["completion_tokens"], 2 * max_tokens);
+  EXPECT_EQ(r["usage"]["total_tokens"], r["usage"]["prompt_tokens"].get<int>() + 2 * max_tokens);
+  EXPECT_TRUE(r["usage"]["prompt_tokens_details"]["cached_tokens"].is_number());
+}
+
+TEST_F(StoriesServer, StreamedTokensEqualBlockingTokens) {
+  auto cli = server_->client();
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  json body = {{"input_text", "Once upon a time"}, {"max_output_tokens", 40},
+               {"sampling", {{"temperature", 0.9}, {"top_p", 0.95}, {"seed", seed}}}};
+  json blocking = post_json(cli, "/v1/generate", body);
+  ASSERT_TRUE(blocking["output_tokens"].is_array()) << blocking.dump();
+  SseResult s = post_sse(cli, "/v1/generate/stream", body);
+  ASSERT_EQ(s.status, 200);
+  ASSERT_TRUE(s.done);
+  ASSERT_FALSE(s.malformed);
+  std::vector<int> streamed;
+  std::string text;
+  for (auto& e : s.events) {
+    for (auto& t : e["tokens"]) streamed.push_back(t);
+    text += e["text"].get<std::string>();
+  }
+  EXPECT_EQ(json(streamed), blocking["output_tokens"]);
+  EXPECT_EQ(text, blocking["output_text"]);
+  EXPECT_EQ(s.events.back()["finish_reason"], blocking["finish_reason"]);
+
+  // The OpenAI route too: streamed text deltas add up to the blocking text.
+  json cbody = {{"prompt", "Tim and Lily"}, {"max_tokens", 30}, {"seed", seed}, {"temperature", 1.0}};
+  json cblock = post_json(cli, "/v1/completions", cbody);
+  cbody["stream"] = true;
+  cbody["stream_options"] = {{"include_usage", true}};
+  SseResult cs = post_sse(cli, "/v1/completions", cbody);
+  ASSERT_TRUE(cs.done);
+  std::string ctext;
+  json usage;
+  std::string finish;
+  for (auto& e : cs.events) {
+    if (e["choices"].empty()) usage = e["usage"];
+    for (auto& c : e["choices"]) {
+      ctext += c["text"].get<std::string>();
+      if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    }
+  }
+  EXPECT_EQ(ctext, cblock["choices"][0]["text"]);
+  EXPECT_EQ(finish, cblock["choices"][0]["finish_reason"]);
+  EXPECT_EQ(usage["completion_tokens"], cblock["usage"]["completion_tokens"]);
+  EXPECT_EQ(usage["prompt_tokens"], cblock["usage"]["prompt_tokens"]);
+}
+
+TEST_F(StoriesServer, StopStringsEndTheText) {
+  auto cli = server_->client();
+  json r = post_json(cli, "/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0},
+                                               {"stop", {"Lily"}}});
+  ASSERT_TRUE(r.contains("choices")) << r.dump();
+  std::string text = r["choices"][0]["text"];
+  EXPECT_EQ(text.find("Lily"), std::string::npos) << text;
+  json full = post_json(cli, "/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 60}, {"temperature", 0}});
+  std::string all = full["choices"][0]["text"];
+  if (all.find("Lily") != std::string::npos) {
+    EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+    EXPECT_EQ(text, all.substr(0, all.find("Lily")));
+  }
+}
+
+TEST_F(StoriesServer, ErrorPaths) {
+  auto cli = server_->client();
+  auto expect_error = [&](const std::string& path, const std::string& body, int want_status, const std::string& want_param) {
+    auto res = cli.Post(path.c_str(), body, "application/json");
+    ASSERT_TRUE(res) << path << " " << body;
+    EXPECT_EQ(res->status, want_status) << body << " -> " << res->body;
+    json j = json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(j.contains("error")) << res->body;
+    EXPECT_TRUE(j["error"]["message"].is_string());
+    EXPECT_TRUE(j["error"]["type"].is_string());
+    EXPECT_TRUE(j["error"].contains("param"));
+    EXPECT_TRUE(j["error"].contains("code"));
+    if (!want_param.empty()) {
+      EXPECT_EQ(j["error"]["param"], want_param) << res->body;
+    }
+  };
+  expect_error("/v1/completions", "{not json", 400, "");
+  expect_error("/v1/completions", "[1,2]", 400, "");
+  expect_error("/v1/completions", R"({"prompt": 5})", 400, "prompt");
+  expect_error("/v1/completions", R"({"prompt": "x", "max_tokens": "many"})", 400, "max_tokens");
+  expect_error("/v1/completions", R"({"prompt": "x", "temperature": -1})", 400, "temperature");
+  expect_error("/v1/completions", R"({"prompt": [1, 2, 100000]})", 400, "prompt[2]");
+  expect_error("/v1/completions", R"({"prompt": "x", "max_tokens": 1000000})", 400, "max_tokens");
+  expect_error("/v1/completions", R"({"prompt": "x", "logit_bias": {"99999": 1}})", 400, "logit_bias");
+  expect_error("/v1/chat/completions", R"({"messages": []})", 400, "messages");
+  // stories260K has no chat template: chat says so.
+  expect_error("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}]})", 400, "messages");
+  expect_error("/v1/generate", R"({"input_tokens": []})", 400, "input_tokens");
+  expect_error("/v1/generate", R"({"input_tokens": [1], "sampling": {"top_k": "x"}})", 400, "top_k");
+  // Context overflow: a prompt longer than the context is a clear 400.
+  std::vector<int> long_prompt(4096, 300);
+  expect_error("/v1/generate", json{{"input_tokens", long_prompt}}.dump(), 400, "input_tokens");
+  // A body over --max-body-size (100000 here) is refused with 413.
+  std::string huge = R"({"prompt": ")" + std::string(200000, 'a') + R"("})";
+  expect_error("/v1/completions", huge, 413, "");
+  // Unknown route.
+  auto nf = cli.Get("/v1/nothing");
+  ASSERT_TRUE(nf);
+  EXPECT_EQ(nf->status, 404);
+  EXPECT_TRUE(json::parse(nf->body).contains("error"));
+}
+
+TEST_F(StoriesServer, ClientDisconnectCancelsAndFreesKv) {
+  auto cli = server_->client();
+  const double cancelled_before = metric(cli, "ax_requests_cancelled_total");
+  int seen = 0;
+  SseResult s = post_sse(cli, "/v1/generate/stream",
+                         {{"input_text", "Once upon a time"}, {"max_output_tokens", 1500}, {"ignore_eos", true}},
+                         [&](const json&) { return ++seen < 5; });
+  EXPECT_EQ(seen, 5);
+  EXPECT_FALSE(s.done);
+  EXPECT_TRUE(engine_drains(cli)) << "KV blocks still in use after the client hung up";
+  EXPECT_GT(metric(cli, "ax_requests_cancelled_total"), cancelled_before);
+}
+
+TEST_F(StoriesServer, MetricsExposition) {
+  auto cli = server_->client();
+  post_json(cli, "/v1/completions", {{"prompt", "Once"}, {"max_tokens", 3}});
+  auto res = cli.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  for (const char* name : {"ax_http_requests_total", "ax_time_to_first_token_seconds_bucket",
+                           "ax_inter_token_latency_seconds_bucket", "ax_requests_waiting", "ax_kv_cache_usage_ratio",
+                           "ax_prefix_cache_hit_tokens_total", "ax_spec_acceptance_ratio", "ax_generation_tokens_total"})
+    EXPECT_NE(res->body.find(name), std::string::npos) << name;
+  EXPECT_GT(metric(cli, "ax_generation_tokens_total"), 0);
+}
+
+TEST(ServerStartup, BadModelPathFailsWithOneLine) {
+  auto [status, err] = run_capture_stderr({AX_ENGINE_BINARY, "serve", "--model", "/nonexistent/model.gguf", "--port", "0"});
+  EXPECT_NE(status, 0);
+  EXPECT_NE(err.find("error: "), std::string::npos) << err;
+  EXPECT_NE(err.find("/nonexistent/model.gguf"), std::string::npos) << err;
+  // A file that is not a model: one clear line too.
+  auto [status2, err2] = run_capture_stderr({AX_ENGINE_BINARY, "serve", "--model", source_dir() + "/CMakeLists.txt", "--port", "0"});
+  EXPECT_NE(status2, 0);
+  EXPECT_NE(err2.find("error: "), std::string::npos) << err2;
+}
+
+TEST(ServerAuth, ApiKeyRequiredWhenSet) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ServerProcess server(stories_model(), {"--api-key", "sekret"});
+  auto cli = server.client();
+  auto no_key = cli.Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(no_key->status, 401);
+  EXPECT_EQ(json::parse(no_key->body)["error"]["code"], "invalid_api_key");
+  httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
+  EXPECT_EQ(cli.Get("/v1/models", wrong)->status, 401);
+  httplib::Headers right = {{"Authorization", "Bearer sekret"}};
+  EXPECT_EQ(cli.Get("/v1/models", right)->status, 200);
+  EXPECT_EQ(cli.Get("/health")->status, 200);  // health answers without the key
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerShutdown, SigtermFinishesInFlightAndExitsZero) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ServerProcess server(stories_model(), {"--shutdown-grace", "20"});
+  auto cli = server.client();
+  // A request in flight when SIGTERM arrives still completes.
+  std::thread request([&] {
+    auto c = server.client();
+    SseResult s = post_sse(c, "/v1/generate/stream",
+                           {{"input_text", "Once"}, {"max_output_tokens", 300}, {"ignore_eos", true}});
+    EXPECT_TRUE(s.done);
+    EXPECT_EQ(s.events.back()["finish_reason"], "length");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(server.stop(), 0);
+  request.join();
+}
+
+class CodeServer : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::signal(SIGPIPE, SIG_IGN);
+    server_ = new ServerProcess(code_model());
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* CodeServer::server_ = nullptr;
+
+TEST_F(CodeServer, ChatStreamEqualsBlocking) {
+  auto cli = server_->client();
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  json body = {{"messages", {{{"role", "system"}, {"content", "You write Python."}},
+                             {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "def add(a, b):"}}}}}}},
+               {"max_completion_tokens", 24}, {"seed", seed}, {"temperature", 0.7}};
+  json r = post_json(cli, "/v1/chat/completions", body);
+  ASSERT_TRUE(r.contains("choices")) << r.dump();
+  EXPECT_EQ(r["object"], "chat.completion");
+  ASSERT_EQ(r["choices"].size(), 1u);
+  EXPECT_EQ(r["choices"][0]["message"]["role"], "assistant");
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  SseResult s = post_sse(cli, "/v1/chat/completions", body);
+  ASSERT_EQ(s.status, 200);
+  ASSERT_TRUE(s.done);
+  ASSERT_FALSE(s.malformed);
+  std::string text;
+  int finishes = 0;
+  bool role_first = false;
+  for (auto& e : s.events) {
+    if (e["choices"].empty()) {
+      EXPECT_EQ(e["usage"]["completion_tokens"], r["usage"]["completion_tokens"]);
+      EXPECT_EQ(e["usage"]["prompt_tokens"], r["usage"]["prompt_tokens"]);
+      continue;
+    }
+    EXPECT_EQ(e["object"], "chat.completion.chunk");
+    for (auto& c : e["choices"]) {
+      if (&e == &s.events.front()) role_first = c["delta"]["role"] == "assistant";
+      if (c["delta"].contains("content")) text += c["delta"]["content"].get<std::string>();
+      if (!c["finish_reason"].is_null()) {
+        ++finishes;
+        EXPECT_EQ(c["finish_reason"], r["choices"][0]["finish_reason"]);
+      }
+    }
+  }
+  EXPECT_TRUE(role_first);
+  EXPECT_EQ(finishes, 1);
+  EXPECT_EQ(text, r["choices"][0]["message"]["content"]);
+  EXPECT_GT(r["usage"]["prompt_tokens"].get<int>(), 0);
+}
+
+TEST_F(CodeServer, ChatSeveralChoicesStream) {
+  auto cli = server_->client();
+  json body = {{"messages", {{{"role", "user"}, {"content", "class Foo:"}}}}, {"max_tokens", 10}, {"n", 3},
+               {"stream", true}, {"ignore_eos", true}};
+  SseResult s = post_sse(cli, "/v1/chat/completions", body);
+  ASSERT_TRUE(s.done);
+  std::map<int, int> finishes;
+  for (auto& e : s.events)
+    for (auto& c : e["choices"])
+      if (!c["finish_reason"].is_null()) finishes[c["index"].get<int>()]++;
+  EXPECT_EQ(finishes, (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}}));
+}
+
+TEST_F(CodeServer, ChatLogprobs) {
+  auto cli = server_->client();
+  json r = post_json(cli, "/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "import"}}}},
+                                                   {"max_tokens", 6}, {"logprobs", true}, {"top_logprobs", 3},
+                                                   {"ignore_eos", true}});
+  ASSERT_TRUE(r.contains("choices")) << r.dump();
+  const json& content = r["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 6u);
+  for (auto& t : content) {
+    EXPECT_EQ(t["top_logprobs"].size(), 3u);
+    EXPECT_GE(t["top_logprobs"][0]["logprob"].get<double>(), t["logprob"].get<double>() - 1e-6);
+    EXPECT_TRUE(t["bytes"].is_array());
+  }
+}
+
+}  // namespace
+}  // namespace ax::test
