@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "format/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -27,6 +29,24 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU seconds of this thread: on a busy shared machine, steadier than wall time.
+double thread_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// User + system CPU seconds of all waited-for children so far.
+double children_cpu() {
+  rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+struct Timing {
+  double wall, cpu;
+};
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -60,12 +80,13 @@ std::string build_text(const fs::path& shared, size_t target) {
 }
 
 // Runs llama-tokenize on a file (file bytes as they are, special-token text not parsed, as in our
-// encode below); returns wall seconds and fills ids from its --ids output.
-double run_llama_tokenize(const std::string& exe, const std::string& vocab, const std::string& file,
+// encode below); returns its wall and CPU seconds and fills ids from its --ids output.
+Timing run_llama_tokenize(const std::string& exe, const std::string& vocab, const std::string& file,
                           std::vector<int32_t>& ids) {
   std::string cmd = "'" + exe + "' -m '" + vocab + "' -f '" + file +
                     "' --ids --no-escape --no-parse-special --log-disable 2>/dev/null";
   auto t0 = Clock::now();
+  const double c0 = children_cpu();
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) throw std::runtime_error("cannot run " + exe);
   std::string out;
@@ -73,7 +94,7 @@ double run_llama_tokenize(const std::string& exe, const std::string& vocab, cons
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int rc = pclose(p);
-  double secs = since(t0);
+  Timing t{since(t0), children_cpu() - c0};
   if (rc != 0) throw std::runtime_error("llama-tokenize failed: " + cmd);
   ids.clear();
   for (size_t i = 0; i < out.size();) {
@@ -85,7 +106,7 @@ double run_llama_tokenize(const std::string& exe, const std::string& vocab, cons
       ++i;
     }
   }
-  return secs;
+  return t;
 }
 
 }  // namespace
@@ -114,36 +135,40 @@ int main(int argc, char** argv) {
       auto tok = ax::load_tokenizer(*gguf);
       double load = since(t0);
       std::vector<int32_t> ids;
-      double first = 0, best = 1e30;
+      Timing first{}, best{1e30, 1e30};
       for (int r = 0; r < std::max(1, runs); ++r) {
         auto t = Clock::now();
+        const double c = thread_cpu();
         ids = tok->encode(text, /*add_special=*/false, /*parse_special=*/false);
-        double s = since(t);
+        Timing s{since(t), thread_cpu() - c};
         if (r == 0) first = s;
-        best = std::min(best, s);
+        best.wall = std::min(best.wall, s.wall);
+        best.cpu = std::min(best.cpu, s.cpu);
       }
       const double mb = text.size() / 1e6;
-      std::printf("%-10s ax  load %.3f s | %zu tokens | first %.3f s (%.0f tok/s, %.2f MB/s) | "
-                  "best of %d %.3f s (%.0f tok/s, %.2f MB/s)\n",
-                  name.c_str(), load, ids.size(), first, ids.size() / first, mb / first, runs, best,
-                  ids.size() / best, mb / best);
+      std::printf("%-10s ax              load %.3f s | %zu tokens | first: cpu %.3f s (%.2f M tok/s, "
+                  "%.1f MB/s), wall %.3f s | best of %d: cpu %.3f s (%.2f M tok/s, %.1f MB/s)\n",
+                  name.c_str(), load, ids.size(), first.cpu, ids.size() / first.cpu / 1e6,
+                  mb / first.cpu, first.wall, runs, best.cpu, ids.size() / best.cpu / 1e6, mb / best.cpu);
       if (!llama_tokenize.empty()) {
         // llama-tokenize loads the vocabulary each run: time a 1-byte text too and subtract.
         const std::string tiny = text_out + ".tiny";
         { std::ofstream(tiny, std::ios::binary) << "a"; }
         std::vector<int32_t> lids, tiny_ids;
-        double base = 1e30, full = 1e30;
+        Timing base{1e30, 1e30}, full{1e30, 1e30};
         for (int r = 0; r < std::max(1, runs); ++r) {
-          base = std::min(base, run_llama_tokenize(llama_tokenize, vocab, tiny, tiny_ids));
-          full = std::min(full, run_llama_tokenize(llama_tokenize, vocab, text_out, lids));
+          Timing b = run_llama_tokenize(llama_tokenize, vocab, tiny, tiny_ids);
+          Timing f = run_llama_tokenize(llama_tokenize, vocab, text_out, lids);
+          base = {std::min(base.wall, b.wall), std::min(base.cpu, b.cpu)};
+          full = {std::min(full.wall, f.wall), std::min(full.cpu, f.cpu)};
         }
-        // llama-tokenize adds BOS when the vocabulary asks for it; compare the text's ids only.
+        // llama-tokenize adds BOS when the vocabulary asks for it; compare with that.
         std::vector<int32_t> ours = tok->encode(text, tok->adds_bos(), false);
-        const double enc = full - base;
-        std::printf("%-10s llama-tokenize  load+init %.3f s | %zu tokens | encode %.3f s (%.0f tok/s, "
-                    "%.2f MB/s) | ids %s\n",
-                    name.c_str(), base, lids.size(), enc, lids.size() / enc, mb / enc,
-                    lids == ours ? "identical" : "DIFFER");
+        const Timing enc{full.wall - base.wall, full.cpu - base.cpu};
+        std::printf("%-10s llama-tokenize  load+init cpu %.3f s | %zu tokens | encode: cpu %.3f s "
+                    "(%.2f M tok/s, %.1f MB/s), wall %.3f s | ids %s\n",
+                    name.c_str(), base.cpu, lids.size(), enc.cpu, lids.size() / enc.cpu / 1e6,
+                    mb / enc.cpu, enc.wall, lids == ours ? "identical" : "DIFFER");
       }
     }
   } catch (const std::exception& e) {
