@@ -1,0 +1,136 @@
+// ax-engine serve through the official openai SDK: what an application sees.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startServer, storiesModel, codeModel } from './server.mjs';
+
+let stories, code, storiesClient, codeClient;
+
+before(async () => {
+  stories = await startServer(storiesModel);
+  code = await startServer(codeModel);
+  storiesClient = new OpenAI({ baseURL: `${stories.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+  codeClient = new OpenAI({ baseURL: `${code.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  assert.equal(await stories.stop(), 0);
+  assert.equal(await code.stop(), 0);
+});
+
+const randomSeed = () => Math.floor(Math.random() * 2 ** 31);
+
+test('models.list names the served model', async () => {
+  const page = await codeClient.models.list();
+  assert.deepEqual(page.data.map((m) => m.id), ['ax-code-15m']);
+  const one = await codeClient.models.retrieve('ax-code-15m');
+  assert.equal(one.id, 'ax-code-15m');
+});
+
+test('chat completion, blocking', async () => {
+  const r = await codeClient.chat.completions.create({
+    model: 'ax-code-15m',
+    messages: [{ role: 'system', content: 'Python only.' }, { role: 'user', content: 'def fib(n):' }],
+    max_tokens: 16,
+    seed: randomSeed(),
+  });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices.length, 1);
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(typeof r.choices[0].message.content, 'string');
+  assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  assert.ok(r.usage.prompt_tokens > 0);
+  assert.ok(r.usage.completion_tokens > 0 && r.usage.completion_tokens <= 16);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+});
+
+test('chat completion, streaming, equals blocking for the same seed', async () => {
+  const seed = randomSeed();
+  const request = {
+    model: 'ax-code-15m',
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'import sys\n' }] }],
+    max_tokens: 20,
+    temperature: 0.8,
+    seed,
+  };
+  const blocking = await codeClient.chat.completions.create(request);
+  const stream = await codeClient.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+  let text = '';
+  let finish = null;
+  let usage = null;
+  for await (const chunk of stream) {
+    assert.equal(chunk.object, 'chat.completion.chunk');
+    if (chunk.usage) usage = chunk.usage;
+    for (const c of chunk.choices) {
+      text += c.delta.content ?? '';
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(text, blocking.choices[0].message.content, `seed ${seed}`);
+  assert.equal(finish, blocking.choices[0].finish_reason);
+  assert.equal(usage.completion_tokens, blocking.usage.completion_tokens);
+});
+
+test('chat with n > 1 and logprobs', async () => {
+  const r = await codeClient.chat.completions.create({
+    model: 'ax-code-15m',
+    messages: [{ role: 'user', content: 'class Stack:' }],
+    max_tokens: 8,
+    n: 3,
+    logprobs: true,
+    top_logprobs: 2,
+  });
+  assert.equal(r.choices.length, 3);
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+  for (const c of r.choices) {
+    assert.ok(c.logprobs.content.length > 0);
+    for (const t of c.logprobs.content) {
+      assert.ok(t.logprob <= 0);
+      assert.equal(t.top_logprobs.length, 2);
+      assert.ok(t.top_logprobs[0].logprob >= t.top_logprobs[1].logprob);
+    }
+  }
+});
+
+test('completions, blocking and streaming', async () => {
+  const r = await storiesClient.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 });
+  assert.equal(r.object, 'text_completion');
+  assert.ok(r.choices[0].text.length > 0);
+  const stream = await storiesClient.completions.create({
+    model: 'stories260K', prompt: 'Once upon a time', max_tokens: 12, temperature: 0, stream: true,
+  });
+  let text = '';
+  for await (const chunk of stream) for (const c of chunk.choices) text += c.text;
+  assert.equal(text, r.choices[0].text);
+  // A token-array prompt works too.
+  const t = await storiesClient.completions.create({ model: 'stories260K', prompt: [1, 403, 407], max_tokens: 4, logprobs: 1 });
+  assert.equal(t.choices[0].logprobs.tokens.length, t.usage.completion_tokens);
+});
+
+test('errors arrive as the SDK error types', async () => {
+  await assert.rejects(
+    storiesClient.completions.create({ model: 'stories260K', prompt: 'x', temperature: 5 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.error?.param === 'temperature',
+  );
+  await assert.rejects(
+    codeClient.chat.completions.create({ model: 'ax-code-15m', messages: [] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'messages',
+  );
+  await assert.rejects(codeClient.models.retrieve('gpt-4'), (e) => e instanceof OpenAI.NotFoundError);
+  await assert.rejects(
+    storiesClient.completions.create({ model: 'stories260K', prompt: 'x', max_tokens: 100000000 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded',
+  );
+});
+
+test('a wrong API key is an AuthenticationError', async () => {
+  const guarded = await startServer(storiesModel, ['--api-key', 'k-123']);
+  try {
+    const bad = new OpenAI({ baseURL: `${guarded.base}/v1`, apiKey: 'wrong', maxRetries: 0 });
+    await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError);
+    const good = new OpenAI({ baseURL: `${guarded.base}/v1`, apiKey: 'k-123', maxRetries: 0 });
+    assert.equal((await good.models.list()).data.length, 1);
+  } finally {
+    assert.equal(await guarded.stop(), 0);
+  }
+});
