@@ -10,6 +10,7 @@
 // Measured errors are printed ("GOLDEN ...") for docs/CORRECTNESS.md.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -115,11 +116,13 @@ TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
 
     const double scale = row_scale(want_logits.data(), T * V);
     std::printf("GOLDEN %-24s prompt %d (T=%3lld, N=%2lld): max|d| prefill %s, chunked %s, decode %s "
-                "(scale %.2f, tol %.1e); greedy %lld/%lld %s\n",
+                "(scale %.2f, tol %.1e); greedy %lld/%lld required %s, %lld/%lld leading tokens equal\n",
                 fc.label().c_str(), i, static_cast<long long>(T), static_cast<long long>(N), prefill.c_str(),
                 chunk.c_str(), decode.c_str(), scale, kRelTol * std::max(1.0, scale),
                 static_cast<long long>(compared), static_cast<long long>(N),
-                got_prefix == want_prefix ? "exact" : "MISMATCH");
+                got_prefix == want_prefix ? "exact" : "MISMATCH",
+                static_cast<long long>(std::mismatch(greedy.begin(), greedy.end(), want_greedy.begin()).first - greedy.begin()),
+                static_cast<long long>(N));
   }
 }
 
