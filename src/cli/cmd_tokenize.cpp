@@ -81,8 +81,12 @@ int run_tokenize(const TokenizeOptions& o) {
     return 0;
   }
   for (int32_t id : ids) {
-    std::printf("%8d  %-24s  '%s'\n", id, printable(tok->token_piece(id)).c_str(),
-                printable(tok->token_bytes(id)).c_str());
+    // Pad the piece to 24 characters (code points, not bytes) so the columns line up.
+    std::string piece = printable(tok->token_piece(id));
+    size_t chars = 0;
+    for (char c : piece) chars += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+    if (chars < 24) piece.append(24 - chars, ' ');
+    std::printf("%8d  %s  '%s'\n", id, piece.c_str(), printable(tok->token_bytes(id)).c_str());
   }
   std::printf("%zu tokens (%s)\n", ids.size(), tok->kind().c_str());
   return 0;
