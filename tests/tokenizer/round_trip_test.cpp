@@ -25,6 +25,9 @@ std::string random_text(std::mt19937_64& rng, size_t approx_chars) {
       "한국어", "កាន់តែពិសេស", "🦙", "😶‍🌫️", "👨‍👩‍👧‍👦", "✅", "🇯🇵", "e\u0301", "a\u0308\u0323",
       "ﬁ", "Ａ", "\u00a0", "\u3000", "\u200b", "<|im_start|>", "<s>", "</s>", "<0x0A>", "▁", "Ġ",
       "\t", "\r\n", "...", "!!!", "``", "''", "—", "\\n", "%d", "0x1F",
+      // valid UTF-8 that looks broken: mojibake, U+FFFD, escapes as text, BOM, NUL, U+10FFFF
+      "Ã©", "â‚¬", "\xEF\xBF\xBD", "\\xff\\xfe", "\xEF\xBB\xBF", std::string(1, '\0'),
+      "\xF4\x8F\xBF\xBF", "\xC2\x80", "\xE2\x80\xA8",
   };
   std::string s;
   std::uniform_int_distribution<int> pick(0, 9);
