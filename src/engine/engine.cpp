@@ -166,7 +166,7 @@ void Engine::propose_drafts() {
     Sequence& s = *sp;
     s.draft.clear();
     if (!drafter_ || s.state != RequestState::Running || s.num_computed != s.num_tokens() - 1) continue;
-    if (!s.request.speculation.enabled) continue;
+    if (!s.request.speculation.enabled || s.request.logits_processor) continue;
     const int64_t cap = std::min<int64_t>(s.request.speculation.max_draft, s.max_total - s.num_tokens() - 1);
     if (cap <= 0) continue;
     s.draft = drafter_(s.id, s.tokens, static_cast<int>(cap));
@@ -319,9 +319,17 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   // the tokens produced before that row (penalties), and draws from its RNG exactly as plain
   // decoding would. With no draft this is one plain sample.
   size_t fed = 0;
+  LogitsProcessor* processor = s.request.logits_processor.get();
+  std::vector<float> constrained;  // the row after the request's logits processor, if it has one
   auto pick = [&](int row, std::span<const int32_t> produced) {
     for (; fed < produced.size(); ++fed) s.sampler.accept(produced[fed]);
-    return s.sampler.sample(rows + static_cast<int64_t>(row) * vocab);
+    const float* logits = rows + static_cast<int64_t>(row) * vocab;
+    if (processor) {
+      constrained.assign(logits, logits + vocab);
+      processor->process(constrained.data(), vocab);
+      logits = constrained.data();
+    }
+    return s.sampler.sample(logits);
   };
   VerifyOutcome out = verify_draft(draft, pick);
   for (; fed < out.emitted.size(); ++fed) s.sampler.accept(out.emitted[fed]);
@@ -339,6 +347,7 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   for (size_t j = 0; j < out.emitted.size() && !done; ++j) {
     const int32_t t = out.emitted[j];
     s.tokens.push_back(t);
+    if (processor) processor->accept(t);
     ++counters_.generated_tokens;
     ev.tokens.push_back(token_info(t, rows + static_cast<int64_t>(j) * vocab, vocab, s.request.top_logprobs));
     if (!s.request.stop.ignore_eos && contains(s.request.stop.eos_ids, t)) {

@@ -10,9 +10,11 @@
 // and its sampler state; it recomputes its K/V later (mostly from the prefix cache) and continues
 // exactly where it was, so preemption never changes its output.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/logits_processor.h"
 #include "engine/sampler.h"
 #include "engine/spec_params.h"
 
@@ -33,6 +35,8 @@ struct Request {
   StopConditions stop;
   SpeculationParams speculation;
   int32_t top_logprobs = -1;    // -1: no logprobs; 0: the chosen token's; n: plus the n most likely
+  // Optional constrained decoding (engine/logits_processor.h); shared so a copied Request keeps it.
+  std::shared_ptr<LogitsProcessor> logits_processor;
 };
 
 enum class RequestState { Waiting, Running, Preempted, Finished, Cancelled, Failed };
