@@ -327,17 +327,18 @@ int main(int argc, char** argv) {
       }
 
       const auto workloads = make_workloads(*src, *tok, vocab);
-      std::printf("%-9s %6s %9s %9s %7s %9s %8s %9s %s\n", "workload", "tokens", "plain t/s", "spec t/s",
-                  "speedup", "acc/step", "tok/fwd", "accept%", "identical");
+      std::printf("%-9s %6s %9s %9s %7s %9s %8s %9s %8s %s\n", "workload", "tokens", "plain t/s", "spec t/s",
+                  "speedup", "acc/step", "tok/fwd", "accept%", "rowcost", "identical");
       std::map<std::string, SingleGenerateResult> plain_outputs;
       for (const Workload& w : workloads) {
         const Timed plain = run(*model, w, run_options(w, max_tokens, false, max_draft), repeats);
         const Timed spec = run(*model, w, run_options(w, max_tokens, true, max_draft), repeats);
         const SpecMetrics& m = spec.result.speculation;
         const double tok_per_fwd = (spec.result.tokens.size() - 1.0) / std::max<int64_t>(spec.result.forward_steps, 1);
-        std::printf("%-9s %6zu %9.1f %9.1f %6.2fx %9.2f %8.2f %8.1f%% %s\n", w.name.c_str(), spec.result.tokens.size(),
-                    decode_rate(plain), decode_rate(spec), decode_rate(spec) / decode_rate(plain),
-                    m.mean_accepted_length(), tok_per_fwd, 100 * m.acceptance_rate(),
+        std::printf("%-9s %6zu %9.1f %9.1f %6.2fx %9.2f %8.2f %8.1f%% %8.3f %s\n", w.name.c_str(),
+                    spec.result.tokens.size(), decode_rate(plain), decode_rate(spec),
+                    decode_rate(spec) / decode_rate(plain), m.mean_accepted_length(), tok_per_fwd,
+                    100 * m.acceptance_rate(), spec.result.row_cost,
                     spec.result.tokens == plain.result.tokens ? "yes" : "NO");
         plain_outputs[w.name] = plain.result;
       }

@@ -1,8 +1,9 @@
 // `ax-engine generate`: one prompt, streamed continuation, speed on stderr.
 //
-// A single-sequence loop straight over Model::forward with its own KV cache: prefill the whole
-// prompt in one step, then one token per step. (The engine's scheduler serves many requests; this
-// command needs none of it.)
+// A single-sequence loop straight over Model::forward with its own KV cache (engine/spec_generate.h):
+// prefill the whole prompt in one step, then one token per step, or with n-gram speculation (on by
+// default, same output) several. (The engine's scheduler serves many requests; this command needs
+// none of it.)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +15,8 @@
 #include "backend/cpu/ops.h"
 #include "cli/command.h"
 #include "engine/sampler.h"
+#include "engine/spec_generate.h"
+#include "engine/spec_sequence.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/model_source.h"
@@ -33,6 +36,7 @@ struct GenerateOptions {
   int threads = 0;  // 0: all hardware threads
   bool ignore_eos = false;
   bool echo = true;
+  SpeculationParams speculation;
 };
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -50,10 +54,6 @@ std::vector<int32_t> parse_ids(const std::string& s) {
     }
   }
   return ids;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 int run_generate(GenerateOptions o) {
@@ -85,24 +85,13 @@ int run_generate(GenerateOptions o) {
 
   // Context: prompt + generated tokens, capped by the model's trained context.
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  int64_t context = n_prompt + o.max_tokens;
-  if (cfg.max_position_embeddings > 0 && context > cfg.max_position_embeddings) {
-    if (n_prompt >= cfg.max_position_embeddings)
-      fail("--prompt: {} tokens do not fit the model's context of {}", n_prompt, cfg.max_position_embeddings);
-    context = cfg.max_position_embeddings;
-  }
-  const int64_t block_size = 16;
-  KvCache kv(cfg, (context + block_size - 1) / block_size, block_size);
-  std::vector<int32_t> table(kv.num_blocks());
-  std::iota(table.begin(), table.end(), 0);
-
+  if (cfg.max_position_embeddings > 0 && n_prompt >= cfg.max_position_embeddings)
+    fail("--prompt: {} tokens do not fit the model's context of {}", n_prompt, cfg.max_position_embeddings);
   std::vector<int32_t> eos(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
   if (tok)
     for (int32_t id : tok->eos_ids())
       if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
 
-  Sampler sampler(o.sampling, cfg.vocab_size);
-  sampler.add_context(prompt);
   std::unique_ptr<StreamDecoder> dec;
   if (tok) dec = std::make_unique<StreamDecoder>(*tok, /*skip_special=*/true);
   auto emit = [&](int32_t id, bool print) {
@@ -116,52 +105,41 @@ int run_generate(GenerateOptions o) {
   };
   for (int32_t id : prompt) emit(id, o.echo);
 
-  // Prefill: the whole prompt in one step, logits for its last token only.
-  Batch batch;
-  batch.tokens = prompt;
-  batch.sequences.push_back({0, n_prompt, 0, &table});
-  batch.logit_rows = {n_prompt - 1};
-  std::vector<float> logits;
-  const auto t_prefill = std::chrono::steady_clock::now();
-  model->forward(batch, kv, logits);
-  const double prefill_s = seconds_since(t_prefill);
-
-  // Decode: sample, print, feed back one token per step.
-  const auto t_decode = std::chrono::steady_clock::now();
-  int64_t generated = 0, pos = n_prompt;
-  std::string stop_reason = "max tokens";
-  while (generated < o.max_tokens) {
-    const int32_t next = sampler.sample(logits.data());
-    sampler.accept(next);
-    ++generated;
-    if (!o.ignore_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) {
-      stop_reason = "end of sequence";
-      break;
-    }
-    emit(next, true);
-    if (generated == o.max_tokens) break;
-    if (pos >= context) {
-      stop_reason = "context full";
-      break;
-    }
-    batch.tokens = {next};
-    batch.sequences = {{0, 1, pos, &table}};
-    batch.logit_rows = {0};
-    model->forward(batch, kv, logits);
-    ++pos;
-  }
+  // Prefill the whole prompt in one step, then decode; with speculation each step verifies the
+  // n-gram draft [last, d1..dk] in one forward pass (engine/spec_generate.h). The output is the
+  // same either way.
+  SingleGenerateOptions g;
+  g.max_tokens = o.max_tokens;
+  g.eos_ids = eos;
+  g.ignore_eos = o.ignore_eos;
+  g.sampling = o.sampling;
+  g.speculation = o.speculation;
+  validate(g.speculation);
+  const SingleGenerateResult r = generate_single(*model, prompt, g, [&](std::span<const int32_t> step) {
+    for (int32_t id : step)
+      if (o.ignore_eos || std::find(eos.begin(), eos.end(), id) == eos.end()) emit(id, true);
+  });
+  const double prefill_s = r.prefill_s, decode_s = r.decode_s;
+  const int64_t generated = static_cast<int64_t>(r.tokens.size());
+  const std::string stop_reason = r.stopped_at_eos ? "end of sequence"
+                                  : generated < o.max_tokens ? "context full"
+                                                             : "max tokens";
   if (dec) {
     const std::string rest = dec->flush();
     std::fwrite(rest.data(), 1, rest.size(), stdout);
   }
   std::printf("\n");
   std::fflush(stdout);
-  const double decode_s = seconds_since(t_decode);
   std::fprintf(stderr,
                "prompt: %lld tokens, %.1f tokens/s | generated: %lld tokens, %.1f tokens/s | stop: %s | seed %llu\n",
                static_cast<long long>(n_prompt), n_prompt / std::max(prefill_s, 1e-9),
                static_cast<long long>(generated), generated / std::max(decode_s, 1e-9), stop_reason.c_str(),
                static_cast<unsigned long long>(o.sampling.seed));
+  if (o.speculation.enabled)
+    std::fprintf(stderr, "speculation: %lld of %lld drafted tokens accepted, %.2f tokens per decode step\n",
+                 static_cast<long long>(r.speculation.accepted_tokens),
+                 static_cast<long long>(r.speculation.drafted_tokens),
+                 r.forward_steps ? (generated - 1.0) / r.forward_steps : 0.0);
   return 0;
 }
 
@@ -190,6 +168,14 @@ const RegisterCommand kGenerate{
       sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
       sub.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
       sub.add_flag("!--no-echo", o->echo, "Do not print the prompt before the continuation");
+      sub.add_option_function<std::string>(
+             "--speculation", [o](const std::string& m) { o->speculation.enabled = m == "ngram"; },
+             "Speculative decoding: ngram (draft from the context, verify in one pass) or off; the output is the same")
+          ->check(CLI::IsMember({"ngram", "off"}))
+          ->default_str("ngram");
+      sub.add_option("--max-draft", o->speculation.max_draft, "Draft tokens per step at most (speculation)")
+          ->check(CLI::Range(1, SpeculationParams::kMaxMaxDraft))
+          ->capture_default_str();
       return [o]() {
         if (o->prompt.empty() == o->prompt_ids.empty()) fail("generate: give exactly one of --prompt and --prompt-ids");
         return run_generate(*o);
