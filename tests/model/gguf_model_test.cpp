@@ -1,0 +1,110 @@
+// The HF fixtures converted to GGUF (llama.cpp's layout: q/k rows permuted per head for the llama
+// architecture, so RoPE runs on adjacent pairs) give transformers' logits too; and a Q8_0 copy of
+// each stays close to them (the quantized weights go through the same forward pass).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "backend/cpu/ops.h"
+#include "format/gguf.h"
+#include "format/gguf_export.h"
+#include "format/gguf_writer.h"
+#include "golden_support.h"
+#include "model/model_source.h"
+#include "test_support.h"
+
+namespace ax::test {
+namespace {
+namespace fs = std::filesystem;
+
+// A temporary file removed at scope exit.
+struct TempFile {
+  fs::path path;
+  explicit TempFile(const std::string& tag)
+      : path(fs::temp_directory_path() / ("ax_model_" + tag + "_" + std::to_string(std::random_device{}()) + ".gguf")) {}
+  ~TempFile() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
+
+void write_gguf(const ModelSource& hf, const std::string& path) {
+  GgufWriter w;
+  write_model_config(w, hf.config());
+  add_hf_tensors(w, hf.config(), hf.tensors());
+  w.write(path);
+}
+
+// A copy of an F32 GGUF with every 2-D weight whose rows are whole Q8_0 blocks stored as Q8_0.
+void write_q8_0_copy(const std::string& src_path, const std::string& dst_path) {
+  auto src = GgufFile::open(src_path);
+  GgufWriter w;
+  w.copy_metadata(*src, "");
+  for (const TensorView& t : src->tensors()) {
+    if (t.shape.size() == 2 && t.cols() % 32 == 0 && t.dtype == DType::F32) {
+      w.add_tensor(t.name, DType::Q8_0, t.shape, cpu::to_float(t));
+    } else {
+      w.add_tensor_view(t, t.name);
+    }
+  }
+  w.write(dst_path);
+}
+
+// A GGUF with every tensor of `src_path` stored as F32 (quantized ones dequantized by the reference
+// dequantizers): the exact model that the quantized file describes.
+void write_dequantized_copy(const std::string& src_path, const std::string& dst_path) {
+  auto src = GgufFile::open(src_path);
+  GgufWriter w;
+  w.copy_metadata(*src, "");
+  for (const TensorView& t : src->tensors()) w.add_tensor(t.name, DType::F32, t.shape, cpu::to_float(t));
+  w.write(dst_path);
+}
+
+TEST(GgufModels, ConvertedFixturesMatchTransformers) {
+  ReferencePathOnly oracle;
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral"}) {
+    SCOPED_TRACE(name);
+    auto hf = open_model(fixture(name));
+    TempFile f32(name), q8(std::string(name) + "_q8"), dq(std::string(name) + "_dq");
+    write_gguf(*hf, f32.path.string());
+    write_q8_0_copy(f32.path.string(), q8.path.string());
+    write_dequantized_copy(q8.path.string(), dq.path.string());
+    auto gsrc = open_model(f32.path.string());
+    auto qsrc = open_model(q8.path.string());
+    auto dqsrc = open_model(dq.path.string());
+    if (hf->config().arch == Arch::Llama || hf->config().arch == Arch::Mistral) {
+      EXPECT_EQ(gsrc->config().rope.style, RopeStyle::AdjacentPairs);
+    }
+    EXPECT_EQ(qsrc->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size}).dtype,
+              DType::Q8_0);
+    auto gguf = load_model(*gsrc);
+    auto quant = load_model(*qsrc);
+    auto dequant = load_model(*dqsrc);
+    const int64_t V = gguf->config().vocab_size;
+    Reference ref = open_reference(fixture(name) + "/reference.safetensors");
+    for (int i = 0; i < 3; ++i) {
+      const auto ids = ref.ints(fmt::format("input_ids.{}", i));
+      const auto want = ref.floats(fmt::format("logits.{}", i));
+      const int64_t T = static_cast<int64_t>(ids.size());
+      SequenceRunner a(*gguf, T), b(*quant, T), c(*dequant, T);
+      const auto la = a.feed(ids, true), lb = b.feed(ids, true), lc = c.feed(ids, true);
+      const Diff d = compare(la.data(), want.data(), want.size());
+      EXPECT_LE(d.max_abs, d.tolerance(1e-4)) << "prompt " << i << ": F32 GGUF vs transformers";
+      // The Q8_0 file computes exactly the model its dequantized weights describe...
+      const Diff dq = compare(lb.data(), lc.data(), lc.size());
+      EXPECT_LE(dq.max_abs, dq.tolerance(1e-4)) << "prompt " << i << ": Q8_0 vs its dequantized F32 copy";
+      // ...and that model is the original up to quantization noise (a sanity bound, not a
+      // precision claim: random N(0, 0.12^2) weights quantize worse than trained ones).
+      const LooseDiff q = loose_compare(lb.data(), want.data(), T, V);
+      const Diff qref = compare(lb.data(), want.data(), want.size());
+      EXPECT_GT(q.min_cosine, 0.99) << "prompt " << i << ": Q8_0 vs transformers";
+      std::printf("GOLDEN %-12s GGUF prompt %d (T=%3lld): F32 vs transformers max|d| %.2e; Q8_0 vs dequantized "
+                  "F32 %.2e; Q8_0 vs transformers %.2e, min cosine %.6f (scale %.2f)\n",
+                  name, i, static_cast<long long>(T), d.max_abs, dq.max_abs, qref.max_abs, q.min_cosine, d.scale);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ax::test
