@@ -15,6 +15,8 @@ AddedTokenMatcher::AddedTokenMatcher(const TokenizerSpec& spec) {
     TokenKind k = spec.kinds[a.id];
     bool control = k == TokenKind::Control || k == TokenKind::Unknown;
     by_first_byte_[static_cast<uint8_t>(text[0])].push_back({text, a.id, control, a.lstrip, a.rstrip});
+    if (text.size() == 1) one_byte_.set(static_cast<uint8_t>(text[0]));
+    else starts_.set(static_cast<uint8_t>(text[0]) << 8 | static_cast<uint8_t>(text[1]));
     any_ = true;
   }
   for (auto& list : by_first_byte_) {
@@ -32,7 +34,13 @@ void AddedTokenMatcher::partition(std::string_view text, bool parse_special,
   size_t start = 0;  // beginning of the pending raw text
   size_t i = 0;
   while (i < text.size()) {
-    const auto& list = by_first_byte_[static_cast<uint8_t>(text[i])];
+    const auto b0 = static_cast<uint8_t>(text[i]);
+    if (!one_byte_[b0] &&
+        (i + 1 >= text.size() || !starts_[b0 << 8 | static_cast<uint8_t>(text[i + 1])])) {
+      ++i;
+      continue;
+    }
+    const auto& list = by_first_byte_[b0];
     const Entry* hit = nullptr;
     for (const Entry& e : list) {
       if (e.control && !parse_special) continue;

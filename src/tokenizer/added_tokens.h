@@ -4,6 +4,7 @@
 // Control and unknown tokens are only looked for when parse_special is on; user-defined tokens
 // always are (as tokenizers and llama.cpp do).
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ class AddedTokenMatcher {
     bool lstrip, rstrip;
   };
   std::array<std::vector<Entry>, 256> by_first_byte_;  // each list longest first
+  // Quick rejection: which first-two-byte pairs start a token (one-byte tokens by themselves).
+  std::bitset<65536> starts_;
+  std::bitset<256> one_byte_;
   bool any_ = false;
 };
 
