@@ -102,15 +102,15 @@ const std::vector<float>& Sampler::distribution(const float* logits) {
   const float inv_t = 1.0f / params_.temperature;
   for (auto& l : work_) l *= inv_t;
 
-  // Candidates, most likely first (ties: lower id first). Sorting is needed only for top-k/top-p.
+  // Candidates, most likely first (ties: lower id first): the top_k when set, else every token.
   auto more_likely = [&](int32_t a, int32_t b) { return work_[a] > work_[b] || (work_[a] == work_[b] && a < b); };
   order_.resize(vocab_);
   std::iota(order_.begin(), order_.end(), 0);
+  bool sorted = false;
   if (params_.top_k > 0 && params_.top_k < vocab_) {
     std::partial_sort(order_.begin(), order_.begin() + params_.top_k, order_.end(), more_likely);
     order_.resize(params_.top_k);
-  } else if (params_.top_p < 1.0f) {
-    std::sort(order_.begin(), order_.end(), more_likely);
+    sorted = true;
   }
 
   // Softmax over the candidates (sums in double so the mass checks below are tight).
@@ -121,14 +121,21 @@ const std::vector<float>& Sampler::distribution(const float* logits) {
   for (int32_t id : order_) sum += (probs_[id] = std::exp(work_[id] - mx));
   for (int32_t id : order_) probs_[id] = static_cast<float>(probs_[id] / sum);
 
-  // Top-p: the shortest prefix of the sorted candidates whose mass reaches top_p.
+  // Top-p: the shortest prefix of the sorted candidates whose mass reaches top_p. Without top-k the
+  // candidates are sorted only as far as needed: the k most likely (k = 64, 256, ...) until they
+  // hold the mass, which is the same prefix a full sort gives.
   if (params_.top_p < 1.0f) {
-    double cum = 0.0;
+    size_t sorted_len = sorted ? order_.size() : 0;
     size_t keep = 0;
-    while (keep < order_.size()) {
-      cum += probs_[order_[keep++]];
-      if (cum >= params_.top_p) break;
+    double cum = 0.0;
+    for (;;) {
+      while (keep < sorted_len && cum < params_.top_p) cum += probs_[order_[keep++]];
+      if (cum >= params_.top_p || sorted_len == order_.size()) break;
+      const size_t k = std::min(order_.size(), std::max<size_t>(64, 4 * sorted_len));
+      std::partial_sort(order_.begin() + sorted_len, order_.begin() + k, order_.end(), more_likely);
+      sorted_len = k;
     }
+    keep = std::max<size_t>(keep, 1);
     for (size_t i = keep; i < order_.size(); ++i) probs_[order_[i]] = 0.0f;
     order_.resize(keep);
   }

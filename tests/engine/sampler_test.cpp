@@ -2,6 +2,7 @@
 // against the distribution computed independently here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -108,6 +109,39 @@ TEST(Sampler, FrequenciesMatchTopKTopPMinPDistribution) {
   for (double x : q) df += x > 0;
   // Bound well above the 1e-5 tail for df <= 8.
   EXPECT_LT(chi_square(counts, q, n), 40.0) << "df " << df;
+}
+
+TEST(Sampler, TopPOverLargeVocabularyKeepsTheFullSortPrefix) {
+  // Flat logits spread the mass over thousands of tokens, so the nucleus reaches far past the
+  // first partially sorted chunk; ties in the logits check the lower-id-first rule.
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t V = 6000;
+  auto logits = r.normal(V, 0.3f);
+  for (int i = 0; i < 50; ++i) logits[r.gen() % V] = logits[r.gen() % V];  // some exact ties
+  auto full = softmax_ref(logits, 1.0);
+  std::vector<int> idx(V);
+  for (int i = 0; i < V; ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  std::vector<double> cum(V);
+  for (int i = 0; i < V; ++i) cum[i] = (i ? cum[i - 1] : 0.0) + full[idx[i]];
+  // top_p halfway between two cumulative sums, so rounding cannot move the cut: keep exactly k.
+  for (int k : {7, 300, 4000}) {
+    const float top_p = static_cast<float>((cum[k - 2] + cum[k - 1]) / 2);
+    SamplingParams sp;
+    sp.top_p = top_p;
+    Sampler s(sp, V);
+    const auto& p = s.distribution(logits.data());
+    std::vector<bool> in(V, false);
+    for (int i = 0; i < k; ++i) in[idx[i]] = true;
+    for (int i = 0; i < V; ++i) {
+      if (in[i]) {
+        ASSERT_NEAR(p[i], full[i] / cum[k - 1], 1e-6) << "keep " << k << " token " << i;
+      } else {
+        ASSERT_EQ(p[i], 0.0f) << "keep " << k << " token " << i;
+      }
+    }
+  }
 }
 
 TEST(Sampler, SameSeedSameTokensAndSeedMatters) {
