@@ -418,7 +418,25 @@ void JsonAutomaton::feed_stack(Stack st, uint8_t b, std::vector<Stack>& out) con
   }
 }
 
+bool JsonAutomaton::document_closed() const {
+  for (const Stack& st : stacks_)
+    if (!st.frames.empty()) return false;
+  return !stacks_.empty();
+}
+
 bool JsonAutomaton::feed(uint8_t byte) {
+  const std::string& prefix = schema_->prefix;
+  const std::string& suffix = schema_->suffix;
+  if (prefix_pos_ < prefix.size()) {
+    if (static_cast<uint8_t>(prefix[prefix_pos_]) != byte) return false;
+    ++prefix_pos_;
+    return true;
+  }
+  if (!suffix.empty() && document_closed()) {
+    if (suffix_pos_ >= suffix.size() || static_cast<uint8_t>(suffix[suffix_pos_]) != byte) return false;
+    ++suffix_pos_;
+    return true;
+  }
   std::vector<Stack> next;
   for (const Stack& st : stacks_) feed_stack(st, byte, next);
   if (next.empty()) return false;
@@ -440,6 +458,8 @@ bool JsonAutomaton::feed(std::string_view bytes) {
 }
 
 bool JsonAutomaton::can_end() const {
+  if (prefix_pos_ < schema_->prefix.size()) return false;
+  if (!schema_->suffix.empty()) return document_closed() && suffix_pos_ == schema_->suffix.size();
   for (const Stack& st : stacks_) {
     if (st.frames.empty()) return true;
     if (st.frames.size() != 1) continue;
@@ -451,9 +471,7 @@ bool JsonAutomaton::can_end() const {
 }
 
 bool JsonAutomaton::must_end() const {
-  for (const Stack& st : stacks_)
-    if (!st.frames.empty()) return false;
-  return !stacks_.empty();
+  return prefix_pos_ == schema_->prefix.size() && document_closed() && suffix_pos_ == schema_->suffix.size();
 }
 
 }  // namespace ax::server

@@ -28,9 +28,8 @@ class JsonAutomaton {
   bool feed(std::string_view bytes);
   // The document is complete: ending here gives valid JSON matching the schema.
   bool can_end() const;
-  // Nothing but the end may follow (a closed root value).
+  // Nothing but the end may follow (a closed root value and the whole suffix).
   bool must_end() const;
-  bool failed() const { return stacks_.empty(); }
 
   struct Frame {
     int32_t node = 0;
@@ -59,8 +58,12 @@ class JsonAutomaton {
   void child_done(Stack& st, const Frame& child) const;
   bool whitespace(Stack& st, uint8_t b) const;
 
+  bool document_closed() const;  // every alternative has closed its root value
+
   const CompiledSchema* schema_;
   std::vector<Stack> stacks_;
+  uint32_t prefix_pos_ = 0;  // bytes of schema_->prefix matched
+  uint32_t suffix_pos_ = 0;  // bytes of schema_->suffix matched
 };
 
 }  // namespace ax::server

@@ -43,6 +43,9 @@ struct CompiledSchema {
                        kTrueFalseNull = 5;
   std::vector<SchemaNode> nodes;
   int root = kAny;
+  // Fixed text around the document (a tool call's "<tool_call>\n" ... "\n</tool_call>"). With
+  // a suffix, the document must be a closed object or array (its end is then unambiguous).
+  std::string prefix, suffix;
 };
 
 // param names the request field for error messages ("response_format.json_schema.schema").

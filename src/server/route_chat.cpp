@@ -8,7 +8,9 @@
 #include "server/openai_response.h"
 #include "server/serving.h"
 #include "server/sse_stream.h"
+#include "server/token_mask.h"
 #include "server/tool_call_parser.h"
+#include "server/tool_call_schema.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -58,11 +60,15 @@ std::vector<int32_t> render_prompt(ServingContext& ctx, const ChatRequest& cr, c
   return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
 }
 
-json tool_calls_json(const std::vector<ParsedToolCall>& calls, size_t first_index) {
+// Streamed deltas carry each call's index; a whole message's tool_calls do not.
+json tool_calls_json(const std::vector<ParsedToolCall>& calls, size_t first_index, bool with_index) {
   json a = json::array();
-  for (size_t k = 0; k < calls.size(); ++k)
-    a.push_back({{"index", first_index + k}, {"id", calls[k].id}, {"type", "function"},
-                 {"function", {{"name", calls[k].name}, {"arguments", calls[k].arguments}}}});
+  for (size_t k = 0; k < calls.size(); ++k) {
+    json call = {{"id", calls[k].id}, {"type", "function"},
+                 {"function", {{"name", calls[k].name}, {"arguments", calls[k].arguments}}}};
+    if (with_index) call["index"] = first_index + k;
+    a.push_back(std::move(call));
+  }
   return a;
 }
 
@@ -91,6 +97,23 @@ struct ChatChoice {
   }
 };
 
+// The grammar the output must follow, if any: response_format json_object / json_schema, or one
+// tool call when tool_choice is "required" or names a function.
+std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool tools_on) {
+  const ResponseFormat& rf = cr.gen.response_format;
+  const bool forced_tool = tools_on && (cr.tool_choice.mode == ToolChoice::Mode::Required ||
+                                        cr.tool_choice.mode == ToolChoice::Mode::Named);
+  if (forced_tool) {
+    if (rf.kind != ResponseFormat::Kind::Text)
+      bad_param("response_format", "cannot be combined with tool_choice 'required' or a named function");
+    return std::make_shared<CompiledSchema>(compile_tool_call_schema(cr.tools, cr.tool_choice));
+  }
+  if (rf.kind == ResponseFormat::Kind::JsonObject) return std::make_shared<CompiledSchema>(any_json_object_schema());
+  if (rf.kind == ResponseFormat::Kind::JsonSchema)
+    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, "response_format.json_schema.schema"));
+  return nullptr;
+}
+
 Usage total_usage(const std::vector<ChatChoice>& choices) {
   Usage u;
   if (choices.empty()) return u;
@@ -104,14 +127,18 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
   ChatRequest cr = parse_chat_request(parse_json_body(req.body));
   const ordered_json raw = ordered_json::parse(req.body);
   const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
-  if (cr.tool_choice.mode == ToolChoice::Mode::Required || cr.tool_choice.mode == ToolChoice::Mode::Named)
-    bad_param("tool_choice", "'{}' is not supported; use 'auto' or 'none'",
-              cr.tool_choice.mode == ToolChoice::Mode::Required ? "required" : "a named function");
-  if (cr.gen.response_format.kind != ResponseFormat::Kind::Text)
-    bad_param("response_format", "constrained JSON output is not available yet on this server");
+  std::shared_ptr<const CompiledSchema> schema = output_grammar(cr, tools_on);
+  if (schema && cr.gen.ignore_eos)
+    bad_param("ignore_eos", "cannot be combined with constrained output (response_format or a forced tool call)");
+  if (schema && ctx.eos_ids.empty())
+    bad_param("response_format", "needs an end-of-sequence token, and this model has none");
   std::vector<int32_t> prompt = render_prompt(ctx, cr, raw, tools_on);
   std::vector<Request> requests;
-  for (int i = 0; i < cr.gen.n; ++i) requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "messages"));
+  for (int i = 0; i < cr.gen.n; ++i) {
+    requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "messages"));
+    // Each choice walks the grammar on its own.
+    if (schema) requests.back().logits_processor = std::make_shared<JsonConstraint>(schema, ctx.token_trie(), ctx.eos_ids);
+  }
 
   auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
@@ -139,7 +166,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     for (size_t i = 0; i < choices->size(); ++i) {
       const ChatChoice& c = (*choices)[i];
       json message = {{"role", "assistant"}, {"content", c.calls.empty() || !c.content.empty() ? json(c.content) : json(nullptr)}};
-      if (!c.calls.empty()) message["tool_calls"] = tool_calls_json(c.calls, 0);
+      if (!c.calls.empty()) message["tool_calls"] = tool_calls_json(c.calls, 0, false);
       out.push_back({{"index", i}, {"message", message}, {"logprobs", want_logprobs ? chat_logprobs_json(c.logprobs) : json(nullptr)},
                      {"finish_reason", c.finish_reason}});
     }
@@ -173,7 +200,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     std::string content = c.take(e.text, new_calls, end);
     json delta = json::object();
     if (!content.empty()) delta["content"] = content;
-    if (!new_calls.empty()) delta["tool_calls"] = tool_calls_json(new_calls, c.calls.size());
+    if (!new_calls.empty()) delta["tool_calls"] = tool_calls_json(new_calls, c.calls.size(), true);
     for (auto& call : new_calls) c.calls.push_back(std::move(call));
     json lp = nullptr;
     if (want_logprobs && !e.tokens.empty()) {

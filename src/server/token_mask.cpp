@@ -8,10 +8,11 @@
 namespace ax::server {
 
 TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vector<bool>& excluded)
-    : vocab_size_(static_cast<int64_t>(token_bytes.size())) {
+    : bytes_(token_bytes), vocab_size_(static_cast<int64_t>(token_bytes.size())) {
   nodes_.emplace_back();
   for (size_t id = 0; id < token_bytes.size(); ++id) {
     const std::string& bytes = token_bytes[id];
+    if (id < excluded.size() && excluded[id]) bytes_[id].clear();
     if (bytes.empty() || (id < excluded.size() && excluded[id])) continue;
     int32_t cur = 0;
     for (char c : bytes) {
@@ -29,6 +30,11 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vec
     }
     nodes_[cur].tokens.push_back(static_cast<int32_t>(id));
   }
+}
+
+const std::string& TokenTrie::token_bytes(int32_t id) const {
+  static const std::string kNone;
+  return id >= 0 && id < vocab_size_ ? bytes_[id] : kNone;
 }
 
 std::shared_ptr<const TokenTrie> TokenTrie::from_tokenizer(const Tokenizer& tok) {
@@ -76,9 +82,10 @@ void JsonConstraint::mask_logits(float* logits, int64_t vocab_size) {
     if (!allowed_[i]) logits[i] = kNegInf;
 }
 
-bool JsonConstraint::accept(int32_t token, const std::string& token_bytes) {
+bool JsonConstraint::advance(int32_t token) {
   if (std::find(end_tokens_.begin(), end_tokens_.end(), token) != end_tokens_.end()) return true;
-  return automaton_.feed(token_bytes);
+  const std::string& bytes = trie_->token_bytes(token);
+  return !bytes.empty() && automaton_.feed(bytes);
 }
 
 }  // namespace ax::server

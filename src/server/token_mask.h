@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/logits_processor.h"
 #include "server/json_automaton.h"
 
 namespace ax {
@@ -24,6 +25,8 @@ class TokenTrie {
   static std::shared_ptr<const TokenTrie> from_tokenizer(const Tokenizer& tok);
 
   int64_t vocab_size() const { return vocab_size_; }
+  // The bytes token id adds ("" for excluded tokens and ids outside the vocabulary).
+  const std::string& token_bytes(int32_t id) const;
 
   // allowed[id] = 1 for every token the automaton accepts from its current state.
   void allowed_tokens(const JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
@@ -35,11 +38,13 @@ class TokenTrie {
   };
   void walk(int32_t node, const JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
   std::vector<Node> nodes_;
+  std::vector<std::string> bytes_;  // [vocab]; excluded tokens empty
   int64_t vocab_size_ = 0;
 };
 
-// One request's constraint: masks logits before sampling, advances on the sampled token.
-class JsonConstraint {
+// One request's constraint: masks logits before sampling, advances on the sampled token. The
+// engine calls it as the request's LogitsProcessor.
+class JsonConstraint : public LogitsProcessor {
  public:
   JsonConstraint(std::shared_ptr<const CompiledSchema> schema, std::shared_ptr<const TokenTrie> trie,
                  std::vector<int32_t> end_tokens);
@@ -48,8 +53,11 @@ class JsonConstraint {
   // may end; when nothing else fits they are the only choice.
   void mask_logits(float* logits, int64_t vocab_size);
   // Advances over a sampled token; false if it was not allowed (the state is then unchanged).
-  bool accept(int32_t token, const std::string& token_bytes);
+  bool advance(int32_t token);
   bool complete() const { return automaton_.can_end(); }
+
+  void process(float* logits, int64_t vocab) override { mask_logits(logits, vocab); }
+  void accept(int32_t token) override { advance(token); }
 
  private:
   std::shared_ptr<const CompiledSchema> schema_;

@@ -9,6 +9,8 @@
 #include "server/json_automaton.h"
 #include "server/json_schema.h"
 #include "server/token_mask.h"
+#include "server/tool_call_parser.h"
+#include "server/tool_call_schema.h"
 
 namespace ax::server {
 namespace {
@@ -259,7 +261,7 @@ TEST(TokenMask, RandomWalksEndInMatchingJson) {
           ended = true;
           break;
         }
-        ASSERT_TRUE(constraint.accept(pick, vocab[pick]));
+        ASSERT_TRUE(constraint.advance(pick));
         text += vocab[pick];
       }
       if (!ended) continue;  // ran out of steps: a truncated document, as with max_tokens
@@ -270,6 +272,70 @@ TEST(TokenMask, RandomWalksEndInMatchingJson) {
     }
   }
   EXPECT_GT(finished, 10);
+}
+
+}  // namespace
+}  // namespace ax::server
+
+namespace ax::server {
+namespace {
+
+// tool_choice "required": random walks produce exactly one parsable call to a declared tool whose
+// arguments match that tool's parameters.
+TEST(TokenMask, ToolCallGrammarWalksParseAsCalls) {
+  uint32_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  std::vector<std::string> vocab = random_vocab(rng);
+  vocab.push_back("<tool_call>");
+  vocab.push_back("</tool_call>");
+  const int32_t eos = static_cast<int32_t>(vocab.size());
+  vocab.push_back("");
+  auto trie = std::make_shared<TokenTrie>(vocab, std::vector<bool>(vocab.size()));
+  std::vector<ToolSpec> tools(2);
+  tools[0].name = "get_weather";
+  tools[0].parameters = json::parse(R"({"type":"object","properties":{"city":{"type":"string","maxLength":5}},"required":["city"]})");
+  tools[1].name = "now";
+  tools[1].parameters = json::parse(R"({"type":"object","properties":{}})");
+  for (ToolChoice::Mode mode : {ToolChoice::Mode::Required, ToolChoice::Mode::Named}) {
+    ToolChoice choice{mode, "get_weather"};
+    auto compiled = std::make_shared<CompiledSchema>(compile_tool_call_schema(tools, choice));
+    int finished = 0;
+    for (int walk = 0; walk < 15; ++walk) {
+      JsonConstraint constraint(compiled, trie, {eos});
+      std::string text;
+      std::vector<float> logits(vocab.size());
+      bool ended = false;
+      for (int step = 0; step < 300 && !ended; ++step) {
+        std::fill(logits.begin(), logits.end(), 0.0f);
+        constraint.mask_logits(logits.data(), static_cast<int64_t>(logits.size()));
+        std::vector<int32_t> choices;
+        for (size_t i = 0; i < logits.size(); ++i)
+          if (logits[i] == 0.0f) choices.push_back(static_cast<int32_t>(i));
+        ASSERT_FALSE(choices.empty()) << text;
+        int32_t pick = choices[rng() % choices.size()];
+        if (pick == eos) {
+          ended = true;
+          break;
+        }
+        ASSERT_TRUE(constraint.advance(pick));
+        text += vocab[pick];
+      }
+      if (!ended) continue;
+      ++finished;
+      ToolCallParser parser;
+      ToolParseOutput out = parser.push(text);
+      ToolParseOutput rest = parser.finish();
+      EXPECT_EQ(out.content + rest.content, "") << text;
+      ASSERT_EQ(out.calls.size(), 1u) << text;
+      const ParsedToolCall& call = out.calls[0];
+      if (mode == ToolChoice::Mode::Named) EXPECT_EQ(call.name, "get_weather");
+      json args = json::parse(call.arguments);
+      const json& params = call.name == "get_weather" ? tools[0].parameters : tools[1].parameters;
+      EXPECT_TRUE(matches(args, params, params)) << text;
+    }
+    EXPECT_GT(finished, 3);
+  }
 }
 
 }  // namespace
