@@ -10,7 +10,6 @@
 #include <numeric>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "backend/cpu/ops.h"
 #include "cli/command.h"
