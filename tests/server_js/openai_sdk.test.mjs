@@ -134,3 +134,131 @@ test('a wrong API key is an AuthenticationError', async () => {
     assert.equal(await guarded.stop(), 0);
   }
 });
+
+const itemSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', maxLength: 12 },
+    count: { type: 'integer' },
+    tags: { type: 'array', items: { enum: ['a', 'b', 'c'] }, maxItems: 3 },
+    done: { type: 'boolean' },
+  },
+  required: ['name', 'count', 'done'],
+};
+
+function checkItem(value) {
+  assert.equal(typeof value.name, 'string');
+  assert.ok([...value.name].length <= 12);
+  assert.ok(Number.isInteger(value.count));
+  assert.equal(typeof value.done, 'boolean');
+  for (const k of Object.keys(value)) assert.ok(['name', 'count', 'tags', 'done'].includes(k), k);
+  if (value.tags) for (const t of value.tags) assert.ok(['a', 'b', 'c'].includes(t));
+}
+
+test('response_format json_schema: the output parses and matches the schema', async () => {
+  for (const stream of [false, true]) {
+    const request = {
+      model: 'ax-code-15m',
+      messages: [{ role: 'user', content: 'Describe an item as JSON.' }],
+      max_tokens: 400,
+      seed: randomSeed(),
+      response_format: { type: 'json_schema', json_schema: { name: 'item', schema: itemSchema, strict: true } },
+    };
+    let content = '';
+    let finish = null;
+    if (stream) {
+      for await (const chunk of await codeClient.chat.completions.create({ ...request, stream: true }))
+        for (const c of chunk.choices) {
+          content += c.delta.content ?? '';
+          finish = c.finish_reason ?? finish;
+        }
+    } else {
+      const r = await codeClient.chat.completions.create(request);
+      content = r.choices[0].message.content;
+      finish = r.choices[0].finish_reason;
+    }
+    assert.equal(finish, 'stop', content);
+    checkItem(JSON.parse(content));
+  }
+  // json_object: any JSON object.
+  const r = await codeClient.chat.completions.create({
+    model: 'ax-code-15m', messages: [{ role: 'user', content: 'json please' }], max_tokens: 400,
+    response_format: { type: 'json_object' },
+  });
+  if (r.choices[0].finish_reason === 'stop') {
+    const v = JSON.parse(r.choices[0].message.content);
+    assert.equal(typeof v, 'object');
+    assert.ok(!Array.isArray(v));
+  }
+  // A schema keyword that cannot be enforced is a 400 naming it.
+  await assert.rejects(
+    codeClient.chat.completions.create({
+      model: 'ax-code-15m', messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
+    }),
+    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'response_format.json_schema.schema.pattern',
+  );
+});
+
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'] },
+  },
+};
+const timeTool = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
+
+test('tool calls: forced by tool_choice, returned as tool_calls, streamed as deltas', async () => {
+  const request = {
+    model: 'ax-code-15m',
+    messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+    tools: [weatherTool, timeTool],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    // Enough for the longest call the grammar allows (whitespace runs and strings are bounded).
+    max_tokens: 500,
+    seed: randomSeed(),
+  };
+  const r = await codeClient.chat.completions.create(request);
+  const choice = r.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls');
+  assert.equal(choice.message.tool_calls.length, 1);
+  const call = choice.message.tool_calls[0];
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'get_weather');
+  assert.ok(call.id.startsWith('call_'));
+  assert.equal(typeof JSON.parse(call.function.arguments).city, 'string');
+
+  // Streaming: the SDK's delta accumulation rebuilds the same kind of call.
+  const calls = [];
+  let finish = null;
+  for await (const chunk of await codeClient.chat.completions.create({ ...request, tool_choice: 'required', stream: true })) {
+    for (const c of chunk.choices) {
+      finish = c.finish_reason ?? finish;
+      for (const d of c.delta.tool_calls ?? []) {
+        calls[d.index] ??= { id: d.id, name: '', arguments: '' };
+        calls[d.index].name += d.function?.name ?? '';
+        calls[d.index].arguments += d.function?.arguments ?? '';
+      }
+    }
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(calls.length, 1);
+  assert.ok(['get_weather', 'get_time'].includes(calls[0].name));
+  assert.equal(typeof JSON.parse(calls[0].arguments), 'object');
+
+  // The tool's answer goes back in as a tool message; the conversation continues.
+  const followup = await codeClient.chat.completions.create({
+    model: 'ax-code-15m',
+    messages: [
+      { role: 'user', content: 'What is the weather in Paris?' },
+      // This model's template concatenates content, so the tool-call turn carries '' rather than null.
+      { role: 'assistant', content: '', tool_calls: [call] },
+      { role: 'tool', tool_call_id: call.id, content: '{"temp_c": 21}' },
+    ],
+    tools: [weatherTool],
+    max_tokens: 8,
+  });
+  assert.equal(followup.choices[0].message.role, 'assistant');
+});
