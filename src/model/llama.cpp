@@ -26,8 +26,11 @@ class LlamaModel final : public Model {
   explicit LlamaModel(const ModelSource& src);
   const ModelConfig& config() const override { return cfg_; }
   void forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) override;
+  void hidden_states(const Batch& batch, KvCache& kv, std::vector<float>& hidden) override;
 
  private:
+  void run_layers(const Batch& batch, KvCache& kv, std::vector<float>& x);
+
   struct Layer {
     std::vector<float> input_norm;      // input_layernorm.weight [hidden]
     AttentionWeights attn;
@@ -99,14 +102,15 @@ LlamaModel::LlamaModel(const ModelSource& src) : cfg_(src.config()) {
   }
 }
 
-void LlamaModel::forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) {
+// The decoder layers over the batch: the residual stream after the last layer, x: [T, hidden].
+void LlamaModel::run_layers(const Batch& batch, KvCache& kv, std::vector<float>& x) {
   const int64_t T = batch.num_tokens(), H = cfg_.hidden_size, V = cfg_.vocab_size;
   if (kv.num_layers() != cfg_.num_layers || kv.kv_width() != cfg_.num_kv_heads * cfg_.head_dim)
     fail("forward: the KV cache has {} layers of width {}, the model needs {} of width {}", kv.num_layers(),
          kv.kv_width(), cfg_.num_layers, cfg_.num_kv_heads * cfg_.head_dim);
   check_batch(batch, kv, V);
 
-  std::vector<float> x(T * H);    // residual stream [T, hidden]
+  x.resize(T * H);                // residual stream [T, hidden]
   std::vector<float> n(T * H);    // normalised input of a sub-block [T, hidden]
   std::vector<float> y(T * H);    // a sub-block's output [T, hidden]
   cpu::embedding(*embed_, batch.tokens.data(), T, x.data());
@@ -121,6 +125,12 @@ void LlamaModel::forward(const Batch& batch, KvCache& kv, std::vector<float>& lo
     mlp_swiglu(*L.gate, *L.up, *L.down, n.data(), T, y.data());
     cpu::add(x.data(), y.data(), T * H);
   }
+}
+
+void LlamaModel::forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) {
+  const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
+  std::vector<float> x;
+  run_layers(batch, kv, x);
 
   // Final norm and lm_head only for the rows that need logits: [R, hidden] -> [R, vocab].
   const int64_t R = static_cast<int64_t>(batch.logit_rows.size());
@@ -130,6 +140,14 @@ void LlamaModel::forward(const Batch& batch, KvCache& kv, std::vector<float>& lo
                   rows.data() + r * H);
   logits.resize(R * V);
   if (R > 0) cpu::linear(*lm_head_, rows.data(), R, logits.data());
+}
+
+void LlamaModel::hidden_states(const Batch& batch, KvCache& kv, std::vector<float>& hidden) {
+  const int64_t T = batch.num_tokens(), H = cfg_.hidden_size;
+  std::vector<float> x;
+  run_layers(batch, kv, x);
+  hidden.resize(T * H);
+  cpu::rms_norm(x.data(), final_norm_.data(), T, H, cfg_.rms_norm_eps, hidden.data());
 }
 
 }  // namespace
