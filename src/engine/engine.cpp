@@ -162,14 +162,22 @@ void Engine::drain_inbox() {
 // as [last, d1..dk] and verified in process_rows. A draft never runs past max_tokens: with all of
 // it accepted plus the bonus token the sequence reaches at most max_total.
 void Engine::propose_drafts() {
+  // Sequences decoding in this step share its time: the per-step row budget and the measured cost
+  // of one more row depend on how many there are, so drafting backs off as the batch fills.
+  int64_t decoding = 0;
+  for (const auto& [id, sp] : seqs_)
+    if (sp->state == RequestState::Running && sp->num_computed == sp->num_tokens() - 1) ++decoding;
+  const int64_t batch_cap = batch_draft_cap(cfg_.speculation, decoding);
+  const double row_cost = step_cost_.row_cost(decoding);
   for (auto& [id, sp] : seqs_) {
     Sequence& s = *sp;
     s.draft.clear();
-    if (!drafter_ || s.state != RequestState::Running || s.num_computed != s.num_tokens() - 1) continue;
+    if (s.state != RequestState::Running || s.num_computed != s.num_tokens() - 1) continue;
     if (!s.request.speculation.enabled || s.request.logits_processor) continue;
     const int64_t cap = std::min<int64_t>(s.request.speculation.max_draft, s.max_total - s.num_tokens() - 1);
     if (cap <= 0) continue;
-    s.draft = drafter_(s.id, s.tokens, static_cast<int>(cap));
+    if (drafter_) s.draft = drafter_(s.id, s.tokens, static_cast<int>(cap));
+    else s.draft = s.spec.propose(static_cast<int>(std::min(cap, batch_cap)), row_cost);
     if (static_cast<int64_t>(s.draft.size()) > cap) s.draft.resize(cap);
     const int64_t vocab = model_.config().vocab_size;
     for (int32_t t : s.draft)
@@ -279,7 +287,13 @@ bool Engine::step() {
   }
 
   try {
+    const auto t_forward = EngineClock::now();
     if (!batch_.tokens.empty()) model_.forward(batch_, *kv_, logits_);
+    // Decode-only steps teach the speculation gate what a row costs (prefill chunks would skew
+    // the fit towards their own, cheaper-per-row regime).
+    if (std::all_of(plan.scheduled.begin(), plan.scheduled.end(),
+                    [](const ScheduledSeq& p) { return p.kind == ScheduleKind::Decode; }))
+      step_cost_.record(batch_.num_tokens(), seconds(EngineClock::now() - t_forward));
   } catch (const std::exception& e) {
     for (const RowSpan& sp : spans) finish(*sp.seq, FinishReason::Error, {}, fmt::format("model forward failed: {}", e.what()));
     drain_inbox();
@@ -333,6 +347,8 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   };
   VerifyOutcome out = verify_draft(draft, pick);
   for (; fed < out.emitted.size(); ++fed) s.sampler.accept(out.emitted[fed]);
+  s.spec.verified(static_cast<int>(k), out.accepted);
+  counters_.speculation += s.spec.take_unreported();
 
   const auto now = EngineClock::now();
   if (!s.has_token) {
@@ -347,6 +363,7 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   for (size_t j = 0; j < out.emitted.size() && !done; ++j) {
     const int32_t t = out.emitted[j];
     s.tokens.push_back(t);
+    s.spec.append(t);
     if (processor) processor->accept(t);
     ++counters_.generated_tokens;
     ev.tokens.push_back(token_info(t, rows + static_cast<int64_t>(j) * vocab, vocab, s.request.top_logprobs));

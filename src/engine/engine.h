@@ -31,6 +31,7 @@
 #include "engine/metrics.h"
 #include "engine/request.h"
 #include "engine/scheduler.h"
+#include "engine/spec_gate.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -52,6 +53,7 @@ struct EngineConfig {
   int64_t max_step_tokens = 512;   // rows per forward pass (decode + prefill chunks)
   int64_t max_model_len = 0;       // 0: the model's max_position_embeddings
   bool prefix_caching = true;
+  SpecGateOptions speculation;     // when n-gram drafting pays (engine/spec_gate.h)
 };
 
 class Engine {
@@ -76,8 +78,8 @@ class Engine {
   void run_until_idle() {
     while (step()) {}
   }
-  // Installs the drafter consulted for every decoding sequence whose request enables speculation.
-  // Call before the first step.
+  // Replaces the built-in n-gram drafter (engine/spec_sequence.h) for every decoding sequence
+  // whose request enables speculation. Call before the first step.
   void set_drafter(DraftFn drafter) { drafter_ = std::move(drafter); }
 
   void start();  // the engine thread: steps while there is work, sleeps otherwise
@@ -106,6 +108,8 @@ class Engine {
   SchedulerConfig sched_;
   std::vector<int32_t> default_eos_;
   DraftFn drafter_;
+  // Speculation: when drafting pays depends on what a verify row costs, measured on decode steps.
+  StepCostModel step_cost_{cfg_.speculation};
 
   std::map<uint64_t, std::unique_ptr<Sequence>> seqs_;  // live: waiting, running, preempted
   std::vector<uint64_t> finished_now_;                   // erased at the end of the step

@@ -11,6 +11,7 @@
 #include "engine/events.h"
 #include "engine/request.h"
 #include "engine/sampler.h"
+#include "engine/spec_sequence.h"
 #include "engine/stop_matcher.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,6 +27,7 @@ struct Sequence {
         num_prompt(static_cast<int64_t>(request.prompt.size())),
         max_total(std::min(num_prompt + request.stop.max_tokens, capacity)),
         sampler(request.sampling, vocab_size),
+        spec(request.speculation, request.prompt),
         stop(request.stop.stop_strings),
         events(std::make_shared<EventChannel>()),
         submitted(EngineClock::now()) {
@@ -50,6 +52,7 @@ struct Sequence {
   int64_t max_total;            // prompt + max_tokens, clamped to the sequence capacity
   RequestState state = RequestState::Waiting;
   Sampler sampler;
+  SpecSequence spec;  // n-gram drafter, accept-rate gate and counters (engine/spec_sequence.h)
   std::unique_ptr<StreamDecoder> decoder;  // null without a tokenizer
   StopMatcher stop;
   std::shared_ptr<EventChannel> events;

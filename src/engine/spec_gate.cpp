@@ -11,8 +11,8 @@ int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences) {
   return static_cast<int>(std::max<int64_t>(0, o.max_rows_per_step / decoding_sequences - 1));
 }
 
-StepCostModel::StepCostModel(double prior_row_cost, double forgetting)
-    : prior_(prior_row_cost), forget_(forgetting) {}
+StepCostModel::StepCostModel(const SpecGateOptions& options, double forgetting)
+    : prior_(options.row_cost), fixed_(options.fixed_row_cost), forget_(forgetting) {}
 
 void StepCostModel::record(int64_t rows, double seconds) {
   if (rows <= 0 || !(seconds > 0)) return;
@@ -35,6 +35,7 @@ void StepCostModel::record(int64_t rows, double seconds) {
 }
 
 double StepCostModel::row_cost(int64_t batch) const {
+  if (fixed_ >= 0) return fixed_;
   const double b = static_cast<double>(std::max<int64_t>(batch, 1));
   double c = prior_;
   if (fitted_) c = c1_ * b / (c0_ + c1_ * b);

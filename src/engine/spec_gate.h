@@ -29,6 +29,7 @@ struct SpecGateOptions {
   int initial_cooldown = 8;      // steps without drafting after the gate first closes
   int max_cooldown = 256;
   int max_rows_per_step = 32;    // verify rows of all sequences in one step
+  double fixed_row_cost = -1;    // >= 0: use this row cost instead of measuring (tests, studies)
 };
 
 // Draft tokens each of `decoding_sequences` may propose under the per-step row budget.
@@ -37,15 +38,16 @@ int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences);
 // Online fit of forward-pass time against rows in the pass: t = c0 + c1 * rows.
 class StepCostModel {
  public:
-  explicit StepCostModel(double prior_row_cost = SpecGateOptions{}.row_cost, double forgetting = 0.98);
+  explicit StepCostModel(const SpecGateOptions& options = {}, double forgetting = 0.98);
   void record(int64_t rows, double seconds);
   // The cost of one more row relative to a step's time per token with `batch` sequences decoding:
-  // c1 * batch / (c0 + c1 * batch), in [0.005, 1]. The prior until two row counts have been seen.
+  // c1 * batch / (c0 + c1 * batch), in [0.005, 1]. The prior until two row counts have been seen;
+  // the options' fixed_row_cost when that is set.
   double row_cost(int64_t batch = 1) const;
   int64_t observations() const { return n_; }
 
  private:
-  double prior_;
+  double prior_, fixed_;
   double forget_;
   double sw_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
   double c0_ = 0, c1_ = 0;

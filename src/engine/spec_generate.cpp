@@ -38,7 +38,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   Sampler sampler(o.sampling, cfg.vocab_size);
   sampler.add_context(prompt);
   SpecSequence spec(o.speculation, prompt, o.gate);
-  StepCostModel cost(o.gate.row_cost);
+  StepCostModel cost(o.gate);
 
   Batch batch;
   batch.tokens.assign(prompt.begin(), prompt.end());
@@ -81,7 +81,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
     // Next step: [last, d1..dj]; j bounded by the tokens still wanted (the step emits j + 1 at
     // most) and by the cache.
     const int cap = static_cast<int>(std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
-    r.row_cost = o.measure_row_cost ? cost.row_cost(1) : o.gate.row_cost;
+    r.row_cost = cost.row_cost(1);
     draft = spec.propose(cap, r.row_cost);
     batch.tokens.assign(1, r.tokens.back());
     batch.tokens.insert(batch.tokens.end(), draft.begin(), draft.end());

@@ -25,9 +25,7 @@ struct SingleGenerateOptions {
   bool ignore_eos = false;
   SamplingParams sampling;
   SpeculationParams speculation;
-  SpecGateOptions gate;
-  // Fit the extra-row cost from this run's forward times (StepCostModel); false: gate.row_cost.
-  bool measure_row_cost = true;
+  SpecGateOptions gate;  // gate.fixed_row_cost >= 0 replaces the measured row cost
   int64_t block_size = 16;
 };
 

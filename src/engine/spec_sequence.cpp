@@ -31,6 +31,17 @@ const std::vector<int32_t>& SpecSequence::propose(int cap, double row_cost) {
   return draft_;
 }
 
+SpecMetrics SpecSequence::take_unreported() {
+  SpecMetrics d;
+  d.verify_steps = metrics_.verify_steps - reported_.verify_steps;
+  d.drafted_tokens = metrics_.drafted_tokens - reported_.drafted_tokens;
+  d.accepted_tokens = metrics_.accepted_tokens - reported_.accepted_tokens;
+  d.gate_closures = metrics_.gate_closures - reported_.gate_closures;
+  d.batch_capped = metrics_.batch_capped - reported_.batch_capped;
+  reported_ = metrics_;
+  return d;
+}
+
 void SpecSequence::verified(int drafted, int accepted) {
   if (drafted <= 0) return;
   gate_.record(drafted, accepted);

@@ -38,6 +38,8 @@ class SpecSequence {
   bool enabled() const { return params_.enabled; }
   const SpeculationParams& params() const { return params_; }
   const SpecMetrics& metrics() const { return metrics_; }
+  // The counts added since the last call (the engine sums them into its metrics snapshot).
+  SpecMetrics take_unreported();
   const NgramDrafter& drafter() const { return drafter_; }
   const SpecGate& gate() const { return gate_; }
 
@@ -46,6 +48,7 @@ class SpecSequence {
   NgramDrafter drafter_;
   SpecGate gate_;
   SpecMetrics metrics_;
+  SpecMetrics reported_;
   std::vector<int32_t> draft_;
 };
 

@@ -142,7 +142,7 @@ TEST(StepCostModel, RecoversLinearCostAndScalesWithTheBatch) {
   std::uniform_real_distribution<double> c0d(1e-3, 1e-2), ratio(0.01, 2.0), noise(0.97, 1.03);
   for (int trial = 0; trial < 20; ++trial) {
     const double c0 = c0d(rng), c1 = c0 * ratio(rng);
-    StepCostModel m(0.3);
+    StepCostModel m(SpecGateOptions{.row_cost = 0.3});
     EXPECT_DOUBLE_EQ(m.row_cost(1), 0.3);
     for (int i = 0; i < 8; ++i) m.record(1, c0 + c1);  // one row count only: nothing to fit yet
     EXPECT_DOUBLE_EQ(m.row_cost(1), 0.3);
