@@ -10,9 +10,14 @@
 // 2. Shared prefix: a --prefix-tokens "system prompt" + 32 own tokens, max_tokens 1, so the time is
 //    the prefill. Cold (empty cache), warm (a second request with another suffix: the prefix
 //    comes from the prefix cache), and warm with prefix caching off.
+// 3. --invariance N: N requests (half greedy, half seeded sampling) run alone and then all together
+//    on one engine; counts the requests whose tokens are identical and the largest log-prob
+//    difference. The engine itself is batch-invariant (tests prove it on the reference linear);
+//    this measures whether the model's kernels are (--reference-linear: the scalar reference).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -165,6 +170,60 @@ PrefixRow shared_prefix(Model& model, int64_t prefix_tokens, uint32_t seed) {
   return row;
 }
 
+struct InvarianceResult {
+  int identical = 0, greedy_identical = 0, greedy = 0, total = 0;
+  double max_logprob_diff = 0;
+};
+
+InvarianceResult invariance(Model& model, int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t vocab = model.config().vocab_size;
+  std::vector<Request> reqs;
+  for (int i = 0; i < n; ++i) {
+    Request r;
+    r.prompt = random_prompt(rng, 8 + rng() % 120, vocab);
+    r.stop.max_tokens = 32;
+    r.stop.ignore_eos = true;
+    r.top_logprobs = 0;
+    r.sampling.temperature = i % 2 ? 0.0f : 0.8f;
+    r.sampling.seed = rng();
+    reqs.push_back(std::move(r));
+  }
+  auto run_engine = [&](const std::vector<Request>& batch) {
+    EngineConfig cfg;
+    cfg.kv_memory_bytes = int64_t{1} << 30;
+    Engine engine(model, nullptr, cfg);
+    std::vector<RequestHandle> hs;
+    for (const auto& r : batch) hs.push_back(engine.submit(r));
+    engine.run_until_idle();
+    std::vector<std::vector<TokenInfo>> out;
+    for (const auto& h : hs) {
+      std::vector<TokenInfo> toks;
+      while (auto e = h.events->try_pop())
+        if (e->kind == EventKind::Token) toks.insert(toks.end(), e->tokens.begin(), e->tokens.end());
+      out.push_back(std::move(toks));
+    }
+    return out;
+  };
+  const auto together = run_engine(reqs);
+  InvarianceResult res;
+  res.total = n;
+  for (int i = 0; i < n; ++i) {
+    const auto alone = run_engine({reqs[i]})[0];
+    bool same = alone.size() == together[i].size();
+    for (size_t k = 0; same && k < alone.size(); ++k) {
+      same = alone[k].id == together[i][k].id;
+      if (same) res.max_logprob_diff = std::max<double>(res.max_logprob_diff, std::abs(alone[k].logprob - together[i][k].logprob));
+    }
+    res.identical += same;
+    if (reqs[i].sampling.temperature == 0) {
+      ++res.greedy;
+      res.greedy_identical += same;
+    }
+  }
+  return res;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"Runtime benchmark: batching throughput and prefix-cache prefill"};
   std::string model_path = default_model();
@@ -178,13 +237,27 @@ int run(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "Tokens generated per throughput request")->capture_default_str();
   app.add_option("--prefix-tokens", prefix_tokens, "Shared prefix length for the prefix-cache run")->capture_default_str();
   app.add_option("--repeats", repeats, "Runs per measurement (best is reported)")->capture_default_str();
+  int invariance_requests = 0;
+  bool reference_linear = false;
+  app.add_option("--invariance", invariance_requests, "Only check batch invariance with N requests (0: off)");
+  app.add_flag("--reference-linear", reference_linear, "Use the scalar reference linear instead of the fast kernels");
   CLI11_PARSE(app, argc, argv);
+  if (reference_linear) cpu::set_linear_kernel(nullptr);
 
   cpu::set_num_threads(threads);
   auto source = open_model(model_path);
   auto model = load_model(*source);
   std::printf("model %s (%s), %d threads, %u hardware threads\n", model_path.c_str(), source->format().c_str(),
               cpu::num_threads(), std::thread::hardware_concurrency());
+
+  if (invariance_requests > 0) {
+    InvarianceResult r = invariance(*model, invariance_requests, 4321);
+    std::printf("batch invariance (%s linear): %d/%d requests identical alone and batched (greedy %d/%d); "
+                "largest log-prob difference over identical prefixes %.2e\n",
+                reference_linear ? "reference" : "fast-kernel", r.identical, r.total, r.greedy_identical, r.greedy,
+                r.max_logprob_diff);
+    return 0;
+  }
 
   std::vector<int> levels;
   std::stringstream ss(concurrency);
