@@ -89,6 +89,7 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx), http_(std::make_unique<
   register_completion_routes(*this, ctx_);
   register_generate_routes(*this, ctx_);
   register_chat_routes(*this, ctx_);
+  register_embedding_routes(*this, ctx_);
 }
 
 HttpServer::~HttpServer() = default;

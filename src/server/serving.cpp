@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/api_error.h"
+#include "server/http_server.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,6 +32,7 @@ void start_engine(ServingContext& ctx) {
       ctx.chat_template_error = e.what();
     }
   }
+  detect_embedding_pooling(ctx);
   ctx.engine->start();
 }
 

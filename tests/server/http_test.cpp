@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <random>
 #include <thread>
@@ -379,6 +380,76 @@ TEST_F(CodeServer, ChatLogprobs) {
     EXPECT_GE(t["top_logprobs"][0]["logprob"].get<double>(), t["logprob"].get<double>() - 1e-6);
     EXPECT_TRUE(t["bytes"].is_array());
   }
+}
+
+}  // namespace
+}  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+TEST_F(CodeServer, EmbeddingsAreNormalisedAndBatchIndependent) {
+  auto cli = server_->client();
+  std::mt19937 rng(std::random_device{}());
+  const char* pieces[] = {"def ", "foo", "(x)", ": return ", "x + 1", "\n", "import os", " # note"};
+  std::vector<std::string> texts;
+  for (int i = 0; i < 3; ++i) {
+    std::string t;
+    for (int k = 0; k < 5; ++k) t += pieces[rng() % std::size(pieces)];
+    texts.push_back(t);
+  }
+  json batch = post_json(cli, "/v1/embeddings", {{"input", texts}, {"model", "ax-code-15m"}});
+  ASSERT_TRUE(batch.contains("data")) << batch.dump();
+  ASSERT_EQ(batch["data"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const json& e = batch["data"][i];
+    EXPECT_EQ(e["index"], i);
+    EXPECT_EQ(e["embedding"].size(), 384u);
+    double norm = 0;
+    for (auto& x : e["embedding"]) norm += x.get<double>() * x.get<double>();
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+    // One input alone gives the same vector as inside a batch.
+    json single = post_json(cli, "/v1/embeddings", {{"input", texts[i]}});
+    for (size_t k = 0; k < 384; ++k)
+      ASSERT_NEAR(single["data"][0]["embedding"][k].get<double>(), e["embedding"][k].get<double>(), 1e-6);
+  }
+  EXPECT_GT(batch["usage"]["prompt_tokens"].get<int>(), 0);
+  // base64: the same float32 values, little-endian.
+  json b64 = post_json(cli, "/v1/embeddings", {{"input", texts[0]}, {"encoding_format", "base64"}});
+  std::string enc = b64["data"][0]["embedding"];
+  EXPECT_EQ(enc.size(), (384u * 4 + 2) / 3 * 4);
+  auto decode = [](const std::string& in) {
+    std::string out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+      if (c == '=') break;
+      const std::string tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      acc = acc << 6 | static_cast<uint32_t>(tbl.find(c));
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += static_cast<char>(acc >> bits & 0xFF);
+      }
+    }
+    return out;
+  };
+  std::string raw = decode(enc);
+  ASSERT_EQ(raw.size(), 384u * 4);
+  json plain = post_json(cli, "/v1/embeddings", {{"input", texts[0]}});
+  for (size_t k = 0; k < 384; ++k) {
+    float f;
+    std::memcpy(&f, raw.data() + 4 * k, 4);
+    ASSERT_FLOAT_EQ(f, plain["data"][0]["embedding"][k].get<float>());
+  }
+  int status = 0;
+  post_json(cli, "/v1/embeddings", {{"input", json::array()}}, &status);
+  EXPECT_EQ(status, 400);
+  json e = post_json(cli, "/v1/embeddings", {{"input", {"ok", 5}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(e["error"]["param"], "input[1]");
+  e = post_json(cli, "/v1/embeddings", {{"input", "x"}, {"dimensions", 12}}, &status);
+  EXPECT_EQ(e["error"]["param"], "dimensions");
 }
 
 }  // namespace

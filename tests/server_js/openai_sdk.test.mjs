@@ -262,3 +262,18 @@ test('tool calls: forced by tool_choice, returned as tool_calls, streamed as del
   });
   assert.equal(followup.choices[0].message.role, 'assistant');
 });
+
+test('embeddings: one unit vector per input (the SDK asks for base64 and decodes it)', async () => {
+  const r = await codeClient.embeddings.create({ model: 'ax-code-15m', input: ['def f(x):', 'class A:', 'import re'] });
+  assert.equal(r.object, 'list');
+  assert.equal(r.data.length, 3);
+  for (const [i, e] of r.data.entries()) {
+    assert.equal(e.index, i);
+    assert.equal(e.embedding.length, 384);
+    const norm = Math.sqrt(e.embedding.reduce((s, x) => s + x * x, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-4, `norm ${norm}`);
+  }
+  const floats = await codeClient.embeddings.create({ model: 'ax-code-15m', input: 'class A:', encoding_format: 'float' });
+  for (let k = 0; k < 384; k++) assert.ok(Math.abs(floats.data[0].embedding[k] - r.data[1].embedding[k]) < 1e-6);
+  assert.ok(r.usage.prompt_tokens > 0);
+});

@@ -1,0 +1,175 @@
+// POST /v1/embeddings: one L2-normalised vector per input, pooled from the model's final hidden
+// states (Model::hidden_states) over a private KV cache. Runs on the HTTP thread, one pass at a
+// time, beside the engine (never blocking its loop).
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "format/gguf.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "model/model_source.h"
+#include "server/api_error.h"
+#include "server/http_server.h"
+#include "server/httplib_config.h"
+#include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ax::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxInputs = 256;
+
+std::string base64(const std::string& bytes) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t v = uint8_t(bytes[i]) << 16;
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == bytes.size()) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+// The inputs as token-id lists: a string, a list of strings, a list of ids, a list of id lists.
+std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& v) {
+  std::vector<std::vector<int32_t>> out;
+  auto add_text = [&](const json& s, const std::string& param) {
+    std::vector<int32_t> ids = ctx.tokenizer->encode(s.get<std::string>(), true, true);
+    if (ids.empty()) bad_param(param, "encodes to no tokens; inputs must not be empty");
+    out.push_back(std::move(ids));
+  };
+  auto add_ids = [&](const json& a, const std::string& param) {
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!a[i].is_number_integer()) bad_param(fmt::format("{}[{}]", param, i), "must be a token id");
+      ids.push_back(static_cast<int32_t>(a[i].get<int64_t>()));
+    }
+    if (ids.empty()) bad_param(param, "must not be empty");
+    check_token_ids(ids, ctx.vocab_size, param);
+    out.push_back(std::move(ids));
+  };
+  if (v.is_string()) {
+    add_text(v, "input");
+  } else if (v.is_array() && !v.empty() && v[0].is_number()) {
+    add_ids(v, "input");
+  } else if (v.is_array()) {
+    if (v.empty()) bad_param("input", "must not be empty");
+    if (v.size() > kMaxInputs) bad_param("input", "holds {} inputs; at most {} per request", v.size(), kMaxInputs);
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::string p = fmt::format("input[{}]", i);
+      if (v[i].is_string()) add_text(v[i], p);
+      else if (v[i].is_array()) add_ids(v[i], p);
+      else bad_param(p, "must be a string or an array of token ids, got {}", v[i].type_name());
+    }
+  } else {
+    bad_param("input", "must be a string, an array of strings, or token ids; got {}", v.type_name());
+  }
+  return out;
+}
+
+// One input through the model on its own KV cache: the pooled, L2-normalised hidden state.
+std::vector<float> embed_one(ServingContext& ctx, const std::vector<int32_t>& ids) {
+  const ModelConfig& cfg = ctx.model->config();
+  const int64_t T = static_cast<int64_t>(ids.size()), H = cfg.hidden_size, block = 16;
+  KvCache kv(cfg, (T + block - 1) / block, block);
+  std::vector<int32_t> table(kv.num_blocks());
+  std::iota(table.begin(), table.end(), 0);
+  Batch batch;
+  batch.tokens = ids;
+  batch.sequences.push_back({0, T, 0, &table});
+  std::vector<float> hidden;
+  ctx.model->hidden_states(batch, kv, hidden);  // [T, H]
+  std::vector<float> v(H, 0.0f);
+  if (ctx.embedding_pooling == ServingContext::Pooling::Mean) {
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H; ++h) v[h] += hidden[t * H + h];
+    for (auto& x : v) x /= static_cast<float>(T);
+  } else {
+    std::copy(hidden.end() - H, hidden.end(), v.begin());
+  }
+  double norm = 0;
+  for (float x : v) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  if (norm > 0)
+    for (auto& x : v) x = static_cast<float>(x / norm);
+  return v;
+}
+
+void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  json body = parse_json_body(req.body);
+  if (!body.contains("input") || body["input"].is_null()) bad_param("input", "is required");
+  bool as_base64 = false;
+  if (body.contains("encoding_format") && !body["encoding_format"].is_null()) {
+    if (!body["encoding_format"].is_string()) bad_param("encoding_format", "must be 'float' or 'base64'");
+    std::string f = body["encoding_format"];
+    if (f == "base64") as_base64 = true;
+    else if (f != "float") bad_param("encoding_format", "must be 'float' or 'base64', got '{}'", f);
+  }
+  const int64_t H = ctx.model->config().hidden_size;
+  if (body.contains("dimensions") && !body["dimensions"].is_null()) {
+    if (!body["dimensions"].is_number_integer() || body["dimensions"].get<int64_t>() != H)
+      bad_param("dimensions", "must be {} (this model's embedding size) if given", H);
+  }
+  std::vector<std::vector<int32_t>> inputs = parse_inputs(ctx, body["input"]);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (static_cast<int64_t>(inputs[i].size()) > ctx.max_context)
+      throw ApiError(400, fmt::format("input {} has {} tokens; this model's maximum context length is {}.", i,
+                                      inputs[i].size(), ctx.max_context),
+                     "invalid_request_error", "input", "context_length_exceeded");
+  InFlightSlot slot(ctx);
+  json data = json::array();
+  int64_t tokens = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<float> v;
+    {
+      std::lock_guard lock(ctx.embedding_mutex);
+      v = embed_one(ctx, inputs[i]);
+    }
+    tokens += static_cast<int64_t>(inputs[i].size());
+    json e = {{"object", "embedding"}, {"index", i}};
+    if (as_base64) e["embedding"] = base64(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+    else e["embedding"] = v;
+    data.push_back(std::move(e));
+  }
+  ctx.metrics.add_prompt_tokens(tokens);
+  send_json(res, {{"object", "list"}, {"data", data}, {"model", ctx.model_id},
+                  {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
+}
+
+}  // namespace
+
+void detect_embedding_pooling(ServingContext& ctx) {
+  // GGUF: "<arch>.pooling_type" (llama.cpp's numbering: 1 mean, 3 last). HF folders:
+  // sentence-transformers' 1_Pooling/config.json.
+  if (const GgufFile* g = ctx.source->gguf()) {
+    int64_t type = g->get_int_or(ctx.model->config().arch_name + ".pooling_type", -1);
+    if (type == 1) ctx.embedding_pooling = ServingContext::Pooling::Mean;
+    if (type == 3) ctx.embedding_pooling = ServingContext::Pooling::Last;
+    return;
+  }
+  const std::string dir = ctx.source->hf_dir();
+  std::ifstream f(std::filesystem::path(dir) / "1_Pooling" / "config.json");
+  if (dir.empty() || !f) return;
+  json cfg = json::parse(f, nullptr, false);
+  if (cfg.is_object() && cfg.value("pooling_mode_mean_tokens", false)) ctx.embedding_pooling = ServingContext::Pooling::Mean;
+  if (cfg.is_object() && cfg.value("pooling_mode_lasttoken", false)) ctx.embedding_pooling = ServingContext::Pooling::Last;
+}
+
+void register_embedding_routes(HttpServer& http, ServingContext& ctx) {
+  http.add_route("POST", "/v1/embeddings", kRouteNeedsModel | kRouteGeneration,
+                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
+}
+
+}  // namespace ax::server
