@@ -203,6 +203,10 @@ SchedulerState Engine::snapshot() const {
       q.decode_tokens = 1 + static_cast<int64_t>(s.draft.size());
       st.running.push_back(q);
     } else if (s.state == RequestState::Waiting || s.state == RequestState::Preempted) {
+      // Admission is first come, first served and takes at most max_num_seqs sequences, so the
+      // queue beyond that (in id = arrival order) cannot be admitted this step: skip its prefix
+      // lookups. Those requests were validated at submit, so none is waiting to be rejected.
+      if (static_cast<int64_t>(st.waiting.size()) >= sched_.max_num_seqs) continue;
       // The last token is always computed: its logits pick the next token.
       PrefixMatch m = blocks_->match(std::span(s.tokens).first(s.tokens.size() - 1));
       q.cached_tokens = m.num_tokens;
