@@ -162,50 +162,74 @@ void expect_batch_invariance(Model& model, int64_t vocab, int num_requests, int6
     cfg.prefix_caching = false;
     alone.push_back(run_all(model, cfg, {r})[0]);
   }
-  // Tiny pool: a little more than the longest request needs, so sequences preempt each other.
+  auto check = [&](const std::vector<RequestHandle>& hs, const char* what, int64_t* preemptions, int64_t* cached) {
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      Result got = drain(hs[i]);
+      ASSERT_EQ(got.reason, FinishReason::Length) << got.error;
+      ASSERT_EQ(got.tokens, alone[i].tokens) << what << ", request " << i;
+      for (size_t k = 0; k < got.logprobs.size(); ++k)
+        ASSERT_NEAR(got.logprobs[k], alone[i].logprobs[k], logprob_tol) << what << ", request " << i << " token " << k;
+      *preemptions += got.metrics.preemptions;
+      *cached += got.metrics.cached_tokens;
+    }
+  };
+
+  // 1. A tiny pool (a little more than the longest request needs) so sequences preempt each other,
+  // a small step budget (chunked prefill), arrivals while others run, and speculative rows:
+  // drafts that are partly the right continuation, partly noise, so some are accepted and the
+  // rest rolled back out of the paged cache.
   EngineConfig tight;
   tight.block_size = 4;
   tight.num_kv_blocks = (longest + 3) / 4 + 2;
   tight.max_step_tokens = 32;
   tight.max_num_seqs = 32;
-  Engine engine(model, nullptr, tight);
-  // Speculative rows too: drafts that are partly the right continuation, partly noise, so some
-  // are accepted and the rest rolled back out of the paged cache.
-  std::map<uint64_t, size_t> index;
-  std::mt19937 draft_rng(rng());
-  engine.set_drafter([&](uint64_t id, std::span<const int32_t> tokens, int cap) {
-    const size_t i = index.at(id);
-    const size_t done = tokens.size() - reqs[i].prompt.size();
-    std::vector<int32_t> d;
-    for (int j = 0; j < static_cast<int>(draft_rng() % (cap + 1)); ++j) {
-      const bool right = draft_rng() % 4 != 0 && done + j < alone[i].tokens.size();
-      d.push_back(right ? alone[i].tokens[done + j] : static_cast<int32_t>(draft_rng() % vocab));
-    }
-    return d;
-  });
-  int64_t preemptions = 0, cached = 0;
-  for (int pass = 0; pass < 2; ++pass) {  // pass 1 finds the prefixes of pass 0 in the cache
+  int64_t preemptions = 0, cached = 0, ignored = 0;
+  {
+    Engine engine(model, nullptr, tight);
+    std::map<uint64_t, size_t> index;
+    std::mt19937 draft_rng(rng());
+    engine.set_drafter([&](uint64_t id, std::span<const int32_t> tokens, int cap) {
+      const size_t i = index.at(id);
+      const size_t done = tokens.size() - reqs[i].prompt.size();
+      std::vector<int32_t> d;
+      for (int j = 0; j < static_cast<int>(draft_rng() % (cap + 1)); ++j) {
+        const bool right = draft_rng() % 4 != 0 && done + j < alone[i].tokens.size();
+        d.push_back(right ? alone[i].tokens[done + j] : static_cast<int32_t>(draft_rng() % vocab));
+      }
+      return d;
+    });
     std::vector<RequestHandle> hs;
     for (size_t i = 0; i < reqs.size(); ++i) {
-      const Request& r = reqs[i];
-      hs.push_back(engine.submit(r));
+      hs.push_back(engine.submit(reqs[i]));
       index[hs.back().id] = i;
       for (int s = rng() % 2; s > 0; --s) engine.step();
     }
     engine.run_until_idle();
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      Result got = drain(hs[i]);
-      ASSERT_EQ(got.reason, FinishReason::Length) << got.error;
-      ASSERT_EQ(got.tokens, alone[i].tokens) << "pass " << pass << " request " << i;
-      for (size_t k = 0; k < got.logprobs.size(); ++k)
-        ASSERT_NEAR(got.logprobs[k], alone[i].logprobs[k], logprob_tol) << "request " << i << " token " << k;
-      preemptions += got.metrics.preemptions;
-      if (pass == 1) cached += got.metrics.cached_tokens;
-    }
+    check(hs, "tight pool", &preemptions, &ignored);
+    EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+    engine.blocks().check_invariants();
   }
-  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+  // 2. Prefix cache: a pool big enough that nothing is evicted; the second pass finds every
+  // request's full prompt blocks from the first (and requests sharing the system prompt hit each
+  // other's blocks in both passes).
+  {
+    EngineConfig roomy = tight;
+    roomy.num_kv_blocks = 2 * num_requests * ((longest + 3) / 4);
+    Engine engine(model, nullptr, roomy);
+    for (int pass = 0; pass < 2; ++pass) {
+      std::vector<RequestHandle> hs;
+      for (const auto& r : reqs) hs.push_back(engine.submit(r));
+      engine.run_until_idle();
+      int64_t pass_cached = 0;
+      check(hs, pass ? "cached, second pass" : "cached, first pass", &ignored, &pass_cached);
+      if (pass == 1) cached = pass_cached;
+    }
+    engine.blocks().check_invariants();
+  }
   if (require_preemption) EXPECT_GT(preemptions, 0) << "the tiny pool should force preemption";
-  EXPECT_GT(cached, 0) << "the second pass should hit the prefix cache";
+  int64_t cacheable = 0;  // full blocks of every prompt minus its last token
+  for (const auto& r : reqs) cacheable += (static_cast<int64_t>(r.prompt.size()) - 1) / 4 * 4;
+  EXPECT_EQ(cached, cacheable) << "the second pass serves every full prompt block from the cache";
   std::printf("ENGINE batch invariance: %d requests, %lld preemptions, %lld cached prompt tokens in pass 2\n",
               num_requests, static_cast<long long>(preemptions), static_cast<long long>(cached));
 }
