@@ -18,8 +18,10 @@ struct NgramDraftOptions {
   int max_n = 4;  // longest n-gram tried first
   int min_n = 2;  // shortest n-gram that may still draft
   // A match of length n drafts at most max_len_for_n[n] tokens (and at most the caller's k):
-  // short n-grams recur by chance, long ones mean the text is being repeated.
-  int max_len_for_n[5] = {0, 0, 64, 64, 64};
+  // short n-grams recur by chance, long ones mean the text is being repeated. A bigram match
+  // drafts 2 tokens at most: as good as the full k on copied code and JSON, and it wastes fewer
+  // rows on high-entropy text.
+  int max_len_for_n[5] = {0, 0, 2, 64, 64};
   // An n-gram of this length or shorter drafts only when its last two occurrences were followed
   // by the same token (the continuation is stable, not a coincidence). 0: no such check.
   int require_agreement_up_to_n = 0;

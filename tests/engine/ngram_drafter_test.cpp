@@ -127,7 +127,10 @@ TEST(NgramDrafter, NoMatchDraftsNothing) {
   d.append(6);  // "5 6" occurred before, followed by 7
   EXPECT_EQ(d.draft(0, out), 0);
   EXPECT_EQ(d.draft(3, out), 2);
-  EXPECT_EQ(out, (std::vector<int32_t>{7, 8, 9}));
+  EXPECT_EQ(out, (std::vector<int32_t>{7, 8}));  // a bigram match drafts 2 tokens at most
+  d.append(7);  // "5 6 7": a trigram match drafts the full length
+  EXPECT_EQ(d.draft(3, out), 3);
+  EXPECT_EQ(out, (std::vector<int32_t>{8, 9, 5}));
 }
 
 TEST(NgramDrafter, RejectsABadNRange) {
