@@ -2,11 +2,13 @@
 //
 //   runtime_bench [--model DIR_OR_GGUF] [--threads 0] [--concurrency 1,4,16,64]
 //                 [--prompt-tokens 64] [--max-tokens 64] [--prefix-tokens 1024] [--repeats 3]
+//                 [--speculation] [--invariance N [--reference-linear]]
 //
 // 1. Throughput: C requests submitted at once (distinct random prompts of --prompt-tokens, greedy,
 //    --max-tokens each, EOS ignored), run to completion by the engine on this thread. Reports
 //    aggregate generated tokens/s (all tokens / wall time), decode tokens/s per request, mean
-//    TTFT, steps and mean rows per step. Best of --repeats.
+//    TTFT, steps and mean rows per step. Best of --repeats. N-gram speculation is off unless
+//    --speculation is given, so the numbers show batching alone.
 // 2. Shared prefix: a --prefix-tokens "system prompt" + 32 own tokens, max_tokens 1, so the time is
 //    the prefill. Cold (empty cache), warm (a second request with another suffix: the prefix
 //    comes from the prefix cache), and warm with prefix caching off.
@@ -84,7 +86,8 @@ struct ThroughputRow {
   int64_t tokens = 0, steps = 0;
 };
 
-ThroughputRow throughput(Model& model, int concurrency, int64_t prompt_tokens, int64_t max_tokens, uint32_t seed) {
+ThroughputRow throughput(Model& model, int concurrency, int64_t prompt_tokens, int64_t max_tokens, bool speculation,
+                         uint32_t seed) {
   EngineConfig cfg;
   cfg.max_num_seqs = std::max(64, concurrency);
   cfg.max_step_tokens = 512;
@@ -100,6 +103,7 @@ ThroughputRow throughput(Model& model, int concurrency, int64_t prompt_tokens, i
     r.sampling.temperature = 0;
     r.stop.max_tokens = max_tokens;
     r.stop.ignore_eos = true;
+    r.speculation.enabled = speculation;
     hs.push_back(engine.submit(std::move(r)));
   }
   engine.run_until_idle();
@@ -237,6 +241,8 @@ int run(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "Tokens generated per throughput request")->capture_default_str();
   app.add_option("--prefix-tokens", prefix_tokens, "Shared prefix length for the prefix-cache run")->capture_default_str();
   app.add_option("--repeats", repeats, "Runs per measurement (best is reported)")->capture_default_str();
+  bool speculation = false;
+  app.add_flag("--speculation", speculation, "Let throughput requests use n-gram speculation (off: batching alone)");
   int invariance_requests = 0;
   bool reference_linear = false;
   app.add_option("--invariance", invariance_requests, "Only check batch invariance with N requests (0: off)");
@@ -268,7 +274,7 @@ int run(int argc, char** argv) {
   for (int c : levels) {
     ThroughputRow best;
     for (int r = 0; r < repeats; ++r) {
-      ThroughputRow row = throughput(*model, c, prompt_tokens, max_tokens, 1234 + r);
+      ThroughputRow row = throughput(*model, c, prompt_tokens, max_tokens, speculation, 1234 + r);
       if (row.tokens_per_s > best.tokens_per_s) best = row;
     }
     std::printf("| %d | %lld | %.3f | %.1f | %.1f | %.3f | %lld | %.1f |\n", c, static_cast<long long>(best.tokens),
