@@ -313,7 +313,12 @@ bool Engine::step() {
       blocks_->commit(s.id, std::span(s.tokens).first(s.num_computed));
       continue;
     }
-    process_rows(s, sp.start, sp.num_rows, logits_.data() + sp.first_logit * vocab);
+    try {
+      process_rows(s, sp.start, sp.num_rows, logits_.data() + sp.first_logit * vocab);
+    } catch (const std::exception& e) {
+      // Sampling, a logits processor or a drafter failed for this request: it alone fails.
+      finish(s, FinishReason::Error, {}, fmt::format("generating the next token failed: {}", e.what()));
+    }
   }
 
   counters_.steps += 1;

@@ -229,6 +229,36 @@ TEST(Engine, ForwardFailureFailsTheBatchNotTheEngine) {
   EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
 }
 
+// A logits processor that throws after a few tokens: only its request fails.
+class ThrowingProcessor final : public LogitsProcessor {
+ public:
+  void process(float*, int64_t) override {
+    if (++calls_ == 3) fail("processor: asked to fail");
+  }
+  void accept(int32_t) override {}
+
+ private:
+  int calls_ = 0;
+};
+
+TEST(Engine, AFailingLogitsProcessorFailsOnlyItsRequest) {
+  MockModel model;
+  Engine engine(model, nullptr, small_config(64));
+  Request bad = greedy({1, 2, 3}, 10);
+  bad.logits_processor = std::make_shared<ThrowingProcessor>();
+  RequestHandle a = engine.submit(bad);
+  RequestHandle b = engine.submit(greedy({4, 5, 6}, 10));
+  engine.run_until_idle();
+  Outcome oa = collect(a), ob = collect(b);
+  EXPECT_EQ(oa.reason, FinishReason::Error);
+  EXPECT_NE(oa.error.find("asked to fail"), std::string::npos) << oa.error;
+  EXPECT_EQ(oa.tokens.size(), 2u);
+  EXPECT_EQ(ob.reason, FinishReason::Length);
+  EXPECT_EQ(ob.tokens.size(), 10u);
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+  EXPECT_EQ(engine.metrics().requests_failed, 1);
+}
+
 TEST(Engine, ThreadSafeSubmitAndCancelFromManyThreads) {
   MockModel model;
   EngineConfig cfg = small_config(40);
