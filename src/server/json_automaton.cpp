@@ -1,6 +1,7 @@
 #include "server/json_automaton.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace ax::server {
 namespace {
@@ -447,6 +448,37 @@ bool JsonAutomaton::feed(uint8_t byte) {
       unique.push_back(std::move(s));
   stacks_ = std::move(unique);
   return true;
+}
+
+JsonAutomaton::InPlace JsonAutomaton::feed_in_place(uint8_t byte, Undo& undo) {
+  if (stacks_.size() != 1 || prefix_pos_ < schema_->prefix.size()) return InPlace::Fallback;
+  Stack& st = stacks_[0];
+  if (st.frames.empty()) return InPlace::Fallback;
+  Frame& top = st.frames.back();
+  if (top.kind != kString && top.kind != kNumber && top.kind != kLiteral && top.kind != kKey) return InPlace::Fallback;
+  undo.top = top;
+  undo.whitespace_run = st.whitespace_run;
+  if (!is_ws(byte)) st.whitespace_run = 0;
+  // Leaf frames never push, so step() touches only the top frame (and the stack on Done/NotMine,
+  // which the general path handles).
+  switch (step(st, byte)) {
+    case Step::Consumed:
+      return InPlace::Accepted;
+    case Step::Reject:
+      st.frames.back() = undo.top;
+      st.whitespace_run = undo.whitespace_run;
+      return InPlace::Rejected;
+    default:
+      st.frames.back() = undo.top;
+      st.whitespace_run = undo.whitespace_run;
+      return InPlace::Fallback;
+  }
+}
+
+void JsonAutomaton::undo(const Undo& u) {
+  Stack& st = stacks_[0];
+  st.frames.back() = u.top;
+  st.whitespace_run = u.whitespace_run;
 }
 
 bool JsonAutomaton::feed(std::string_view bytes) {

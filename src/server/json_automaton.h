@@ -43,10 +43,22 @@ class JsonAutomaton {
     uint64_t mask = 0;      // object: keys seen; literal/key: candidates still matching
     bool operator==(const Frame&) const = default;
   };
+  // In-place stepping for the token-mask walk: when the state is one stack whose top frame is a
+  // leaf (string, number, literal, key) and the byte only changes that frame, feed_in_place
+  // applies it without copying anything and undo() takes it back.
+  enum class InPlace { Accepted, Rejected, Fallback };
+  struct Undo;
+  InPlace feed_in_place(uint8_t byte, Undo& undo);
+  void undo(const Undo& undo);
+
   struct Stack {
     std::vector<Frame> frames;
     int32_t whitespace_run = 0;
     bool operator==(const Stack&) const = default;
+  };
+  struct Undo {
+    Frame top;
+    int32_t whitespace_run = 0;
   };
 
  private:

@@ -32,34 +32,34 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vec
   }
 }
 
-const std::string& TokenTrie::token_bytes(int32_t id) const {
-  static const std::string kNone;
-  return id >= 0 && id < vocab_size_ ? bytes_[id] : kNone;
-}
-
-std::shared_ptr<const TokenTrie> TokenTrie::from_tokenizer(const Tokenizer& tok) {
-  const int32_t n = tok.vocab_size();
-  std::vector<std::string> bytes(n);
-  std::vector<bool> excluded(n);
-  for (int32_t id = 0; id < n; ++id) {
-    excluded[id] = tok.is_special(id);
-    if (!excluded[id]) bytes[id] = tok.token_bytes(id);
-  }
-  return std::make_shared<TokenTrie>(bytes, excluded);
-}
-
-void TokenTrie::walk(int32_t node, const JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
+// state is changed during the walk and restored before returning. Inside a string, number or
+// literal almost every edge is an in-place step (no copy); a copy is made only where a frame ends
+// or begins.
+void TokenTrie::walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
   for (auto [byte, child] : nodes_[node].children) {
-    JsonAutomaton next = state;
-    if (!next.feed(byte)) continue;
-    for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
-    walk(child, next, allowed);
+    JsonAutomaton::Undo undo;
+    switch (state.feed_in_place(byte, undo)) {
+      case JsonAutomaton::InPlace::Rejected:
+        continue;
+      case JsonAutomaton::InPlace::Accepted:
+        for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
+        walk(child, state, allowed);
+        state.undo(undo);
+        continue;
+      case JsonAutomaton::InPlace::Fallback: {
+        JsonAutomaton next = state;
+        if (!next.feed(byte)) continue;
+        for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
+        walk(child, next, allowed);
+      }
+    }
   }
 }
 
 void TokenTrie::allowed_tokens(const JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
   allowed.assign(vocab_size_, 0);
-  walk(0, state, allowed);
+  JsonAutomaton work = state;
+  walk(0, work, allowed);
 }
 
 JsonConstraint::JsonConstraint(std::shared_ptr<const CompiledSchema> schema,

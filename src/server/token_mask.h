@@ -36,7 +36,7 @@ class TokenTrie {
     std::vector<std::pair<uint8_t, int32_t>> children;  // byte -> node, sorted by byte
     std::vector<int32_t> tokens;                         // tokens whose bytes end here
   };
-  void walk(int32_t node, const JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
+  void walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
   std::vector<Node> nodes_;
   std::vector<std::string> bytes_;  // [vocab]; excluded tokens empty
   int64_t vocab_size_ = 0;
