@@ -32,6 +32,22 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vec
   }
 }
 
+const std::string& TokenTrie::token_bytes(int32_t id) const {
+  static const std::string kNone;
+  return id >= 0 && id < vocab_size_ ? bytes_[id] : kNone;
+}
+
+std::shared_ptr<const TokenTrie> TokenTrie::from_tokenizer(const Tokenizer& tok) {
+  const int32_t n = tok.vocab_size();
+  std::vector<std::string> bytes(n);
+  std::vector<bool> excluded(n);
+  for (int32_t id = 0; id < n; ++id) {
+    excluded[id] = tok.is_special(id);
+    if (!excluded[id]) bytes[id] = tok.token_bytes(id);
+  }
+  return std::make_shared<TokenTrie>(bytes, excluded);
+}
+
 // state is changed during the walk and restored before returning. Inside a string, number or
 // literal almost every edge is an in-place step (no copy); a copy is made only where a frame ends
 // or begins.
