@@ -441,6 +441,15 @@ FEATURES = [
     # printing values
     "{{ xs }} {{ d }} {{ nested }} {{ (1, 'a') }} {{ f }} {{ big }} {{ 1e16 }} {{ 1.5e-5 }} {{ 123456789.125 }} {{ nothing }} {{ zz }}",
     "{{ ['it\\'s', \"q\\\"\", 'both\\'\"', 'nl\\n', 'ü', '\\u00a0', '\\x7f'] }}",
+    # generators (map/select/... results): always true, no len(), lazy errors
+    "{{ 'yes' if (xs | select('gt', 100)) else 'no' }}|{{ (xs | select('gt', 100) | list) | length }}|{{ xs | map('string') | join('-') }}",
+    "{{ (nothing | select('odd') | list) }}|{{ 'ok' if n | map('upper') else 'no' }}|{{ 'empty' if not (d | items) else 'items' }}",
+    # unknown filters/tests only fail when reached inside if / conditional expressions
+    "{% if no %}{{ xs | from_json }}{% endif %}{{ 'a' if t else (xs | nofilter) }}{% if no and n is sometest %}x{% endif %}ok",
+    "{% if t %}{{ xs | from_json }}{% endif %}",
+    # Python corner cases
+    "{{ zz is callable }} {{ zz is sequence }} {{ zz not in msg }} {{ 'a' % xs }} {{ '%(role)s!' % msg }} {{ '%s' % zz }}|",
+    "{% if 1 if t else 2 %}x{% endif %}",
     # errors (jinja2 raises; so must we)
     "{{ 'a' + 1 }}",
     "{{ zz.attr }}",

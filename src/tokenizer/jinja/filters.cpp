@@ -46,11 +46,14 @@ Value lower_key(const Value& v, bool case_sensitive) {
 int64_t py_len(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::String: return static_cast<int64_t>(utf8::length(v.str()));
-    case Value::Kind::List: return static_cast<int64_t>(v.items().size());
+    case Value::Kind::List:
+      if (v.is_generator()) break;
+      return static_cast<int64_t>(v.items().size());
     case Value::Kind::Dict: return static_cast<int64_t>(v.dict_obj().size());
     case Value::Kind::Undefined: return 0;
-    default: runtime_fail(fmt::format("object of type '{}' has no len()", v.type_name()));
+    default: break;
   }
+  runtime_fail(fmt::format("object of type '{}' has no len()", v.type_name()));
 }
 
 std::optional<int64_t> parse_int(std::string s, int base) {
@@ -98,6 +101,17 @@ std::optional<double> parse_float(const std::string& text) {
   return v;
 }
 
+// jinja2's map/select/reject/selectattr/rejectattr/unique/batch/items are Python generators:
+// their errors happen when the result is consumed, not when the filter is applied.
+template <typename F>
+Value lazily(F&& body) {
+  try {
+    return body();
+  } catch (const RuntimeError& e) {
+    return Value::failed_generator(e.what());
+  }
+}
+
 Value f_default(Interpreter&, const Value& v, CallArgs& a) {
   auto b = a.bind("default", Params{"default_value", "boolean"});
   bool boolean = b[1] && b[1]->truthy();
@@ -118,6 +132,7 @@ Value f_first(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_last(Interpreter&, const Value& v, CallArgs& a) {
   a.bind("last", {});
+  if (v.is_generator()) runtime_fail("'generator' object is not reversible");
   auto items = iterate(v);
   return items.empty() ? Value::undefined("no last item, sequence was empty") : items.back();
 }
@@ -208,6 +223,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
   auto b = a.bind("int", Params{"default", "base"});
   Value fallback = arg_or(b[0], Value::integer(0));
   int base = b[1] ? static_cast<int>(b[1]->as_int()) : 10;
+  v.require_defined();  // jinja2's Undefined fails in int()
   if (v.is_int()) return v;
   if (v.is_bool()) return Value::integer(v.as_int());
   if (v.is_float()) {
@@ -227,6 +243,7 @@ Value f_int(Interpreter&, const Value& v, CallArgs& a) {
 Value f_float(Interpreter&, const Value& v, CallArgs& a) {
   auto b = a.bind("float", Params{"default"});
   Value fallback = arg_or(b[0], Value::number(0.0));
+  v.require_defined();  // jinja2's Undefined fails in float()
   if (v.is_number()) return Value::number(v.as_double());
   if (v.is_string())
     if (auto d = parse_float(v.str())) return Value::number(*d);
@@ -280,12 +297,14 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
 }
 
 Value f_items(Interpreter&, const Value& v, CallArgs& a) {
-  a.bind("items", {});
-  if (v.is_undefined()) return Value::list({});
-  if (!v.is_dict()) runtime_fail(fmt::format("items: can only get item pairs from a mapping, not {}", v.type_name()));
-  std::vector<Value> out;
-  for (const auto& [k, val] : v.dict_obj().items()) out.push_back(Value::list({k, val}, true));
-  return Value::list(std::move(out));
+  return lazily([&]() -> Value {
+    a.bind("items", {});
+    if (v.is_undefined()) return Value::generator({});
+    if (!v.is_dict()) runtime_fail(fmt::format("items: can only get item pairs from a mapping, not {}", v.type_name()));
+    std::vector<Value> out;
+    for (const auto& [k, val] : v.dict_obj().items()) out.push_back(Value::list({k, val}, true));
+    return Value::generator(std::move(out));
+  });
 }
 
 Value f_dictsort(Interpreter&, const Value& v, CallArgs& a) {
@@ -315,19 +334,21 @@ Value f_sort(Interpreter&, const Value& v, CallArgs& a) {
 }
 
 Value f_unique(Interpreter&, const Value& v, CallArgs& a) {
-  auto b = a.bind("unique", Params{"case_sensitive", "attribute"});
-  bool cs = b[0] && b[0]->truthy();
-  std::vector<Value> out, seen;
-  for (const auto& item : iterate(v)) {
-    Value key = lower_key(b[1] && !b[1]->is_none() ? attr_path(item, *b[1]) : item, cs);
-    bool dup = false;
-    for (const auto& s : seen)
-      if (equals(s, key)) dup = true;
-    if (dup) continue;
-    seen.push_back(key);
-    out.push_back(item);
-  }
-  return Value::list(std::move(out));
+  return lazily([&]() -> Value {
+    auto b = a.bind("unique", Params{"case_sensitive", "attribute"});
+    bool cs = b[0] && b[0]->truthy();
+    std::vector<Value> out, seen;
+    for (const auto& item : iterate(v)) {
+      Value key = lower_key(b[1] && !b[1]->is_none() ? attr_path(item, *b[1]) : item, cs);
+      bool dup = false;
+      for (const auto& s : seen)
+        if (equals(s, key)) dup = true;
+      if (dup) continue;
+      seen.push_back(key);
+      out.push_back(item);
+    }
+    return Value::generator(std::move(out));
+  });
 }
 
 Value f_reverse(Interpreter&, const Value& v, CallArgs& a) {
@@ -352,32 +373,36 @@ CallArgs rest_args(const CallArgs& a, size_t from) {
 }
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
-  std::vector<Value> out;
+  return lazily([&]() -> Value {
+    std::vector<Value> out;
+    if (!v.truthy()) return Value::generator({});  // jinja2: `if value:` before iterating
   bool by_attribute = a.positional.empty();
-  for (const auto& [k, val] : a.keyword)
-    if (k == "attribute") by_attribute = true;
-  if (by_attribute) {
-    auto b = a.bind("map", Params{"attribute", "default"});
-    if (!b[0]) runtime_fail("map: needs a filter name or attribute=");
+    for (const auto& [k, val] : a.keyword)
+      if (k == "attribute") by_attribute = true;
+    if (by_attribute) {
+      auto b = a.bind("map", Params{"attribute", "default"});
+      if (!b[0]) runtime_fail("map: needs a filter name or attribute=");
+      for (const auto& item : iterate(v)) {
+        in.step();
+        Value got = attr_path(item, *b[0]);
+        out.push_back(got.is_undefined() && b[1] ? *b[1] : got);
+      }
+      return Value::generator(std::move(out));
+    }
+    std::string name = to_str(a.positional[0]);
+    CallArgs rest = rest_args(a, 1);
     for (const auto& item : iterate(v)) {
       in.step();
-      Value got = attr_path(item, *b[0]);
-      out.push_back(got.is_undefined() && b[1] ? *b[1] : got);
+      CallArgs copy = rest;
+      out.push_back(in.apply_filter(name, item, copy));
     }
-    return Value::list(std::move(out));
-  }
-  std::string name = to_str(a.positional[0]);
-  CallArgs rest = rest_args(a, 1);
-  for (const auto& item : iterate(v)) {
-    in.step();
-    CallArgs copy = rest;
-    out.push_back(in.apply_filter(name, item, copy));
-  }
-  return Value::list(std::move(out));
+    return Value::generator(std::move(out));
+  });
 }
 
 Value select_impl(Interpreter& in, const Value& v, CallArgs& a, bool keep, bool by_attr) {
   std::vector<Value> out;
+  if (!v.truthy()) return Value::generator({});  // jinja2: `if value:` before iterating
   size_t next = 0;
   Value attribute;
   if (by_attr) {
@@ -398,13 +423,21 @@ Value select_impl(Interpreter& in, const Value& v, CallArgs& a, bool keep, bool 
     }
     if (ok == keep) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
-Value f_select(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, true, false); }
-Value f_reject(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, false, false); }
-Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, true, true); }
-Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) { return select_impl(in, v, a, false, true); }
+Value f_select(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] { return select_impl(in, v, a, true, false); });
+}
+Value f_reject(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] { return select_impl(in, v, a, false, false); });
+}
+Value f_selectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] { return select_impl(in, v, a, true, true); });
+}
+Value f_rejectattr(Interpreter& in, const Value& v, CallArgs& a) {
+  return lazily([&] { return select_impl(in, v, a, false, true); });
+}
 
 Value f_tojson(Interpreter&, const Value& v, CallArgs& a) {
   // HF: json.dumps(x, ensure_ascii=False, indent=indent, separators=separators, sort_keys=sort_keys)
@@ -438,7 +471,9 @@ Value f_indent(Interpreter&, const Value& v, CallArgs& a) {
                                                             : std::string(static_cast<size_t>(std::clamp<int64_t>(b[0]->as_int(), 0, 10000)), ' ');
   bool first = b[1] && b[1]->truthy();
   bool blank = b[2] && b[2]->truthy();
-  std::string s = to_str(v) + "\n";
+  v.require_defined();
+  if (!v.is_string()) runtime_fail(fmt::format("indent: a string is required, not {}", v.type_name()));
+  std::string s = v.str() + "\n";
   CallArgs none;
   Value lines_v = find_method(Value::string(s), "splitlines")->function_obj().call(none);
   const auto& lines = lines_v.items();
@@ -550,21 +585,23 @@ Value f_max(Interpreter&, const Value& v, CallArgs& a) { return min_max(v, a, tr
 Value f_min(Interpreter&, const Value& v, CallArgs& a) { return min_max(v, a, false); }
 
 Value f_batch(Interpreter&, const Value& v, CallArgs& a) {
-  auto b = a.bind("batch", Params{"linecount", "fill_with"});
-  if (!b[0]) runtime_fail("batch: needs a line count");
-  int64_t n = b[0]->as_int();
-  if (n <= 0) runtime_fail("batch: line count must be positive");
-  std::vector<Value> out, cur;
-  for (const auto& item : iterate(v)) {
-    cur.push_back(item);
-    if (static_cast<int64_t>(cur.size()) == n) out.push_back(Value::list(std::move(cur))), cur.clear();
-  }
-  if (!cur.empty()) {
-    if (b[1] && !b[1]->is_none())
-      while (static_cast<int64_t>(cur.size()) < n) cur.push_back(*b[1]);
-    out.push_back(Value::list(std::move(cur)));
-  }
-  return Value::list(std::move(out));
+  return lazily([&]() -> Value {
+    auto b = a.bind("batch", Params{"linecount", "fill_with"});
+    if (!b[0]) runtime_fail("batch: needs a line count");
+    int64_t n = b[0]->as_int();
+    if (n <= 0) runtime_fail("batch: line count must be positive");
+    std::vector<Value> out, cur;
+    for (const auto& item : iterate(v)) {
+      cur.push_back(item);
+      if (static_cast<int64_t>(cur.size()) == n) out.push_back(Value::list(std::move(cur))), cur.clear();
+    }
+    if (!cur.empty()) {
+      if (b[1] && !b[1]->is_none())
+        while (static_cast<int64_t>(cur.size()) < n) cur.push_back(*b[1]);
+      out.push_back(Value::list(std::move(cur)));
+    }
+    return Value::generator(std::move(out));
+  });
 }
 
 Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {

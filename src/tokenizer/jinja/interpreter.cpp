@@ -385,9 +385,10 @@ Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
   if (obj.is_string()) {
     cps = utf8::decode(obj.str());
     n = static_cast<int64_t>(cps.size());
-  } else if (obj.is_list()) {
+  } else if (obj.is_list() && !obj.is_generator()) {
     n = static_cast<int64_t>(obj.items().size());
   } else {
+    // jinja2 compiles slices to plain Python subscripts (not its forgiving getitem): errors stand.
     obj.require_defined();
     runtime_fail(fmt::format("'{}' object is not subscriptable", obj.type_name()));
   }

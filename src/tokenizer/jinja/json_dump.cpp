@@ -83,6 +83,7 @@ struct Dumper {
       case Value::Kind::Float: out += float_text(v.as_double()); break;
       case Value::Kind::String: string(v.str()); break;
       case Value::Kind::List: {
+        if (v.is_generator()) runtime_fail("tojson: object of type generator is not JSON serializable");
         const auto& items = v.items();
         if (items.empty()) {
           out += "[]";

@@ -503,7 +503,7 @@ std::optional<Value> find_method(const Value& obj, const std::string& name) {
   switch (obj.kind()) {
     case Value::Kind::String: return str_method(obj, name);
     case Value::Kind::Dict: return dict_method(obj, name);
-    case Value::Kind::List: return list_method(obj, name);
+    case Value::Kind::List: return obj.is_generator() ? std::nullopt : list_method(obj, name);
     default: return std::nullopt;
   }
 }
@@ -538,7 +538,7 @@ Value get_item(const Value& obj, const Value& key) {
       break;
     case Value::Kind::List:
     case Value::Kind::String:
-      if (key.is_int() || key.is_bool()) {
+      if ((key.is_int() || key.is_bool()) && !obj.is_generator()) {
         int64_t i = key.as_int();
         if (obj.is_list()) {
           int64_t n = static_cast<int64_t>(obj.items().size());
@@ -568,7 +568,9 @@ Value get_item(const Value& obj, const Value& key) {
 
 std::vector<Value> iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::List: return v.items();
+    case Value::Kind::List:
+      if (!v.list_obj().pending_error.empty()) runtime_fail(v.list_obj().pending_error);
+      return v.items();
     case Value::Kind::Dict: {
       std::vector<Value> keys;
       keys.reserve(v.dict_obj().size());

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "tokenizer/jinja/interpreter.h"
 #include "tokenizer/jinja/unicode.h"
 
 namespace ax::jinja {
@@ -23,6 +24,7 @@ void check_overflow(bool overflow) {
 }
 
 Value repeat(const Value& seq, int64_t n) {
+  if (seq.is_generator()) runtime_fail("unsupported operand type(s) for *: 'generator' and 'int'");
   if (n <= 0) return seq.is_string() ? Value::string("") : Value::list({}, seq.list_obj().is_tuple);
   if (seq.is_string()) {
     if (!seq.str().empty() && static_cast<size_t>(n) > value_size_limit() / seq.str().size())
@@ -101,7 +103,10 @@ Value binary_op(std::string_view op, const Value& a, const Value& b) {
         return Value::integer(op == "//" ? floordiv(x, y) : floormod(x, y));
       }
       if (op == "**") {
-        if (y < 0) return Value::number(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        if (y < 0) {
+          if (x == 0) runtime_fail("0.0 cannot be raised to a negative power");
+          return Value::number(std::pow(static_cast<double>(x), static_cast<double>(y)));
+        }
         int64_t result = 1, base = x;
         while (y > 0) {
           if (y & 1) check_overflow(__builtin_mul_overflow(result, base, &result));
@@ -138,7 +143,8 @@ Value binary_op(std::string_view op, const Value& a, const Value& b) {
       check_size(a.str().size() + b.str().size());
       return Value::string(a.str() + b.str());
     }
-    if (a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple) {
+    if (a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple && !a.is_generator() &&
+        !b.is_generator()) {
       check_size((a.items().size() + b.items().size()) * 16);
       std::vector<Value> items = a.items();
       items.insert(items.end(), b.items().begin(), b.items().end());
@@ -154,9 +160,9 @@ Value binary_op(std::string_view op, const Value& a, const Value& b) {
     if ((b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) return repeat(b, a.as_int());
   }
   if (op == "%" && a.is_string()) {
-    b.require_defined();
     if (b.is_list() && b.list_obj().is_tuple) return Value::string(percent_format(a.str(), b.items()));
-    return Value::string(percent_format(a.str(), {b}));
+    bool mapping_like = b.is_dict() || b.is_undefined() || (b.is_list() && !b.is_generator());
+    return Value::string(percent_format(a.str(), {b}, mapping_like ? &b : nullptr));
   }
   unsupported(op, a, b);
 }
@@ -177,7 +183,8 @@ bool less_than(const Value& a, const Value& b) {
     return a.as_double() < b.as_double();
   }
   if (a.is_string() && b.is_string()) return a.str() < b.str();  // UTF-8 order is code point order
-  if (a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple) {
+  if (a.is_list() && b.is_list() && a.list_obj().is_tuple == b.list_obj().is_tuple && !a.is_generator() &&
+      !b.is_generator()) {
     const auto& x = a.items();
     const auto& y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -200,7 +207,7 @@ bool contains(const Value& container, const Value& item) {
       }
       return container.str().find(item.str()) != std::string::npos;
     case Value::Kind::List:
-      for (const auto& v : container.items())
+      for (const auto& v : iterate(container))  // a failed generator raises here, as Python would
         if (equals(v, item)) return true;
       return false;
     case Value::Kind::Dict: return container.dict_obj().find(item) != nullptr;
@@ -222,10 +229,16 @@ Value compare_op(std::string_view op, const Value& a, const Value& b) {
   runtime_fail(fmt::format("unknown comparison '{}'", op));
 }
 
-std::string percent_format(const std::string& f, const std::vector<Value>& args) {
+std::string percent_format(const std::string& f, const std::vector<Value>& args, const Value* mapping) {
   std::string out;
   size_t next_arg = 0;
+  Value named;
+  bool use_named = false;
   auto take = [&]() -> const Value& {
+    if (use_named) {
+      use_named = false;
+      return named;
+    }
     if (next_arg >= args.size()) runtime_fail("not enough arguments for format string");
     return args[next_arg++];
   };
@@ -235,6 +248,19 @@ std::string percent_format(const std::string& f, const std::vector<Value>& args)
       continue;
     }
     if (++i >= f.size()) runtime_fail("incomplete format");
+    if (f[i] == '(') {  // %(name)s: a key of the mapping operand
+      size_t close = f.find(')', i);
+      if (close == std::string::npos) runtime_fail("incomplete format key");
+      if (!mapping) runtime_fail("format requires a mapping");
+      mapping->require_defined();
+      if (!mapping->is_dict()) runtime_fail("format requires a mapping");
+      const Value* v = mapping->dict_obj().find(Value::string(f.substr(i + 1, close - i - 1)));
+      if (!v) runtime_fail(fmt::format("format key '{}' not found", f.substr(i + 1, close - i - 1)));
+      named = *v;
+      use_named = true;
+      i = close + 1;
+      if (i >= f.size()) runtime_fail("incomplete format");
+    }
     // Flags, width and precision: [-+ 0#]*\d*(\.\d+)?
     std::string spec;
     while (i < f.size() && std::string_view("-+ 0#").find(f[i]) != std::string_view::npos) spec += f[i++];
@@ -305,7 +331,7 @@ std::string percent_format(const std::string& f, const std::vector<Value>& args)
     out += piece;
     check_size(out.size());
   }
-  if (next_arg < args.size()) runtime_fail("not all arguments converted during string formatting");
+  if (next_arg < args.size() && !mapping) runtime_fail("not all arguments converted during string formatting");
   return out;
 }
 

@@ -20,6 +20,10 @@ bool contains(const Value& container, const Value& item);  // Python `item in co
 Value compare_op(std::string_view op, const Value& a, const Value& b);
 
 // Python's printf-style formatting ("%s, %d" % args), as the format filter and % use it.
-std::string percent_format(const std::string& fmt, const std::vector<Value>& args);
+// mapping: the right operand when Python treats it as a mapping (anything with [] that is not a
+// tuple or str: dict, list, Undefined); then %(name)s looks names up in it and unused arguments
+// are not an error.
+std::string percent_format(const std::string& fmt, const std::vector<Value>& args,
+                           const Value* mapping = nullptr);
 
 }  // namespace ax::jinja

@@ -19,6 +19,8 @@ class Parser {
   Body parse_template() {
     Body body = subparse({});
     if (cur().type != Tok::Eof) fail_here("unexpected tag");
+    for (const auto& u : unknown_)
+      if (!u.soft) fail(u.offset, u.message);
     return body;
   }
 
@@ -29,6 +31,25 @@ class Parser {
   int depth_ = 0;
   int loop_depth_ = 0;
   std::vector<MacroDef*> macros_;  // macros being parsed, innermost last
+
+  // Unknown filters and tests. jinja2 rejects them when compiling, except inside `if`
+  // statements and conditional expressions (its "soft" frames): there they only fail if
+  // evaluated, so a template may guard an optional filter. Loop, macro, call, filter, with
+  // and set-block bodies start hard again.
+  struct Unknown {
+    uint32_t offset;
+    std::string message;
+    bool soft;
+  };
+  std::vector<Unknown> unknown_;
+  bool soft_ = false;
+
+  struct SoftScope {
+    bool& flag;
+    bool saved;
+    SoftScope(bool& f, bool value) : flag(f), saved(f) { flag = value; }
+    ~SoftScope() { flag = saved; }
+  };
 
   struct DepthGuard {
     Parser& p;
@@ -196,13 +217,15 @@ class Parser {
     auto s = std::make_unique<Stmt>();
     s->kind = StmtKind::If;
     s->offset = advance().offset;  // 'if'
-    s->conditions.push_back(parse_tuple(true, {}, false));
+    SoftScope soft(soft_, true);
+    // jinja2 parses if/elif tests without conditional expressions: `{% if a if b else c %}` is an error.
+    s->conditions.push_back(parse_tuple(false, {}, false));
     expect_block_end();
     while (true) {
       s->bodies.push_back(subparse({"elif", "else", "endif"}));
       const Token& tag = advance();
       if (tag.text == "elif") {
-        s->conditions.push_back(parse_tuple(true, {}, false));
+        s->conditions.push_back(parse_tuple(false, {}, false));
         expect_block_end();
         continue;
       }
@@ -241,6 +264,7 @@ class Parser {
     if (skip_name("if")) s->filter = parse_expression(true);
     if (is_name("recursive")) fail_here("recursive loops are not supported");
     expect_block_end();
+    SoftScope hard(soft_, false);
     ++loop_depth_;
     s->body = subparse({"endfor", "else"});
     --loop_depth_;
@@ -278,6 +302,7 @@ class Parser {
     }
     if (s->target_is_tuple) fail_here("a block set takes a single name");
     s->kind = StmtKind::SetBlock;
+    SoftScope hard(soft_, false);
     if (is_op("|")) s->filter = parse_filter_chain(nullptr);
     expect_block_end();
     s->body = subparse({"endset"});
@@ -309,6 +334,7 @@ class Parser {
     s->offset = advance().offset;  // 'macro'
     s->macro = std::make_shared<MacroDef>();
     s->macro->name = expect_name();
+    SoftScope hard(soft_, false);
     parse_signature(*s->macro);
     expect_block_end();
     macros_.push_back(s->macro.get());
@@ -328,6 +354,7 @@ class Parser {
     s->offset = advance().offset;  // 'call'
     s->macro = std::make_shared<MacroDef>();
     s->macro->name = "caller";
+    SoftScope hard(soft_, false);
     if (is_op("(")) parse_signature(*s->macro);
     s->expr = parse_expression(true);
     if (s->expr->kind != ExprKind::Call) fail(s->expr->offset, "expected a call after 'call'");
@@ -344,6 +371,7 @@ class Parser {
     auto s = std::make_unique<Stmt>();
     s->kind = StmtKind::FilterBlock;
     s->offset = advance().offset;  // 'filter'
+    SoftScope hard(soft_, false);
     s->filter = parse_filter_chain(nullptr, /*leading_pipe=*/false);
     expect_block_end();
     s->body = subparse({"endfilter"});
@@ -356,6 +384,7 @@ class Parser {
     auto s = std::make_unique<Stmt>();
     s->kind = StmtKind::With;
     s->offset = advance().offset;  // 'with'
+    SoftScope hard(soft_, false);
     while (cur().type != Tok::BlockEnd) {
       if (!s->assignments.empty()) expect_op(",");
       std::string name = expect_name();
@@ -421,7 +450,18 @@ class Parser {
   }
 
   ExprPtr parse_condexpr() {
+    const size_t mark = unknown_.size();
     ExprPtr expr = parse_or();
+    if (is_name("if")) {
+      // The whole conditional expression, the part before `if` included, is soft.
+      SoftScope soft(soft_, true);
+      expr = parse_condexpr_tail(std::move(expr));
+      for (size_t i = mark; i < unknown_.size(); ++i) unknown_[i].soft = true;
+    }
+    return expr;
+  }
+
+  ExprPtr parse_condexpr_tail(ExprPtr expr) {
     while (is_name("if")) {
       uint32_t at = advance().offset;
       auto e = node(ExprKind::CondExpr, at);
@@ -740,7 +780,7 @@ class Parser {
       const Token& name_tok = cur();
       std::string name = expect_name();
       while (skip_op(".")) name += "." + expect_name();
-      if (!is_known_filter(name)) fail(name_tok.offset, fmt::format("unknown filter '{}'", name));
+      if (!is_known_filter(name)) unknown_.push_back({name_tok.offset, fmt::format("unknown filter '{}'", name), soft_});
       auto f = node(ExprKind::Filter, name_tok.offset);
       f->name = std::move(name);
       f->args.push_back(std::move(subject));
@@ -757,7 +797,7 @@ class Parser {
     const Token& name_tok = cur();
     std::string name = expect_name();
     while (skip_op(".")) name += "." + expect_name();
-    if (!is_known_test(name)) fail(name_tok.offset, fmt::format("unknown test '{}'", name));
+    if (!is_known_test(name)) unknown_.push_back({name_tok.offset, fmt::format("unknown test '{}'", name), soft_});
     auto t = node(ExprKind::Test, name_tok.offset);
     t->name = std::move(name);
     t->negated = negated;

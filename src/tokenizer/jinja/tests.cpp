@@ -37,7 +37,11 @@ bool t_boolean(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "boolean"
 bool t_true(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "true"); return v.is_bool() && v.as_bool(); }
 bool t_false(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "false"); return v.is_bool() && !v.as_bool(); }
 bool t_mapping(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "mapping"); return v.is_dict(); }
-bool t_callable(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "callable"); return v.is_function(); }
+// jinja2's Undefined defines __call__ (to fail), so Python's callable() says yes.
+bool t_callable(Interpreter&, const Value& v, CallArgs& a) {
+  no_args(a, "callable");
+  return v.is_function() || v.is_undefined();
+}
 bool t_escaped(Interpreter&, const Value&, CallArgs& a) { no_args(a, "escaped"); return false; }
 // Python: anything with __iter__ (Undefined included); sequences also need len and [].
 bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
@@ -46,14 +50,20 @@ bool t_iterable(Interpreter&, const Value& v, CallArgs& a) {
 }
 bool t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   no_args(a, "sequence");
-  return v.is_string() || v.is_list() || v.is_dict();
+  // Undefined has len() (0) and [] (that fails), which is all jinja2's test checks.
+  return v.is_string() || (v.is_list() && !v.is_generator()) || v.is_dict() || v.is_undefined();
 }
-bool t_odd(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "odd"); return need_int(v, "odd") % 2 != 0; }
-bool t_even(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "even"); return need_int(v, "even") % 2 == 0; }
+// Python's value % 2, so floats work too (3.5 is odd -> 1.5 -> true).
+bool t_odd(Interpreter&, const Value& v, CallArgs& a) {
+  no_args(a, "odd");
+  return binary_op("%", v, Value::integer(2)).truthy();
+}
+bool t_even(Interpreter&, const Value& v, CallArgs& a) {
+  no_args(a, "even");
+  return !binary_op("%", v, Value::integer(2)).truthy();
+}
 bool t_divisibleby(Interpreter&, const Value& v, CallArgs& a) {
-  int64_t d = need_int(other(a, "divisibleby"), "divisibleby");
-  if (d == 0) runtime_fail("integer modulo by zero");
-  return binary_op("%", v, Value::integer(d)).as_int() == 0;
+  return !binary_op("%", v, other(a, "divisibleby")).truthy();
 }
 bool t_eq(Interpreter&, const Value& v, CallArgs& a) { return equals(v, other(a, "eq")); }
 bool t_ne(Interpreter&, const Value& v, CallArgs& a) { return !equals(v, other(a, "ne")); }

@@ -58,6 +58,18 @@ Value Value::list(std::vector<Value> items, bool is_tuple) {
   v.data_ = std::move(obj);
   return v;
 }
+Value Value::generator(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  std::get<std::shared_ptr<ListObj>>(v.data_)->is_generator = true;
+  return v;
+}
+
+Value Value::failed_generator(std::string error) {
+  Value v = generator({});
+  std::get<std::shared_ptr<ListObj>>(v.data_)->pending_error = std::move(error);
+  return v;
+}
+
 Value Value::dict(std::shared_ptr<DictObj> d) {
   Value v;
   v.kind_ = Kind::Dict;
@@ -119,7 +131,7 @@ bool Value::truthy() const {
     case Kind::Int: return std::get<int64_t>(data_) != 0;
     case Kind::Float: return std::get<double>(data_) != 0.0;
     case Kind::String: return !str().empty();
-    case Kind::List: return !items().empty();
+    case Kind::List: return is_generator() || !items().empty();
     case Kind::Dict: return dict_obj().size() != 0;
     default: return true;
   }
@@ -138,7 +150,7 @@ std::string Value::type_name() const {
     case Kind::Int: return "int";
     case Kind::Float: return "float";
     case Kind::String: return "str";
-    case Kind::List: return list_obj().is_tuple ? "tuple" : "list";
+    case Kind::List: return list_obj().is_generator ? "generator" : list_obj().is_tuple ? "tuple" : "list";
     case Kind::Dict: return "dict";
     case Kind::Namespace: return "Namespace";
     case Kind::Function: return "function";
@@ -165,7 +177,7 @@ std::string hash_key(const Value& key) {
         return k + ")";
       }
       break;
-    case Value::Kind::Undefined: key.require_defined(); break;
+    case Value::Kind::Undefined: return "u";  // jinja2's Undefined is hashable (and never a JSON key)
     default: break;
   }
   runtime_fail(fmt::format("unhashable type: '{}'", key.type_name()));
@@ -208,6 +220,7 @@ bool equals(const Value& a, const Value& b) {
     case K::None: return true;
     case K::String: return a.str() == b.str();
     case K::List: {
+      if (a.is_generator() || b.is_generator()) return a.identity() == b.identity();
       if (a.list_obj().is_tuple != b.list_obj().is_tuple) return false;
       const auto& x = a.items();
       const auto& y = b.items();
@@ -331,7 +344,13 @@ void repr_into(std::string& out, const Value& v, bool top) {
     case Value::Kind::Int: out += std::to_string(v.as_int()); return;
     case Value::Kind::Float: out += float_repr(v.as_double()); return;
     case Value::Kind::String: out += top ? v.str() : repr_string(v.str()); return;
-    case Value::Kind::List: seq_into(out, v); return;
+    case Value::Kind::List:
+      if (v.is_generator()) {
+        out += "<generator object>";  // Python adds an address; no template can rely on it
+        return;
+      }
+      seq_into(out, v);
+      return;
     case Value::Kind::Dict: dict_into(out, v.dict_obj()); return;
     case Value::Kind::Namespace:
       out += "<Namespace ";

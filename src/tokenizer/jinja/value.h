@@ -47,6 +47,8 @@ class Value {
   static Value number(double d);
   static Value string(std::string s);
   static Value list(std::vector<Value> items, bool is_tuple = false);
+  static Value generator(std::vector<Value> items);
+  static Value failed_generator(std::string error);
   static Value dict(std::shared_ptr<DictObj> d = nullptr);
   static Value namespace_obj(std::shared_ptr<DictObj> d = nullptr);
   static Value function(std::string name, std::function<Value(CallArgs&)> fn);
@@ -59,7 +61,8 @@ class Value {
   bool is_float() const { return kind_ == Kind::Float; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool is_string() const { return kind_ == Kind::String; }
-  bool is_list() const { return kind_ == Kind::List; }
+  bool is_list() const { return kind_ == Kind::List; }  // list, tuple or generator
+  bool is_generator() const;
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_namespace() const { return kind_ == Kind::Namespace; }
   bool is_function() const { return kind_ == Kind::Function; }
@@ -95,6 +98,12 @@ constexpr uint32_t kMaxValueDepth = 1000;
 struct ListObj {
   std::vector<Value> items;
   bool is_tuple = false;  // prints as (a, b) and never equals a list, as in Python
+  // What jinja2's map/select/reject/selectattr/rejectattr/unique/batch/items filters return:
+  // a Python generator, always true in `if`, without len() or [] (templates add `| list`).
+  bool is_generator = false;
+  // A generator whose first consumption fails: Python evaluates these filters lazily, so an
+  // error surfaces only if the template iterates the result.
+  std::string pending_error;
   uint32_t depth = 1;
 };
 
@@ -114,6 +123,7 @@ class DictObj {
 };
 
 inline const std::vector<Value>& Value::items() const { return list_obj().items; }
+inline bool Value::is_generator() const { return kind_ == Kind::List && list_obj().is_generator; }
 
 // The key under which a value is hashed in a dict (Python: 1, 1.0 and True are the same key).
 std::string hash_key(const Value& key);
