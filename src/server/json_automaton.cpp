@@ -13,8 +13,10 @@ enum FrameKind : uint8_t { kValue, kObject, kArray, kString, kNumber, kLiteral, 
 enum : uint8_t { kObjFirst, kObjKey, kObjAfterKey, kObjValue, kObjAfterValue, kObjAfterComma };
 // Array phases
 enum : uint8_t { kArrFirst, kArrValue, kArrAfterValue, kArrAfterComma };
-// String phases
-enum : uint8_t { kStrNormal, kStrEscape, kStrHex };
+// String phases. \uXXXX escapes must form valid UTF-16: a high surrogate (D800-DBFF) must be
+// followed by an escaped low one (DC00-DFFF), and a low one may not stand alone (strict parsers
+// reject lone surrogates). The digits accumulate in Frame::mask; bit 16 marks a high surrogate.
+enum : uint8_t { kStrNormal, kStrEscape, kStrHex, kStrLowBackslash, kStrLowU, kStrLowHex };
 // Number phases: the JSON number grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 enum : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, kNumFrac, kNumE, kNumESign, kNumExp };
 
@@ -242,6 +244,7 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
           if (b == 'u') {
             f.phase = kStrHex;
             f.aux = 4;
+            f.mask = 0;
             return Step::Consumed;
           }
           if (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') {
@@ -251,11 +254,40 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
           }
           return Step::Reject;
         case kStrHex:
+        case kStrLowHex: {
           if (!is_hex(b)) return Step::Reject;
-          if (--f.aux == 0) {
-            ++f.count;
-            f.phase = kStrNormal;
+          const uint64_t digit = is_digit(b) ? b - '0' : (b | 0x20) - 'a' + 10;
+          const bool need_low = f.phase == kStrLowHex;
+          f.mask = (f.mask & ~uint64_t{0xFFFF}) | ((f.mask << 4 | digit) & 0xFFFF);
+          --f.aux;
+          const uint64_t top = f.mask & 0xFF;  // the first two digits, once aux == 2
+          if (need_low && f.aux == 3 && digit != 0xD) return Step::Reject;
+          if (f.aux == 2) {
+            if (need_low && (top < 0xDC || top > 0xDF)) return Step::Reject;
+            if (!need_low && top >= 0xDC && top <= 0xDF) return Step::Reject;  // lone low surrogate
+            if (!need_low && top >= 0xD8 && top <= 0xDB) f.mask |= uint64_t{1} << 16;
           }
+          if (f.aux == 0) {
+            const bool high = (f.mask >> 16) & 1;
+            f.mask = 0;
+            if (high) {
+              f.phase = kStrLowBackslash;
+            } else {
+              ++f.count;
+              f.phase = kStrNormal;
+            }
+          }
+          return Step::Consumed;
+        }
+        case kStrLowBackslash:
+          if (b != '\\') return Step::Reject;
+          f.phase = kStrLowU;
+          return Step::Consumed;
+        case kStrLowU:
+          if (b != 'u') return Step::Reject;
+          f.phase = kStrLowHex;
+          f.aux = 4;
+          f.mask = 0;
           return Step::Consumed;
         default:
           return Step::Reject;
@@ -479,6 +511,34 @@ void JsonAutomaton::undo(const Undo& u) {
   Stack& st = stacks_[0];
   st.frames.back() = u.top;
   st.whitespace_run = u.whitespace_run;
+}
+
+std::string JsonAutomaton::state_key() const {
+  std::string key;
+  auto put = [&key](const auto& v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(prefix_pos_);
+  put(suffix_pos_);
+  for (const Stack& st : stacks_) {
+    put(static_cast<uint32_t>(st.frames.size()));
+    put(st.whitespace_run);
+    for (Frame f : st.frames) {
+      if (f.kind == kString) {
+        const SchemaNode& n = schema_->nodes[f.node];
+        if (n.max_length < 0) f.count = static_cast<int32_t>(std::min<int64_t>(f.count, n.min_length));
+        if (f.phase != kStrHex && f.phase != kStrLowHex) f.aux = -1;  // a spent digit countdown
+      }
+      put(f.node);
+      put(f.kind);
+      put(f.phase);
+      put(f.utf8_left);
+      put(f.utf8_lo);
+      put(f.utf8_hi);
+      put(f.count);
+      put(f.aux);
+      put(f.mask);
+    }
+  }
+  return key;
 }
 
 bool JsonAutomaton::feed(std::string_view bytes) {

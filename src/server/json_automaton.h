@@ -7,6 +7,7 @@
 // Limits that keep generation finite: whitespace runs of at most kMaxWhitespace bytes, nesting of
 // at most kMaxDepth, numbers of at most 15 integer / 15 fraction / 2 exponent digits.
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,10 @@ class JsonAutomaton {
   bool can_end() const;
   // Nothing but the end may follow (a closed root value and the whole suffix).
   bool must_end() const;
+  // Equal keys mean equal futures: the same continuations are valid from both states. (A
+  // string's character count is folded where its limits no longer depend on it, so the many
+  // states inside one long string share a key and the token mask can be reused.)
+  std::string state_key() const;
 
   struct Frame {
     int32_t node = 0;
@@ -39,8 +44,10 @@ class JsonAutomaton {
     uint8_t utf8_lo = 0x80, utf8_hi = 0xBF;  // string: range of the next continuation byte
     int32_t count = 0;      // string: characters; array: items; number: digits of the part;
                             // literal/key: bytes matched
-    int32_t aux = -1;       // object: key whose value is open; key: matched key
-    uint64_t mask = 0;      // object: keys seen; literal/key: candidates still matching
+    int32_t aux = -1;       // object: key whose value is open; key: matched key;
+                            // string: \\u digits still expected
+    uint64_t mask = 0;      // object: keys seen; literal/key: candidates still matching;
+                            // string: the digits of a \\u escape
     bool operator==(const Frame&) const = default;
   };
   // In-place stepping for the token-mask walk: when the state is one stack whose top frame is a

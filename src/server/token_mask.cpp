@@ -84,7 +84,15 @@ JsonConstraint::JsonConstraint(std::shared_ptr<const CompiledSchema> schema,
       automaton_(*schema_) {}
 
 void JsonConstraint::mask_logits(float* logits, int64_t vocab_size) {
-  trie_->allowed_tokens(automaton_, allowed_);
+  std::string key = automaton_.state_key();
+  auto hit = std::find_if(cache_.begin(), cache_.end(), [&](auto& e) { return e.first == key; });
+  if (hit != cache_.end()) {
+    allowed_ = hit->second;
+  } else {
+    trie_->allowed_tokens(automaton_, allowed_);
+    if (cache_.size() == kCachedMasks) cache_.erase(cache_.begin());
+    cache_.emplace_back(std::move(key), allowed_);
+  }
   allowed_.resize(std::max<int64_t>(vocab_size, static_cast<int64_t>(allowed_.size())), 0);
   bool any = false;
   for (int64_t i = 0; i < vocab_size; ++i) any |= allowed_[i] != 0;

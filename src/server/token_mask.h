@@ -65,6 +65,9 @@ class JsonConstraint : public LogitsProcessor {
   std::vector<int32_t> end_tokens_;
   JsonAutomaton automaton_;
   std::vector<uint8_t> allowed_;
+  // The last few masks by automaton state key: inside a long string consecutive steps share one.
+  static constexpr size_t kCachedMasks = 4;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> cache_;
 };
 
 }  // namespace ax::server

@@ -100,6 +100,7 @@ TEST(JsonAutomaton, AcceptsValidDocumentsWithWhitespace) {
            R"( { "age" : -0 , "name" : "" })",
            R"({"name":"\u00e9\n","age":12,"score":-1.5e+3,"tags":["a",3,null]})",
            R"({"name":"héllo","age":1,"kind":{"x":null},"note":null})",
+           R"({"name":"\ud83d\ude00x","age":1})",  // a surrogate pair
            R"({"name":"a","age":1,"kind":false,"note":"abc","child":{"next":{"v":1},"v":1}})",
        })
     EXPECT_TRUE(accepts(s, doc)) << doc;
@@ -116,6 +117,9 @@ TEST(JsonAutomaton, RejectsInvalidDocuments) {
            R"({"name":"bob","age":3,"zzz":1})",     // undeclared key
            R"({"name":"bob","name":"x","age":3})",  // duplicate key
            R"({"name":"b\x","age":3})",             // bad escape
+           R"({"name":"\ud83d","age":3})",         // high surrogate alone
+           R"({"name":"\ude00","age":3})",         // low surrogate alone
+           R"({"name":"\ud83d\u0041","age":3})",  // high surrogate, then no low one
            "{\"name\":\"b\x01\",\"age\":3}",        // control character
            "{\"name\":\"\xC3\",\"age\":3}",         // broken UTF-8
            "{\"name\":\"\xED\xA0\x80\",\"age\":3}", // surrogate in UTF-8
@@ -336,6 +340,48 @@ TEST(TokenMask, ToolCallGrammarWalksParseAsCalls) {
     }
     EXPECT_GT(finished, 3);
   }
+}
+
+}  // namespace
+}  // namespace ax::server
+
+namespace ax::server {
+namespace {
+
+// States with equal keys accept exactly the same next bytes (checked over every byte value and a
+// few bytes deep), and the states inside one unbounded string share a key.
+TEST(JsonAutomaton, EqualStateKeysHaveEqualFutures) {
+  CompiledSchema s = compile_json_schema(kPersonSchema, "schema");
+  JsonAutomaton a(s), b(s);
+  ASSERT_TRUE(a.feed(std::string_view(R"({"age":1,"child":{"next":{},"v":1},"tags":["a"],"kind":{"x":null},"note":"ab)")));
+  ASSERT_TRUE(b.feed(std::string_view(R"({"age":1,"child":{"next":{},"v":1},"tags":["a"],"kind":{"x":null},"note":"ac)")));
+  EXPECT_EQ(a.state_key(), b.state_key());
+  CompiledSchema any = any_json_object_schema();
+  JsonAutomaton c(any), d(any);
+  ASSERT_TRUE(c.feed(std::string_view(R"({"k":"short)")));
+  ASSERT_TRUE(d.feed(std::string_view(R"({"k":"a much longer string with \" escapes \u00e9 and é)")));
+  EXPECT_EQ(c.state_key(), d.state_key());
+  std::mt19937 rng(std::random_device{}());
+  for (int trial = 0; trial < 200; ++trial) {
+    JsonAutomaton x = c, y = d;
+    for (int depth = 0; depth < 4; ++depth) {
+      for (int byte = 0; byte < 256; ++byte) {
+        JsonAutomaton xx = x, yy = y;
+        ASSERT_EQ(xx.feed(static_cast<uint8_t>(byte)), yy.feed(static_cast<uint8_t>(byte))) << byte;
+      }
+      const std::string next = "ab\"},: 1]e\\n{";
+      uint8_t pick = static_cast<uint8_t>(next[rng() % next.size()]);
+      bool ok = x.feed(pick);
+      ASSERT_EQ(ok, y.feed(pick));
+      if (!ok) break;
+      ASSERT_EQ(x.can_end(), y.can_end());
+    }
+  }
+  // A bounded string's count matters: different keys.
+  JsonAutomaton e(s), f(s);
+  ASSERT_TRUE(e.feed(std::string_view(R"({"name":"ab)")));
+  ASSERT_TRUE(f.feed(std::string_view(R"({"name":"abc)")));
+  EXPECT_NE(e.state_key(), f.state_key());
 }
 
 }  // namespace
