@@ -222,7 +222,9 @@ TEST(TokenMask, TrieMaskEqualsTokenByTokenCheck) {
       bool want = !excluded[id] && probe.feed(vocab[id]);
       ASSERT_EQ(allowed[id] != 0, want) << "prefix '" << doc.substr(0, cut) << "' token '" << vocab[id] << "'";
     }
-    if (cut < doc.size()) ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[cut]))) << cut;
+    if (cut < doc.size()) {
+      ASSERT_TRUE(state.feed(static_cast<uint8_t>(doc[cut]))) << cut;
+    }
   }
   EXPECT_TRUE(state.must_end());
 }
@@ -333,7 +335,9 @@ TEST(TokenMask, ToolCallGrammarWalksParseAsCalls) {
       EXPECT_EQ(out.content + rest.content, "") << text;
       ASSERT_EQ(out.calls.size(), 1u) << text;
       const ParsedToolCall& call = out.calls[0];
-      if (mode == ToolChoice::Mode::Named) EXPECT_EQ(call.name, "get_weather");
+      if (mode == ToolChoice::Mode::Named) {
+        EXPECT_EQ(call.name, "get_weather");
+      }
       json args = json::parse(call.arguments);
       const json& params = call.name == "get_weather" ? tools[0].parameters : tools[1].parameters;
       EXPECT_TRUE(matches(args, params, params)) << text;
