@@ -154,6 +154,14 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   sub.add_option("--shutdown-grace", o->shutdown_grace_s, "Seconds in-flight requests get to finish on SIGINT/SIGTERM")
       ->capture_default_str();
   sub.add_flag("!--no-speculation", o->default_speculation, "Turn n-gram speculation off unless a request asks for it");
+  sub.add_option_function<std::string>(
+         "--speculation", [o](const std::string& m) { o->default_speculation = m == "ngram"; },
+         "Default for requests that do not say: ngram (draft from the context, verify in one pass) or off")
+      ->check(CLI::IsMember({"ngram", "off"}))
+      ->default_str("ngram");
+  sub.add_option("--max-draft", o->default_max_draft, "Default draft tokens per step for n-gram speculation")
+      ->check(CLI::Range(1, SpeculationParams::kMaxMaxDraft))
+      ->capture_default_str();
   return [o]() {
     if (o->api_key.empty())
       if (const char* env = std::getenv("AX_API_KEY")) o->api_key = env;

@@ -23,10 +23,10 @@ void StepCostModel::record(int64_t rows, double seconds) {
   sxx_ = forget_ * sxx_ + x * x;
   sxy_ = forget_ * sxy_ + x * y;
   ++n_;
-  // Refit only when the rows seen vary enough to tell slope from intercept; otherwise keep the
-  // last fit (a long run of one-row steps says nothing new about extra rows).
+  // Refit only when the rows seen vary enough to tell slope from intercept (a few multi-row steps
+  // among many one-row steps suffice); otherwise keep the last fit.
   const double var = sw_ * sxx_ - sx_ * sx_;
-  if (var <= 0.25 * sw_ * sw_) return;
+  if (var <= 0.02 * sw_ * sw_) return;
   const double slope = (sw_ * sxy_ - sx_ * sy_) / var;
   const double intercept = (sy_ - slope * sx_) / sw_;
   c1_ = std::max(slope, 0.0);

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/spec_params.h"
+
 namespace ax::server {
 
 struct ServerOptions {
@@ -20,6 +22,7 @@ struct ServerOptions {
   int64_t max_num_seqs = 64;                  // sequences the engine runs in one batch
   double shutdown_grace_s = 10;               // in-flight requests get this long to finish on SIGTERM
   bool default_speculation = true;            // n-gram speculation when a request does not say
+  int default_max_draft = SpeculationParams::kDefaultMaxDraft;  // draft tokens per step when a request does not say
 };
 
 }  // namespace ax::server

@@ -72,6 +72,8 @@ std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
 Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prompt, const GenerationOptions& gen,
                             int choice, const std::string& prompt_param) {
   if (prompt.empty()) bad_param(prompt_param, "encodes to no tokens; the prompt must not be empty");
+  if (gen.truncate_prompt_tokens && static_cast<int64_t>(prompt.size()) > *gen.truncate_prompt_tokens)
+    prompt.erase(prompt.begin(), prompt.end() - *gen.truncate_prompt_tokens);
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt >= ctx.max_context)
     throw ApiError(400,
@@ -108,6 +110,7 @@ Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prom
   r.stop.stop_strings = gen.stop;
   r.top_logprobs = gen.logprobs ? gen.top_logprobs : -1;
   r.speculation.enabled = ctx.options.default_speculation;
+  r.speculation.max_draft = ctx.options.default_max_draft;
   if (gen.speculation.mode == SpeculationOptions::Mode::Ngram) r.speculation.enabled = true;
   if (gen.speculation.mode == SpeculationOptions::Mode::Off) r.speculation.enabled = false;
   if (gen.speculation.max_draft > 0) r.speculation.max_draft = gen.speculation.max_draft;
