@@ -340,6 +340,8 @@ FEATURES = [
     "line\n    {% for i in xs %}\n    {{ i }}\n    {% endfor %}\nend",
     "{% if t %}\n{% endif %}  ",
     "{%+ if t %}x{% endif +%}\ny",
+    "a\x0cb\u2028c\r\nd\re  \u3000{%- if t -%}\u3000 x \xa0{%- endif %}\n\n",
+    "{% raw -%}  {{ x }}\n\r\n{%- endraw %}|{%- raw %} r {% endraw -%} |",
     # literals and escapes
     "{{ 'a\\nb' }}|{{ \"q\\\"q\" }}|{{ 'a\\u00e9b' }}|{{ '\\x41' }}|{{ 'a\\qb' }}|{{ 'tab\\there' }}",
     "{{ 'a' 'b' \"c\" }}",

@@ -8,25 +8,19 @@
 namespace ax::jinja {
 
 std::string normalize_source(std::string_view source) {
-  // Python's splitlines() breaks at \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029;
-  // joining with "\n" drops a final line break.
+  // jinja2: newline_re.split(source) on \r\n | \r | \n, joined with "\n", and a final empty
+  // line (the source ended with a line break) dropped.
   std::string out;
   out.reserve(source.size());
-  bool ends_with_break = false;
-  for (size_t i = 0; i < source.size();) {
-    size_t start = i;
-    char32_t c = utf8::next(source, i);
-    bool brk = c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-               c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
-    if (brk) {
-      if (c == '\r' && i < source.size() && source[i] == '\n') ++i;
+  for (size_t i = 0; i < source.size(); ++i) {
+    if (source[i] == '\r') {
+      if (i + 1 < source.size() && source[i + 1] == '\n') ++i;
       out.push_back('\n');
     } else {
-      out.append(source.substr(start, i - start));
+      out.push_back(source[i]);
     }
-    ends_with_break = brk;
   }
-  if (ends_with_break) out.pop_back();
+  if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
 

@@ -32,7 +32,8 @@ struct Token {
   double float_value = 0;
 };
 
-// What jinja2 does to template source before lexing (Python splitlines() + "\n".join).
+// What jinja2 does to template source before lexing: \r\n and \r become \n, and one final
+// line break is dropped (keep_trailing_newline=False).
 std::string normalize_source(std::string_view source);
 
 // Tokenizes normalized source; throws TemplateError on malformed tags.
