@@ -41,7 +41,12 @@ class Planner {
 
   StepPlan run() {
     for (size_t i = 0; i < running_.size(); ++i)
-      if (state_[i] == Slot::Unscheduled && remaining(i) == 1) decode(i);
+      if (remaining(i) == 1) ++decoders_left_;
+    for (size_t i = 0; i < running_.size(); ++i) {
+      if (remaining(i) != 1) continue;
+      --decoders_left_;
+      if (state_[i] == Slot::Unscheduled) decode(i);
+    }
     for (size_t i = 0; i < running_.size(); ++i)
       if (state_[i] == Slot::Unscheduled && remaining(i) > 1) prefill(i);
     admit();
@@ -95,7 +100,8 @@ class Planner {
   void decode(size_t i) {
     if (budget_ <= 0) return;
     const SchedSeq& r = *running_[i];
-    int64_t n = std::clamp<int64_t>(r.decode_tokens, 1, budget_);
+    // Draft rows only from budget the later decoders do not need for their one row each.
+    int64_t n = std::clamp<int64_t>(r.decode_tokens, 1, std::max<int64_t>(1, budget_ - decoders_left_));
     // Drop drafts before preempting anyone, and never let them run past the capacity.
     if (blocks_to_cover(i, r.num_computed + n) > free_ || r.num_computed + n > sequence_capacity(cfg_)) n = 1;
     int64_t need = blocks_to_cover(i, r.num_computed + n);
@@ -166,6 +172,7 @@ class Planner {
   std::vector<Slot> state_;
   std::unordered_map<int32_t, int32_t> released_;  // block -> references dropped by preemptions
   int64_t free_ = 0, budget_ = 0;
+  int64_t decoders_left_ = 0;  // decoding sequences after the one being planned
   StepPlan plan_;
 };
 

@@ -10,7 +10,8 @@
 // Policy, in this order, under a per-step token budget and the free KV blocks:
 //   1. Decode: every running sequence whose only uncomputed token is its last sampled one gets
 //      its decode tokens (1, or 1 + k draft tokens for speculative decoding; drafts are dropped
-//      first when budget or blocks are short).
+//      first when blocks are short, and never take the budget later decoders need for their
+//      one row each).
 //   2. Prefill continuation: running sequences still computing their prompt (or recomputing after
 //      preemption) get the next chunk, as much as the remaining budget allows (chunked prefill, so
 //      a long prompt never stalls the decodes of others).

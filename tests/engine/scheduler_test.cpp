@@ -221,6 +221,25 @@ TEST(Scheduler, DropsDraftsBeforePreempting) {
   EXPECT_EQ(p.scheduled[0].num_tokens, 5);  // drafts cut to the budget
 }
 
+TEST(Scheduler, DraftsNeverStarveLaterDecodes) {
+  SchedulerState st;
+  st.config = config(100, 10);
+  st.free_blocks = 100;
+  std::vector<int32_t> refs(100, 1);
+  st.ref_counts = refs;
+  // Four decoders, the first two with 8 drafts each, a budget of 10 rows: every decoder gets its
+  // row; drafts get what is left (10 - 3 = 7 rows for the first, then 10 - 7 - 2 = 1 for the second).
+  st.running = {running_seq(1, 0, 5, 4, 2, 9), running_seq(2, 1, 5, 4, 2, 9), running_seq(3, 2, 5, 4, 2),
+                running_seq(4, 3, 5, 4, 2)};
+  StepPlan p = plan(st);
+  ASSERT_EQ(p.scheduled.size(), 4u);
+  EXPECT_EQ(p.scheduled[0].num_tokens, 7);
+  EXPECT_EQ(p.scheduled[1].num_tokens, 1);
+  EXPECT_EQ(p.scheduled[2].num_tokens, 1);
+  EXPECT_EQ(p.scheduled[3].num_tokens, 1);
+  EXPECT_EQ(p.num_tokens, 10);
+}
+
 TEST(Scheduler, RejectsWhatCanNeverFit) {
   SchedulerState st;
   st.config = config(4, 100);
