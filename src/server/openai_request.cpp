@@ -154,6 +154,8 @@ void parse_generation(const json& body, GenerationOptions& g) {
   if (auto* v = field(body, "max_tokens")) g.max_tokens = get_int(*v, "max_tokens", 1, kMaxTokens);
   if (auto* v = field(body, "max_completion_tokens"))
     g.max_tokens = get_int(*v, "max_completion_tokens", 1, kMaxTokens);
+  if (auto* v = field(body, "truncate_prompt_tokens"))
+    g.truncate_prompt_tokens = get_int(*v, "truncate_prompt_tokens", 1, kMaxTokens);
   if (auto* v = field(body, "stop")) parse_stop(*v, g.stop);
   if (auto* v = field(body, "n")) g.n = static_cast<int>(get_int(*v, "n", 1, 16));
   if (auto* v = field(body, "stream")) g.stream = get_bool(*v, "stream");

@@ -60,6 +60,8 @@ struct ChatMessage {
 // What chat and completions share: how much to generate, how to sample, when to stop, how to answer.
 struct GenerationOptions {
   std::optional<int64_t> max_tokens;  // max_tokens / max_completion_tokens
+  // vLLM's extension: keep only the last k prompt tokens (an over-long prompt is otherwise a 400).
+  std::optional<int64_t> truncate_prompt_tokens;
   SamplingOptions sampling;
   std::vector<std::string> stop;
   int n = 1;

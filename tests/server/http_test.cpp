@@ -2,6 +2,7 @@
 // path, streaming vs blocking, disconnect-cancel, start-up and shutdown.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <map>
@@ -227,6 +228,21 @@ TEST_F(StoriesServer, ErrorPaths) {
   EXPECT_TRUE(json::parse(nf->body).contains("error"));
 }
 
+TEST_F(StoriesServer, TruncationOnlyWhenAsked) {
+  auto cli = server_->client();
+  std::vector<int> long_prompt(3000);
+  std::mt19937 rng(std::random_device{}());
+  for (auto& t : long_prompt) t = 3 + static_cast<int>(rng() % 500);
+  int status = 0;
+  json over = post_json(cli, "/v1/completions", {{"prompt", long_prompt}, {"max_tokens", 4}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(over["error"]["code"], "context_length_exceeded");
+  json cut = post_json(cli, "/v1/completions",
+                       {{"prompt", long_prompt}, {"max_tokens", 4}, {"truncate_prompt_tokens", 100}}, &status);
+  EXPECT_EQ(status, 200) << cut.dump();
+  EXPECT_EQ(cut["usage"]["prompt_tokens"], 100);
+}
+
 TEST_F(StoriesServer, ClientDisconnectCancelsAndFreesKv) {
   auto cli = server_->client();
   const double cancelled_before = metric(cli, "ax_requests_cancelled_total");
@@ -277,6 +293,40 @@ TEST(ServerAuth, ApiKeyRequiredWhenSet) {
   httplib::Headers right = {{"Authorization", "Bearer sekret"}};
   EXPECT_EQ(cli.Get("/v1/models", right)->status, 200);
   EXPECT_EQ(cli.Get("/health")->status, 200);  // health answers without the key
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerLimits, MaxConcurrentAnswers429) {
+  std::signal(SIGPIPE, SIG_IGN);
+  // The code model is slow enough that a 1500-token stream outlasts the probe whatever the
+  // socket buffers absorb; the holder then hangs up.
+  ServerProcess server(code_model(), {"--max-concurrent", "1"});
+  std::atomic<bool> streaming{false}, probed{false};
+  std::thread holder([&] {
+    auto c = server.client();
+    // The stream stays open (its reader waits) until the second request has been answered.
+    post_sse(c, "/v1/generate/stream", {{"input_text", "def"}, {"max_output_tokens", 1500}, {"ignore_eos", true}},
+             [&](const json&) {
+               streaming = true;
+               while (!probed) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+               return false;  // hang up: the server cancels the rest
+             });
+  });
+  while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto cli = server.client();
+  int status = 0;
+  json busy = post_json(cli, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, &status);
+  probed = true;
+  holder.join();
+  EXPECT_EQ(status, 429) << busy.dump();
+  EXPECT_EQ(busy["error"]["type"], "rate_limit_error");
+  // Once the stream has ended the slot is free again.
+  for (int i = 0; i < 100; ++i) {
+    post_json(cli, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, &status);
+    if (status != 429) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status, 200);
   EXPECT_EQ(server.stop(), 0);
 }
 
