@@ -6,6 +6,7 @@
 #include "server/openai_response.h"
 #include "server/serving.h"
 #include "server/sse_stream.h"
+#include "server/token_mask.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ax::server {
@@ -31,8 +32,15 @@ Usage total_usage(const std::vector<CompletionChoice>& choices) {
 
 void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
-  if (cr.gen.response_format.kind != ResponseFormat::Kind::Text)
-    bad_param("response_format", "is supported on /v1/chat/completions only");
+  // response_format constrains the continuation as on chat (an extension here, as in vLLM).
+  std::shared_ptr<const CompiledSchema> schema;
+  if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonObject)
+    schema = std::make_shared<CompiledSchema>(any_json_object_schema());
+  else if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonSchema)
+    schema = std::make_shared<CompiledSchema>(
+        compile_json_schema(cr.gen.response_format.schema, "response_format.json_schema.schema"));
+  if (schema && cr.gen.ignore_eos) bad_param("ignore_eos", "cannot be combined with response_format");
+  if (schema && ctx.eos_ids.empty()) bad_param("response_format", "needs an end-of-sequence token, and this model has none");
   std::vector<int32_t> prompt;
   if (cr.prompt_is_tokens) {
     check_token_ids(cr.prompt_tokens, ctx.vocab_size, "prompt");
@@ -42,7 +50,10 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
   }
   const std::string echo_text = cr.echo ? ctx.tokenizer->decode(prompt, /*skip_special=*/true) : std::string();
   std::vector<Request> requests;
-  for (int i = 0; i < cr.gen.n; ++i) requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "prompt"));
+  for (int i = 0; i < cr.gen.n; ++i) {
+    requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "prompt"));
+    if (schema) requests.back().logits_processor = std::make_shared<JsonConstraint>(schema, ctx.token_trie(), ctx.eos_ids);
+  }
 
   auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));

@@ -243,6 +243,29 @@ TEST_F(StoriesServer, TruncationOnlyWhenAsked) {
   EXPECT_EQ(cut["usage"]["prompt_tokens"], 100);
 }
 
+TEST_F(StoriesServer, CompletionJsonSchemaIsEnforced) {
+  auto cli = server_->client();
+  json schema = {{"type", "object"},
+                 {"properties", {{"hero", {{"type", "string"}, {"maxLength", 8}}}, {"age", {{"type", "integer"}}},
+                                 {"happy", {{"type", "boolean"}}}}},
+                 {"required", {"hero", "age", "happy"}}};
+  for (int trial = 0; trial < 3; ++trial) {
+    json r = post_json(cli, "/v1/completions",
+                       {{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"seed", std::random_device{}()},
+                        {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", schema}}}}}});
+    ASSERT_TRUE(r.contains("choices")) << r.dump();
+    ASSERT_EQ(r["choices"][0]["finish_reason"], "stop") << r.dump();
+    json v = json::parse(r["choices"][0]["text"].get<std::string>(), nullptr, false);
+    ASSERT_TRUE(v.is_object()) << r["choices"][0]["text"];
+    EXPECT_TRUE(v["hero"].is_string() && v["age"].is_number_integer() && v["happy"].is_boolean()) << v.dump();
+    EXPECT_EQ(v.size(), 3u);
+  }
+  int status = 0;
+  post_json(cli, "/v1/completions", {{"prompt", "x"}, {"ignore_eos", true}, {"response_format", {{"type", "json_object"}}}},
+            &status);
+  EXPECT_EQ(status, 400);
+}
+
 TEST_F(StoriesServer, ClientDisconnectCancelsAndFreesKv) {
   auto cli = server_->client();
   const double cancelled_before = metric(cli, "ax_requests_cancelled_total");
