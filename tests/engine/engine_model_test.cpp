@@ -253,6 +253,16 @@ TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
 
 
 
+TEST(EngineModel, HfFixturesAreBatchInvariant) {
+  // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms.
+  ReferenceLinear reference;
+  for (const char* name : {"mistral", "qwen3"}) {
+    SCOPED_TRACE(name);
+    Loaded m = load(test::fixture(name));
+    expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
+  }
+}
+
 TEST(EngineModel, AxCode15mGreedyMatchesTheReferenceAndIsBatchInvariant) {
   const std::string dir = test::shared_model("ax-code-15m");
   expect_reference_greedy(dir, 16, 128);
