@@ -355,19 +355,59 @@ TEST(ServerLimits, MaxConcurrentAnswers429) {
 
 TEST(ServerShutdown, SigtermFinishesInFlightAndExitsZero) {
   std::signal(SIGPIPE, SIG_IGN);
-  ServerProcess server(stories_model(), {"--shutdown-grace", "20"});
-  auto cli = server.client();
-  // A request in flight when SIGTERM arrives still completes.
+  // The code model streams slowly enough for the checks below to happen mid-stream.
+  ServerProcess server(code_model(), {"--shutdown-grace", "30"});
+  std::atomic<bool> streaming{false};
+  SseResult s;
   std::thread request([&] {
     auto c = server.client();
-    SseResult s = post_sse(c, "/v1/generate/stream",
-                           {{"input_text", "Once"}, {"max_output_tokens", 300}, {"ignore_eos", true}});
-    EXPECT_TRUE(s.done);
-    EXPECT_EQ(s.events.back()["finish_reason"], "length");
+    s = post_sse(c, "/v1/generate/stream", {{"input_text", "def"}, {"max_output_tokens", 800}, {"ignore_eos", true}},
+                 [&](const json&) {
+                   streaming = true;
+                   return true;
+                 });
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  server.terminate();
+  // While the in-flight stream finishes: /health says so and new generation work is refused.
+  auto cli = server.client();
+  int health = 0, fresh = 0;
+  for (int i = 0; i < 200 && health != 503; ++i) {
+    auto h = cli.Get("/health");
+    health = h ? h->status : 0;
+    if (health != 503) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  post_json(cli, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, &fresh);
+  request.join();
+  EXPECT_EQ(health, 503);
+  EXPECT_EQ(fresh, 503);
+  EXPECT_TRUE(s.done);
+  ASSERT_FALSE(s.events.empty());
+  EXPECT_EQ(s.events.back()["finish_reason"], "length");
+  EXPECT_EQ(s.events.back()["usage"]["completion_tokens"], 800);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerShutdown, GraceRunsOutCancelsStreams) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ServerProcess server(code_model(), {"--shutdown-grace", "0.2"});
+  std::atomic<bool> streaming{false};
+  SseResult s;
+  std::thread request([&] {
+    auto c = server.client();
+    s = post_sse(c, "/v1/generate/stream", {{"input_text", "def"}, {"max_output_tokens", 1900}, {"ignore_eos", true}},
+                 [&](const json&) {
+                   streaming = true;
+                   return true;
+                 });
+  });
+  while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(server.stop(), 0);
   request.join();
+  // The stream was cut short with an error event and still ended properly.
+  EXPECT_TRUE(s.done);
+  ASSERT_FALSE(s.events.empty());
+  EXPECT_TRUE(s.events.back().contains("error")) << s.events.back().dump();
 }
 
 class CodeServer : public testing::Test {

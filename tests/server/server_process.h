@@ -97,6 +97,10 @@ class ServerProcess {
   }
 
   pid_t pid() const { return pid_; }
+  // SIGTERM without waiting (stop() then collects the exit status).
+  void terminate() const {
+    if (pid_ > 0) kill(pid_, SIGTERM);
+  }
 
  private:
   std::string read_line(std::chrono::steady_clock::time_point deadline) {
