@@ -168,7 +168,7 @@ void Engine::propose_drafts() {
   for (const auto& [id, sp] : seqs_)
     if (sp->state == RequestState::Running && sp->num_computed == sp->num_tokens() - 1) ++decoding;
   const int64_t batch_cap = batch_draft_cap(cfg_.speculation, decoding);
-  const double row_cost = step_cost_.row_cost(decoding);
+  const double row_cost = step_cost_.row_cost(decoding), jump_cost = step_cost_.jump_cost(decoding);
   for (auto& [id, sp] : seqs_) {
     Sequence& s = *sp;
     s.draft.clear();
@@ -177,7 +177,7 @@ void Engine::propose_drafts() {
     const int64_t cap = std::min<int64_t>(s.request.speculation.max_draft, s.max_total - s.num_tokens() - 1);
     if (cap <= 0) continue;
     if (drafter_) s.draft = drafter_(s.id, s.tokens, static_cast<int>(cap));
-    else s.draft = s.spec.propose(static_cast<int>(std::min(cap, batch_cap)), row_cost);
+    else s.draft = s.spec.propose(static_cast<int>(std::min(cap, batch_cap)), row_cost, jump_cost);
     if (static_cast<int64_t>(s.draft.size()) > cap) s.draft.resize(cap);
     const int64_t vocab = model_.config().vocab_size;
     for (int32_t t : s.draft)

@@ -16,19 +16,37 @@ StepCostModel::StepCostModel(const SpecGateOptions& options, double forgetting)
 
 void StepCostModel::record(int64_t rows, double seconds) {
   if (rows <= 0 || !(seconds > 0)) return;
-  const double x = static_cast<double>(rows), y = seconds;
-  sw_ = forget_ * sw_ + 1;
-  sx_ = forget_ * sx_ + x;
-  sy_ = forget_ * sy_ + y;
-  sxx_ = forget_ * sxx_ + x * x;
-  sxy_ = forget_ * sxy_ + x * y;
   ++n_;
-  // Refit only when the rows seen vary enough to tell slope from intercept (a few multi-row steps
-  // among many one-row steps suffice); otherwise keep the last fit.
+  if (rows == 1) {
+    t1_ = have_t1_ ? 0.9 * t1_ + 0.1 * seconds : seconds;
+    have_t1_ = true;
+  } else {
+    const double x = static_cast<double>(rows), y = seconds;
+    sw_ = forget_ * sw_ + 1;
+    sx_ = forget_ * sx_ + x;
+    sy_ = forget_ * sy_ + y;
+    sxx_ = forget_ * sxx_ + x * x;
+    sxy_ = forget_ * sxy_ + x * y;
+  }
+  refit();
+}
+
+void StepCostModel::refit() {
+  if (sw_ <= 0) return;
+  double slope, intercept;
   const double var = sw_ * sxx_ - sx_ * sx_;
-  if (var <= 0.02 * sw_ * sw_) return;
-  const double slope = (sw_ * sxy_ - sx_ * sy_) / var;
-  const double intercept = (sy_ - slope * sx_) / sw_;
+  if (var > 0.02 * sw_ * sw_) {
+    // The multi-row steps vary enough in rows to tell slope from intercept.
+    slope = (sw_ * sxy_ - sx_ * sy_) / var;
+    intercept = (sy_ - slope * sx_) / sw_;
+  } else if (have_t1_) {
+    // One row count only: the line through the one-row time and their mean (no jump visible).
+    const double mx = sx_ / sw_, my = sy_ / sw_;
+    slope = (my - t1_) / (mx - 1);
+    intercept = t1_ - slope;
+  } else {
+    return;
+  }
   c1_ = std::max(slope, 0.0);
   c0_ = std::max(intercept, 0.0);
   fitted_ = c0_ + c1_ > 0;
@@ -38,9 +56,15 @@ double StepCostModel::row_cost(int64_t batch) const {
   if (fixed_ >= 0) return fixed_;
   const double b = static_cast<double>(std::max<int64_t>(batch, 1));
   double c = prior_;
-  if (fitted_) c = c1_ * b / (c0_ + c1_ * b);
+  if (fitted_ && b == 1 && have_t1_) c = c1_ / t1_;
+  else if (fitted_) c = c1_ * b / (c0_ + c1_ * b);
   else if (b > 1) c = prior_ * b / (1 + prior_ * (b - 1));  // the prior as c1 / (c0 + c1) at B = 1
   return std::clamp(c, 0.005, 1.0);
+}
+
+double StepCostModel::jump_cost(int64_t batch) const {
+  if (fixed_ >= 0 || batch > 1 || !fitted_ || !have_t1_) return 0.0;
+  return std::clamp((c0_ + c1_ - t1_) / t1_, 0.0, 10.0);
 }
 
 SpecGate::SpecGate(SpecGateOptions options)
@@ -52,13 +76,13 @@ SpecGate::SpecGate(SpecGateOptions options)
          "and 1 <= initial_cooldown <= max_cooldown");
 }
 
-int SpecGate::best_length(double a, double row_cost, int max_draft) {
+int SpecGate::best_length(double a, double row_cost, int max_draft, double jump_cost) {
   int best = 0;
   double best_ratio = 1.0, tokens = 1.0, term = 1.0;
   for (int j = 1; j <= max_draft; ++j) {
     term *= a;
     tokens += term;
-    const double ratio = tokens / (1.0 + row_cost * j);
+    const double ratio = tokens / (1.0 + jump_cost + row_cost * j);
     if (ratio > best_ratio * (1 + 1e-9)) {
       best_ratio = ratio;
       best = j;
@@ -67,7 +91,7 @@ int SpecGate::best_length(double a, double row_cost, int max_draft) {
   return best;
 }
 
-int SpecGate::allowed(int max_draft, double row_cost) {
+int SpecGate::allowed(int max_draft, double row_cost, double jump_cost) {
   if (max_draft <= 0) return 0;
   if (row_cost < 0) row_cost = o_.row_cost;
   if (cooldown_left_ > 0) {
@@ -75,7 +99,7 @@ int SpecGate::allowed(int max_draft, double row_cost) {
     accept_ = o_.initial_accept;  // reopen: probe with an optimistic estimate
     probing_ = true;
   }
-  const int j = best_length(accept_, row_cost, max_draft);
+  const int j = best_length(accept_, row_cost, max_draft, jump_cost);
   if (j > 0) return j;
   cooldown_left_ = next_cooldown_;
   next_cooldown_ = std::min(next_cooldown_ * 2, o_.max_cooldown);

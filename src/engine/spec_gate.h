@@ -35,21 +35,31 @@ struct SpecGateOptions {
 // Draft tokens each of `decoding_sequences` may propose under the per-step row budget.
 int batch_draft_cap(const SpecGateOptions& o, int64_t decoding_sequences);
 
-// Online fit of forward-pass time against rows in the pass: t = c0 + c1 * rows.
+// Online fit of forward-pass time against rows in the pass. Steps of two or more rows follow a
+// line t = c0 + c1 * rows (least squares with forgetting); a one-row step is tracked on its own
+// (t1), because a kernel may run one row on a cheaper path (a tiny model at one row can cost a
+// third of its two-row step), and then the first draft row costs a jump on top of c1.
 class StepCostModel {
  public:
   explicit StepCostModel(const SpecGateOptions& options = {}, double forgetting = 0.98);
   void record(int64_t rows, double seconds);
   // The cost of one more row relative to a step's time per token with `batch` sequences decoding:
-  // c1 * batch / (c0 + c1 * batch), in [0.005, 1]. The prior until two row counts have been seen;
-  // the options' fixed_row_cost when that is set.
+  // c1 / t1 at batch 1, c1 * batch / (c0 + c1 * batch) above, in [0.005, 1]. The prior until
+  // enough has been seen; the options' fixed_row_cost when that is set.
   double row_cost(int64_t batch = 1) const;
+  // The extra cost of going from one row to two beyond row_cost (batch 1 only; 0 otherwise):
+  // (c0 + c1 - t1) / t1, at least 0.
+  double jump_cost(int64_t batch = 1) const;
   int64_t observations() const { return n_; }
 
  private:
+  void refit();
+
   double prior_, fixed_;
   double forget_;
-  double sw_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
+  double sw_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;  // steps of >= 2 rows
+  double t1_ = 0;                                        // one-row steps (moving average)
+  bool have_t1_ = false;
   double c0_ = 0, c1_ = 0;
   bool fitted_ = false;
   int64_t n_ = 0;
@@ -61,8 +71,8 @@ class SpecGate {
 
   // Called once per decode step of the sequence (whether or not the drafter found a match):
   // the number of tokens it may draft now, at most max_draft; 0 while the gate is closed.
-  // row_cost < 0: the options' prior.
-  int allowed(int max_draft, double row_cost = -1);
+  // row_cost < 0: the options' prior; jump_cost: StepCostModel::jump_cost.
+  int allowed(int max_draft, double row_cost = -1, double jump_cost = 0);
   // Called after each verify step that drafted `drafted` > 0 tokens.
   void record(int drafted, int accepted);
 
@@ -70,8 +80,9 @@ class SpecGate {
   double accept_estimate() const { return accept_; }
   int64_t times_closed() const { return times_closed_; }
 
-  // The draft length maximising (1 + a + ... + a^j) / (1 + row_cost * j), 0 if none beats 1.
-  static int best_length(double a, double row_cost, int max_draft);
+  // The draft length maximising (1 + a + ... + a^j) / (1 + jump_cost + row_cost * j), 0 if none
+  // beats 1.
+  static int best_length(double a, double row_cost, int max_draft, double jump_cost = 0);
 
  private:
   SpecGateOptions o_;

@@ -82,7 +82,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
     // most) and by the cache.
     const int cap = static_cast<int>(std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
     r.row_cost = cost.row_cost(1);
-    draft = spec.propose(cap, r.row_cost);
+    draft = spec.propose(cap, r.row_cost, cost.jump_cost(1));
     batch.tokens.assign(1, r.tokens.back());
     batch.tokens.insert(batch.tokens.end(), draft.begin(), draft.end());
     const int64_t rows = static_cast<int64_t>(batch.tokens.size());

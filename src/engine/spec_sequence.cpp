@@ -19,13 +19,13 @@ SpecSequence::SpecSequence(const SpeculationParams& params, std::span<const int3
   if (params_.enabled) drafter_.reset(prompt);
 }
 
-const std::vector<int32_t>& SpecSequence::propose(int cap, double row_cost) {
+const std::vector<int32_t>& SpecSequence::propose(int cap, double row_cost, double jump_cost) {
   draft_.clear();
   if (!params_.enabled) return draft_;
   const int want = std::min(params_.max_draft, std::max(cap, 0));
   if (cap < params_.max_draft) ++metrics_.batch_capped;
   const int64_t closed_before = gate_.times_closed();
-  const int allowed = gate_.allowed(want, row_cost);
+  const int allowed = gate_.allowed(want, row_cost, jump_cost);
   metrics_.gate_closures += gate_.times_closed() - closed_before;
   if (allowed > 0) drafter_.draft(allowed, draft_);
   return draft_;

@@ -22,8 +22,9 @@ class SpecSequence {
 
   // The draft for this step (empty: decode one token as usual). cap bounds its length: the
   // batch's row budget and the tokens the request may still produce minus one. row_cost: the
-  // extra-row cost now (StepCostModel::row_cost); < 0 uses the gate's prior.
-  const std::vector<int32_t>& propose(int cap, double row_cost = -1);
+  // extra-row cost now (StepCostModel::row_cost; < 0 uses the gate's prior) and jump_cost the
+  // extra cost of a step's first draft row (StepCostModel::jump_cost).
+  const std::vector<int32_t>& propose(int cap, double row_cost = -1, double jump_cost = 0);
   // Tokens that became part of the sequence (prompt excluded; accepted drafts, corrections,
   // plain decode tokens), in order.
   void append(std::span<const int32_t> tokens) {

@@ -157,6 +157,27 @@ TEST(StepCostModel, RecoversLinearCostAndScalesWithTheBatch) {
   }
 }
 
+TEST(StepCostModel, SeesACheapOneRowPathAsAJump) {
+  const uint64_t seed = fresh_seed();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> noise(0.98, 1.02);
+  // Two or more rows: 1 + 0.5 * rows; one row: 0.5 (a third of the line's 1.5).
+  const double c0 = 1e-3, c1 = 0.5e-3, t1 = 0.5e-3;
+  StepCostModel m;
+  for (int i = 0; i < 300; ++i) {
+    const int64_t rows = rng() % 3 == 0 ? 2 + static_cast<int64_t>(rng() % 8) : 1;
+    m.record(rows, (rows == 1 ? t1 : c0 + c1 * rows) * noise(rng));
+  }
+  EXPECT_NEAR(m.jump_cost(1), (c0 + c1 - t1) / t1, 0.15);
+  EXPECT_NEAR(m.row_cost(1), c1 / t1, 0.05);
+  EXPECT_EQ(m.jump_cost(4), 0.0);  // batched steps never run the one-row path
+  // Drafting cannot pay here: even certain acceptance of 8 tokens costs 1 + 2 + 8 steps for 9.
+  EXPECT_EQ(SpecGate::best_length(1.0, m.row_cost(1), 8, m.jump_cost(1)), 0);
+  // Without the jump the line alone would have said yes.
+  EXPECT_GT(SpecGate::best_length(1.0, c1 / (c0 + c1), 8), 0);
+}
+
 TEST(SpecGate, UsesTheRowCostItIsGiven) {
   SpecGate cheap, dear;
   EXPECT_EQ(cheap.allowed(8, 0.01), 8);  // acceptance estimate 0.9, rows nearly free
