@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/core.h>
 
@@ -137,6 +138,11 @@ class Planner {
     for (size_t i = 0; i < running_.size(); ++i)
       if (state_[i] != Slot::Preempted) --slots;
     const int64_t capacity = sequence_capacity(cfg_);
+    // First blocks being computed in this step or still to be computed by a running prefill.
+    std::unordered_set<uint64_t> computing;
+    for (size_t i = 0; i < running_.size(); ++i)
+      if (state_[i] != Slot::Preempted && remaining(i) > 1 && running_[i]->prefix_key != 0)
+        computing.insert(running_[i]->prefix_key);
     for (const SchedSeq* w : waiting_) {
       // +1: a sequence must fit its prompt and the first token it generates.
       if (w->num_tokens + 1 > capacity) {
@@ -148,6 +154,7 @@ class Planner {
         continue;
       }
       if (slots <= 0 || budget_ <= 0) break;
+      if (w->prefix_key != 0 && computing.count(w->prefix_key)) continue;  // share, not recompute
       // Whole blocks only, and the last prompt token is always computed (its logits are needed).
       const int64_t cached =
           std::clamp<int64_t>(w->cached_tokens, 0, w->num_tokens - 1) / cfg_.block_size * cfg_.block_size;
@@ -159,6 +166,7 @@ class Planner {
       const int64_t n = std::min(w->num_tokens - cached, budget_);
       const int64_t blocks = new_blocks(cached + n);
       plan_.scheduled.push_back({w->id, ScheduleKind::Admit, cached, n, blocks});
+      if (w->prefix_key != 0) computing.insert(w->prefix_key);
       plan_.num_tokens += n;
       budget_ -= n;
       free_ -= blocks;

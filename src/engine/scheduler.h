@@ -19,7 +19,11 @@
 //      blocks last; admission needs blocks for the whole remaining prompt to be free now (so
 //      admitted prompts do not thrash), but only the first chunk's blocks are allocated. No
 //      admission in a step that had to preempt. First come first served: the first waiting
-//      sequence that does not fit stops admission.
+//      sequence that does not fit stops admission. A waiting sequence whose first block is being
+//      computed right now by another (a running sequence still prefilling, or one admitted in
+//      this step) waits for it: once those blocks are committed it takes them from the prefix
+//      cache instead of computing the same prompt again (n choices of one request, bursts of
+//      requests with one system prompt).
 // When a running sequence needs blocks that are not free, the newest running sequence not yet
 // scheduled in this step is preempted (its blocks are released; it will recompute later, mostly
 // from the prefix cache) until the need is met; if the newest one is the needy sequence itself,
@@ -55,6 +59,9 @@ struct SchedSeq {
   // Running: its block table, to count exactly which blocks a preemption frees (shared blocks
   // stay in use).
   std::span<const int32_t> blocks;
+  // The prefix-cache key of its first full block (0: none, or prefix caching off). Sequences with
+  // the same key share at least that block of prompt.
+  uint64_t prefix_key = 0;
 };
 
 struct SchedulerState {

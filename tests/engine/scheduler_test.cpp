@@ -240,6 +240,33 @@ TEST(Scheduler, DraftsNeverStarveLaterDecodes) {
   EXPECT_EQ(p.num_tokens, 10);
 }
 
+TEST(Scheduler, AWaitingPromptWaitsForTheSamePrefixBeingComputed) {
+  SchedulerState st;
+  st.config = config(100, 1000);
+  st.free_blocks = 90;
+  std::vector<int32_t> refs(100, 1);
+  st.ref_counts = refs;
+  SchedSeq prefilling = running_seq(1, 0, 200, 64, 16);
+  prefilling.prefix_key = 7;
+  st.running = {prefilling};
+  SchedSeq same = waiting_seq(2, 1, 100), other = waiting_seq(3, 2, 20), twin = waiting_seq(4, 3, 30),
+           twin2 = waiting_seq(5, 4, 30);
+  same.prefix_key = 7;
+  twin.prefix_key = 9;
+  twin2.prefix_key = 9;
+  st.waiting = {same, other, twin, twin2};
+  StepPlan p = plan(st);
+  // 2 waits for 1's prompt blocks; 3 and 4 are admitted; 5 waits for 4's.
+  ASSERT_EQ(p.scheduled.size(), 3u);
+  EXPECT_EQ(p.scheduled[0].id, 1);
+  EXPECT_EQ(p.scheduled[1].id, 3);
+  EXPECT_EQ(p.scheduled[2].id, 4);
+  // Once 1 decodes (its prompt done), 2 is admitted.
+  st.running[0].num_computed = 199;
+  p = plan(st);
+  EXPECT_NE(find(p, 2), nullptr);
+}
+
 TEST(Scheduler, RejectsWhatCanNeverFit) {
   SchedulerState st;
   st.config = config(4, 100);
@@ -342,8 +369,12 @@ TEST(Scheduler, PropertyRandomWorkloadsRunToCompletionWithoutLeaks) {
           s.num_blocks = static_cast<int64_t>(bm.table(id).size());
           s.blocks = bm.table(id);
           s.decode_tokens = 1 + rng() % 3;  // pretend drafts; extra rows are rolled back
+          if (bm.prefix_caching() && static_cast<int64_t>(r.tokens.size()) > cfg.block_size)
+            s.prefix_key = chain_block_key(kRootBlockKey, std::span(r.tokens).first(cfg.block_size));
           st.running.push_back(s);
         } else {
+          if (bm.prefix_caching() && static_cast<int64_t>(r.tokens.size()) > cfg.block_size)
+            s.prefix_key = chain_block_key(kRootBlockKey, std::span(r.tokens).first(cfg.block_size));
           PrefixMatch m = bm.match(std::span(r.tokens).first(r.tokens.size() - 1));
           s.cached_tokens = m.num_tokens;
           s.cached_free_blocks = m.num_free_blocks;
