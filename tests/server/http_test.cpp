@@ -1,10 +1,12 @@
 // The server over real HTTP on loopback with the bundled tiny models: every endpoint, every error
 // path, streaming vs blocking, disconnect-cancel, start-up and shutdown.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -301,6 +303,30 @@ TEST(ServerStartup, BadModelPathFailsWithOneLine) {
   auto [status2, err2] = run_capture_stderr({AX_ENGINE_BINARY, "serve", "--model", source_dir() + "/CMakeLists.txt", "--port", "0"});
   EXPECT_NE(status2, 0);
   EXPECT_NE(err2.find("error: "), std::string::npos) << err2;
+}
+
+// /health is 503 while the model loads. The "model" is a FIFO, so loading waits for a writer
+// for as long as the test wants; then it gets bytes that are no model, and the server exits 1.
+TEST(ServerStartup, HealthIs503WhileLoading) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::string fifo = testing::TempDir() + "/ax_loading_" + std::to_string(getpid()) + ".gguf";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ServerProcess server(fifo, {}, /*wait_ready=*/false);
+  auto cli = server.client();
+  auto h = cli.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 503);
+  EXPECT_EQ(json::parse(h->body)["status"], "loading");
+  auto c = cli.Post("/v1/completions", R"({"prompt": "x"})", "application/json");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, 503);
+  EXPECT_EQ(json::parse(c->body)["error"]["code"], "model_loading");
+  {
+    std::ofstream w(fifo);
+    w << "not a model";
+  }
+  EXPECT_EQ(server.stop(), 1);
+  unlink(fifo.c_str());
 }
 
 TEST(ServerAuth, ApiKeyRequiredWhenSet) {

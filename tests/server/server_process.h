@@ -22,7 +22,8 @@ namespace ax::test {
 class ServerProcess {
  public:
   // extra: more command-line flags. Throws if the server does not come up in time.
-  explicit ServerProcess(const std::string& model, std::vector<std::string> extra = {}) {
+  // wait_ready false: return once the port is known, before the model has loaded.
+  explicit ServerProcess(const std::string& model, std::vector<std::string> extra = {}, bool wait_ready = true) {
     int out[2];
     if (pipe(out) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -54,7 +55,7 @@ class ServerProcess {
       while (read(stderr_fd_, buf, sizeof buf) > 0) {
       }
     });
-    while (true) {
+    while (wait_ready) {
       auto res = client().Get("/health");
       if (res && res->status == 200) break;
       if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("server never became healthy");
