@@ -196,6 +196,8 @@ SchedulerState Engine::snapshot() const {
     q.id = static_cast<int64_t>(s.id);
     q.arrival = static_cast<int64_t>(s.id);  // ids are handed out in submission order
     q.num_tokens = s.num_tokens();
+    if (blocks_->prefix_caching() && q.num_tokens > sched_.block_size)
+      q.prefix_key = chain_block_key(kRootBlockKey, std::span(s.tokens).first(sched_.block_size));
     if (s.state == RequestState::Running) {
       q.num_computed = s.num_computed;
       q.blocks = blocks_->table(s.id);

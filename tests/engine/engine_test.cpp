@@ -214,6 +214,31 @@ TEST(Engine, ASecondRequestWithTheSamePrefixSkipsItsPrefill) {  // even after a 
   EXPECT_EQ(collect(h3).tokens, o2.tokens);
 }
 
+TEST(Engine, ABurstWithOneSystemPromptComputesItOnce) {
+  MockModel model;
+  Engine engine(model, nullptr, small_config(64));
+  std::vector<int32_t> system(40);
+  for (size_t i = 0; i < system.size(); ++i) system[i] = static_cast<int32_t>((i * 11 + 3) % 61);
+  std::vector<RequestHandle> hs;
+  for (int i = 0; i < 8; ++i) {
+    Request r = greedy(system, 2);
+    r.prompt.insert(r.prompt.end(), {i, i + 1, i + 2});
+    r.speculation.enabled = false;
+    hs.push_back(engine.submit(r));
+  }
+  engine.run_until_idle();
+  int64_t cached = 0;
+  for (const auto& h : hs) {
+    Outcome o = collect(h);
+    EXPECT_EQ(o.reason, FinishReason::Length);
+    cached += o.metrics.cached_tokens;
+  }
+  // The first request computes all 43 prompt tokens; the other seven wait for its 40 shared
+  // tokens to be committed and compute only their own 3. Then one decode row each.
+  EXPECT_EQ(cached, 7 * 40);
+  EXPECT_EQ(model.rows, 43 + 7 * 3 + 8);
+}
+
 TEST(Engine, ForwardFailureFailsTheBatchNotTheEngine) {
   MockModel model;
   Engine engine(model, nullptr, small_config(64));
