@@ -118,11 +118,14 @@ Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prom
 }
 
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t) {
+  // A model's vocabulary may be padded past the tokenizer's: such ids have no bytes.
+  const Tokenizer& tok = *ctx.tokenizer;
+  auto bytes = [&tok](int32_t id) { return id >= 0 && id < tok.vocab_size() ? tok.token_bytes(id) : std::string(); };
   TokenLogprob lp;
   lp.token = t.id;
-  lp.bytes = ctx.tokenizer->token_bytes(t.id);
+  lp.bytes = bytes(t.id);
   lp.logprob = t.logprob;
-  for (const auto& alt : t.top) lp.top.push_back({alt.token, ctx.tokenizer->token_bytes(alt.token), alt.logprob});
+  for (const auto& alt : t.top) lp.top.push_back({alt.token, bytes(alt.token), alt.logprob});
   return lp;
 }
 

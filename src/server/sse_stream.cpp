@@ -64,7 +64,18 @@ void stream_sse(httplib::Response& res, ServingContext& ctx, std::shared_ptr<Sse
         sink.done();
         return true;
       }
-      if (!write(job->on_event(ev->first, e))) return false;
+      std::string out;
+      try {
+        out = job->on_event(ev->first, e);
+      } catch (const std::exception& ex) {
+        // Headers are gone already: the failure becomes the stream's last event.
+        job->group->cancel();
+        write(sse_data(ApiError(500, ex.what(), "server_error").to_json()));
+        write(kSseDone);
+        sink.done();
+        return true;
+      }
+      if (!write(out)) return false;
       last_write = Clock::now();
     }
     if (job->on_end && !write(job->on_end())) return false;
