@@ -71,14 +71,14 @@ SpecGate::SpecGate(SpecGateOptions options)
     : o_(options), accept_(options.initial_accept), next_cooldown_(options.initial_cooldown) {
   if (!(o_.row_cost >= 0) || !(o_.ema_weight > 0 && o_.ema_weight <= 1) ||
       !(o_.initial_accept >= 0 && o_.initial_accept <= 1) || o_.initial_cooldown < 1 ||
-      o_.max_cooldown < o_.initial_cooldown)
-    fail("SpecGateOptions: row_cost must be >= 0, ema_weight in (0, 1], initial_accept in [0, 1] "
-         "and 1 <= initial_cooldown <= max_cooldown");
+      o_.max_cooldown < o_.initial_cooldown || !(o_.min_gain >= 1))
+    fail("SpecGateOptions: row_cost must be >= 0, ema_weight in (0, 1], initial_accept in [0, 1], "
+         "1 <= initial_cooldown <= max_cooldown and min_gain >= 1");
 }
 
-int SpecGate::best_length(double a, double row_cost, int max_draft, double jump_cost) {
+int SpecGate::best_length(double a, double row_cost, int max_draft, double jump_cost, double min_gain) {
   int best = 0;
-  double best_ratio = 1.0, tokens = 1.0, term = 1.0;
+  double best_ratio = min_gain, tokens = 1.0, term = 1.0;
   for (int j = 1; j <= max_draft; ++j) {
     term *= a;
     tokens += term;
@@ -99,7 +99,7 @@ int SpecGate::allowed(int max_draft, double row_cost, double jump_cost) {
     accept_ = o_.initial_accept;  // reopen: probe with an optimistic estimate
     probing_ = true;
   }
-  const int j = best_length(accept_, row_cost, max_draft, jump_cost);
+  const int j = best_length(accept_, row_cost, max_draft, jump_cost, o_.min_gain);
   if (j > 0) return j;
   cooldown_left_ = next_cooldown_;
   next_cooldown_ = std::min(next_cooldown_ * 2, o_.max_cooldown);

@@ -30,6 +30,9 @@ struct SpecGateOptions {
   int max_cooldown = 256;
   int max_rows_per_step = 32;    // verify rows of all sequences in one step
   double fixed_row_cost = -1;    // >= 0: use this row cost instead of measuring (tests, studies)
+  // Draft only when the cost model promises at least this speed-up: timings are noisy and a
+  // break-even draft is a coin flip that can only lose to measurement error.
+  double min_gain = 1.05;
 };
 
 // Draft tokens each of `decoding_sequences` may propose under the per-step row budget.
@@ -81,8 +84,9 @@ class SpecGate {
   int64_t times_closed() const { return times_closed_; }
 
   // The draft length maximising (1 + a + ... + a^j) / (1 + jump_cost + row_cost * j), 0 if none
-  // beats 1.
-  static int best_length(double a, double row_cost, int max_draft, double jump_cost = 0);
+  // beats min_gain.
+  static int best_length(double a, double row_cost, int max_draft, double jump_cost = 0,
+                         double min_gain = 1.0);
 
  private:
   SpecGateOptions o_;
