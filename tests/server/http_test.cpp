@@ -268,6 +268,78 @@ TEST_F(StoriesServer, CompletionJsonSchemaIsEnforced) {
   EXPECT_EQ(status, 400);
 }
 
+// Abuse: valid bodies with random fields replaced by random JSON of any type. The server must
+// answer every one with a well-formed success or a 4xx error (never a 5xx, never a dropped
+// connection) and stay healthy.
+json random_json(std::mt19937& rng, int depth = 0) {
+  switch (rng() % (depth > 2 ? 6 : 8)) {
+    case 0: return nullptr;
+    case 1: return rng() % 2 == 0;
+    case 2: return static_cast<int64_t>(rng() % 5) - 2;
+    case 3: return static_cast<int64_t>(rng()) * (rng() % 2 ? 1 : -1) * 1000003LL;
+    case 4: return std::uniform_real_distribution<double>(-1e6, 1e6)(rng);
+    case 5: {
+      const char* pieces[] = {"a", "\"", "é", "\n", "{", "0", "-1"};
+      std::string t;
+      for (int i = 0, n = rng() % 4; i < n; ++i) t += pieces[rng() % std::size(pieces)];
+      return t;
+    }
+    case 6: {
+      json a = json::array();
+      for (int i = 0, n = rng() % 4; i < n; ++i) a.push_back(random_json(rng, depth + 1));
+      return a;
+    }
+    default: {
+      json o = json::object();
+      for (int i = 0, n = rng() % 3; i < n; ++i) o[std::string(1, "abtx"[rng() % 4])] = random_json(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+TEST_F(StoriesServer, RandomlyMalformedBodiesNeverBreakIt) {
+  auto cli = server_->client();
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  const std::vector<std::pair<std::string, json>> bases = {
+      {"/v1/completions", {{"prompt", "Once"}, {"max_tokens", 4}, {"temperature", 0.5}, {"stop", {"x"}}, {"n", 2},
+                           {"logprobs", 1}, {"seed", 3}, {"logit_bias", {{"5", 1}}}, {"stream", false},
+                           {"response_format", {{"type", "json_object"}}}, {"speculation", {{"mode", "ngram"}}}}},
+      {"/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 4},
+                                {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}, {"tool_choice", "auto"},
+                                {"top_logprobs", 2}, {"logprobs", true}, {"stream_options", nullptr}}},
+      {"/v1/generate", {{"input_tokens", {1, 403}}, {"max_output_tokens", 4}, {"sampling", {{"top_k", 3}}},
+                        {"stop_token_ids", {2}}, {"ignore_eos", true}}},
+      {"/v1/embeddings", {{"input", {"a b", "c"}}, {"encoding_format", "float"}}},
+      {"/tokenize", {{"prompt", "hello"}, {"add_special", true}}},
+      {"/detokenize", {{"tokens", {1, 2, 3}}}},
+  };
+  for (int trial = 0; trial < 150; ++trial) {
+    auto [path, body] = bases[rng() % bases.size()];
+    std::vector<std::string> keys;
+    for (auto& [k, v] : body.items()) keys.push_back(k);
+    for (int m = 0, n = 1 + rng() % 2; m < n; ++m) {
+      const std::string& key = keys[rng() % keys.size()];
+      // Keep generation short whatever else changes.
+      if (key == "max_tokens" || key == "max_output_tokens") continue;
+      body[key] = random_json(rng);
+    }
+    auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+    ASSERT_TRUE(res) << path << " " << body.dump();
+    EXPECT_TRUE(res->status == 200 || (res->status >= 400 && res->status < 500)) << res->status << " " << path << " "
+                                                                                 << body.dump() << " -> " << res->body;
+    if (res->status == 200 && body.contains("stream") && body["stream"] == true) continue;  // an SSE body
+    json reply = json::parse(res->body, nullptr, false);
+    EXPECT_FALSE(reply.is_discarded()) << res->body;
+    if (res->status != 200) {
+      EXPECT_TRUE(reply.contains("error")) << res->body;
+    }
+  }
+  EXPECT_EQ(cli.Get("/health")->status, 200);
+  EXPECT_TRUE(engine_drains(cli));
+}
+
 TEST_F(StoriesServer, ClientDisconnectCancelsAndFreesKv) {
   auto cli = server_->client();
   const double cancelled_before = metric(cli, "ax_requests_cancelled_total");
