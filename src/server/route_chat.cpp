@@ -2,6 +2,7 @@
 // and returned as a message (blocking) or as chat.completion.chunk deltas (streaming). With
 // tools, <tool_call> blocks in the output become tool_calls.
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/httplib_config.h"
 #include "server/openai_request.h"
@@ -19,46 +20,6 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-// The messages as the template sees them: role and text content from the validated request, the
-// tool-call fields exactly as the client sent them (key order kept: templates print them).
-ordered_json template_messages(const ChatRequest& cr, const ordered_json& raw) {
-  ordered_json out = ordered_json::array();
-  const ordered_json& raw_msgs = raw["messages"];
-  for (size_t i = 0; i < cr.messages.size(); ++i) {
-    const ChatMessage& m = cr.messages[i];
-    const ordered_json& r = raw_msgs[i];
-    ordered_json msg = {{"role", m.role}};
-    if (r.contains("content") && r["content"].is_null()) msg["content"] = nullptr;
-    else msg["content"] = m.content;
-    for (const char* key : {"tool_calls", "tool_call_id", "name", "reasoning_content"})
-      if (r.contains(key) && !r[key].is_null()) msg[key] = r[key];
-    out.push_back(std::move(msg));
-  }
-  return out;
-}
-
-std::vector<int32_t> render_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools) {
-  if (!ctx.chat_template) {
-    if (!ctx.chat_template_error.empty())
-      bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
-    bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
-  }
-  ChatTemplateOptions opt;
-  opt.add_generation_prompt = true;
-  const Tokenizer& tok = *ctx.tokenizer;
-  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
-  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
-  if (with_tools) opt.tools = raw["tools"];
-  std::string prompt;
-  try {
-    prompt = ctx.chat_template->render(template_messages(cr, raw), opt);
-  } catch (const std::exception& e) {
-    bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
-  }
-  // The template writes the special tokens itself (BOS included where the model wants one).
-  return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
-}
 
 // Streamed deltas carry each call's index; a whole message's tool_calls do not.
 json tool_calls_json(const std::vector<ParsedToolCall>& calls, size_t first_index, bool with_index) {
@@ -132,7 +93,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     bad_param("ignore_eos", "cannot be combined with constrained output (response_format or a forced tool call)");
   if (schema && ctx.eos_ids.empty())
     bad_param("response_format", "needs an end-of-sequence token, and this model has none");
-  std::vector<int32_t> prompt = render_prompt(ctx, cr, raw, tools_on);
+  std::vector<int32_t> prompt = render_chat_prompt(ctx, cr, raw, tools_on);
   std::vector<Request> requests;
   for (int i = 0; i < cr.gen.n; ++i) {
     requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "messages"));

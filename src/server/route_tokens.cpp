@@ -1,5 +1,6 @@
 // POST /tokenize and POST /detokenize: the model's own tokenizer over HTTP.
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/httplib_config.h"
 #include "server/openai_request.h"
@@ -8,10 +9,18 @@
 namespace ax::server {
 
 void register_token_routes(HttpServer& http, ServingContext& ctx) {
-  // {"prompt" | "content" | "text": string, "add_special": bool (default true)}
+  // {"prompt" | "content" | "text": string, "add_special": bool (default true)}, or
+  // {"messages": [...], "tools": [...]} rendered with the chat template as /v1/chat/completions does
   //   -> {"tokens": [ids], "count": n, "max_model_len": context}
   http.add_route("POST", "/tokenize", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
     nlohmann::json body = parse_json_body(req.body);
+    if (body.contains("messages") && !body["messages"].is_null()) {
+      ChatRequest cr = parse_chat_request(body);
+      const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
+      std::vector<int32_t> ids = render_chat_prompt(ctx, cr, nlohmann::ordered_json::parse(req.body), tools_on);
+      send_json(res, {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", ctx.max_context}});
+      return;
+    }
     const nlohmann::json* text = nullptr;
     std::string param;
     for (const char* key : {"prompt", "content", "text"})

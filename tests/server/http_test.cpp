@@ -578,6 +578,17 @@ TEST_F(CodeServer, ChatSeveralChoicesStream) {
   EXPECT_EQ(finishes, (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}}));
 }
 
+TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
+  auto cli = server_->client();
+  json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "def f():"}}};
+  json t = post_json(cli, "/tokenize", {{"messages", messages}});
+  ASSERT_TRUE(t["tokens"].is_array()) << t.dump();
+  json r = post_json(cli, "/v1/chat/completions", {{"messages", messages}, {"max_tokens", 1}});
+  EXPECT_EQ(t["count"], r["usage"]["prompt_tokens"]);
+  json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
+  EXPECT_EQ(text["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n");
+}
+
 TEST_F(CodeServer, ChatLogprobs) {
   auto cli = server_->client();
   json r = post_json(cli, "/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", "import"}}}},

@@ -1,0 +1,56 @@
+#include "server/chat_prompt.h"
+
+#include "server/api_error.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ax::server {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+// The messages as the template sees them: role and text content from the validated request, the
+// tool-call fields exactly as the client sent them (key order kept: templates print them).
+ordered_json template_messages(const ChatRequest& cr, const ordered_json& raw) {
+  ordered_json out = ordered_json::array();
+  const ordered_json& raw_msgs = raw["messages"];
+  for (size_t i = 0; i < cr.messages.size(); ++i) {
+    const ChatMessage& m = cr.messages[i];
+    const ordered_json& r = raw_msgs[i];
+    ordered_json msg = {{"role", m.role}};
+    if (r.contains("content") && r["content"].is_null()) msg["content"] = nullptr;
+    else msg["content"] = m.content;
+    for (const char* key : {"tool_calls", "tool_call_id", "name", "reasoning_content"})
+      if (r.contains(key) && !r[key].is_null()) msg[key] = r[key];
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
+                                        bool with_tools) {
+  if (!ctx.chat_template) {
+    if (!ctx.chat_template_error.empty())
+      bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
+    bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
+  }
+  ChatTemplateOptions opt;
+  opt.add_generation_prompt = true;
+  const Tokenizer& tok = *ctx.tokenizer;
+  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
+  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
+  if (with_tools) opt.tools = raw["tools"];
+  std::string prompt;
+  try {
+    prompt = ctx.chat_template->render(template_messages(cr, raw), opt);
+  } catch (const std::exception& e) {
+    bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
+  }
+  // The template writes the special tokens itself (BOS included where the model wants one).
+  return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+}
+
+}  // namespace ax::server

@@ -1,0 +1,20 @@
+#pragma once
+// A chat request rendered with the model's own chat template and tokenized: what
+// /v1/chat/completions generates from and what /tokenize counts for {"messages": [...]}.
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/openai_request.h"
+#include "server/server_context.h"
+
+namespace ax::server {
+
+// raw: the request body parsed with key order kept (templates print tool schemas as sent).
+// with_tools: hand raw["tools"] to the template. A model without a usable template, or a
+// template that fails on these messages, is a 400 naming 'messages'.
+std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const nlohmann::ordered_json& raw,
+                                        bool with_tools);
+
+}  // namespace ax::server
