@@ -43,6 +43,11 @@ std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& 
   if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
   if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
   if (with_tools) opt.tools = raw["tools"];
+  // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
+  if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
+    if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
+    opt.extra_context = raw["chat_template_kwargs"];
+  }
   std::string prompt;
   try {
     prompt = ctx.chat_template->render(template_messages(cr, raw), opt);

@@ -585,6 +585,11 @@ TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
   ASSERT_TRUE(t["tokens"].is_array()) << t.dump();
   json r = post_json(cli, "/v1/chat/completions", {{"messages", messages}, {"max_tokens", 1}});
   EXPECT_EQ(t["count"], r["usage"]["prompt_tokens"]);
+  int status = 0;
+  post_json(cli, "/tokenize", {{"messages", messages}, {"chat_template_kwargs", 3}}, &status);
+  EXPECT_EQ(status, 400);
+  json same = post_json(cli, "/tokenize", {{"messages", messages}, {"chat_template_kwargs", {{"enable_thinking", false}}}});
+  EXPECT_EQ(same["tokens"], t["tokens"]);  // this template has no such variable
   json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
   EXPECT_EQ(text["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n");
 }
