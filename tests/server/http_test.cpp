@@ -578,6 +578,35 @@ TEST_F(CodeServer, ChatSeveralChoicesStream) {
   EXPECT_EQ(finishes, (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}}));
 }
 
+// Embeddings run on HTTP threads beside the engine: under concurrent generation they stay the
+// same vectors (no shared scratch between the two), and generation is unaffected.
+TEST_F(CodeServer, EmbeddingsBesideGenerationAreUnchanged) {
+  auto cli = server_->client();
+  const std::string text = "def handler(request):\n    return response";
+  json idle = post_json(cli, "/v1/embeddings", {{"input", text}});
+  ASSERT_TRUE(idle.contains("data")) << idle.dump();
+  std::atomic<bool> stop{false};
+  std::atomic<int> streams{0};
+  std::vector<std::thread> generators;
+  for (int g = 0; g < 3; ++g)
+    generators.emplace_back([&] {
+      auto c = server_->client();
+      while (!stop) {
+        SseResult s = post_sse(c, "/v1/generate/stream", {{"input_text", "import"}, {"max_output_tokens", 40}, {"ignore_eos", true}});
+        if (s.done && !s.events.empty() && s.events.back()["usage"]["completion_tokens"] == 40) ++streams;
+      }
+    });
+  for (int i = 0; i < 8; ++i) {
+    json busy = post_json(cli, "/v1/embeddings", {{"input", text}});
+    ASSERT_TRUE(busy.contains("data")) << busy.dump();
+    for (size_t k = 0; k < 384; ++k)
+      ASSERT_NEAR(busy["data"][0]["embedding"][k].get<double>(), idle["data"][0]["embedding"][k].get<double>(), 1e-5) << k;
+  }
+  stop = true;
+  for (auto& t : generators) t.join();
+  EXPECT_GT(streams.load(), 0);
+}
+
 TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
   auto cli = server_->client();
   json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "def f():"}}};
