@@ -183,24 +183,29 @@ bool holds_namespace(const Value& v, int depth = 0) {
   return false;
 }
 
-Value loop_object(size_t i, size_t n, const std::vector<Value>& items) {
+// `loop` for iteration i of n. cycle: one function per loop, reading the current index.
+Value loop_object(size_t i, size_t n, const std::vector<Value>& items, const Value& cycle) {
+  static const struct Keys {
+    Value index = Value::string("index"), index0 = Value::string("index0"), revindex = Value::string("revindex"),
+          revindex0 = Value::string("revindex0"), first = Value::string("first"), last = Value::string("last"),
+          length = Value::string("length"), depth = Value::string("depth"), depth0 = Value::string("depth0"),
+          previtem = Value::string("previtem"), nextitem = Value::string("nextitem"), cycle = Value::string("cycle");
+  } keys;
   auto d = std::make_shared<DictObj>();
-  auto set = [&](const char* k, Value v) { d->set(Value::string(k), std::move(v)); };
-  set("index", Value::integer(static_cast<int64_t>(i + 1)));
-  set("index0", Value::integer(static_cast<int64_t>(i)));
-  set("revindex", Value::integer(static_cast<int64_t>(n - i)));
-  set("revindex0", Value::integer(static_cast<int64_t>(n - i - 1)));
-  set("first", Value::boolean(i == 0));
-  set("last", Value::boolean(i + 1 == n));
-  set("length", Value::integer(static_cast<int64_t>(n)));
-  set("depth", Value::integer(1));
-  set("depth0", Value::integer(0));
-  set("previtem", i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-  set("nextitem", i + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
-  set("cycle", Value::function("loop.cycle", [i](CallArgs& a) -> Value {
-        if (a.positional.empty()) runtime_fail("loop.cycle() needs at least one item");
-        return a.positional[i % a.positional.size()];
-      }));
+  d->reserve(12);
+  auto set = [&](const Value& k, Value v) { d->append_unique(k, std::move(v)); };
+  set(keys.index, Value::integer(static_cast<int64_t>(i + 1)));
+  set(keys.index0, Value::integer(static_cast<int64_t>(i)));
+  set(keys.revindex, Value::integer(static_cast<int64_t>(n - i)));
+  set(keys.revindex0, Value::integer(static_cast<int64_t>(n - i - 1)));
+  set(keys.first, Value::boolean(i == 0));
+  set(keys.last, Value::boolean(i + 1 == n));
+  set(keys.length, Value::integer(static_cast<int64_t>(n)));
+  set(keys.depth, Value::integer(1));
+  set(keys.depth0, Value::integer(0));
+  set(keys.previtem, i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
+  set(keys.nextitem, i + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
+  set(keys.cycle, cycle);
   return Value::dict(std::move(d));
 }
 
@@ -220,11 +225,17 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   }
   if (items.empty()) return exec(s.else_body, scope);
   const size_t n = items.size();
+  auto current = std::make_shared<size_t>(0);
+  Value cycle = Value::function("loop.cycle", [current](CallArgs& a) -> Value {
+    if (a.positional.empty()) runtime_fail("loop.cycle() needs at least one item");
+    return a.positional[*current % a.positional.size()];
+  });
   for (size_t i = 0; i < n; ++i) {
     step();
+    *current = i;
     auto child = std::make_shared<Scope>(scope);
     bind_targets(*child, s.targets, s.target_is_tuple, items[i]);
-    child->set("loop", loop_object(i, n, items));
+    child->set("loop", loop_object(i, n, items, cycle));
     if (exec(s.body, child) == Flow::Break) break;
   }
   return Flow::Normal;

@@ -512,12 +512,12 @@ Value get_attr(const Value& obj, const std::string& name) {
   obj.require_defined();
   if (!name.empty() && name[0] == '_') return unsafe(obj, name);
   if (obj.is_namespace()) {
-    const Value* v = obj.namespace_storage().find(Value::string(name));
+    const Value* v = obj.namespace_storage().find(std::string_view(name));
     return v ? *v : Value::undefined(fmt::format("namespace has no attribute '{}'", name));
   }
   if (auto m = find_method(obj, name)) return *m;
   if (obj.is_dict()) {
-    const Value* v = obj.dict_obj().find(Value::string(name));
+    const Value* v = obj.dict_obj().find(std::string_view(name));
     if (v) return *v;
   }
   return missing_attr(obj, name);

@@ -194,30 +194,53 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// Byte range [b, e) of s left after dropping code points matching `drop` from the chosen ends.
+// Works in place on the UTF-8 bytes: the last code point starts at the last non-continuation
+// byte, and an undecodable byte is a code point of its own, as next() reads it.
+template <typename Pred>
+std::string_view strip_range(std::string_view s, bool left, bool right, Pred drop) {
+  size_t b = 0, e = s.size();
+  if (left) {
+    while (b < e) {
+      size_t i = b;
+      char32_t c = next(s, i);
+      if (!drop(c)) break;
+      b = i;
+    }
+  }
+  if (right) {
+    while (e > b) {
+      size_t start = e - 1;
+      while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && e - start < 4) --start;
+      size_t i = start;
+      char32_t c = next(s, i);
+      if (i != e) {  // not one well-formed code point: the last byte stands alone
+        start = e - 1;
+        i = start;
+        c = next(s, i);
+      }
+      if (!drop(c)) break;
+      e = start;
+    }
+  }
+  return s.substr(b, e - b);
+}
+
+}  // namespace
+
 std::string strip(std::string_view s, bool left, bool right) {
-  auto cps = decode(s);
-  size_t b = 0, e = cps.size();
-  if (left)
-    while (b < e && is_space(cps[b])) ++b;
-  if (right)
-    while (e > b && is_space(cps[e - 1])) --e;
-  return encode(std::vector<char32_t>(cps.begin() + b, cps.begin() + e));
+  return std::string(strip_range(s, left, right, is_space));
 }
 
 std::string strip_chars(std::string_view s, std::string_view chars, bool left, bool right) {
-  auto cps = decode(s);
   auto set = decode(chars);
-  auto in = [&](char32_t c) {
+  return std::string(strip_range(s, left, right, [&](char32_t c) {
     for (char32_t x : set)
       if (x == c) return true;
     return false;
-  };
-  size_t b = 0, e = cps.size();
-  if (left)
-    while (b < e && in(cps[b])) ++b;
-  if (right)
-    while (e > b && in(cps[e - 1])) --e;
-  return encode(std::vector<char32_t>(cps.begin() + b, cps.begin() + e));
+  }));
 }
 
 }  // namespace ax::jinja::utf8

@@ -158,40 +158,96 @@ std::string Value::type_name() const {
   return "?";
 }
 
+// Strings are their own key (so lookups by name need no allocation); every other type, and
+// strings that begin with \x01, get a \x01-prefixed tag.
 std::string hash_key(const Value& key) {
   switch (key.kind()) {
-    case Value::Kind::String: return "s" + key.str();
+    case Value::Kind::String:
+      if (!key.str().empty() && key.str()[0] == '\x01') return "\x01s" + key.str();
+      return key.str();
     case Value::Kind::Bool:
-    case Value::Kind::Int: return "i" + std::to_string(key.as_int());
+    case Value::Kind::Int: return "\x01i" + std::to_string(key.as_int());
     case Value::Kind::Float: {
       double d = key.as_double();
       if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18)
-        return "i" + std::to_string(static_cast<int64_t>(d));
-      return "f" + float_repr(d);
+        return "\x01i" + std::to_string(static_cast<int64_t>(d));
+      return "\x01f" + float_repr(d);
     }
-    case Value::Kind::None: return "n";
+    case Value::Kind::None: return "\x01n";
     case Value::Kind::List:
       if (key.list_obj().is_tuple) {
-        std::string k = "t(";
+        std::string k = "\x01t(";
         for (const auto& item : key.items()) k += hash_key(item) + ",";
         return k + ")";
       }
       break;
-    case Value::Kind::Undefined: return "u";  // jinja2's Undefined is hashable (and never a JSON key)
+    case Value::Kind::Undefined: return "\x01u";  // jinja2's Undefined is hashable (and never a JSON key)
     default: break;
   }
   runtime_fail(fmt::format("unhashable type: '{}'", key.type_name()));
 }
 
+namespace {
+
+// Python dict key equality for hashable values (1 == 1.0 == True share a slot).
+bool same_key(const Value& a, const Value& b) {
+  if (a.is_string() && b.is_string()) return a.str() == b.str();
+  if (a.is_string() != b.is_string()) return false;
+  return hash_key(a) == hash_key(b);
+}
+
+}  // namespace
+
 const Value* DictObj::find(const Value& key) const {
-  auto it = index_.find(hash_key(key));
+  if (key.is_string()) return find(std::string_view(key.str()));
+  std::string h = hash_key(key);  // also rejects unhashable keys
+  if (index_.empty()) {
+    for (const auto& [k, v] : items_)
+      if (!k.is_string() && hash_key(k) == h) return &v;
+    return nullptr;
+  }
+  auto it = index_.find(h);
   return it == index_.end() ? nullptr : &items_[it->second].second;
+}
+
+const Value* DictObj::find(std::string_view key) const {
+  if (index_.empty()) {
+    for (const auto& [k, v] : items_)
+      if (k.is_string() && k.str() == key) return &v;
+    return nullptr;
+  }
+  auto it = !key.empty() && key[0] == '\x01' ? index_.find("\x01s" + std::string(key)) : index_.find(key);
+  return it == index_.end() ? nullptr : &items_[it->second].second;
+}
+
+void DictObj::append_unique(const Value& key, Value value) {
+  uint32_t d = std::max(key.depth(), value.depth()) + 1;
+  if (d > kMaxValueDepth) runtime_fail("value nested too deeply");
+  depth_ = std::max(depth_, d);
+  items_.emplace_back(key, std::move(value));
+  if (!index_.empty()) {
+    index_.emplace(hash_key(key), items_.size() - 1);
+  } else if (items_.size() >= kIndexFrom) {
+    for (size_t i = 0; i < items_.size(); ++i) index_.emplace(hash_key(items_[i].first), i);
+  }
 }
 
 void DictObj::set(const Value& key, Value value) {
   uint32_t d = std::max(key.depth(), value.depth()) + 1;
   if (d > kMaxValueDepth) runtime_fail("value nested too deeply");
   depth_ = std::max(depth_, d);
+  if (index_.empty()) {
+    if (!key.is_string()) hash_key(key);  // rejects unhashable keys
+    for (auto& [k, v] : items_)
+      if (same_key(k, key)) {
+        v = std::move(value);
+        return;
+      }
+    items_.emplace_back(key, std::move(value));
+    if (items_.size() >= kIndexFrom)
+      for (size_t i = 0; i < items_.size(); ++i) index_.emplace(hash_key(items_[i].first), i);
+    return;
+  }
   auto [it, inserted] = index_.emplace(hash_key(key), items_.size());
   if (inserted) {
     items_.emplace_back(key, std::move(value));
@@ -398,7 +454,9 @@ Value from_json(const nlohmann::ordered_json& j, uint32_t depth) {
     }
     case T::object: {
       auto d = std::make_shared<DictObj>();
-      for (auto it = j.begin(); it != j.end(); ++it) d->set(Value::string(it.key()), from_json(it.value(), depth + 1));
+      d->reserve(j.size());
+      for (auto it = j.begin(); it != j.end(); ++it)  // JSON object keys are unique
+        d->append_unique(Value::string(it.key()), from_json(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default: return Value::none();  // binary / discarded: not produced by JSON text

@@ -111,15 +111,25 @@ struct ListObj {
 class DictObj {
  public:
   const Value* find(const Value& key) const;
+  const Value* find(std::string_view key) const;  // a str key, without building a Value
   void set(const Value& key, Value value);
+  // For keys known to be new and hashable (JSON object keys, `loop` fields): no duplicate search.
+  void append_unique(const Value& key, Value value);
+  void reserve(size_t n) { items_.reserve(n); }
   const std::vector<std::pair<Value, Value>>& items() const { return items_; }
   size_t size() const { return items_.size(); }
   uint32_t depth() const { return depth_; }
 
  private:
   uint32_t depth_ = 1;
+  // Small dicts (messages, tool calls) are scanned; an index is built once they grow.
+  static constexpr size_t kIndexFrom = 16;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<std::pair<Value, Value>> items_;
-  std::unordered_map<std::string, size_t> index_;  // hash_key(key) -> position in items_
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> index_;  // hash_key -> position
 };
 
 inline const std::vector<Value>& Value::items() const { return list_obj().items; }
