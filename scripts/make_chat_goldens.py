@@ -426,6 +426,10 @@ FEATURES = [
     "{% if t %}{% set inner = 'leaks from if' %}{% endif %}{{ inner }}",
     "{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set c = (3, 4) %}{{ c }}|{% set e = 1, %}{{ e }}",
     "{% set block %}  block {{ n }}\n{% endset %}[{{ block }}]|{% set up | upper %}shout{% endset %}{{ up }}",
+    "{% set x = 1 %}{% macro m() %}{% set x = x + 1 %}{{ x }}{% endmacro %}{{ m() }}{{ x }}",
+    "{% for i in [1, 2] %}{% set x = i %}{% for j in [3] %}{{ x }}{% set x = j %}{{ x }}{% endfor %}{{ x }}{% endfor %}",
+    "{% set msgs = [1, 2, 3] %}{% for m in msgs %}{% if loop.first %}{% set msgs = [9] %}{% endif %}{{ m }}{{ msgs }}{% endfor %}{{ msgs }}",
+    "{% set x = 5 %}{% with x = x + 1 %}{{ x }}{% endwith %}{{ x }}|{% with %}{% set z = 1 %}{% endwith %}{{ z }}",
     # macros
     "{% macro m(a, b=2, c='c') %}{{ a }}-{{ b }}-{{ c }}{% endmacro %}{{ m(1) }} {{ m(1, 3) }} {{ m(1, c='z') }} {{ m(a=0) }}",
     "{% macro m(a) %}[{{ a }}|{{ varargs }}|{{ kwargs }}]{% endmacro %}{{ m(1, 2, 3, k=4) }}",
