@@ -2,7 +2,7 @@
 // workload kinds, and the measurements behind the defaults (row cost, drafting rules, k).
 //
 //   spec_bench [--model DIR_OR_GGUF]... [--threads 1] [--max-tokens 320] [--repeats 3]
-//              [--max-draft 8] [--rows] [--study] [--batch N]...
+//              [--max-draft 12] [--rows] [--study] [--batch N]...
 //
 // Workloads (prompts are built for the model's domain: Python for ax-code-15m, stories for
 // stories260K):

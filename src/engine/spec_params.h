@@ -8,7 +8,7 @@ namespace ax {
 
 struct SpeculationParams {
   // The default draft length, chosen by measurement (docs/PERFORMANCE.md, "Speculative decoding").
-  static constexpr int kDefaultMaxDraft = 8;
+  static constexpr int kDefaultMaxDraft = 12;
   // The largest draft accepted from a request. Longer drafts did not pay in measurements, and
   // 1 + 16 verify rows stay below the CPU kernels' GEMM switch (32 rows, bf16 activations), so a
   // single sequence's verify rows are computed exactly like its plain decode rows.
