@@ -23,8 +23,8 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt == 0) fail("generate: the prompt is empty");
   if (o.max_tokens < 0) fail("generate: max_tokens {} must be >= 0", o.max_tokens);
-  // Positions that may hold K/V: the prompt, the generated tokens but the last, and one draft's
-  // worth of rows past them.
+  // Positions that may hold K/V: the prompt and the generated tokens but the last. Drafts fit in
+  // the same room: a step drafts at most the tokens it may still emit minus one.
   int64_t context = n_prompt + o.max_tokens;
   if (cfg.max_position_embeddings > 0) context = std::min<int64_t>(context, cfg.max_position_embeddings);
   if (cfg.max_position_embeddings > 0 && n_prompt >= cfg.max_position_embeddings)
@@ -80,7 +80,8 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
     if (r.stopped_at_eos || remaining <= 0 || pos >= context) break;
     // Next step: [last, d1..dj]; j bounded by the tokens still wanted (the step emits j + 1 at
     // most) and by the cache.
-    const int cap = static_cast<int>(std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
+    const int cap = static_cast<int>(
+        std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
     r.row_cost = cost.row_cost(1);
     draft = spec.propose(cap, r.row_cost, cost.jump_cost(1));
     batch.tokens.assign(1, r.tokens.back());
