@@ -1,0 +1,260 @@
+// Kernel throughput on Qwen3-0.6B-sized matrices:
+//  - the machine's memory read floor: a plain vector read loop over a buffer much larger than L3;
+//  - decode: matvec (n = 1) GB/s over the weight bytes for each weight dtype, cycling through
+//    enough copies of each matrix that it streams from memory like a model's layers do;
+//  - prefill: matmul GFLOP/s at n = 512.
+//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...]
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/kernels.h"
+#include "format/dtype.h"
+#include "util/half.h"
+#include "util/thread_pool.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ax::DType;
+namespace kernels = ax::cpu::kernels;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+__attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t bytes) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 256 <= bytes; i += 256) {
+    a0 = _mm512_xor_si512(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_xor_si512(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_xor_si512(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_xor_si512(a3, _mm512_load_si512(p + i + 192));
+  }
+  const __m512i x = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
+  return static_cast<uint64_t>(_mm512_reduce_add_epi64(x));
+}
+
+__attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t bytes) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 128 <= bytes; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i x = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  alignas(32) uint64_t v[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), x);
+  return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+// Read bandwidth in GB/s: every pool thread reads its share of a 64 MiB window (twice the L3) of a
+// 1 GiB buffer, windows taken in turn; the best window counts, as for the kernels (on a machine
+// shared with other work, best-of-many short runs is the least noisy estimate for both).
+double memory_floor(ax::ThreadPool& pool, double min_seconds) {
+  const size_t bytes = size_t{1} << 30, window = size_t{64} << 20;
+  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+  std::memset(buf, 1, bytes);  // touch every page
+  const bool avx512 = ax::cpu::cpu_features().avx512f;
+  std::vector<uint64_t> sink(pool.size());
+  double best = 0;
+  size_t offset = 0;
+  const auto start = Clock::now();
+  do {
+    const uint8_t* base = buf + offset;
+    const auto t0 = Clock::now();
+    pool.run_on_all([&](int i, int count) {
+      const size_t per = window / count / 256 * 256;
+      sink[i] += avx512 ? read_avx512(base + i * per, per) : read_avx2(base + i * per, per);
+    });
+    best = std::max(best, window / seconds_since(t0) / 1e9);
+    offset = (offset + window) % bytes;
+  } while (seconds_since(start) < min_seconds);
+  std::free(buf);
+  if (sink[0] == 42) std::printf(" ");
+  return best;
+}
+
+void put_half(uint8_t* p, float v) {
+  const uint16_t h = ax::f32_to_fp16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// Random weights in the stored layout (random quant bytes, sane f16 scales).
+void fill_random(DType t, uint8_t* w, size_t bytes, std::mt19937& rng) {
+  for (size_t i = 0; i + 4 <= bytes; i += 4) {
+    const uint32_t r = rng();
+    std::memcpy(w + i, &r, 4);
+  }
+  const auto& info = ax::dtype_info(t);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  if (t == DType::F32) {
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+      const float v = u(rng);
+      std::memcpy(w + i, &v, 4);
+    }
+    return;
+  }
+  if (t == DType::F16 || t == DType::BF16) {
+    for (size_t i = 0; i + 2 <= bytes; i += 2) {
+      const uint16_t h = t == DType::F16 ? ax::f32_to_fp16(u(rng)) : ax::f32_to_bf16(u(rng));
+      std::memcpy(w + i, &h, 2);
+    }
+    return;
+  }
+  for (size_t b = 0; b + info.type_size <= bytes; b += info.type_size) {
+    uint8_t* blk = w + b;
+    switch (t) {
+      case DType::Q8_0:
+      case DType::Q4_0: put_half(blk, 0.01f); break;
+      case DType::Q4_K:
+      case DType::Q5_K: put_half(blk, 0.01f); put_half(blk + 2, 0.005f); break;
+      case DType::Q6_K: put_half(blk + 208, 0.01f); break;
+      default: break;
+    }
+  }
+}
+
+struct Shape {
+  int64_t out, in;
+  const char* role;
+};
+
+struct Args {
+  int threads = 2;
+  kernels::Isa isa = kernels::best_isa();
+  double seconds = 1.0;
+  std::vector<DType> types = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_0,
+                              DType::Q4_0, DType::BF16, DType::F16, DType::F32};
+  bool prefill = true;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "kernels_bench: %s needs a value\n", s.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (s == "--threads") {
+      a.threads = std::stoi(next());
+    } else if (s == "--seconds") {
+      a.seconds = std::stod(next());
+    } else if (s == "--isa") {
+      const std::string v = next();
+      a.isa = v == "avx2" ? kernels::Isa::Avx2 : v == "avx512" ? kernels::Isa::Avx512 : kernels::Isa::Scalar;
+    } else if (s == "--no-prefill") {
+      a.prefill = false;
+    } else if (s == "--types") {
+      a.types.clear();
+      std::string v = next();
+      size_t pos = 0;
+      while (pos <= v.size()) {
+        const size_t comma = std::min(v.find(',', pos), v.size());
+        const auto t = ax::dtype_from_name(v.substr(pos, comma - pos));
+        if (!t) {
+          std::fprintf(stderr, "kernels_bench: unknown type in --types: %s\n", v.c_str());
+          std::exit(2);
+        }
+        a.types.push_back(*t);
+        pos = comma + 1;
+      }
+    } else {
+      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] "
+                           "[--types Q4_K,...] [--no-prefill]\n");
+      std::exit(2);
+    }
+  }
+  if (!kernels::isa_supported(a.isa) || a.isa == kernels::Isa::Scalar) {
+    std::fprintf(stderr, "kernels_bench: ISA %s is not available on this CPU\n", kernels::isa_name(a.isa));
+    std::exit(2);
+  }
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  ax::ThreadPool pool(args.threads);
+  const auto& f = ax::cpu::cpu_features();
+  std::printf("cpu: %s\nfeatures: %s\nisa: %s, threads: %d\n", f.model_name.c_str(), f.summary().c_str(),
+              kernels::isa_name(args.isa), args.threads);
+  const double floor = memory_floor(pool, 2.0 * args.seconds);
+  std::printf("memory read floor: %.1f GB/s (64 MiB windows of a 1 GiB buffer, %d threads)\n\n", floor, args.threads);
+
+  const Shape shapes[] = {{1024, 3072, "down"}, {3072, 1024, "gate/up"}, {151936, 1024, "lm_head"}};
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::printf("decode matvec (n=1): GB/s of weights read, %% of floor\n");
+  std::printf("%-6s", "type");
+  for (const auto& s : shapes) std::printf("  %7lldx%-6lld      ", static_cast<long long>(s.out), static_cast<long long>(s.in));
+  std::printf("\n");
+  for (DType t : args.types) {
+    std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
+    for (const auto& s : shapes) {
+      const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
+      // Enough distinct copies that together they are 8x the L3, so each call streams from DRAM.
+      const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
+      std::vector<uint8_t> w(mat_bytes * copies);
+      fill_random(t, w.data(), w.size(), rng);
+      std::vector<float> x(s.in), y(s.out);
+      for (auto& v : x) v = u(rng);
+      double best = 0;
+      size_t next = 0;
+      const auto start = Clock::now();
+      int iters = 0;
+      while (seconds_since(start) < args.seconds || iters < 3) {
+        const auto t0 = Clock::now();
+        kernels::matmul(t, w.data() + next * mat_bytes, s.out, s.in, x.data(), 1, y.data(), args.isa, &pool);
+        best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
+        next = (next + 1) % copies;
+        ++iters;
+      }
+      std::printf("  %6.1f GB/s %4.0f%%  ", best, 100.0 * best / floor);
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+
+  if (!args.prefill) return 0;
+  std::printf("\nprefill matmul (n=512): GFLOP/s\n%-6s", "type");
+  const Shape pshapes[] = {{1024, 3072, "down"}, {3072, 1024, "gate/up"}};
+  for (const auto& s : pshapes) std::printf("  %5lldx%-5lld", static_cast<long long>(s.out), static_cast<long long>(s.in));
+  std::printf("\n");
+  const int64_t n = 512;
+  for (DType t : args.types) {
+    std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
+    for (const auto& s : pshapes) {
+      std::vector<uint8_t> w(ax::row_bytes(t, s.in) * s.out);
+      fill_random(t, w.data(), w.size(), rng);
+      std::vector<float> x(n * s.in), y(n * s.out);
+      for (auto& v : x) v = u(rng);
+      double best = 0;
+      const auto start = Clock::now();
+      int iters = 0;
+      while (seconds_since(start) < args.seconds || iters < 2) {
+        const auto t0 = Clock::now();
+        kernels::matmul(t, w.data(), s.out, s.in, x.data(), n, y.data(), args.isa, &pool);
+        best = std::max(best, 2.0 * n * s.out * s.in / seconds_since(t0) / 1e9);
+        ++iters;
+      }
+      std::printf("  %7.1f    ", best);
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
