@@ -176,7 +176,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
   const int64_t hd = a.head_dim, group = a.num_heads / a.num_kv_heads;
   std::vector<float> scores;
   for (int64_t item = item0; item < item1; ++item) {
-    const int64_t t = item / a.num_kv_heads, kvh = item % a.num_kv_heads;
+    const int64_t t = item % a.T, kvh = item / a.T;
     const int64_t pos = a.start_pos + t;
     const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
     scores.resize(pos - first + 1);
@@ -211,7 +211,7 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
     fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
   if (T <= 0) return;
-  AttnArgs a{q, q_stride, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
+  AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
              kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
   const IsaKernels* table = table_for(best_isa());
   const auto fn = table != nullptr ? table->attention : attention_scalar;

@@ -29,11 +29,13 @@ using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, const Acts& a, int64
 // Quantizes n rows of x {n, k}: per block of `qblock` values one scale, per `sgroup` values one sum.
 using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, float* d, int16_t* s);
 
-// One attention call (see kernels::attention). Work items are (query token t, kv head) pairs,
-// item = t * num_kv_heads + kv_head; each item covers the query heads sharing that kv head.
+// One attention call (see kernels::attention). Work items are (kv head, query token t) pairs,
+// item = kv_head * T + t (consecutive items share one kv head's keys and values, which then stay
+// in L2); each item covers the query heads sharing that kv head.
 struct AttnArgs {
   const float* q;        // [T, q_stride], head h at h * head_dim
   int64_t q_stride;
+  int64_t T;             // query tokens
   int64_t start_pos;     // position of query token 0
   int64_t num_heads, num_kv_heads, head_dim;
   float scale;
