@@ -135,7 +135,7 @@ struct Case {
 
 void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   SCOPED_TRACE(testing::Message() << dtype_name(c.dtype) << " " << isa_name(isa)
-                                  << (uses_gemm(c.dtype, isa, c.n, c.in) ? " gemm" : "") << " out=" << c.out
+                                  << " gemm=" << static_cast<int>(gemm_kind(c.dtype, isa, c.n, c.in)) << " out=" << c.out
                                   << " in=" << c.in << " n=" << c.n << " seed=" << seed);
   std::mt19937 rng(seed);
   const auto w = random_weights(c.dtype, c.out, c.in, rng);
@@ -143,12 +143,14 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   std::vector<float> x(c.n * c.in);
   for (auto& v : x) v = normal(rng);
   x[0] = 40.0f;  // one outlier: a block whose scale is set by a single large value
-  const bool gemm = uses_gemm(c.dtype, isa, c.n, c.in);
+  const bool gemm = gemm_kind(c.dtype, isa, c.n, c.in) == GemmKind::Bf16;  // F32 GEMM: no rounding
   auto wf = dequantized(c.dtype, w, c.out, c.in);
   std::vector<float> wseen = wf;
   if (gemm)
     for (auto& f : wseen) f = bf16_to_f32(f32_to_bf16(f));
-  const ActView view = gemm ? bf16_view(x) : activation_view(c.dtype, x);
+  const ActView view = gemm ? bf16_view(x)
+                       : gemm_kind(c.dtype, isa, c.n, c.in) == GemmKind::F32 ? ActView{x, std::vector<float>(x.size(), 0.0f)}
+                                                                           : activation_view(c.dtype, x);
   const auto& xq = view.x;
   std::vector<float> y(c.n * c.out, std::nanf(""));
   ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool));

@@ -108,7 +108,19 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   if (out <= 0 || n <= 0) return true;
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
 
-  if (uses_gemm(wtype, isa, n, in)) {
+  const GemmKind gemm = gemm_kind(wtype, isa, n, in);
+  if (gemm == GemmKind::F32) {
+    const size_t rb = row_bytes(wtype, in);
+    tp.parallel_for(out, kF32PanelRows, [&](int64_t o0, int64_t o1) {
+      thread_local std::vector<float> panel;
+      thread_local std::vector<float> rowbuf;
+      if (panel.size() < static_cast<size_t>(kF32PanelRows * in)) panel.resize(static_cast<size_t>(kF32PanelRows * in));
+      if (rowbuf.size() < static_cast<size_t>(in)) rowbuf.resize(static_cast<size_t>(in));
+      table->gemm_f32(wtype, w, rb, x, in, n, o0, o1, y, out, panel.data(), rowbuf.data());
+    });
+    return true;
+  }
+  if (gemm == GemmKind::Bf16) {
     // Prefill: activations to bf16 once; each thread dequantizes 32-row weight panels of its share
     // of the output rows and multiplies them with every activation row.
     thread_local std::vector<uint16_t> t_xb;
@@ -156,10 +168,12 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   return true;
 }
 
-bool uses_gemm(DType wtype, Isa isa, int64_t n, int64_t in) {
+GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in) {
   const IsaKernels* table = table_for(isa);
-  return table != nullptr && table->gemm_bf16 != nullptr && rows_for(*table, wtype) != nullptr &&
-         n >= kGemmMinRows && in % 32 == 0;
+  if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows) return GemmKind::None;
+  if (table->gemm_bf16 != nullptr && in % 32 == 0) return GemmKind::Bf16;
+  if (table->gemm_f32 != nullptr) return GemmKind::F32;
+  return GemmKind::None;
 }
 
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {

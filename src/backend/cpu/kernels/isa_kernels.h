@@ -73,9 +73,14 @@ struct IsaKernels {
   void (*gemm_bf16)(DType t, const uint8_t* w, size_t row_bytes, const uint16_t* xb, int64_t k,
                     int64_t n, int64_t o0, int64_t o1, float* y, int64_t ldy, uint32_t* panel,
                     float* rowbuf) = nullptr;
+  // The same in float32 (no bf16 dot product): panels of kF32PanelRows rows, panel[k * 16 + row];
+  // x is the float32 input {n, k}; panel holds 16 * k floats, rowbuf k floats.
+  void (*gemm_f32)(DType t, const uint8_t* w, size_t row_bytes, const float* x, int64_t k, int64_t n,
+                   int64_t o0, int64_t o1, float* y, int64_t ldy, float* panel, float* rowbuf) = nullptr;
 };
 
 constexpr int64_t kPanelRows = 32;
+constexpr int64_t kF32PanelRows = 16;
 
 const IsaKernels& avx2_kernels();
 const IsaKernels& avx512_kernels();

@@ -38,11 +38,14 @@ inline bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const
   return matmul(wtype, w, out, in, x, n, y, best_isa(), nullptr);
 }
 
-// Calls with at least this many activation rows (prefill, large batches) run the GEMM path where the
-// CPU has one (AVX-512 BF16): weights dequantized to bf16 panels once per call, x rounded to bf16,
-// products accumulated in float32 with vdpbf16ps. Fewer rows take the 8-bit matvec kernels.
+// Calls with at least this many activation rows (prefill, large batches) run a GEMM: each thread
+// dequantizes panels of weight rows once per call and multiplies them with every activation row.
+// With AVX-512 BF16 the panels and x are rounded to bf16 and products accumulate in float32
+// (vdpbf16ps); elsewhere panels are float32 and x stays float32 (FMA). Fewer rows take the 8-bit
+// matvec kernels.
 constexpr int64_t kGemmMinRows = 32;
-bool uses_gemm(DType wtype, Isa isa, int64_t n, int64_t in);
+enum class GemmKind { None, Bf16, F32 };
+GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in);
 
 // The LinearKernel ops::linear runs by default: kernels::matmul on the best ISA for a 2-D weight,
 // declining (false) where there is no fast path so the reference runs.
