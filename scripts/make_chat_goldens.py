@@ -454,6 +454,8 @@ FEATURES = [
     "{% if no %}{{ xs | from_json }}{% endif %}{{ 'a' if t else (xs | nofilter) }}{% if no and n is sometest %}x{% endif %}ok",
     "{% if t %}{{ xs | from_json }}{% endif %}",
     # Python corner cases
+    "{{ xs | reverse | list }} {{ 'yes' if [] | reverse else 'no' }} {% for x in xs | reverse %}{{ x }}{% endfor %} {{ (xs | reverse | list)[0] }}",
+    "{{ 0.1 is odd }} {{ 3.0 is odd }} {{ 4.5 is even }} {{ 7.5 is divisibleby 2.5 }} {{ 1e3 % -f }} {{ -7.5 % 2 }}",
     "{{ zz is callable }} {{ zz is sequence }} {{ zz not in msg }} {{ 'a' % xs }} {{ '%(role)s!' % msg }} {{ '%s' % zz }}|",
     "{% if 1 if t else 2 %}x{% endif %}",
     # errors (jinja2 raises; so must we)

@@ -358,9 +358,10 @@ Value f_reverse(Interpreter&, const Value& v, CallArgs& a) {
     std::reverse(cps.begin(), cps.end());
     return Value::string(utf8::encode(cps));
   }
+  // Python's reversed(): an iterator (true in `if`, no len()); Undefined reverses to nothing.
   auto items = iterate(v);
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 // Shared by map/select/reject: call a filter or test by name with the remaining arguments.

@@ -57,7 +57,8 @@ int64_t floormod(int64_t a, int64_t b) {
 
 double pymod(double a, double b) {
   double r = std::fmod(a, b);
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  if (r == 0) return std::copysign(0.0, b);  // Python: a zero remainder takes the divisor's sign
+  if ((r < 0) != (b < 0)) r += b;
   return r;
 }
 

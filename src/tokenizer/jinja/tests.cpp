@@ -53,17 +53,17 @@ bool t_sequence(Interpreter&, const Value& v, CallArgs& a) {
   // Undefined has len() (0) and [] (that fails), which is all jinja2's test checks.
   return v.is_string() || (v.is_list() && !v.is_generator()) || v.is_dict() || v.is_undefined();
 }
-// Python's value % 2, so floats work too (3.5 is odd -> 1.5 -> true).
+// jinja2: value % 2 == 1, value % 2 == 0, value % n == 0 (Python %, so floats work too).
 bool t_odd(Interpreter&, const Value& v, CallArgs& a) {
   no_args(a, "odd");
-  return binary_op("%", v, Value::integer(2)).truthy();
+  return equals(binary_op("%", v, Value::integer(2)), Value::integer(1));
 }
 bool t_even(Interpreter&, const Value& v, CallArgs& a) {
   no_args(a, "even");
-  return !binary_op("%", v, Value::integer(2)).truthy();
+  return equals(binary_op("%", v, Value::integer(2)), Value::integer(0));
 }
 bool t_divisibleby(Interpreter&, const Value& v, CallArgs& a) {
-  return !binary_op("%", v, other(a, "divisibleby")).truthy();
+  return equals(binary_op("%", v, other(a, "divisibleby")), Value::integer(0));
 }
 bool t_eq(Interpreter&, const Value& v, CallArgs& a) { return equals(v, other(a, "eq")); }
 bool t_ne(Interpreter&, const Value& v, CallArgs& a) { return !equals(v, other(a, "ne")); }
