@@ -231,6 +231,38 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
 
+  // Batched decode: 16 sequences' rows at once; GB/s over the weight bytes (each read once per call).
+  std::printf("\nbatched decode (n=16): GB/s of weights, GFLOP/s\n%-6s", "type");
+  for (const auto& s : shapes) std::printf("  %7lldx%-6lld      ", static_cast<long long>(s.out), static_cast<long long>(s.in));
+  std::printf("\n");
+  for (DType t : args.types) {
+    std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
+    for (const auto& s : shapes) {
+      const int64_t nb = 16;
+      const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
+      const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
+      std::vector<uint8_t> w(mat_bytes * copies);
+      fill_random(t, w.data(), w.size(), rng);
+      std::vector<float> x(nb * s.in), y(nb * s.out);
+      for (auto& v : x) v = u(rng);
+      double best = 0;
+      size_t next = 0;
+      const auto start = Clock::now();
+      int iters = 0;
+      while (seconds_since(start) < args.seconds || iters < 3) {
+        const auto t0 = Clock::now();
+        kernels::matmul(t, w.data() + next * mat_bytes, s.out, s.in, x.data(), nb, y.data(), args.isa, &pool);
+        best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
+        next = (next + 1) % copies;
+        ++iters;
+      }
+      const double gflops = best * 1e9 / mat_bytes * 2.0 * nb * s.out * s.in / 1e9;
+      std::printf("  %5.1f GB/s %5.0f GF  ", best, gflops);
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+  }
+
   if (!args.prefill) return 0;
   std::printf("\nprefill matmul (n=512): GFLOP/s\n%-6s", "type");
   const Shape pshapes[] = {{1024, 3072, "down"}, {3072, 1024, "gate/up"}};
