@@ -40,6 +40,12 @@ AX_BF16_TARGET void pack_panel(DType t, const uint8_t* w, size_t row_bytes, int6
   const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(static_cast<int>(kPanelRows)));
   for (int64_t r = 0; r < kPanelRows; ++r) {
+    if (t == DType::BF16 && r < rows) {  // stored pairs are already the panel's: no round trip
+      const uint8_t* src = w + r * row_bytes;
+      for (int64_t p = 0; p < k / 2; p += 16)
+        _mm512_i32scatter_epi32(panel + p * kPanelRows + r, index, _mm512_loadu_si512(src + 4 * p), 4);
+      continue;
+    }
     if (r < rows) {
       dequant_row(t, w + r * row_bytes, rowbuf, k);
     } else {
