@@ -201,8 +201,15 @@ TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
   }
 }
 
+// Turns batch invariance off for one test (the GEMM only runs then) and back on after it.
+struct GemmAllowed {
+  GemmAllowed() { set_batch_invariant(false); }
+  ~GemmAllowed() { set_batch_invariant(true); }
+};
+
 TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
   if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const GemmAllowed gemm_allowed;
   const uint32_t seed = fresh_seed();
   ThreadPool pool(2);
   for (Isa isa : fast_isas()) {
@@ -212,6 +219,38 @@ TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
       for (int64_t n : {kGemmMinRows, kGemmMinRows + 11}) {
         check({t, 70, bs == 1 ? 224 : 2 * 256, n}, isa, seed + static_cast<uint32_t>(n), &pool);
         if (testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// The determinism contract: with batch invariance on (the default), each row's output is bit for bit
+// the same whether the row is computed alone, in a small group or among many rows (prefill sizes
+// past kGemmMinRows included), at any position in the batch, and with any thread count.
+TEST(KernelsMatmul, BatchInvariantRowsAreBitIdenticalWhateverTheBatch) {
+  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  ASSERT_TRUE(batch_invariant());
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  ThreadPool one(1), two(2);
+  for (Isa isa : fast_isas()) {
+    for (DType t : kTypes) {
+      ASSERT_EQ(gemm_kind(t, isa, 64, 512), GemmKind::None);
+      const int64_t out = 45, in = dtype_info(t).block_size == 1 ? 96 : 2 * 256, n = 41;
+      const auto w = random_weights(t, out, in, rng);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::vector<float> x(static_cast<size_t>(n * in));
+      for (auto& v : x) v = normal(rng);
+      std::vector<float> all(static_cast<size_t>(n * out)), part(static_cast<size_t>(n * out));
+      ASSERT_TRUE(matmul(t, w.data(), out, in, x.data(), n, all.data(), isa, &two));
+      // The same rows in groups of 1, 3 and 7 (every offset inside the 4-row tiles), one thread.
+      for (int64_t group : {1, 3, 7}) {
+        for (int64_t r0 = 0; r0 < n; r0 += group) {
+          const int64_t g = std::min(group, n - r0);
+          ASSERT_TRUE(matmul(t, w.data(), out, in, x.data() + r0 * in, g, part.data() + r0 * out, isa, &one));
+        }
+        ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float)))
+            << dtype_name(t) << " on " << isa_name(isa) << ", groups of " << group << ", seed " << seed;
       }
     }
   }

@@ -1,5 +1,6 @@
 // Picks the kernel table for the CPU at run time, prepares the activations once per matmul and
 // splits the output rows over the thread pool.
+#include <atomic>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -168,9 +169,17 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   return true;
 }
 
+namespace {
+std::atomic<bool> g_batch_invariant{true};
+}  // namespace
+
+void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_order_relaxed); }
+bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
+
 GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in) {
   const IsaKernels* table = table_for(isa);
-  if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows) return GemmKind::None;
+  if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows || batch_invariant())
+    return GemmKind::None;
   if (table->gemm_bf16 != nullptr && in % 32 == 0) return GemmKind::Bf16;
   if (table->gemm_f32 != nullptr) return GemmKind::F32;
   return GemmKind::None;

@@ -45,7 +45,18 @@ inline bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const
 // matvec kernels.
 constexpr int64_t kGemmMinRows = 32;
 enum class GemmKind { None, Bf16, F32 };
+// None whenever batch_invariant() is on.
 GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in);
+
+// Batch invariance (on by default): a row's result never depends on how many rows share the call,
+// so a request gets the same logits, and the same tokens, alone or batched, prefilled in one piece
+// or after a cached prefix. Every n then takes the per-row kernels (8-bit activation dot products /
+// float32 FMA), which compute each row identically however they group rows. Off lets calls with
+// kGemmMinRows rows or more take the panel GEMM: faster prefill, but its rounding (bf16 panels)
+// differs from the per-row kernels', so results depend on the batch. Process-wide; set it before
+// compute starts.
+void set_batch_invariant(bool on);
+bool batch_invariant();
 
 // The LinearKernel ops::linear runs by default: kernels::matmul on the best ISA for a 2-D weight,
 // declining (false) where there is no fast path so the reference runs.
