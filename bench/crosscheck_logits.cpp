@@ -11,6 +11,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "backend/cpu/ops.h"
 #include "model/model.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -25,13 +26,16 @@ int main(int argc, char** argv) {
   CLI::App app{"Compare AX Engine's logits with llama.cpp's on the same GGUF and token ids"};
   std::string model_path, ids_text, peer_path;
   int threads = 2;
+  bool reference = false;
   app.add_option("--model", model_path)->required();
   app.add_option("--ids", ids_text, "comma-separated token ids")->required();
   app.add_option("--peer", peer_path, "llama.cpp logits, raw float32 [T, vocab]")->required();
   app.add_option("--threads", threads);
+  app.add_flag("--reference", reference, "run the scalar float32 reference ops instead of the fast kernels");
   CLI11_PARSE(app, argc, argv);
   try {
     ax::set_default_threads(threads);
+    if (reference) ax::cpu::use_fast_kernels(false);
     std::vector<int32_t> ids;
     std::stringstream ss(ids_text);
     for (std::string t; std::getline(ss, t, ',');) ids.push_back(std::stoi(t));
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
 
     // Per position: max |diff| relative to the row's logit scale, cosine similarity, argmax.
     double worst_rel = 0, worst_abs = 0, min_cos = 1;
+    int64_t worst_pos = 0, worst_vocab = 0;
     int64_t argmax_same = 0, top5_overlap_sum = 0;
     for (int64_t t = 0; t < T; ++t) {
       const float* a = ours.data() + t * V;
@@ -67,6 +72,11 @@ int main(int argc, char** argv) {
         dot += double(a[v]) * b[v];
         na += double(a[v]) * a[v];
         nb += double(b[v]) * b[v];
+        if (std::fabs(a[v] - b[v]) > worst_abs) {
+          worst_abs = std::fabs(a[v] - b[v]);
+          worst_pos = t;
+          worst_vocab = v;
+        }
         mx = std::max(mx, double(std::fabs(a[v] - b[v])));
         scale = std::max(scale, double(std::fabs(b[v])));
       }
@@ -86,9 +96,10 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "{\"model\": \"%s\", \"positions\": %lld, \"max_abs_diff\": %.6g, \"max_rel_diff\": %.6g, "
-        "\"min_cosine\": %.8f, \"argmax_agree\": %lld, \"top5_overlap\": %.3f}\n",
+        "\"min_cosine\": %.8f, \"argmax_agree\": %lld, \"top5_overlap\": %.3f, \"worst_at\": [%lld, %lld]}\n",
         model_path.c_str(), static_cast<long long>(T), worst_abs, worst_rel, min_cos,
-        static_cast<long long>(argmax_same), double(top5_overlap_sum) / (5.0 * T));
+        static_cast<long long>(argmax_same), double(top5_overlap_sum) / (5.0 * T),
+        static_cast<long long>(worst_pos), static_cast<long long>(worst_vocab));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -15,6 +15,7 @@ namespace {
 
 struct AttnCase {
   int64_t T, start_pos, heads, kv_heads, hd, window, block_size;
+  float q_scale = 2.0f;
 };
 
 void check(const AttnCase& c, uint32_t seed) {
@@ -34,7 +35,7 @@ void check(const AttnCase& c, uint32_t seed) {
   for (auto& f : v) f = normal(rng);
   const int64_t q_stride = c.heads * c.hd + 5;  // strides need not be the packed width
   std::vector<float> q(c.T * q_stride);
-  for (auto& f : q) f = 2.0f * normal(rng);
+  for (auto& f : q) f = c.q_scale * normal(rng);
   const int64_t out_stride = c.heads * c.hd + 3;
   std::vector<float> out(c.T * out_stride, std::nanf(""));
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
@@ -76,6 +77,17 @@ TEST(KernelsAttention, MatchesTwoPassSoftmax) {
   check({7, 60, 8, 2, 64, 0, 16}, seed + 2);
   check({20, 100, 4, 2, 32, 33, 8}, seed + 3);
   check({3, 5, 2, 1, 24, 0, 4}, seed + 4);  // head_dim not a multiple of 16
+}
+
+// Peaked attention: large scores, so the running maximum jumps late in a chunk and the online
+// softmax must rescale what it has accumulated (prefill of a whole prompt, Qwen3-0.6B head shape).
+TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
+  const uint32_t seed = std::random_device{}();
+  for (float q_scale : {6.0f, 12.0f}) {
+    check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed);
+    check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1);
+    check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2);
+  }
 }
 
 }  // namespace
