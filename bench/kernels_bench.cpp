@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/memory_bandwidth.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "format/dtype.h"
 #include "util/half.h"
@@ -28,61 +29,6 @@ namespace kernels = ax::cpu::kernels;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-__attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t bytes) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 256 <= bytes; i += 256) {
-    a0 = _mm512_xor_si512(a0, _mm512_load_si512(p + i));
-    a1 = _mm512_xor_si512(a1, _mm512_load_si512(p + i + 64));
-    a2 = _mm512_xor_si512(a2, _mm512_load_si512(p + i + 128));
-    a3 = _mm512_xor_si512(a3, _mm512_load_si512(p + i + 192));
-  }
-  const __m512i x = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
-  alignas(64) uint64_t v[8];
-  _mm512_store_si512(v, x);
-  return v[0] ^ v[1] ^ v[2] ^ v[3] ^ v[4] ^ v[5] ^ v[6] ^ v[7];
-}
-
-__attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t bytes) {
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 128 <= bytes; i += 128) {
-    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
-  }
-  const __m256i x = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
-  alignas(32) uint64_t v[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(v), x);
-  return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-// Read bandwidth in GB/s: every pool thread reads its share of a 64 MiB window (twice the L3) of a
-// 1 GiB buffer, windows taken in turn; the best window counts, as for the kernels (on a machine
-// shared with other work, best-of-many short runs is the least noisy estimate for both).
-double memory_floor(ax::ThreadPool& pool, double min_seconds) {
-  const size_t bytes = size_t{1} << 30, window = size_t{64} << 20;
-  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
-  std::memset(buf, 1, bytes);  // touch every page
-  const bool avx512 = ax::cpu::cpu_features().avx512f;
-  std::vector<uint64_t> sink(pool.size());
-  double best = 0;
-  size_t offset = 0;
-  const auto start = Clock::now();
-  do {
-    const uint8_t* base = buf + offset;
-    const auto t0 = Clock::now();
-    pool.run_on_all([&](int i, int count) {
-      const size_t per = window / count / 256 * 256;
-      sink[i] += avx512 ? read_avx512(base + i * per, per) : read_avx2(base + i * per, per);
-    });
-    best = std::max(best, window / seconds_since(t0) / 1e9);
-    offset = (offset + window) % bytes;
-  } while (seconds_since(start) < min_seconds);
-  std::free(buf);
-  if (sink[0] == 42) std::printf(" ");
-  return best;
 }
 
 void put_half(uint8_t* p, float v) {
@@ -194,7 +140,7 @@ int main(int argc, char** argv) {
   const auto& f = ax::cpu::cpu_features();
   std::printf("cpu: %s\nfeatures: %s\nisa: %s, threads: %d\n", f.model_name.c_str(), f.summary().c_str(),
               kernels::isa_name(args.isa), args.threads);
-  const double floor = memory_floor(pool, 2.0 * args.seconds);
+  const double floor = ax::cpu::measure_read_bandwidth_gbps(pool, 2.0 * args.seconds, size_t{64} << 20);
   std::printf("memory read floor: %.1f GB/s (64 MiB windows of a 1 GiB buffer, %d threads)\n\n", floor, args.threads);
 
   const Shape shapes[] = {{1024, 3072, "down"}, {3072, 1024, "gate/up"}, {151936, 1024, "lm_head"}};
