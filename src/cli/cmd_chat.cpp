@@ -20,6 +20,7 @@
 
 #include "backend/cpu/ops.h"
 #include "cli/command.h"
+#include "cli/sampling_options.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "model/model.h"
@@ -205,17 +206,10 @@ const RegisterCommand kChat{
     "chat", "Interactive chat with a model, using its own chat template (reads lines from stdin)", [](CLI::App& sub) {
       auto o = std::make_shared<ChatOptions>();
       o->model = default_model_path();
-      o->sampling.temperature = 0.8f;
-      o->sampling.top_p = 0.95f;
       sub.add_option("-m,--model", o->model, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
       sub.add_option("-s,--system", o->system, "System message that starts the conversation");
       sub.add_option("-n,--max-tokens", o->max_tokens, "Tokens per reply at most")->capture_default_str();
-      sub.add_option("--temperature", o->sampling.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
-      sub.add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
-      sub.add_option("--top-p", o->sampling.top_p, "Nucleus mass to keep (1: off)")->capture_default_str();
-      sub.add_option("--min-p", o->sampling.min_p, "Drop tokens below min-p times the top probability")->capture_default_str();
-      sub.add_option("--repetition-penalty", o->sampling.repetition_penalty, "Penalty for tokens already seen (1: off)")
-          ->capture_default_str();
+      add_sampling_options(sub, o->sampling);
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed of the first reply (each later reply uses the next one)");
       sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();

@@ -13,6 +13,7 @@
 
 #include "backend/cpu/ops.h"
 #include "cli/command.h"
+#include "cli/sampling_options.h"
 #include "engine/sampler.h"
 #include "engine/spec_generate.h"
 #include "engine/spec_sequence.h"
@@ -146,22 +147,11 @@ const RegisterCommand kGenerate{
     "generate", "Generate text from a prompt, streamed to stdout (speed on stderr)", [](CLI::App& sub) {
       auto o = std::make_shared<GenerateOptions>();
       o->model = default_model_path();
-      o->sampling.temperature = 0.8f;
-      o->sampling.top_p = 0.95f;
       sub.add_option("-m,--model", o->model, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
       sub.add_option("-p,--prompt", o->prompt, "Prompt text");
       sub.add_option("--prompt-ids", o->prompt_ids, "Prompt as comma-separated token ids (instead of --prompt)");
       sub.add_option("-n,--max-tokens", o->max_tokens, "Tokens to generate at most")->capture_default_str();
-      sub.add_option("--temperature", o->sampling.temperature, "Sampling temperature (0: greedy)")->capture_default_str();
-      sub.add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
-      sub.add_option("--top-p", o->sampling.top_p, "Nucleus mass to keep (1: off)")->capture_default_str();
-      sub.add_option("--min-p", o->sampling.min_p, "Drop tokens below min-p times the top probability")->capture_default_str();
-      sub.add_option("--repetition-penalty", o->sampling.repetition_penalty, "Penalty for tokens already seen (1: off)")
-          ->capture_default_str();
-      sub.add_option("--presence-penalty", o->sampling.presence_penalty, "Subtracted once from generated tokens")
-          ->capture_default_str();
-      sub.add_option("--frequency-penalty", o->sampling.frequency_penalty, "Subtracted per occurrence of generated tokens")
-          ->capture_default_str();
+      add_sampling_options(sub, o->sampling);
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed (default: a fresh one, printed at the end)");
       sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();

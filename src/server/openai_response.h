@@ -16,6 +16,18 @@ struct Usage {
   int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
 };
 
+// Usage of a request with n choices: the prompt once (every choice shares it), completions summed.
+// Choice is any type with `metrics` (engine RequestMetrics).
+template <typename Choice>
+Usage total_usage(const std::vector<Choice>& choices) {
+  Usage u;
+  if (choices.empty()) return u;
+  u.prompt_tokens = choices[0].metrics.prompt_tokens;
+  u.cached_tokens = choices[0].metrics.cached_tokens;
+  for (const auto& c : choices) u.completion_tokens += c.metrics.completion_tokens;
+  return u;
+}
+
 struct TopLogprob {
   int32_t token = -1;
   std::string bytes;  // the token's bytes as it appears in text

@@ -75,15 +75,6 @@ std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool
   return nullptr;
 }
 
-Usage total_usage(const std::vector<ChatChoice>& choices) {
-  Usage u;
-  if (choices.empty()) return u;
-  u.prompt_tokens = choices[0].metrics.prompt_tokens;
-  u.cached_tokens = choices[0].metrics.cached_tokens;
-  for (auto& c : choices) u.completion_tokens += c.metrics.completion_tokens;
-  return u;
-}
-
 void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   ChatRequest cr = parse_chat_request(parse_json_body(req.body));
   const ordered_json raw = ordered_json::parse(req.body);

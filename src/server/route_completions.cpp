@@ -21,15 +21,6 @@ struct CompletionChoice {
   RequestMetrics metrics;
 };
 
-Usage total_usage(const std::vector<CompletionChoice>& choices) {
-  Usage u;
-  if (choices.empty()) return u;
-  u.prompt_tokens = choices[0].metrics.prompt_tokens;
-  u.cached_tokens = choices[0].metrics.cached_tokens;
-  for (auto& c : choices) u.completion_tokens += c.metrics.completion_tokens;
-  return u;
-}
-
 void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
   // response_format constrains the continuation as on chat (an extension here, as in vLLM).
