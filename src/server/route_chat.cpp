@@ -85,12 +85,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
   if (schema && ctx.eos_ids.empty())
     bad_param("response_format", "needs an end-of-sequence token, and this model has none");
   std::vector<int32_t> prompt = render_chat_prompt(ctx, cr, raw, tools_on);
-  std::vector<Request> requests;
-  for (int i = 0; i < cr.gen.n; ++i) {
-    requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "messages"));
-    // Each choice walks the grammar on its own.
-    if (schema) requests.back().logits_processor = std::make_shared<JsonConstraint>(schema, ctx.token_trie(), ctx.eos_ids);
-  }
+  std::vector<Request> requests = make_choice_requests(ctx, prompt, cr.gen, "messages", schema);
 
   auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));

@@ -40,11 +40,7 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     prompt = ctx.tokenizer->encode(cr.prompt_text, /*add_special=*/true, /*parse_special=*/true);
   }
   const std::string echo_text = cr.echo ? ctx.tokenizer->decode(prompt, /*skip_special=*/true) : std::string();
-  std::vector<Request> requests;
-  for (int i = 0; i < cr.gen.n; ++i) {
-    requests.push_back(make_engine_request(ctx, prompt, cr.gen, i, "prompt"));
-    if (schema) requests.back().logits_processor = std::make_shared<JsonConstraint>(schema, ctx.token_trie(), ctx.eos_ids);
-  }
+  std::vector<Request> requests = make_choice_requests(ctx, prompt, cr.gen, "prompt", schema);
 
   auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));

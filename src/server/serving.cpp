@@ -69,6 +69,17 @@ std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
   };
 }
 
+std::vector<Request> make_choice_requests(ServingContext& ctx, const std::vector<int32_t>& prompt,
+                                          const GenerationOptions& gen, const std::string& prompt_param,
+                                          const std::shared_ptr<const CompiledSchema>& schema) {
+  std::vector<Request> requests;
+  for (int i = 0; i < gen.n; ++i) {
+    requests.push_back(make_engine_request(ctx, prompt, gen, i, prompt_param));
+    if (schema) requests.back().logits_processor = std::make_shared<JsonConstraint>(schema, ctx.token_trie(), ctx.eos_ids);
+  }
+  return requests;
+}
+
 Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prompt, const GenerationOptions& gen,
                             int choice, const std::string& prompt_param) {
   if (prompt.empty()) bad_param(prompt_param, "encodes to no tokens; the prompt must not be empty");

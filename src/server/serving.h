@@ -2,6 +2,7 @@
 // The bridge between HTTP requests and the engine: starting and stopping it, turning parsed
 // OpenAI options into engine Requests, and following the events of the n choices of one request.
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/server_context.h"
+#include "server/token_mask.h"
 
 namespace ax::server {
 
@@ -28,6 +30,13 @@ std::vector<ExternalMetric> engine_metrics(ServingContext& ctx);
 // choices differ but the whole response is reproducible.
 Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prompt, const GenerationOptions& gen,
                             int choice, const std::string& prompt_param);
+
+// The engine requests of an n-choice HTTP request (make_engine_request for each). With a schema
+// (response_format, forced tool calls) each choice gets its own JSON constraint: choices walk the
+// grammar independently.
+std::vector<Request> make_choice_requests(ServingContext& ctx, const std::vector<int32_t>& prompt,
+                                          const GenerationOptions& gen, const std::string& prompt_param,
+                                          const std::shared_ptr<const CompiledSchema>& schema);
 
 // Converts engine logprobs to the response's (token bytes filled in from the tokenizer).
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t);

@@ -8,20 +8,12 @@
 #include "backend/cpu/ops.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "test_support.h"
 
 namespace ax::cpu {
 namespace {
 
-struct Rand {
-  uint32_t seed = std::random_device{}();
-  std::mt19937 gen{seed};
-  std::vector<float> normal(size_t n, float sd = 1.0f) {
-    std::normal_distribution<float> d(0.0f, sd);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(gen);
-    return v;
-  }
-};
+using test::Rand;
 
 // A weight tensor held in memory with the bytes of the requested dtype.
 struct OwnedWeight {

@@ -8,20 +8,12 @@
 
 #include "engine/sampler.h"
 #include "util/error.h"
+#include "test_support.h"
 
 namespace ax {
 namespace {
 
-struct Rand {
-  uint32_t seed = std::random_device{}();
-  std::mt19937 gen{seed};
-  std::vector<float> normal(size_t n, float sd = 1.0f) {
-    std::normal_distribution<float> d(0.0f, sd);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(gen);
-    return v;
-  }
-};
+using test::Rand;
 
 std::vector<double> softmax_ref(const std::vector<float>& logits, double temperature) {
   double mx = -1e300;
