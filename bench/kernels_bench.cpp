@@ -3,13 +3,16 @@
 //  - decode: matvec (n = 1) GB/s over the weight bytes for each weight dtype, cycling through
 //    enough copies of each matrix that it streams from memory like a model's layers do;
 //  - prefill: matmul GFLOP/s at n = 512.
-//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...]
+//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...] [--packed]
+// --packed: the weights repacked into 16-row tiles (backend/cpu/kernels/packed.h) where the type has
+// packed kernels on this CPU, as the engine loads them; other types run as stored.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +20,8 @@
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/memory_bandwidth.h"
 #include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/kernels/packed.h"
+#include "format/tensor.h"
 #include "format/dtype.h"
 #include "util/half.h"
 #include "util/thread_pool.h"
@@ -83,7 +88,44 @@ struct Args {
   std::vector<DType> types = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_0,
                               DType::Q4_0, DType::BF16, DType::F16, DType::F32};
   bool prefill = true;
+  bool packed = false;
 };
+
+// One weight matrix as a kernel call sees it: stored bytes, or their packed copy.
+struct Matrix {
+  DType t;
+  int64_t out, in;
+  const uint8_t* w;
+  std::unique_ptr<kernels::PackedMatrix> packed;
+  void run(const float* x, int64_t n, float* y, kernels::Isa isa, ax::ThreadPool& pool) const {
+    if (packed) {
+      kernels::matmul_packed(*packed, x, n, y, &pool);
+    } else {
+      kernels::matmul(t, w, out, in, x, n, y, isa, &pool);
+    }
+  }
+};
+
+// `copies` matrices of out x in random weights of type t.
+std::vector<Matrix> make_matrices(DType t, int64_t out, int64_t in, size_t copies, bool packed,
+                                  std::vector<uint8_t>& storage, std::mt19937& rng) {
+  const size_t mat_bytes = ax::row_bytes(t, in) * out;
+  storage.assign(mat_bytes * copies, 0);
+  fill_random(t, storage.data(), storage.size(), rng);
+  std::vector<Matrix> v;
+  for (size_t c = 0; c < copies; ++c) {
+    Matrix m{t, out, in, storage.data() + c * mat_bytes, nullptr};
+    ax::TensorView view;
+    view.dtype = t;
+    view.shape = {out, in};
+    view.data = m.w;
+    view.nbytes = mat_bytes;
+    if (packed && kernels::packable(view)) m.packed = kernels::pack(view);
+    v.push_back(std::move(m));
+  }
+  if (packed && v[0].packed) storage.clear(), storage.shrink_to_fit();  // only the packed copies are read
+  return v;
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -103,6 +145,8 @@ Args parse(int argc, char** argv) {
     } else if (s == "--isa") {
       const std::string v = next();
       a.isa = v == "avx2" ? kernels::Isa::Avx2 : v == "avx512" ? kernels::Isa::Avx512 : kernels::Isa::Scalar;
+    } else if (s == "--packed") {
+      a.packed = true;
     } else if (s == "--no-prefill") {
       a.prefill = false;
     } else if (s == "--types") {
@@ -121,7 +165,7 @@ Args parse(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] "
-                           "[--types Q4_K,...] [--no-prefill]\n");
+                           "[--types Q4_K,...] [--no-prefill] [--packed]\n");
       std::exit(2);
     }
   }
@@ -156,8 +200,8 @@ int main(int argc, char** argv) {
       const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
       // Enough distinct copies that together they are 8x the L3, so each call streams from DRAM.
       const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
-      std::vector<uint8_t> w(mat_bytes * copies);
-      fill_random(t, w.data(), w.size(), rng);
+      std::vector<uint8_t> storage;
+      const auto mats = make_matrices(t, s.out, s.in, copies, args.packed, storage, rng);
       std::vector<float> x(s.in), y(s.out);
       for (auto& v : x) v = u(rng);
       double best = 0;
@@ -166,7 +210,7 @@ int main(int argc, char** argv) {
       int iters = 0;
       while (seconds_since(start) < args.seconds || iters < 3) {
         const auto t0 = Clock::now();
-        kernels::matmul(t, w.data() + next * mat_bytes, s.out, s.in, x.data(), 1, y.data(), args.isa, &pool);
+        mats[next].run(x.data(), 1, y.data(), args.isa, pool);
         best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
         next = (next + 1) % copies;
         ++iters;
@@ -187,8 +231,8 @@ int main(int argc, char** argv) {
       const int64_t nb = 16;
       const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
       const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
-      std::vector<uint8_t> w(mat_bytes * copies);
-      fill_random(t, w.data(), w.size(), rng);
+      std::vector<uint8_t> storage;
+      const auto mats = make_matrices(t, s.out, s.in, copies, args.packed, storage, rng);
       std::vector<float> x(nb * s.in), y(nb * s.out);
       for (auto& v : x) v = u(rng);
       double best = 0;
@@ -197,7 +241,7 @@ int main(int argc, char** argv) {
       int iters = 0;
       while (seconds_since(start) < args.seconds || iters < 3) {
         const auto t0 = Clock::now();
-        kernels::matmul(t, w.data() + next * mat_bytes, s.out, s.in, x.data(), nb, y.data(), args.isa, &pool);
+        mats[next].run(x.data(), nb, y.data(), args.isa, pool);
         best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
         next = (next + 1) % copies;
         ++iters;
@@ -218,8 +262,8 @@ int main(int argc, char** argv) {
   for (DType t : args.types) {
     std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
     for (const auto& s : pshapes) {
-      std::vector<uint8_t> w(ax::row_bytes(t, s.in) * s.out);
-      fill_random(t, w.data(), w.size(), rng);
+      std::vector<uint8_t> storage;
+      const auto mats = make_matrices(t, s.out, s.in, 1, args.packed, storage, rng);
       std::vector<float> x(n * s.in), y(n * s.out);
       for (auto& v : x) v = u(rng);
       double best = 0;
@@ -227,7 +271,7 @@ int main(int argc, char** argv) {
       int iters = 0;
       while (seconds_since(start) < args.seconds || iters < 2) {
         const auto t0 = Clock::now();
-        kernels::matmul(t, w.data(), s.out, s.in, x.data(), n, y.data(), args.isa, &pool);
+        mats[0].run(x.data(), n, y.data(), args.isa, pool);
         best = std::max(best, 2.0 * n * s.out * s.in / seconds_since(t0) / 1e9);
         ++iters;
       }

@@ -16,117 +16,10 @@
 #include "format/dtype.h"
 #include "util/half.h"
 #include "util/thread_pool.h"
+#include "backend/kernel_test_data.h"
 
 namespace ax::cpu::kernels {
 namespace {
-
-uint32_t fresh_seed() { return std::random_device{}(); }
-
-void put_half(uint8_t* p, float v) {
-  const uint16_t h = f32_to_fp16(v);
-  std::memcpy(p, &h, 2);
-}
-
-// Random rows of `out` x `in` values of type t: random bytes for quants and scales, then each
-// block's f16 scale fields set to sane random values (|d| in [1e-3, 2e-2]).
-std::vector<uint8_t> random_weights(DType t, int64_t out, int64_t in, std::mt19937& rng) {
-  const size_t rb = row_bytes(t, in);
-  std::vector<uint8_t> w(rb * out);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::normal_distribution<float> normal(0.0f, 0.5f);
-  std::uniform_real_distribution<float> mag(1e-3f, 2e-2f);
-  auto scale = [&] { return (byte(rng) & 1 ? -1.0f : 1.0f) * mag(rng); };
-  const int64_t count = out * in;
-  switch (t) {
-    case DType::F32:
-      for (int64_t i = 0; i < count; ++i) {
-        const float v = normal(rng);
-        std::memcpy(&w[4 * i], &v, 4);
-      }
-      return w;
-    case DType::F16:
-    case DType::BF16:
-      for (int64_t i = 0; i < count; ++i) {
-        const uint16_t h = t == DType::F16 ? f32_to_fp16(normal(rng)) : f32_to_bf16(normal(rng));
-        std::memcpy(&w[2 * i], &h, 2);
-      }
-      return w;
-    default: break;
-  }
-  for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
-  const auto& info = dtype_info(t);
-  const int64_t blocks = count / info.block_size;
-  for (int64_t b = 0; b < blocks; ++b) {
-    uint8_t* blk = w.data() + b * info.type_size;
-    switch (t) {
-      case DType::Q8_0:
-      case DType::Q4_0: put_half(blk, scale()); break;
-      case DType::Q4_K:
-      case DType::Q5_K:
-        put_half(blk, mag(rng));
-        put_half(blk + 2, mag(rng));
-        break;
-      case DType::Q6_K: put_half(blk + 208, scale()); break;
-      default: ADD_FAILURE() << "no generator for " << dtype_name(t);
-    }
-  }
-  return w;
-}
-
-std::vector<float> dequantized(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {
-  std::vector<float> f(out * in);
-  const size_t rb = row_bytes(t, in);
-  for (int64_t o = 0; o < out; ++o) {
-    const uint8_t* src = w.data() + o * rb;
-    float* dst = f.data() + o * in;
-    for (int64_t i = 0; i < in; ++i) {
-      uint16_t h;
-      switch (t) {
-        case DType::F32: std::memcpy(&dst[i], src + 4 * i, 4); break;
-        case DType::F16: std::memcpy(&h, src + 2 * i, 2); dst[i] = fp16_to_f32(h); break;
-        case DType::BF16: std::memcpy(&h, src + 2 * i, 2); dst[i] = bf16_to_f32(h); break;
-        default: break;
-      }
-    }
-    if (t != DType::F32 && t != DType::F16 && t != DType::BF16) dequantize_row(t, src, dst, in);
-  }
-  return f;
-}
-
-// x as the kernel's activation format sees it (float types: unchanged), and for each value the
-// error a rounding tie broken the other way would add (|x * 127 / amax| within 1e-3 of k + 1/2).
-struct ActView {
-  std::vector<float> x;
-  std::vector<float> tie_step;
-};
-
-// The GEMM path (many rows) rounds x to bfloat16; the weights are rounded too (bf16_weights).
-ActView bf16_view(const std::vector<float>& x) {
-  ActView v{x, std::vector<float>(x.size(), 0.0f)};
-  for (auto& f : v.x) f = bf16_to_f32(f32_to_bf16(f));
-  return v;
-}
-
-ActView activation_view(DType t, const std::vector<float>& x) {
-  int64_t qb = 0;
-  if (t == DType::Q8_0 || t == DType::Q4_0) qb = 32;
-  if (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) qb = 256;
-  ActView v{x, std::vector<float>(x.size(), 0.0f)};
-  if (qb == 0) return v;
-  for (size_t b = 0; b < x.size(); b += qb) {
-    float amax = 0;
-    for (int64_t i = 0; i < qb; ++i) amax = std::max(amax, std::fabs(x[b + i]));
-    const float id = amax > 0 ? 127.0f / amax : 0.0f;
-    const float d = amax / 127.0f;
-    for (int64_t i = 0; i < qb; ++i) {
-      const float scaled = x[b + i] * id;
-      v.x[b + i] = std::nearbyint(scaled) * d;
-      const float frac = std::fabs(scaled - std::trunc(scaled));
-      if (std::fabs(frac - 0.5f) < 1e-3f) v.tie_step[b + i] = d;
-    }
-  }
-  return v;
-}
 
 struct Case {
   DType dtype;
@@ -154,24 +47,7 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   const auto& xq = view.x;
   std::vector<float> y(c.n * c.out, std::nanf(""));
   ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool));
-  for (int64_t r = 0; r < c.n; ++r) {
-    for (int64_t o = 0; o < c.out; ++o) {
-      double exact = 0, seen = 0, abs_seen = 0, ties = 0, bound = 0;
-      for (int64_t i = 0; i < c.in; ++i) {
-        const double wv = wf[o * c.in + i], ws = wseen[o * c.in + i];
-        exact += wv * x[r * c.in + i];
-        seen += ws * xq[r * c.in + i];
-        abs_seen += std::fabs(ws * xq[r * c.in + i]);
-        ties += std::fabs(ws) * view.tie_step[r * c.in + i];
-        // what the kernel's rounding of x (and, on the GEMM path, of w) can move the result
-        bound += std::fabs(wv * x[r * c.in + i] - ws * xq[r * c.in + i]);
-      }
-      const float got = y[r * c.out + o];
-      // float accumulation error, plus the values whose rounding tie may have gone the other way
-      ASSERT_NEAR(got, seen, 2e-6 * abs_seen + ties + 1e-6) << "row " << r << " out " << o;
-      ASSERT_NEAR(got, exact, 2e-6 * abs_seen + ties + bound + 1e-6) << "row " << r << " out " << o;
-    }
-  }
+  expect_matches_reference(wf, wseen, c.out, c.in, x, view, y, c.n);
 }
 
 std::vector<Isa> fast_isas() {

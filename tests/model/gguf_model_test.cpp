@@ -3,9 +3,12 @@
 // each stays close to them (the quantized weights go through the same forward pass).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
+#include "backend/cpu/kernels/packed.h"
 #include "backend/cpu/ops.h"
 #include "format/gguf.h"
 #include "format/gguf_export.h"
@@ -36,14 +39,15 @@ void write_gguf(const ModelSource& hf, const std::string& path) {
   w.write(path);
 }
 
-// A copy of an F32 GGUF with every 2-D weight whose rows are whole Q8_0 blocks stored as Q8_0.
-void write_q8_0_copy(const std::string& src_path, const std::string& dst_path) {
+// A copy of an F32 GGUF with every 2-D weight whose rows are whole 32-value blocks stored as
+// `type` (Q8_0 or Q4_0).
+void write_quant_copy(const std::string& src_path, const std::string& dst_path, DType type = DType::Q8_0) {
   auto src = GgufFile::open(src_path);
   GgufWriter w;
   w.copy_metadata(*src, "");
   for (const TensorView& t : src->tensors()) {
     if (t.shape.size() == 2 && t.cols() % 32 == 0 && t.dtype == DType::F32) {
-      w.add_tensor(t.name, DType::Q8_0, t.shape, cpu::to_float(t));
+      w.add_tensor(t.name, type, t.shape, cpu::to_float(t));
     } else {
       w.add_tensor_view(t, t.name);
     }
@@ -68,7 +72,7 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
     auto hf = open_model(fixture(name));
     TempFile f32(name), q8(std::string(name) + "_q8"), dq(std::string(name) + "_dq");
     write_gguf(*hf, f32.path.string());
-    write_q8_0_copy(f32.path.string(), q8.path.string());
+    write_quant_copy(f32.path.string(), q8.path.string());
     write_dequantized_copy(q8.path.string(), dq.path.string());
     auto gsrc = open_model(f32.path.string());
     auto qsrc = open_model(q8.path.string());
@@ -102,6 +106,51 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
       std::printf("GOLDEN %-12s GGUF prompt %d (T=%3lld): F32 vs transformers max|d| %.2e; Q8_0 vs dequantized "
                   "F32 %.2e; Q8_0 vs transformers %.2e, min cosine %.6f (scale %.2f)\n",
                   name, i, static_cast<long long>(T), d.max_abs, dq.max_abs, qref.max_abs, q.min_cosine, d.scale);
+    }
+  }
+}
+
+// Quantized files on the default fast path: where the CPU has packed kernels the linear weights are
+// repacked at load (checked), the logits stay within activation-quantization noise of the reference
+// path on the same file, and every position's logits are bit-identical whether the prompt is fed
+// in one piece, in chunks of 7 or token by token (the batch-invariance contract).
+TEST(GgufModels, QuantizedFilesOnTheFastPathAreBatchInvariant) {
+  auto hf = open_model(fixture("qwen3"));
+  TempFile f32("qwen3_fast");
+  write_gguf(*hf, f32.path.string());
+  Reference ref = open_reference(fixture("qwen3") + "/reference.safetensors");
+  const auto ids = ref.ints("input_ids.2");
+  const int64_t T = static_cast<int64_t>(ids.size());
+  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    TempFile qf(std::string("qwen3_fast_") + std::string(dtype_name(type)));
+    write_quant_copy(f32.path.string(), qf.path.string(), type);
+    auto src = open_model(qf.path.string());
+    std::vector<float> oracle;
+    {
+      ReferencePathOnly reference;
+      auto model = load_model(*src);
+      SequenceRunner run(*model, T);
+      oracle = run.feed(ids, true);
+    }
+    auto model = load_model(*src);
+    const TensorView& up = src->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size});
+    const TensorView probe{"probe", up.dtype, up.shape, up.data, up.nbytes};
+    EXPECT_EQ(cpu::kernels::find_packed(probe) != nullptr, cpu::kernels::packable(probe));
+    SequenceRunner whole(*model, T);
+    const auto all = whole.feed(ids, true);
+    const LooseDiff q = loose_compare(all.data(), oracle.data(), T, hf->config().vocab_size);
+    EXPECT_GT(q.min_cosine, 0.999) << "fast path vs reference path on the same file";
+    for (int64_t chunk : {7, 1}) {
+      SequenceRunner pieces(*model, T);
+      std::vector<float> got;
+      for (int64_t i = 0; i < T; i += chunk) {
+        const std::vector<int32_t> part(ids.begin() + i, ids.begin() + std::min(T, i + chunk));
+        const auto l = pieces.feed(part, true);
+        got.insert(got.end(), l.begin(), l.end());
+      }
+      ASSERT_EQ(got.size(), all.size());
+      EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * sizeof(float))) << "chunks of " << chunk;
     }
   }
 }

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/kernels/packed.h"
 #include "format/dequant.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -62,6 +65,12 @@ void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64
 
 void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
 LinearKernel linear_kernel_in_use() { return g_kernel.load(); }
+
+PreparedWeight prepare_linear(const TensorView& w) {
+  if (g_kernel.load() != &kernels::linear_kernel) return nullptr;
+  if (const char* env = std::getenv("AX_PACKED_WEIGHTS"); env != nullptr && std::string(env) == "0") return nullptr;
+  return kernels::pack_for_linear(w);
+}
 
 void set_attention_kernel(AttentionKernel kernel) { g_attention.store(kernel); }
 AttentionKernel attention_kernel_in_use() { return g_attention.load(); }

@@ -3,6 +3,7 @@
 // Activations are row-major float32 arrays; weights are TensorViews of any supported dtype
 // (shape {out, in}, rows contiguous), consumed in place from the mapped file.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "format/tensor.h"
@@ -23,6 +24,14 @@ void linear_reference(const TensorView& w, const float* x, int64_t n, float* y);
 using LinearKernel = bool (*)(const TensorView& w, const float* x, int64_t n, float* y);
 void set_linear_kernel(LinearKernel kernel);
 LinearKernel linear_kernel_in_use();  // nullptr: the reference alone
+
+// Prepares a linear weight once at load for the fast kernels: where this CPU has packed kernels for
+// its dtype (AVX-512 VNNI; see backend/cpu/kernels/packed.h) w is repacked into 16-row tiles that
+// linear() then uses, and w's own pages are released. The model keeps the handle as long as it
+// uses w (nullptr: nothing prepared, linear() reads w in place). Off when the fast kernels are
+// off, or when the environment sets AX_PACKED_WEIGHTS=0 (for A/B measurements).
+using PreparedWeight = std::shared_ptr<const void>;
+PreparedWeight prepare_linear(const TensorView& w);
 
 // Threads the reference linear may split output rows over: the process-wide pool of
 // util/thread_pool.h (n <= 0: all hardware threads; 1: the calling thread only). Every

@@ -8,6 +8,7 @@
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/kernels/packed.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -187,6 +188,10 @@ GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in) {
 
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {
   if (w.shape.size() != 2) return false;
+  if (const PackedMatrix* packed = find_packed(w)) {
+    matmul_packed(*packed, x, n, y);
+    return true;
+  }
   const int64_t out = w.shape[0], in = w.shape[1];
   if (in % dtype_info(w.dtype).block_size != 0 || w.nbytes < row_bytes(w.dtype, in) * out) return false;
   return matmul(w.dtype, w.data, out, in, x, n, y, best_isa(), nullptr);

@@ -1,0 +1,260 @@
+// Repacking weights into 16-row tiles (the layouts are in packed.h), the registry that lets
+// linear_kernel find a weight's packed copy, and the packed matmul's activation preparation and
+// threading. The tile kernels themselves are in packed_avx512.cpp.
+#include "backend/cpu/kernels/packed.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/cpu/kernels/isa_kernels.h"
+#include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/kernels/packed_kernels.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace ax::cpu::kernels {
+namespace {
+
+size_t tile_bytes_of(DType t) {
+  switch (t) {
+    case DType::Q8_0: return 544;
+    case DType::Q4_0: return 288;
+    case DType::Q4_K: return 2368;
+    case DType::Q5_K: return 2880;
+    case DType::Q6_K: return 3360;
+    default: return 0;
+  }
+}
+
+// The 8 six-bit scales and mins of a Q4_K/Q5_K block's 12 packed bytes.
+void k_scales(const uint8_t* s, uint8_t* sc, uint8_t* m) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    m[j] = s[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+    m[j] = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+// The inverse: 8 scales and mins (each < 64) into the 12 packed bytes.
+void pack_k_scales(const uint8_t* sc, const uint8_t* m, uint8_t* s) {
+  for (int j = 0; j < 4; ++j) {
+    s[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    s[j + 4] = static_cast<uint8_t>((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+    s[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0x0f) | ((m[j + 4] & 0x0f) << 4));
+  }
+}
+
+// Where each byte of a stored block goes in its tile, for lane i: calls fn(stored offset, tile
+// offset, transform) for every byte that is copied (transform: 0 = as is, 1 = xor 0x80).
+// The Q4_K/Q5_K scales are handled apart (they change form).
+template <class Fn>
+void for_each_moved_byte(DType t, int i, Fn&& fn) {
+  switch (t) {
+    case DType::Q8_0:
+      for (int b = 0; b < 2; ++b) fn(b, 2 * i + b, 0);
+      for (int l4 = 0; l4 < 8; ++l4)
+        for (int c = 0; c < 4; ++c) fn(2 + 4 * l4 + c, 32 + (l4 * 16 + i) * 4 + c, 1);
+      return;
+    case DType::Q4_0:
+      for (int b = 0; b < 2; ++b) fn(b, 2 * i + b, 0);
+      for (int l4 = 0; l4 < 4; ++l4)
+        for (int c = 0; c < 4; ++c) fn(2 + 4 * l4 + c, 32 + (l4 * 16 + i) * 4 + c, 0);
+      return;
+    case DType::Q4_K:
+    case DType::Q5_K: {
+      const bool q5 = t == DType::Q5_K;
+      for (int b = 0; b < 2; ++b) {
+        fn(b, 2 * i + b, 0);          // d
+        fn(2 + b, 32 + 2 * i + b, 0);  // dmin
+      }
+      const int qs = q5 ? 48 : 16;
+      for (int c = 0; c < 4; ++c)
+        for (int l4 = 0; l4 < 8; ++l4)
+          for (int x = 0; x < 4; ++x) fn(qs + 32 * c + 4 * l4 + x, 320 + ((c * 8 + l4) * 16 + i) * 4 + x, 0);
+      if (q5)
+        for (int l4 = 0; l4 < 8; ++l4)
+          for (int x = 0; x < 4; ++x) fn(16 + 4 * l4 + x, 2368 + (l4 * 16 + i) * 4 + x, 0);
+      return;
+    }
+    case DType::Q6_K:
+      for (int b = 0; b < 2; ++b) fn(208 + b, 2 * i + b, 0);
+      for (int g = 0; g < 16; ++g) fn(192 + g, 32 + ((g / 2) * 16 + i) * 2 + g % 2, 0);
+      for (int h = 0; h < 2; ++h)
+        for (int l4 = 0; l4 < 8; ++l4) {
+          const int base = 288 + (h * 8 + l4) * 3 * 64;
+          for (int x = 0; x < 4; ++x) {
+            fn(64 * h + 4 * l4 + x, base + i * 4 + x, 0);
+            fn(64 * h + 32 + 4 * l4 + x, base + 64 + i * 4 + x, 0);
+            fn(128 + 32 * h + 4 * l4 + x, base + 128 + i * 4 + x, 0);
+          }
+        }
+      return;
+    default: return;
+  }
+}
+
+// Lane i of tile `tile` <- one stored block.
+void pack_block(DType t, const uint8_t* src, int i, uint8_t* tile) {
+  for_each_moved_byte(t, i, [&](int s, int d, int x) { tile[d] = x ? static_cast<uint8_t>(src[s] ^ 0x80) : src[s]; });
+  if (t == DType::Q4_K || t == DType::Q5_K) {
+    uint8_t sc[8], m[8];
+    k_scales(src + 4, sc, m);
+    for (int j = 0; j < 8; ++j) {
+      tile[64 + j * 16 + i] = sc[j];
+      tile[192 + (j / 2) * 32 + i * 2 + j % 2] = m[j];
+    }
+  }
+}
+
+void unpack_block(DType t, const uint8_t* tile, int i, uint8_t* dst) {
+  for_each_moved_byte(t, i, [&](int s, int d, int x) { dst[s] = x ? static_cast<uint8_t>(tile[d] ^ 0x80) : tile[d]; });
+  if (t == DType::Q4_K || t == DType::Q5_K) {
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; ++j) {
+      sc[j] = tile[64 + j * 16 + i];
+      m[j] = tile[192 + (j / 2) * 32 + i * 2 + j % 2];
+    }
+    pack_k_scales(sc, m, dst + 4);
+  }
+}
+
+// ---- registry ----------------------------------------------------------------------------------
+
+struct Registry {
+  std::shared_mutex mu;
+  std::unordered_map<const uint8_t*, std::weak_ptr<const PackedMatrix>> by_data;
+  std::atomic<size_t> count{0};
+};
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: handles may outlive static destructors
+  return *r;
+}
+
+// Drops the weight's own pages from this process (whole pages inside [p, p + n) only): the packed
+// copy replaces them, and the file keeps them should anything read the original again.
+void release_pages(const uint8_t* p, size_t n) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto b = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const auto e = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
+}  // namespace
+
+bool packable(const TensorView& w) {
+  if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0 || packed_kernels() == nullptr) return false;
+  const int64_t out = w.shape[0], in = w.shape[1];
+  return out > 0 && out % kPackRows == 0 && in % dtype_info(w.dtype).block_size == 0 &&
+         w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
+}
+
+std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
+  if (!packable(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
+  auto m = std::make_unique<PackedMatrix>();
+  m->dtype = w.dtype;
+  m->out = w.shape[0];
+  m->in = w.shape[1];
+  m->tile_bytes = tile_bytes_of(w.dtype);
+  m->blocks = m->in / dtype_info(w.dtype).block_size;
+  const size_t block_bytes = dtype_info(w.dtype).type_size;
+  const size_t rb = row_bytes(w.dtype, m->in);
+  const int64_t groups = m->out / kPackRows;
+  m->data.reset(new uint8_t[static_cast<size_t>(groups * m->blocks) * m->tile_bytes]);
+  default_thread_pool().parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g)
+      for (int64_t b = 0; b < m->blocks; ++b) {
+        auto* tile = const_cast<uint8_t*>(m->tile(g, b));
+        for (int i = 0; i < kPackRows; ++i) pack_block(w.dtype, w.data + (g * kPackRows + i) * rb + b * block_bytes, i, tile);
+      }
+  });
+  return m;
+}
+
+void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst) {
+  const size_t block_bytes = dtype_info(m.dtype).type_size;
+  for (int64_t b = 0; b < m.blocks; ++b)
+    unpack_block(m.dtype, m.tile(row / kPackRows, b), static_cast<int>(row % kPackRows), dst + b * block_bytes);
+}
+
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const PackedKernels* pk = packed_kernels();
+  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
+  if (n <= 0) return;
+  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  const bool k_quant = m.dtype == DType::Q4_K || m.dtype == DType::Q5_K || m.dtype == DType::Q6_K;
+  const int64_t qblock = k_quant ? 256 : 32, sgroup = k_quant ? 16 : 32;
+  // Activations quantized once per call, per row (a row's bytes never depend on n).
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d;
+  thread_local std::vector<int16_t> s;
+  thread_local std::vector<int16_t> s32;
+  const size_t nq = static_cast<size_t>(n * m.in);
+  if (q.size() < nq) q.resize(nq);
+  if (d.size() < nq / qblock) d.resize(nq / qblock);
+  if (s.size() < nq / sgroup) s.resize(nq / sgroup);
+  if (k_quant && s32.size() < nq / 32) s32.resize(nq / 32);
+  const IsaKernels& isa = avx512_kernels();
+  const QuantizeFn quantize = k_quant ? isa.quantize_q8_256 : isa.quantize_q8_32;
+  const int64_t in = m.in;
+  int8_t* qp = q.data();
+  float* dp = d.data();
+  int16_t* sp = s.data();
+  int16_t* s32p = s32.data();
+  tp.parallel_for(n, 16, [&](int64_t r0, int64_t r1) {
+    quantize(x + r0 * in, r1 - r0, in, qp + r0 * in, dp + r0 * (in / qblock), sp + r0 * (in / sgroup));
+    if (k_quant)
+      for (int64_t i = r0 * (in / 32); i < r1 * (in / 32); ++i) s32p[i] = static_cast<int16_t>(sp[2 * i] + sp[2 * i + 1]);
+  });
+  const PackedActs acts{qp, dp, sp, k_quant ? s32p : nullptr, in};
+  const PackedFn fn = pk->for_dtype(m.dtype);
+  tp.parallel_for(m.out / kPackRows, 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
+}
+
+std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) {
+  if (!packable(w)) return nullptr;
+  Registry& r = registry();
+  {
+    std::shared_lock lock(r.mu);
+    if (auto it = r.by_data.find(w.data); it != r.by_data.end())
+      if (auto existing = it->second.lock()) return existing;
+  }
+  std::shared_ptr<PackedMatrix> packed(pack(w).release(), [data = w.data](PackedMatrix* p) {
+    Registry& reg = registry();
+    {
+      std::unique_lock lock(reg.mu);
+      if (auto it = reg.by_data.find(data); it != reg.by_data.end() && it->second.expired()) {
+        reg.by_data.erase(it);
+        reg.count.fetch_sub(1);
+      }
+    }
+    delete p;
+  });
+  release_pages(w.data, w.nbytes);
+  std::unique_lock lock(r.mu);
+  auto [it, inserted] = r.by_data.insert_or_assign(w.data, packed);
+  if (inserted) r.count.fetch_add(1);
+  return packed;
+}
+
+const PackedMatrix* find_packed(const TensorView& w) {
+  Registry& r = registry();
+  if (r.count.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::shared_lock lock(r.mu);
+  auto it = r.by_data.find(w.data);
+  if (it == r.by_data.end()) return nullptr;
+  auto p = it->second.lock();
+  // The handle's owner keeps it alive for as long as the weight is in use.
+  if (p == nullptr || p->dtype != w.dtype || w.shape.size() != 2 || p->out != w.shape[0] || p->in != w.shape[1])
+    return nullptr;
+  return p.get();
+}
+
+}  // namespace ax::cpu::kernels

@@ -1,0 +1,75 @@
+#pragma once
+// Weights repacked once at load into 16-row interleaved tiles for the AVX-512 VNNI kernels.
+//
+// Why: the stored GGUF layout keeps each weight row contiguous, so a vector holds many values of
+// ONE row and a dot product ends in a horizontal sum; prefill then re-unpacks every weight block
+// for each few activation rows. In a tile the 16 lanes of a zmm register are 16 output rows (4
+// consecutive k values each, the vpdpbusd operand): one unpacked weight vector serves every
+// activation row of the call, and each lane accumulates its own output with no horizontal sums.
+//
+// Batch invariance by construction: a lane's arithmetic (exact int32 dot products per block, then
+// one float fma per block in block order) is the same whether the call has 1 activation row or
+// 512, so decode (matvec), verify (a few rows) and prefill (GEMM) give bit-identical rows.
+//
+// Tile layouts (one tile = 16 output rows x one quant block; tiles ordered group-major, then block;
+// "[a][b]" = a-major; lanes i = 0..15 are rows 16g + i; f16 = IEEE half):
+//   Q8_0 (32 values, 544 B):  d f16[16], q[8 l4][16 i][4] stored as u8 = q + 128
+//   Q4_0 (32 values, 288 B):  d f16[16], qs[4 l4][16 i][4] = stored bytes 4*l4..4*l4+3 (lo nibble:
+//                             value l, hi: value l + 16)
+//   Q4_K (256 values, 2368 B): d f16[16], dmin f16[16], sc u8[8 j][16 i], m u8[4 p][16 i][2] (mins
+//                             2p, 2p+1),
+//                             qs[4 c][8 l4][16 i][4] = stored qs bytes 32c + 4*l4 .. + 3
+//   Q5_K (256 values, 2880 B): the Q4_K tile, then qh[8 l4][16 i][4] = stored qh bytes 4*l4 .. + 3
+//   Q6_K (256 values, 3360 B): d f16[16], sc s8[8 p][16 i][2] (scales 2p, 2p+1),
+//                             then per half h, l4: ql[64h + 4*l4 ..], ql[64h + 32 + 4*l4 ..],
+//                             qh[32h + 4*l4 ..] as three [16 i][4] parts
+// The sizes are the stored sizes except for Q4_K/Q5_K (+4 bytes per row and block: the 6-bit
+// scales and mins stored as bytes).
+#include <cstdint>
+#include <memory>
+
+#include "format/dtype.h"
+#include "format/tensor.h"
+
+namespace ax {
+class ThreadPool;
+}
+
+namespace ax::cpu::kernels {
+
+constexpr int64_t kPackRows = 16;
+
+// True when this CPU has the packed kernels and w (2-D, dtype Q8_0/Q4_0/Q4_K/Q5_K/Q6_K, rows a
+// multiple of 16) can be packed.
+bool packable(const TensorView& w);
+
+// A weight matrix in tile layout (owns its bytes).
+struct PackedMatrix {
+  DType dtype = DType::F32;
+  int64_t out = 0, in = 0;
+  size_t tile_bytes = 0;
+  int64_t blocks = 0;  // quant blocks per row
+  std::unique_ptr<uint8_t[]> data;
+  const uint8_t* tile(int64_t group, int64_t block) const {
+    return data.get() + (static_cast<size_t>(group * blocks + block)) * tile_bytes;
+  }
+};
+
+// The tile layout of w's stored bytes (w must be packable).
+std::unique_ptr<PackedMatrix> pack(const TensorView& w);
+// Row `row` of m back in its stored GGUF bytes (row_bytes(dtype, in) of them): the inverse of pack.
+void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst);
+
+// y = x · W^T for the packed W: x {n, in} float32, y {n, out}. Quantizes x once (as the per-row
+// kernels do) and splits the 16-row groups over the pool.
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool = nullptr);
+
+// The packed copy used for a weight: pack_for_linear packs w (when packable) and registers it so
+// that linear_kernel(w) runs the packed kernels; the weight's own pages are released from memory
+// (they are re-read from the file only if something still reads the original, e.g. an embedding
+// row). The registration lasts while the returned handle lives (nullptr: not packed).
+std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w);
+// The registered packed copy of w, or nullptr.
+const PackedMatrix* find_packed(const TensorView& w);
+
+}  // namespace ax::cpu::kernels

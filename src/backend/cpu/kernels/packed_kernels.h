@@ -1,0 +1,42 @@
+#pragma once
+// The tile kernels behind matmul_packed (internal to backend/cpu/kernels; packed_avx512.cpp).
+#include <cstdint>
+
+#include "backend/cpu/kernels/packed.h"
+
+namespace ax::cpu::kernels {
+
+// Activations of one packed matmul, quantized per row as for the per-row kernels:
+//   q int8 {n, k}; d float {n, k / qblock} (qblock 32 for Q8_0/Q4_0, 256 for the K-quants);
+//   s int16 {n, k / sgroup}: sums of q per 32 values (Q8_0/Q4_0) or per 16 (K-quants);
+//   s32 int16 {n, k / 32}: sums per 32 values (K-quants only, for the Q4_K/Q5_K mins).
+struct PackedActs {
+  const int8_t* q;
+  const float* d;
+  const int16_t* s;
+  const int16_t* s32;
+  int64_t k;
+};
+
+// y[r * ldy + 16g + i] for rows r < n, groups g in [g0, g1), lanes i < 16.
+using PackedFn = void (*)(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1,
+                          float* y, int64_t ldy);
+
+struct PackedKernels {
+  PackedFn q8_0, q4_0, q4_k, q5_k, q6_k;
+  PackedFn for_dtype(DType t) const {
+    switch (t) {
+      case DType::Q8_0: return q8_0;
+      case DType::Q4_0: return q4_0;
+      case DType::Q4_K: return q4_k;
+      case DType::Q5_K: return q5_k;
+      case DType::Q6_K: return q6_k;
+      default: return nullptr;
+    }
+  }
+};
+
+// The kernels for this CPU (AVX-512 F/BW/VL + VNNI), or nullptr.
+const PackedKernels* packed_kernels();
+
+}  // namespace ax::cpu::kernels
