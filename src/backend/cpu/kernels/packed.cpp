@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
@@ -78,32 +79,63 @@ void for_each_moved_byte(DType t, int i, Fn&& fn) {
       const int qs = q5 ? 48 : 16;
       for (int c = 0; c < 4; ++c)
         for (int l4 = 0; l4 < 8; ++l4)
-          for (int x = 0; x < 4; ++x) fn(qs + 32 * c + 4 * l4 + x, 320 + ((c * 8 + l4) * 16 + i) * 4 + x, 0);
+          for (int x = 0; x < 4; ++x) fn(qs + 32 * c + 4 * l4 + x, 320 + ((l4 * 4 + c) * 16 + i) * 4 + x, 0);
       if (q5)
         for (int l4 = 0; l4 < 8; ++l4)
           for (int x = 0; x < 4; ++x) fn(16 + 4 * l4 + x, 2368 + (l4 * 16 + i) * 4 + x, 0);
       return;
     }
-    case DType::Q6_K:
+    case DType::Q6_K:  // the quant bits change form (q6_planes); only d and the scales move
       for (int b = 0; b < 2; ++b) fn(208 + b, 2 * i + b, 0);
       for (int g = 0; g < 16; ++g) fn(192 + g, 32 + ((g / 2) * 16 + i) * 2 + g % 2, 0);
-      for (int h = 0; h < 2; ++h)
-        for (int l4 = 0; l4 < 8; ++l4) {
-          const int base = 288 + (h * 8 + l4) * 3 * 64;
-          for (int x = 0; x < 4; ++x) {
-            fn(64 * h + 4 * l4 + x, base + i * 4 + x, 0);
-            fn(64 * h + 32 + 4 * l4 + x, base + 64 + i * 4 + x, 0);
-            fn(128 + 32 * h + 4 * l4 + x, base + 128 + i * 4 + x, 0);
-          }
-        }
       return;
     default: return;
   }
 }
 
+// Q6_K quant bits, stored: ql[128] at 0, qh[64] at 128; value at 128h + 32i + l (l < 32) has low
+// bits (i even: ql[64h + l], i odd: ql[64h + 32 + l]; i < 2 low nibble, else high) and high bits
+// (qh[32h + l] >> 2i) & 3. Tile: per (h, l4) three planes A, B, C of [16 lanes][4]; plane I byte
+// holds v_I (I < 3) in bits 0..5 and bits 2I, 2I+1 of v3 in bits 6..7.
+int q6_value_of(const uint8_t* blk, int h, int i, int l) {
+  const uint8_t ql = blk[64 * h + 32 * (i & 1) + l];
+  const int lo = i < 2 ? (ql & 0x0f) : (ql >> 4);
+  return lo | (((blk[128 + 32 * h + l] >> (2 * i)) & 3) << 4);
+}
+
+void q6_pack(const uint8_t* blk, int lane, uint8_t* tile) {
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      const int v3 = q6_value_of(blk, h, 3, l);
+      for (int I = 0; I < 3; ++I)
+        tile[288 + (h * 8 + l / 4) * 192 + 64 * I + lane * 4 + l % 4] =
+            static_cast<uint8_t>(q6_value_of(blk, h, I, l) | (((v3 >> (2 * I)) & 3) << 6));
+    }
+}
+
+void q6_unpack(const uint8_t* tile, int lane, uint8_t* blk) {
+  std::memset(blk, 0, 192);
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 32; ++l) {
+      int v[4], v3 = 0;
+      for (int I = 0; I < 3; ++I) {
+        const uint8_t byte = tile[288 + (h * 8 + l / 4) * 192 + 64 * I + lane * 4 + l % 4];
+        v[I] = byte & 0x3f;
+        v3 |= (byte >> 6) << (2 * I);
+      }
+      v[3] = v3;
+      for (int i = 0; i < 4; ++i) {
+        uint8_t& ql = blk[64 * h + 32 * (i & 1) + l];
+        ql = static_cast<uint8_t>(ql | (i < 2 ? (v[i] & 0x0f) : (v[i] & 0x0f) << 4));
+        blk[128 + 32 * h + l] = static_cast<uint8_t>(blk[128 + 32 * h + l] | ((v[i] >> 4) << (2 * i)));
+      }
+    }
+}
+
 // Lane i of tile `tile` <- one stored block.
 void pack_block(DType t, const uint8_t* src, int i, uint8_t* tile) {
   for_each_moved_byte(t, i, [&](int s, int d, int x) { tile[d] = x ? static_cast<uint8_t>(src[s] ^ 0x80) : src[s]; });
+  if (t == DType::Q6_K) q6_pack(src, i, tile);
   if (t == DType::Q4_K || t == DType::Q5_K) {
     uint8_t sc[8], m[8];
     k_scales(src + 4, sc, m);
@@ -116,6 +148,7 @@ void pack_block(DType t, const uint8_t* src, int i, uint8_t* tile) {
 
 void unpack_block(DType t, const uint8_t* tile, int i, uint8_t* dst) {
   for_each_moved_byte(t, i, [&](int s, int d, int x) { dst[s] = x ? static_cast<uint8_t>(tile[d] ^ 0x80) : tile[d]; });
+  if (t == DType::Q6_K) q6_unpack(tile, i, dst);
   if (t == DType::Q4_K || t == DType::Q5_K) {
     uint8_t sc[8], m[8];
     for (int j = 0; j < 8; ++j) {
@@ -149,6 +182,33 @@ void release_pages(const uint8_t* p, size_t n) {
 
 }  // namespace
 
+HugeBuffer::HugeBuffer(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  bytes = std::max<size_t>(bytes, 1);
+  if (bytes < 4 * kHuge) {  // small: a huge page would mostly be padding
+    mapped_ = bytes;
+    void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) fail("packed weights: cannot map {} bytes", bytes);
+    p_ = static_cast<uint8_t*>(p);
+    return;
+  }
+  mapped_ = (bytes + kHuge - 1) / kHuge * kHuge;
+  // Map one huge page more than needed and keep the 2 MiB-aligned part, so whole huge pages fit.
+  void* p = mmap(nullptr, mapped_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("packed weights: cannot map {} bytes", bytes);
+  const auto base = reinterpret_cast<uintptr_t>(p);
+  const auto aligned = (base + kHuge - 1) & ~(kHuge - 1);
+  if (aligned > base) munmap(p, aligned - base);
+  const size_t tail = base + mapped_ + kHuge - (aligned + mapped_);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + mapped_), tail);
+  p_ = reinterpret_cast<uint8_t*>(aligned);
+  madvise(p_, mapped_, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+}
+
+HugeBuffer::~HugeBuffer() {
+  if (p_ != nullptr) munmap(p_, mapped_);
+}
+
 bool packable(const TensorView& w) {
   if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0 || packed_kernels() == nullptr) return false;
   const int64_t out = w.shape[0], in = w.shape[1];
@@ -167,7 +227,7 @@ std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
   const size_t block_bytes = dtype_info(w.dtype).type_size;
   const size_t rb = row_bytes(w.dtype, m->in);
   const int64_t groups = m->out / kPackRows;
-  m->data.reset(new uint8_t[static_cast<size_t>(groups * m->blocks) * m->tile_bytes]);
+  m->bytes = std::make_unique<HugeBuffer>(static_cast<size_t>(groups * m->blocks) * m->tile_bytes);
   default_thread_pool().parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g)
       for (int64_t b = 0; b < m->blocks; ++b) {

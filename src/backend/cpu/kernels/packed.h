@@ -11,18 +11,21 @@
 // one float fma per block in block order) is the same whether the call has 1 activation row or
 // 512, so decode (matvec), verify (a few rows) and prefill (GEMM) give bit-identical rows.
 //
-// Tile layouts (one tile = 16 output rows x one quant block; tiles ordered group-major, then block;
-// "[a][b]" = a-major; lanes i = 0..15 are rows 16g + i; f16 = IEEE half):
+// Tile layouts (one tile = 16 output rows x one quant block; "[a][b]" = a-major; lanes i = 0..15
+// are rows 16g + i; f16 = IEEE half). Tiles are ordered by pairs of groups, then block, then the
+// group within the pair (a single row reads two groups side by side in one sequential stream); an
+// odd last group follows with its blocks in order.
 //   Q8_0 (32 values, 544 B):  d f16[16], q[8 l4][16 i][4] stored as u8 = q + 128
 //   Q4_0 (32 values, 288 B):  d f16[16], qs[4 l4][16 i][4] = stored bytes 4*l4..4*l4+3 (lo nibble:
 //                             value l, hi: value l + 16)
 //   Q4_K (256 values, 2368 B): d f16[16], dmin f16[16], sc u8[8 j][16 i], m u8[4 p][16 i][2] (mins
 //                             2p, 2p+1),
-//                             qs[4 c][8 l4][16 i][4] = stored qs bytes 32c + 4*l4 .. + 3
+//                             qs[8 l4][4 c][16 i][4] = stored qs bytes 32c + 4*l4 .. + 3
 //   Q5_K (256 values, 2880 B): the Q4_K tile, then qh[8 l4][16 i][4] = stored qh bytes 4*l4 .. + 3
-//   Q6_K (256 values, 3360 B): d f16[16], sc s8[8 p][16 i][2] (scales 2p, 2p+1),
-//                             then per half h, l4: ql[64h + 4*l4 ..], ql[64h + 32 + 4*l4 ..],
-//                             qh[32h + 4*l4 ..] as three [16 i][4] parts
+//   Q6_K (256 values, 3360 B): d f16[16], sc s8[8 p][16 i][2] (scales 2p, 2p+1), then per half h
+//                             and l4 three planes [16 i][4]: plane I (0..2) holds the 6-bit value
+//                             at 128h + 32I + l (l = 4*l4..4*l4+3) in bits 0..5 and bits 2I, 2I+1 of
+//                             the value at 128h + 96 + l in bits 6..7
 // The sizes are the stored sizes except for Q4_K/Q5_K (+4 bytes per row and block: the 6-bit
 // scales and mins stored as bytes).
 #include <cstdint>
@@ -43,15 +46,32 @@ constexpr int64_t kPackRows = 16;
 // multiple of 16) can be packed.
 bool packable(const TensorView& w);
 
+// Anonymous memory for packed weights, on transparent huge pages where the kernel allows: decode
+// streams every byte once per token, and 2 MiB pages spare a TLB miss every 4 KiB.
+class HugeBuffer {
+ public:
+  explicit HugeBuffer(size_t bytes);
+  ~HugeBuffer();
+  HugeBuffer(const HugeBuffer&) = delete;
+  HugeBuffer& operator=(const HugeBuffer&) = delete;
+  uint8_t* data() const { return p_; }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t mapped_ = 0;
+};
+
 // A weight matrix in tile layout (owns its bytes).
 struct PackedMatrix {
   DType dtype = DType::F32;
   int64_t out = 0, in = 0;
   size_t tile_bytes = 0;
   int64_t blocks = 0;  // quant blocks per row
-  std::unique_ptr<uint8_t[]> data;
+  std::unique_ptr<HugeBuffer> bytes;
   const uint8_t* tile(int64_t group, int64_t block) const {
-    return data.get() + (static_cast<size_t>(group * blocks + block)) * tile_bytes;
+    const int64_t paired = out / 16 / 2 * 2;  // groups that have a partner
+    const int64_t index = group < paired ? ((group / 2 * blocks + block) * 2 + group % 2) : group * blocks + block;
+    return bytes->data() + static_cast<size_t>(index) * tile_bytes;
   }
 };
 

@@ -40,10 +40,11 @@ inline __m512 load_f16x16(const uint8_t* p) {
 inline __m512i lanes_u8(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-// Software prefetch of the tile kPrefetchTiles ahead (the next group's tiles follow the last block
-// of this one in memory). Only on the first pass over a group (r0 == 0): later row chunks find the
-// tiles in cache. Without it a single row (decode) stalls on every tile: measured 36 GB/s of 82.
-constexpr int64_t kPrefetchTiles = 0;
+// Software prefetch kPrefetchTiles tiles ahead of the one being read (tiles are laid out in the
+// order a single row reads them). Only on the first pass over a group (r0 == 0): later row chunks
+// find the tiles in cache. Measured on Qwen3-0.6B Q4_K_M decode (2 threads): the linear layers
+// stream 34.8 GB/s without it, 36.5 with 2 tiles, 33 with 8.
+constexpr int64_t kPrefetchTiles = 2;
 inline void prefetch_ahead(const uint8_t* tile, size_t bytes, int64_t r0) {
   if (r0 != 0) return;
   const char* p = reinterpret_cast<const char*>(tile) + kPrefetchTiles * bytes;
@@ -128,12 +129,20 @@ void q4_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 // ---- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins ----------------------------------
 //   S_b = sum_j sc_j * dot_j,  M_b = sum_j m_j * sum(x over sub-block j)
 
+// The two sub-blocks of chunk c at l4: lo = values 0..15 of sub-block 2c, hi = those of 2c + 1.
+// Q4_K keeps hi in the high nibble (hi = 16 x value, no shift; its dot product is divided by 16
+// exactly, kHiShift); Q5_K adds the 5th bits (bit 2c of qh for lo, 2c + 1 for hi).
+template <bool Q5>
+constexpr int kHiShift = Q5 ? 0 : 4;
+
 template <bool Q5>
 inline void q45_unpack(const uint8_t* t, int c, int l4, __m512i* lo, __m512i* hi) {
-  const __m512i w = load(t + 320 + (c * 8 + l4) * 64);
+  const __m512i w = load(t + 320 + (l4 * 4 + c) * 64);
   *lo = low4(w);
-  *hi = high4(w);
-  if (Q5) {  // 5th bit: bit 2c of qh for the low sub-block, bit 2c + 1 for the high one
+  if (!Q5) {
+    *hi = _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xf0)));
+  } else {
+    *hi = high4(w);
     const __m512i qh = load(t + 2368 + 64 * l4);
     const __m512i one = _mm512_set1_epi8(1);
     *lo = _mm512_or_si512(*lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c), one), 4));
@@ -141,45 +150,91 @@ inline void q45_unpack(const uint8_t* t, int c, int l4, __m512i* lo, __m512i* hi
   }
 }
 
-template <int R, bool Q5>
-void q45_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+// S += sc_2c * lo_dot + sc_2c+1 * hi_dot
+template <bool Q5>
+inline __m512i q45_scaled(__m512i S, const uint8_t* t, int c, __m512i lo_dot, __m512i hi_dot) {
+  const __m512i sc_lo = lanes_u8(t + 64 + 16 * (2 * c)), sc_hi = lanes_u8(t + 64 + 16 * (2 * c + 1));
+  return _mm512_add_epi32(S, _mm512_add_epi32(_mm512_mullo_epi32(lo_dot, sc_lo),
+                                              _mm512_mullo_epi32(_mm512_srai_epi32(hi_dot, kHiShift<Q5>), sc_hi)));
+}
+
+// M = sum_j m_j * (sum of x over sub-block j): pairs (m_2i, m_2i+1) against pairs of 32-value sums.
+inline __m512i q45_mins(const uint8_t* t, const int16_t* s32) {
+  __m512i M = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const __m512i mp = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 192 + 32 * i)));
+    M = _mm512_dpwssd_epi32(M, mp, bcast32(s32 + 2 * i));
+  }
+  return M;
+}
+
+inline void q45_float_step(const uint8_t* t, float dx, __m512i S, __m512i M, __m512* F, __m512* G) {
+  const __m512 dv = load_f16x16(t), mv = load_f16x16(t + 32), d = _mm512_set1_ps(dx);
+  *F = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S), _mm512_mul_ps(dv, d), *F);
+  *G = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(mv, d), *G);
+}
+
+// One activation row against NG groups side by side: each activation broadcast feeds NG weight
+// vectors, and all 8 sub-blocks of every group accumulate independently (8 * NG vpdpbusd chains).
+template <int NG, bool Q5>
+void q45_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
-  __m512 F[R], G[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) F[r] = G[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, r0);
-    __m512i S[R], M[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) S[r] = M[r] = _mm512_setzero_si512();
-    // mins: pairs (m_2i, m_2i+1) against the pairs of 32-value sums (vpdpwssd)
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      const __m512i mp = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 192 + 32 * i)));
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r)
-        M[r] = _mm512_dpwssd_epi32(M[r], mp, bcast32(a.s32 + (r0 + r) * (k / 32) + 8 * b + 2 * i));
-    }
-    if constexpr (R == 1) {
-      // one row: all 8 sub-blocks accumulate side by side (8 independent vpdpbusd chains)
-      const int8_t* xq = a.q + r0 * k + 256 * b;
-      __m512i acc[8];
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) acc[j] = _mm512_setzero_si512();
+  __m512 F[NG], G[NG];
 #pragma GCC unroll 2
-      for (int l4 = 0; l4 < 8; ++l4) {
+  for (int q = 0; q < NG; ++q) F[q] = G[q] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* t[NG];
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q) { t[q] = m.tile(g + q, b); prefetch_ahead(t[q], m.tile_bytes, 0); }
+    const int8_t* xq = a.q + r0 * k + 256 * b;
+    __m512i acc[NG][8];
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) acc[q][j] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int l4 = 0; l4 < 8; ++l4) {
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; ++c) {
+      for (int c = 0; c < 4; ++c) {
+        const __m512i xlo = bcast32(xq + 64 * c + 4 * l4), xhi = bcast32(xq + 64 * c + 32 + 4 * l4);
+#pragma GCC unroll 2
+        for (int q = 0; q < NG; ++q) {
           __m512i lo, hi;
-          q45_unpack<Q5>(t, c, l4, &lo, &hi);
-          acc[2 * c] = dp(acc[2 * c], lo, xq + 64 * c + 4 * l4);
-          acc[2 * c + 1] = dp(acc[2 * c + 1], hi, xq + 64 * c + 32 + 4 * l4);
+          q45_unpack<Q5>(t[q], c, l4, &lo, &hi);
+          acc[q][2 * c] = _mm512_dpbusd_epi32(acc[q][2 * c], lo, xlo);
+          acc[q][2 * c + 1] = _mm512_dpbusd_epi32(acc[q][2 * c + 1], hi, xhi);
         }
       }
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) S[0] = _mm512_add_epi32(S[0], _mm512_mullo_epi32(acc[j], lanes_u8(t + 64 + 16 * j)));
-    } else {
+    }
+    const float dx = a.d[r0 * nb + b];
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q) {
+      __m512i S = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) S = q45_scaled<Q5>(S, t[q], c, acc[q][2 * c], acc[q][2 * c + 1]);
+      q45_float_step(t[q], dx, S, q45_mins(t[q], a.s32 + r0 * (k / 32) + 8 * b), &F[q], &G[q]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int q = 0; q < NG; ++q) _mm512_storeu_ps(y + r0 * ldy + 16 * (g + q), _mm512_sub_ps(F[q], G[q]));
+}
+
+// R activation rows (2..4) against one group: one unpacked weight vector feeds R rows.
+template <int R, bool Q5>
+void q45_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  if constexpr (R == 1) {
+    q45_k_row<1, Q5>(m, a, r0, g, y, ldy);
+  } else {
+    const int64_t nb = m.blocks, k = a.k;
+    __m512 F[R], G[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) F[r] = G[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* t = m.tile(g, b);
+      __m512i S[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) S[r] = _mm512_setzero_si512();
 #pragma GCC unroll 1
       for (int c = 0; c < 4; ++c) {
         __m512i alo[R], ahi[R];
@@ -196,22 +251,16 @@ void q45_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t 
             ahi[r] = dp(ahi[r], hi, xq + 32);
           }
         }
-        const __m512i sc_lo = lanes_u8(t + 64 + 16 * (2 * c)), sc_hi = lanes_u8(t + 64 + 16 * (2 * c + 1));
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r)
-          S[r] = _mm512_add_epi32(S[r], _mm512_add_epi32(_mm512_mullo_epi32(alo[r], sc_lo), _mm512_mullo_epi32(ahi[r], sc_hi)));
+        for (int r = 0; r < R; ++r) S[r] = q45_scaled<Q5>(S[r], t, c, alo[r], ahi[r]);
       }
-    }
-    const __m512 dv = load_f16x16(t), mv = load_f16x16(t + 32);
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const __m512 dx = _mm512_set1_ps(a.d[(r0 + r) * nb + b]);
-      F[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[r]), _mm512_mul_ps(dv, dx), F[r]);
-      G[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M[r]), _mm512_mul_ps(mv, dx), G[r]);
+      for (int r = 0; r < R; ++r)
+        q45_float_step(t, a.d[(r0 + r) * nb + b], S[r], q45_mins(t, a.s32 + (r0 + r) * (k / 32) + 8 * b), &F[r], &G[r]);
     }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, _mm512_sub_ps(F[r], G[r]));
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, _mm512_sub_ps(F[r], G[r]));
 }
 
 template <int R>
@@ -225,111 +274,84 @@ void q5_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 
 // ---- Q6_K: 16 groups of 16 with signed 8-bit scales, values 0..63 offset by 32 -------------------
 //   S_b = sum_g sc_g * dot_g - 32 * sum_g sc_g * sum(x over group g)
+// Per (half h, l4) the tile holds three byte planes A, B, C: the 6-bit values v0, v1, v2 (positions
+// 128h + 32i + l, i = 0, 1, 2) in bits 0..5 and the 6 bits of v3 spread over their bits 6..7.
 
-// S[r] += sc_g * dot_g over the groups g = 8h + 2i + half (i = 0..3) of Q6_K block b: positions
-// 128h + 32i + l, l in [16 half, 16 half + 16).
+inline __m512i sel(__m512i a, __m512i b, __m512i mask) {  // mask ? a : b, bitwise
+  return _mm512_ternarylogic_epi32(a, b, mask, 0xe4);
+}
+template <int I>
+inline __m512i q6_value(const uint8_t* base) {
+  const __m512i m3f = _mm512_set1_epi8(0x3f);
+  if constexpr (I < 3) {
+    return _mm512_and_si512(load(base + 64 * I), m3f);
+  } else {
+    const __m512i a = _mm512_srli_epi16(load(base), 6), b = _mm512_srli_epi16(load(base + 64), 4),
+                  c = _mm512_srli_epi16(load(base + 128), 2);
+    return _mm512_and_si512(sel(a, sel(b, c, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(0x03)), m3f);
+  }
+}
+
+// The scale of group 8h + 2i + half (pair 4h + i, int16 half `half` of each lane) as int32 lanes.
 inline __m512i q6_scale(const uint8_t* t, int h, int i, int half) {
-  // scale of group 8h + 2i + half: pair 4h + i, int16 half `half` of each lane
   const __m512i scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 + 32 * (4 * h + i))));
   return half ? _mm512_srai_epi32(scp, 16) : _mm512_srai_epi32(_mm512_slli_epi32(scp, 16), 16);
 }
 
-template <int R>
-inline void q6_k_quarter_all(const uint8_t* t, const PackedActs& a, int64_t r0, int64_t b, int h, int half, __m512i* S) {
-  const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
-  __m512i acc[4][R];
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i)
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int l4 = 4 * half; l4 < 4 * half + 4; ++l4) {
-    const uint8_t* base = t + 288 + (h * 8 + l4) * 192;
-    const __m512i p0 = load(base), p1 = load(base + 64), p2 = load(base + 128);
-    __m512i v[4];
-    v[0] = _mm512_or_si512(_mm512_and_si512(p0, m4), _mm512_and_si512(_mm512_slli_epi16(p2, 4), m30));
-    v[1] = _mm512_or_si512(_mm512_and_si512(p1, m4), _mm512_and_si512(_mm512_slli_epi16(p2, 2), m30));
-    v[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p0, 4), m4), _mm512_and_si512(p2, m30));
-    v[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
-                           _mm512_and_si512(_mm512_srli_epi16(p2, 2), m30));
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const int8_t* xq = a.q + (r0 + r) * a.k + 256 * b + 128 * h + 4 * l4;
-#pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) acc[i][r] = dp(acc[i][r], v[i], xq + 32 * i);
-    }
+// -32 * sum_g sc_g * (sum of x over group g), the offset term of S.
+inline __m512i q6_offset(const uint8_t* t, const int16_t* s16) {
+  __m512i O = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int p = 0; p < 8; ++p) {
+    const __m512i scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 + 32 * p)));
+    O = _mm512_dpwssd_epi32(O, scp, bcast32(s16 + 2 * p));
   }
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const __m512i sc = q6_scale(t, h, i, half);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) S[r] = _mm512_add_epi32(S[r], _mm512_mullo_epi32(acc[i][r], sc));
-  }
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(O, 5));
 }
 
-// The same for groups i = src and src + 2 only (their low 4 bits come from ql0 when src = 0, ql1
-// when src = 1).
-template <int R, int src>
-inline void q6_k_quarter_pair(const uint8_t* t, const PackedActs& a, int64_t r0, int64_t b, int h, int half, __m512i* S) {
-  const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+inline const uint8_t* q6_base(const uint8_t* t, int h, int l4) { return t + 288 + (h * 8 + l4) * 192; }
+
+// S[r] += sc_g * dot_g for the groups of values I0 and I1 (i in 0..3) in quarter (h, half), R rows.
+template <int R, int I0, int I1>
+inline void q6_k_quarter(const uint8_t* t, const PackedActs& a, int64_t r0, int64_t b, int h, int half, __m512i* S) {
   __m512i acc[2][R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[0][r] = acc[1][r] = _mm512_setzero_si512();
 #pragma GCC unroll 4
   for (int l4 = 4 * half; l4 < 4 * half + 4; ++l4) {
-    const uint8_t* base = t + 288 + (h * 8 + l4) * 192;
-    const __m512i p = load(base + 64 * src), p2 = load(base + 128);
-    const __m512i va = _mm512_or_si512(_mm512_and_si512(p, m4), _mm512_and_si512(_mm512_slli_epi16(p2, 4 - 2 * src), m30));
-    const __m512i vb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p, 4), m4),
-                                       _mm512_and_si512(_mm512_srli_epi16(p2, 2 * src), m30));
+    const uint8_t* base = q6_base(t, h, l4);
+    const __m512i va = q6_value<I0>(base), vb = q6_value<I1>(base);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const int8_t* xq = a.q + (r0 + r) * a.k + 256 * b + 128 * h + 4 * l4;
-      acc[0][r] = dp(acc[0][r], va, xq + 32 * src);
-      acc[1][r] = dp(acc[1][r], vb, xq + 32 * (src + 2));
+      acc[0][r] = dp(acc[0][r], va, xq + 32 * I0);
+      acc[1][r] = dp(acc[1][r], vb, xq + 32 * I1);
     }
   }
-  const __m512i sa = q6_scale(t, h, src, half), sb = q6_scale(t, h, src + 2, half);
+  const __m512i sa = q6_scale(t, h, I0, half), sb = q6_scale(t, h, I1, half);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
     S[r] = _mm512_add_epi32(S[r], _mm512_add_epi32(_mm512_mullo_epi32(acc[0][r], sa), _mm512_mullo_epi32(acc[1][r], sb)));
 }
 
+// R activation rows (2..4) against one group.
 template <int R>
-void q6_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+void q6_k_rows_multi(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
   __m512 F[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) F[r] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, r0);
     __m512i S[R];
-    {
-      __m512i O[R];
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) O[r] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int p = 0; p < 8; ++p) {
-        const __m512i scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 + 32 * p)));
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r)
-          O[r] = _mm512_add_epi32(O[r], _mm512_madd_epi16(scp, bcast32(a.s + (r0 + r) * (k / 16) + 16 * b + 2 * p)));
-      }
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) S[r] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(O[r], 5));
-    }
+    for (int r = 0; r < R; ++r) S[r] = q6_offset(t, a.s + (r0 + r) * (k / 16) + 16 * b);
 #pragma GCC unroll 1
     for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
-        if constexpr (R <= 2) {
-          q6_k_quarter_all<R>(t, a, r0, b, h, half, S);
-        } else {  // 4 rows: two passes (groups i = 0, 2 from ql0, then 1, 3 from ql1) keep the
-                  // accumulators in registers
-          q6_k_quarter_pair<R, 0>(t, a, r0, b, h, half, S);
-          q6_k_quarter_pair<R, 1>(t, a, r0, b, h, half, S);
-        }
+        q6_k_quarter<R, 0, 1>(t, a, r0, b, h, half, S);
+        q6_k_quarter<R, 2, 3>(t, a, r0, b, h, half, S);
       }
     }
     const __m512 dv = load_f16x16(t);
@@ -341,13 +363,80 @@ void q6_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, F[r]);
 }
 
+// One activation row against NG groups: each broadcast feeds NG weight vectors; per group the 16
+// scale groups of a block accumulate in 4 passes of 4 independent chains.
+template <int NG>
+void q6_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  const int64_t nb = m.blocks, k = a.k;
+  __m512 F[NG];
+#pragma GCC unroll 2
+  for (int q = 0; q < NG; ++q) F[q] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* t[NG];
+    __m512i S[NG];
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q) {
+      t[q] = m.tile(g + q, b);
+      prefetch_ahead(t[q], m.tile_bytes, 0);
+      S[q] = q6_offset(t[q], a.s + r0 * (k / 16) + 16 * b);
+    }
+#pragma GCC unroll 1
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        __m512i acc[NG][4];
+#pragma GCC unroll 2
+        for (int q = 0; q < NG; ++q) acc[q][0] = acc[q][1] = acc[q][2] = acc[q][3] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int l4 = 4 * half; l4 < 4 * half + 4; ++l4) {
+          const int8_t* xq = a.q + r0 * k + 256 * b + 128 * h + 4 * l4;
+          const __m512i x0 = bcast32(xq), x1 = bcast32(xq + 32), x2 = bcast32(xq + 64), x3 = bcast32(xq + 96);
+#pragma GCC unroll 2
+          for (int q = 0; q < NG; ++q) {
+            const uint8_t* base = q6_base(t[q], h, l4);
+            acc[q][0] = _mm512_dpbusd_epi32(acc[q][0], q6_value<0>(base), x0);
+            acc[q][1] = _mm512_dpbusd_epi32(acc[q][1], q6_value<1>(base), x1);
+            acc[q][2] = _mm512_dpbusd_epi32(acc[q][2], q6_value<2>(base), x2);
+            acc[q][3] = _mm512_dpbusd_epi32(acc[q][3], q6_value<3>(base), x3);
+          }
+        }
+#pragma GCC unroll 2
+        for (int q = 0; q < NG; ++q)
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) S[q] = _mm512_add_epi32(S[q], _mm512_mullo_epi32(acc[q][i], q6_scale(t[q], h, i, half)));
+      }
+    }
+    const __m512 dx = _mm512_set1_ps(a.d[r0 * nb + b]);
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q) F[q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[q]), _mm512_mul_ps(load_f16x16(t[q]), dx), F[q]);
+  }
+#pragma GCC unroll 2
+  for (int q = 0; q < NG; ++q) _mm512_storeu_ps(y + r0 * ldy + 16 * (g + q), F[q]);
+}
+
+template <int R>
+void q6_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  if constexpr (R == 1) {
+    q6_k_row<1>(m, a, r0, g, y, ldy);
+  } else {
+    q6_k_rows_multi<R>(m, a, r0, g, y, ldy);
+  }
+}
+
 // ---- the row loop --------------------------------------------------------------------------------
 
 using RowsFn = void (*)(const PackedMatrix&, const PackedActs&, int64_t, int64_t, float*, int64_t);
 
-template <RowsFn R4, RowsFn R3, RowsFn R2, RowsFn R1>
+// R1x2: one row against two groups (g, g + 1) at once, for a single-row call (decode), or nullptr.
+template <RowsFn R4, RowsFn R3, RowsFn R2, RowsFn R1, RowsFn R1x2 = nullptr>
 void packed_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1, float* y,
                  int64_t ldy) {
+  if (R1x2 != nullptr && n == 1) {
+    int64_t g = g0;
+    for (; g + 2 <= g1; g += 2) R1x2(m, a, 0, g, y, ldy);
+    if (g < g1) R1(m, a, 0, g, y, ldy);
+    return;
+  }
   for (int64_t g = g0; g < g1; ++g) {
     int64_t r = 0;
     for (; r + 4 <= n; r += 4) R4(m, a, r, g, y, ldy);
@@ -361,15 +450,25 @@ void packed_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t 
 }
 
 #define AX_PACKED(name) packed_rows<name<4>, name<3>, name<2>, name<1>>
+#define AX_PACKED_X2(name, row) packed_rows<name<4>, name<3>, name<2>, name<1>, row<2>>
+template <int NG>
+void q4_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  q45_k_row<NG, false>(m, a, r0, g, y, ldy);
+}
+template <int NG>
+void q5_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  q45_k_row<NG, true>(m, a, r0, g, y, ldy);
+}
 
 }  // namespace
 
 const PackedKernels* table() {
-  static const PackedKernels t{AX_PACKED(q8_0_rows), AX_PACKED(q4_0_rows), AX_PACKED(q4_k_rows),
-                               AX_PACKED(q5_k_rows), AX_PACKED(q6_k_rows)};
+  static const PackedKernels t{AX_PACKED(q8_0_rows), AX_PACKED(q4_0_rows), AX_PACKED_X2(q4_k_rows, q4_k_row),
+                               AX_PACKED_X2(q5_k_rows, q5_k_row), AX_PACKED_X2(q6_k_rows, q6_k_row)};
   return &t;
 }
 #undef AX_PACKED
+#undef AX_PACKED_X2
 
 }  // namespace ax::cpu::kernels::packed_avx512
 
