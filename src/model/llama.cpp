@@ -114,9 +114,12 @@ void LlamaModel::run_layers(const Batch& batch, KvCache& kv, std::vector<float>&
          kv.kv_width(), cfg_.num_layers, cfg_.num_kv_heads * cfg_.head_dim);
   check_batch(batch, kv, V);
 
-  x.resize(T * H);                // residual stream [T, hidden]
-  std::vector<float> n(T * H);    // normalised input of a sub-block [T, hidden]
-  std::vector<float> y(T * H);    // a sub-block's output [T, hidden]
+  x.resize(T * H);  // residual stream [T, hidden]
+  // normalised input of a sub-block and a sub-block's output, [T, hidden] each (per-thread buffers
+  // reused across passes: fresh megabytes per prefill chunk cost page faults)
+  thread_local std::vector<float> n, y;
+  if (n.size() < static_cast<size_t>(T * H)) n.resize(T * H);
+  if (y.size() < static_cast<size_t>(T * H)) y.resize(T * H);
   cpu::embedding(*embed_, batch.tokens.data(), T, x.data());
 
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
