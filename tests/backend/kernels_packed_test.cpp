@@ -1,6 +1,6 @@
 // The packed 16-row tile kernels (backend/cpu/kernels/packed.h) on fresh random weights: the repack
 // is lossless, every type matches the double-precision reference with x quantized as the kernels
-// quantize it, rows are bit-identical whatever the batch (the point of the layout), and
+// quantize it (float weights: x as is), rows are bit-identical whatever the batch (the point of the layout), and
 // linear_kernel picks the packed copy while its handle lives.
 #include <gtest/gtest.h>
 
@@ -17,7 +17,8 @@
 namespace ax::cpu::kernels {
 namespace {
 
-const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                              DType::F32,  DType::F16,  DType::BF16};
 
 TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {
   TensorView v;
@@ -40,7 +41,8 @@ TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
   EXPECT_TRUE(packable(view_of(DType::Q4_K, w, 32, 256)));
   EXPECT_FALSE(packable(view_of(DType::Q4_K, w, 24, 256)));   // not a multiple of 16 rows
   EXPECT_FALSE(packable(view_of(DType::Q2_K, w, 16, 256)));   // no packed kernel
-  EXPECT_FALSE(packable(view_of(DType::F32, w, 16, 64)));
+  EXPECT_TRUE(packable(view_of(DType::F16, w, 16, 64)));
+  EXPECT_FALSE(packable(view_of(DType::F16, w, 16, 48)));    // rows not whole 32-value blocks
   EXPECT_THROW(pack(view_of(DType::Q4_K, w, 24, 256)), ax::Error);
 }
 

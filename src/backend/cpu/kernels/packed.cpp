@@ -24,6 +24,9 @@ namespace {
 
 size_t tile_bytes_of(DType t) {
   switch (t) {
+    case DType::F32: return 2048;
+    case DType::F16:
+    case DType::BF16: return 1024;
     case DType::Q8_0: return 544;
     case DType::Q4_0: return 288;
     case DType::Q4_K: return 2368;
@@ -32,6 +35,10 @@ size_t tile_bytes_of(DType t) {
     default: return 0;
   }
 }
+
+// Values per tile column block: the quant block, or 32 for the float types.
+int64_t block_values(DType t) { return dtype_info(t).block_size == 1 ? 32 : dtype_info(t).block_size; }
+size_t block_bytes(DType t) { return static_cast<size_t>(block_values(t) / dtype_info(t).block_size) * dtype_info(t).type_size; }
 
 // The 8 six-bit scales and mins of a Q4_K/Q5_K block's 12 packed bytes.
 void k_scales(const uint8_t* s, uint8_t* sc, uint8_t* m) {
@@ -59,6 +66,14 @@ void pack_k_scales(const uint8_t* sc, const uint8_t* m, uint8_t* s) {
 template <class Fn>
 void for_each_moved_byte(DType t, int i, Fn&& fn) {
   switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16: {  // [32 k][16 lanes] values
+      const int e = static_cast<int>(dtype_info(t).type_size);
+      for (int kk = 0; kk < 32; ++kk)
+        for (int x = 0; x < e; ++x) fn(kk * e + x, (kk * 16 + i) * e + x, 0);
+      return;
+    }
     case DType::Q8_0:
       for (int b = 0; b < 2; ++b) fn(b, 2 * i + b, 0);
       for (int l4 = 0; l4 < 8; ++l4)
@@ -212,7 +227,7 @@ HugeBuffer::~HugeBuffer() {
 bool packable(const TensorView& w) {
   if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0 || packed_kernels() == nullptr) return false;
   const int64_t out = w.shape[0], in = w.shape[1];
-  return out > 0 && out % kPackRows == 0 && in % dtype_info(w.dtype).block_size == 0 &&
+  return out > 0 && out % kPackRows == 0 && in % block_values(w.dtype) == 0 &&
          w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
 }
 
@@ -223,8 +238,8 @@ std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
   m->out = w.shape[0];
   m->in = w.shape[1];
   m->tile_bytes = tile_bytes_of(w.dtype);
-  m->blocks = m->in / dtype_info(w.dtype).block_size;
-  const size_t block_bytes = dtype_info(w.dtype).type_size;
+  m->blocks = m->in / block_values(w.dtype);
+  const size_t bb = block_bytes(w.dtype);
   const size_t rb = row_bytes(w.dtype, m->in);
   const int64_t groups = m->out / kPackRows;
   m->bytes = std::make_unique<HugeBuffer>(static_cast<size_t>(groups * m->blocks) * m->tile_bytes);
@@ -232,16 +247,16 @@ std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
     for (int64_t g = g0; g < g1; ++g)
       for (int64_t b = 0; b < m->blocks; ++b) {
         auto* tile = const_cast<uint8_t*>(m->tile(g, b));
-        for (int i = 0; i < kPackRows; ++i) pack_block(w.dtype, w.data + (g * kPackRows + i) * rb + b * block_bytes, i, tile);
+        for (int i = 0; i < kPackRows; ++i) pack_block(w.dtype, w.data + (g * kPackRows + i) * rb + b * bb, i, tile);
       }
   });
   return m;
 }
 
 void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst) {
-  const size_t block_bytes = dtype_info(m.dtype).type_size;
+  const size_t bb = block_bytes(m.dtype);
   for (int64_t b = 0; b < m.blocks; ++b)
-    unpack_block(m.dtype, m.tile(row / kPackRows, b), static_cast<int>(row % kPackRows), dst + b * block_bytes);
+    unpack_block(m.dtype, m.tile(row / kPackRows, b), static_cast<int>(row % kPackRows), dst + b * bb);
 }
 
 void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
@@ -249,6 +264,12 @@ void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, T
   if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
   if (n <= 0) return;
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  const PackedFn fn = pk->for_dtype(m.dtype);
+  if (dtype_info(m.dtype).block_size == 1) {  // float weights see x as float32
+    const PackedActs acts{nullptr, nullptr, nullptr, nullptr, x, m.in};
+    tp.parallel_for(m.out / kPackRows, 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
+    return;
+  }
   const bool k_quant = m.dtype == DType::Q4_K || m.dtype == DType::Q5_K || m.dtype == DType::Q6_K;
   const int64_t qblock = k_quant ? 256 : 32, sgroup = k_quant ? 16 : 32;
   // Activations quantized once per call, per row (a row's bytes never depend on n).
@@ -273,8 +294,7 @@ void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, T
     if (k_quant)
       for (int64_t i = r0 * (in / 32); i < r1 * (in / 32); ++i) s32p[i] = static_cast<int16_t>(sp[2 * i] + sp[2 * i + 1]);
   });
-  const PackedActs acts{qp, dp, sp, k_quant ? s32p : nullptr, in};
-  const PackedFn fn = pk->for_dtype(m.dtype);
+  const PackedActs acts{qp, dp, sp, k_quant ? s32p : nullptr, nullptr, in};
   tp.parallel_for(m.out / kPackRows, 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
 }
 

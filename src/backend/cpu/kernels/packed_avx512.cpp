@@ -40,14 +40,15 @@ inline __m512 load_f16x16(const uint8_t* p) {
 inline __m512i lanes_u8(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-// Software prefetch kPrefetchTiles tiles ahead of the one being read (tiles are laid out in the
-// order a single row reads them). Only on the first pass over a group (r0 == 0): later row chunks
-// find the tiles in cache. Measured on Qwen3-0.6B Q4_K_M decode (2 threads): the linear layers
-// stream 34.8 GB/s without it, 36.5 with 2 tiles, 33 with 8.
-constexpr int64_t kPrefetchTiles = 2;
+// Software prefetch of the tile about kPrefetchBytes ahead of the one being read (tiles are laid
+// out in the order a single row reads them; at least 2 tiles). Only on the first pass over a group
+// (r0 == 0): later row chunks find the tiles in cache. Measured on Qwen3-0.6B Q4_K_M decode
+// (2 threads): the linear layers stream 34.8 GB/s without it, 36.5 with 2 tiles (4.7 KB), 33 with 8.
+constexpr size_t kPrefetchBytes = 4096;
 inline void prefetch_ahead(const uint8_t* tile, size_t bytes, int64_t r0) {
   if (r0 != 0) return;
-  const char* p = reinterpret_cast<const char*>(tile) + kPrefetchTiles * bytes;
+  const size_t ahead = bytes * 2 > kPrefetchBytes ? bytes * 2 : (kPrefetchBytes + bytes - 1) / bytes * bytes;
+  const char* p = reinterpret_cast<const char*>(tile) + ahead;
   for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 inline __m512i dp(__m512i acc, __m512i w, const int8_t* x4) { return _mm512_dpbusd_epi32(acc, w, bcast32(x4)); }
@@ -175,56 +176,42 @@ inline void q45_float_step(const uint8_t* t, float dx, __m512i S, __m512i M, __m
   *G = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(mv, d), *G);
 }
 
-// One activation row against NG groups side by side: each activation broadcast feeds NG weight
-// vectors, and all 8 sub-blocks of every group accumulate independently (8 * NG vpdpbusd chains).
-template <int NG, bool Q5>
+// One activation row: all 8 sub-blocks accumulate side by side (8 independent vpdpbusd chains), the
+// tile read front to back.
+template <bool Q5>
 void q45_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
-  __m512 F[NG], G[NG];
-#pragma GCC unroll 2
-  for (int q = 0; q < NG; ++q) F[q] = G[q] = _mm512_setzero_ps();
+  __m512 F = _mm512_setzero_ps(), G = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* t[NG];
-#pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q) { t[q] = m.tile(g + q, b); prefetch_ahead(t[q], m.tile_bytes, 0); }
+    const uint8_t* t = m.tile(g, b);
+    prefetch_ahead(t, m.tile_bytes, 0);
     const int8_t* xq = a.q + r0 * k + 256 * b;
-    __m512i acc[NG][8];
-#pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q)
+    __m512i acc[8];
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) acc[q][j] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) acc[j] = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int l4 = 0; l4 < 8; ++l4) {
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
-        const __m512i xlo = bcast32(xq + 64 * c + 4 * l4), xhi = bcast32(xq + 64 * c + 32 + 4 * l4);
-#pragma GCC unroll 2
-        for (int q = 0; q < NG; ++q) {
-          __m512i lo, hi;
-          q45_unpack<Q5>(t[q], c, l4, &lo, &hi);
-          acc[q][2 * c] = _mm512_dpbusd_epi32(acc[q][2 * c], lo, xlo);
-          acc[q][2 * c + 1] = _mm512_dpbusd_epi32(acc[q][2 * c + 1], hi, xhi);
-        }
+        __m512i lo, hi;
+        q45_unpack<Q5>(t, c, l4, &lo, &hi);
+        acc[2 * c] = dp(acc[2 * c], lo, xq + 64 * c + 4 * l4);
+        acc[2 * c + 1] = dp(acc[2 * c + 1], hi, xq + 64 * c + 32 + 4 * l4);
       }
     }
-    const float dx = a.d[r0 * nb + b];
-#pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q) {
-      __m512i S = _mm512_setzero_si512();
+    __m512i S = _mm512_setzero_si512();
 #pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) S = q45_scaled<Q5>(S, t[q], c, acc[q][2 * c], acc[q][2 * c + 1]);
-      q45_float_step(t[q], dx, S, q45_mins(t[q], a.s32 + r0 * (k / 32) + 8 * b), &F[q], &G[q]);
-    }
+    for (int c = 0; c < 4; ++c) S = q45_scaled<Q5>(S, t, c, acc[2 * c], acc[2 * c + 1]);
+    q45_float_step(t, a.d[r0 * nb + b], S, q45_mins(t, a.s32 + r0 * (k / 32) + 8 * b), &F, &G);
   }
-#pragma GCC unroll 2
-  for (int q = 0; q < NG; ++q) _mm512_storeu_ps(y + r0 * ldy + 16 * (g + q), _mm512_sub_ps(F[q], G[q]));
+  _mm512_storeu_ps(y + r0 * ldy + 16 * g, _mm512_sub_ps(F, G));
 }
 
 // R activation rows (2..4) against one group: one unpacked weight vector feeds R rows.
 template <int R, bool Q5>
 void q45_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   if constexpr (R == 1) {
-    q45_k_row<1, Q5>(m, a, r0, g, y, ldy);
+    q45_k_row<Q5>(m, a, r0, g, y, ldy);
   } else {
     const int64_t nb = m.blocks, k = a.k;
     __m512 F[R], G[R];
@@ -363,80 +350,110 @@ void q6_k_rows_multi(const PackedMatrix& m, const PackedActs& a, int64_t r0, int
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, F[r]);
 }
 
-// One activation row against NG groups: each broadcast feeds NG weight vectors; per group the 16
-// scale groups of a block accumulate in 4 passes of 4 independent chains.
-template <int NG>
+// One activation row: per quarter (h, half) of a block, 4 independent vpdpbusd chains.
 void q6_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
-  __m512 F[NG];
-#pragma GCC unroll 2
-  for (int q = 0; q < NG; ++q) F[q] = _mm512_setzero_ps();
+  __m512 F = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* t[NG];
-    __m512i S[NG];
-#pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q) {
-      t[q] = m.tile(g + q, b);
-      prefetch_ahead(t[q], m.tile_bytes, 0);
-      S[q] = q6_offset(t[q], a.s + r0 * (k / 16) + 16 * b);
-    }
+    const uint8_t* t = m.tile(g, b);
+    prefetch_ahead(t, m.tile_bytes, 0);
+    __m512i S = q6_offset(t, a.s + r0 * (k / 16) + 16 * b);
 #pragma GCC unroll 1
     for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
-        __m512i acc[NG][4];
-#pragma GCC unroll 2
-        for (int q = 0; q < NG; ++q) acc[q][0] = acc[q][1] = acc[q][2] = acc[q][3] = _mm512_setzero_si512();
+        __m512i acc[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) acc[i] = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int l4 = 4 * half; l4 < 4 * half + 4; ++l4) {
           const int8_t* xq = a.q + r0 * k + 256 * b + 128 * h + 4 * l4;
-          const __m512i x0 = bcast32(xq), x1 = bcast32(xq + 32), x2 = bcast32(xq + 64), x3 = bcast32(xq + 96);
-#pragma GCC unroll 2
-          for (int q = 0; q < NG; ++q) {
-            const uint8_t* base = q6_base(t[q], h, l4);
-            acc[q][0] = _mm512_dpbusd_epi32(acc[q][0], q6_value<0>(base), x0);
-            acc[q][1] = _mm512_dpbusd_epi32(acc[q][1], q6_value<1>(base), x1);
-            acc[q][2] = _mm512_dpbusd_epi32(acc[q][2], q6_value<2>(base), x2);
-            acc[q][3] = _mm512_dpbusd_epi32(acc[q][3], q6_value<3>(base), x3);
-          }
+          const uint8_t* base = q6_base(t, h, l4);
+          acc[0] = dp(acc[0], q6_value<0>(base), xq);
+          acc[1] = dp(acc[1], q6_value<1>(base), xq + 32);
+          acc[2] = dp(acc[2], q6_value<2>(base), xq + 64);
+          acc[3] = dp(acc[3], q6_value<3>(base), xq + 96);
         }
-#pragma GCC unroll 2
-        for (int q = 0; q < NG; ++q)
 #pragma GCC unroll 4
-          for (int i = 0; i < 4; ++i) S[q] = _mm512_add_epi32(S[q], _mm512_mullo_epi32(acc[q][i], q6_scale(t[q], h, i, half)));
+        for (int i = 0; i < 4; ++i) S = _mm512_add_epi32(S, _mm512_mullo_epi32(acc[i], q6_scale(t, h, i, half)));
       }
     }
-    const __m512 dx = _mm512_set1_ps(a.d[r0 * nb + b]);
-#pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q) F[q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[q]), _mm512_mul_ps(load_f16x16(t[q]), dx), F[q]);
+    F = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S), _mm512_mul_ps(load_f16x16(t), _mm512_set1_ps(a.d[r0 * nb + b])), F);
   }
-#pragma GCC unroll 2
-  for (int q = 0; q < NG; ++q) _mm512_storeu_ps(y + r0 * ldy + 16 * (g + q), F[q]);
+  _mm512_storeu_ps(y + r0 * ldy + 16 * g, F);
 }
 
 template <int R>
 void q6_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   if constexpr (R == 1) {
-    q6_k_row<1>(m, a, r0, g, y, ldy);
+    q6_k_row(m, a, r0, g, y, ldy);
   } else {
     q6_k_rows_multi<R>(m, a, r0, g, y, ldy);
   }
+}
+
+// ---- float weights (F32, F16, BF16): blocks of 32 values, x stays float32 ----------------------------
+// Per lane, four partial sums: P_j takes the values k = j (mod 4) in order (one fma each);
+// y = (P_0 + P_1) + (P_2 + P_3).
+
+template <DType T>
+inline __m512 load_w16(const uint8_t* p) {
+  if constexpr (T == DType::F32) {
+    return _mm512_loadu_ps(p);
+  } else if constexpr (T == DType::F16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  }
+}
+template <DType T>
+constexpr int kElem = T == DType::F32 ? 4 : 2;
+
+template <DType T, int R>
+void float_tile_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  const int64_t nb = m.blocks, k = a.k;
+  __m512 P[R][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) P[r][0] = P[r][1] = P[r][2] = P[r][3] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* t = m.tile(g, b);
+    prefetch_ahead(t, m.tile_bytes, r0);
+#pragma GCC unroll 2
+    for (int k4 = 0; k4 < 32; k4 += 4) {
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512 w = load_w16<T>(t + (k4 + j) * 16 * kElem<T>);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+          P[r][j] = _mm512_fmadd_ps(w, _mm512_set1_ps(a.x[(r0 + r) * k + 32 * b + k4 + j]), P[r][j]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+    _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, _mm512_add_ps(_mm512_add_ps(P[r][0], P[r][1]), _mm512_add_ps(P[r][2], P[r][3])));
+}
+
+template <int R>
+void f32_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  float_tile_rows<DType::F32, R>(m, a, r0, g, y, ldy);
+}
+template <int R>
+void f16_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  float_tile_rows<DType::F16, R>(m, a, r0, g, y, ldy);
+}
+template <int R>
+void bf16_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  float_tile_rows<DType::BF16, R>(m, a, r0, g, y, ldy);
 }
 
 // ---- the row loop --------------------------------------------------------------------------------
 
 using RowsFn = void (*)(const PackedMatrix&, const PackedActs&, int64_t, int64_t, float*, int64_t);
 
-// R1x2: one row against two groups (g, g + 1) at once, for a single-row call (decode), or nullptr.
-template <RowsFn R4, RowsFn R3, RowsFn R2, RowsFn R1, RowsFn R1x2 = nullptr>
+template <RowsFn R4, RowsFn R3, RowsFn R2, RowsFn R1>
 void packed_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1, float* y,
                  int64_t ldy) {
-  if (R1x2 != nullptr && n == 1) {
-    int64_t g = g0;
-    for (; g + 2 <= g1; g += 2) R1x2(m, a, 0, g, y, ldy);
-    if (g < g1) R1(m, a, 0, g, y, ldy);
-    return;
-  }
   for (int64_t g = g0; g < g1; ++g) {
     int64_t r = 0;
     for (; r + 4 <= n; r += 4) R4(m, a, r, g, y, ldy);
@@ -450,25 +467,17 @@ void packed_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t 
 }
 
 #define AX_PACKED(name) packed_rows<name<4>, name<3>, name<2>, name<1>>
-#define AX_PACKED_X2(name, row) packed_rows<name<4>, name<3>, name<2>, name<1>, row<2>>
-template <int NG>
-void q4_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  q45_k_row<NG, false>(m, a, r0, g, y, ldy);
-}
-template <int NG>
-void q5_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  q45_k_row<NG, true>(m, a, r0, g, y, ldy);
-}
 
 }  // namespace
 
 const PackedKernels* table() {
-  static const PackedKernels t{AX_PACKED(q8_0_rows), AX_PACKED(q4_0_rows), AX_PACKED_X2(q4_k_rows, q4_k_row),
-                               AX_PACKED_X2(q5_k_rows, q5_k_row), AX_PACKED_X2(q6_k_rows, q6_k_row)};
+  static const PackedKernels t{AX_PACKED(q8_0_rows), AX_PACKED(q4_0_rows), AX_PACKED(q4_k_rows),
+                               AX_PACKED(q5_k_rows), AX_PACKED(q6_k_rows),
+                               AX_PACKED(f32_rows), AX_PACKED(f16_rows),
+                               AX_PACKED(bf16_rows)};
   return &t;
 }
 #undef AX_PACKED
-#undef AX_PACKED_X2
 
 }  // namespace ax::cpu::kernels::packed_avx512
 

@@ -9,12 +9,14 @@ namespace ax::cpu::kernels {
 // Activations of one packed matmul, quantized per row as for the per-row kernels:
 //   q int8 {n, k}; d float {n, k / qblock} (qblock 32 for Q8_0/Q4_0, 256 for the K-quants);
 //   s int16 {n, k / sgroup}: sums of q per 32 values (Q8_0/Q4_0) or per 16 (K-quants);
-//   s32 int16 {n, k / 32}: sums per 32 values (K-quants only, for the Q4_K/Q5_K mins).
+//   s32 int16 {n, k / 32}: sums per 32 values (K-quants only, for the Q4_K/Q5_K mins);
+//   x float {n, k}: the input itself (float weights only; the quantized fields are then null).
 struct PackedActs {
   const int8_t* q;
   const float* d;
   const int16_t* s;
   const int16_t* s32;
+  const float* x;
   int64_t k;
 };
 
@@ -23,9 +25,12 @@ using PackedFn = void (*)(const PackedMatrix& m, const PackedActs& a, int64_t n,
                           float* y, int64_t ldy);
 
 struct PackedKernels {
-  PackedFn q8_0, q4_0, q4_k, q5_k, q6_k;
+  PackedFn q8_0, q4_0, q4_k, q5_k, q6_k, f32, f16, bf16;
   PackedFn for_dtype(DType t) const {
     switch (t) {
+      case DType::F32: return f32;
+      case DType::F16: return f16;
+      case DType::BF16: return bf16;
       case DType::Q8_0: return q8_0;
       case DType::Q4_0: return q4_0;
       case DType::Q4_K: return q4_k;
