@@ -409,42 +409,69 @@ inline __m512 load_w16(const uint8_t* p) {
 template <DType T>
 constexpr int kElem = T == DType::F32 ? 4 : 2;
 
-template <DType T, int R>
+// R rows x NG groups; 4 * R * NG accumulators (NG = 2, R = 3 for many rows: each weight vector
+// feeds 3 rows, each activation broadcast 2 groups).
+template <DType T, int R, int NG = 1>
 void float_tile_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
-  __m512 P[R][4];
+  __m512 P[NG][R][4];
+#pragma GCC unroll 2
+  for (int q = 0; q < NG; ++q)
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) P[r][0] = P[r][1] = P[r][2] = P[r][3] = _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) P[q][r][0] = P[q][r][1] = P[q][r][2] = P[q][r][3] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, r0);
+    const uint8_t* t[NG];
+#pragma GCC unroll 2
+    for (int q = 0; q < NG; ++q) {
+      t[q] = m.tile(g + q, b);
+      prefetch_ahead(t[q], m.tile_bytes, r0);
+    }
 #pragma GCC unroll 2
     for (int k4 = 0; k4 < 32; k4 += 4) {
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
-        const __m512 w = load_w16<T>(t + (k4 + j) * 16 * kElem<T>);
+        __m512 w[NG];
+#pragma GCC unroll 2
+        for (int q = 0; q < NG; ++q) w[q] = load_w16<T>(t[q] + (k4 + j) * 16 * kElem<T>);
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r)
-          P[r][j] = _mm512_fmadd_ps(w, _mm512_set1_ps(a.x[(r0 + r) * k + 32 * b + k4 + j]), P[r][j]);
+        for (int r = 0; r < R; ++r) {
+          const __m512 xv = _mm512_set1_ps(a.x[(r0 + r) * k + 32 * b + k4 + j]);
+#pragma GCC unroll 2
+          for (int q = 0; q < NG; ++q) P[q][r][j] = _mm512_fmadd_ps(w[q], xv, P[q][r][j]);
+        }
       }
     }
   }
+#pragma GCC unroll 2
+  for (int q = 0; q < NG; ++q)
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-    _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, _mm512_add_ps(_mm512_add_ps(P[r][0], P[r][1]), _mm512_add_ps(P[r][2], P[r][3])));
+    for (int r = 0; r < R; ++r)
+      _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * (g + q),
+                       _mm512_add_ps(_mm512_add_ps(P[q][r][0], P[q][r][1]), _mm512_add_ps(P[q][r][2], P[q][r][3])));
 }
 
-template <int R>
-void f32_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  float_tile_rows<DType::F32, R>(m, a, r0, g, y, ldy);
-}
-template <int R>
-void f16_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  float_tile_rows<DType::F16, R>(m, a, r0, g, y, ldy);
-}
-template <int R>
-void bf16_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  float_tile_rows<DType::BF16, R>(m, a, r0, g, y, ldy);
+// The row loop for float weights: one row (decode) reads one group at a time, front to back; more
+// rows take pairs of groups in 3-row tiles.
+template <DType T>
+void float_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1, float* y, int64_t ldy) {
+  int64_t g = g0;
+  if (n >= 2)
+    for (; g + 2 <= g1; g += 2) {
+      int64_t r = 0;
+      for (; r + 3 <= n; r += 3) float_tile_rows<T, 3, 2>(m, a, r, g, y, ldy);
+      if (n - r == 2) float_tile_rows<T, 2, 2>(m, a, r, g, y, ldy);
+      if (n - r == 1) float_tile_rows<T, 1, 2>(m, a, r, g, y, ldy);
+    }
+  for (; g < g1; ++g) {
+    int64_t r = 0;
+    for (; r + 4 <= n; r += 4) float_tile_rows<T, 4>(m, a, r, g, y, ldy);
+    switch (n - r) {
+      case 3: float_tile_rows<T, 3>(m, a, r, g, y, ldy); break;
+      case 2: float_tile_rows<T, 2>(m, a, r, g, y, ldy); break;
+      case 1: float_tile_rows<T, 1>(m, a, r, g, y, ldy); break;
+      default: break;
+    }
+  }
 }
 
 // ---- the row loop --------------------------------------------------------------------------------
@@ -473,8 +500,7 @@ void packed_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t 
 const PackedKernels* table() {
   static const PackedKernels t{AX_PACKED(q8_0_rows), AX_PACKED(q4_0_rows), AX_PACKED(q4_k_rows),
                                AX_PACKED(q5_k_rows), AX_PACKED(q6_k_rows),
-                               AX_PACKED(f32_rows), AX_PACKED(f16_rows),
-                               AX_PACKED(bf16_rows)};
+                               float_rows<DType::F32>, float_rows<DType::F16>, float_rows<DType::BF16>};
   return &t;
 }
 #undef AX_PACKED
