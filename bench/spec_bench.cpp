@@ -273,7 +273,10 @@ std::vector<Rule> study_rules() {
   o = {};
   o.min_n = 3;
   rules.push_back({"n4..3 only", o});
-  rules.push_back({"n=2 drafts <= 2 (default)", {}});
+  rules.push_back({"n=2 drafts <= 2, resync (default)", {}});
+  o = {};
+  o.resync_after_rejection = false;
+  rules.push_back({"n=2 drafts <= 2, no resync", o});
   o = {};
   o.max_len_for_n[2] = 4;
   o.max_len_for_n[3] = 8;
@@ -309,6 +312,7 @@ Replay replay(const std::vector<int32_t>& prompt, const std::vector<int32_t>& ou
     d.draft(cap, draft);
     size_t acc = 0;
     while (acc < draft.size() && draft[acc] == out[t + acc]) ++acc;
+    if (!draft.empty()) d.verified(static_cast<int>(draft.size()), static_cast<int>(acc));
     const size_t emit = acc + 1;
     for (size_t i = 0; i < emit; ++i) d.append(out[t + i]);
     r.steps += 1;

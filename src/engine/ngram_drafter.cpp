@@ -30,6 +30,8 @@ bool NgramDrafter::same_ngram(int64_t end_a, int64_t end_b, int n) const {
 
 void NgramDrafter::reset(std::span<const int32_t> tokens) {
   tokens_.clear();
+  draft_from_ = resume_at_ = -1;
+  resumed_ = false;
   tokens_.reserve(tokens.size() + 256);
   for (auto& t : table_) t.clear();
   append(tokens);
@@ -53,10 +55,35 @@ void NgramDrafter::append(int32_t token) {
   }
 }
 
-int NgramDrafter::draft(int max_draft, std::vector<int32_t>& out) const {
+void NgramDrafter::copy_from(int64_t from, int want, std::vector<int32_t>& out) const {
+  const int64_t len = static_cast<int64_t>(tokens_.size());
+  for (int j = 0; j < want; ++j) {
+    const int64_t src = from + j;
+    out.push_back(src < len ? tokens_[src] : out[src - len]);
+  }
+}
+
+void NgramDrafter::verified(int drafted, int accepted) {
+  // Resume past the source token the model replaced; a resumed copy that failed at once was the
+  // wrong guess (an insertion or a longer edit): look the context up again instead.
+  if (draft_from_ >= 0 && accepted < drafted && options_.resync_after_rejection && (!resumed_ || accepted > 0))
+    resume_at_ = draft_from_ + accepted + 1;
+  draft_from_ = -1;
+}
+
+int NgramDrafter::draft(int max_draft, std::vector<int32_t>& out) {
   out.clear();
   const int64_t len = static_cast<int64_t>(tokens_.size());
+  const int64_t resume = resume_at_;
+  resume_at_ = draft_from_ = -1;
+  resumed_ = false;
   if (max_draft <= 0) return 0;
+  if (resume >= 0 && resume < len) {
+    copy_from(resume, std::min(max_draft, options_.max_len_for_n[options_.max_n]), out);
+    draft_from_ = resume;
+    resumed_ = true;
+    return kResync;
+  }
   for (int n = std::min<int64_t>(options_.max_n, len - 1); n >= options_.min_n; --n) {
     auto it = table_[n].find(key(len, n));
     if (it == table_[n].end()) continue;
@@ -65,13 +92,10 @@ int NgramDrafter::draft(int max_draft, std::vector<int32_t>& out) const {
     // is an earlier occurrence of the suffix (the hash is re-checked against the tokens).
     if (e.next_pos >= len || !same_ngram(e.next_pos, len, n)) continue;
     if (n <= options_.require_agreement_up_to_n && e.agreement < 2) continue;
-    const int want = std::min(max_draft, options_.max_len_for_n[n]);
     // Copy what followed the match; past the end of the context the copy reads its own output,
     // which continues a repeating cycle (period len - next_pos).
-    for (int j = 0; j < want; ++j) {
-      const int64_t src = e.next_pos + j;
-      out.push_back(src < len ? tokens_[src] : out[src - len]);
-    }
+    copy_from(e.next_pos, std::min(max_draft, options_.max_len_for_n[n]), out);
+    draft_from_ = e.next_pos;
     return n;
   }
   return 0;

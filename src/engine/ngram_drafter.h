@@ -25,6 +25,11 @@ struct NgramDraftOptions {
   // An n-gram of this length or shorter drafts only when its last two occurrences were followed
   // by the same token (the continuation is stable, not a coincidence). 0: no such check.
   int require_agreement_up_to_n = 0;
+  // After the model rejects a copied draft token (an edit: a renamed identifier, a changed value),
+  // the next draft continues the copy just past the replaced token instead of looking the context
+  // up again: right after an edit the last n tokens are new text, and their latest earlier
+  // occurrence, if any, is usually an earlier edit followed by different text.
+  bool resync_after_rejection = false;
 };
 
 class NgramDrafter {
@@ -42,8 +47,13 @@ class NgramDrafter {
   }
 
   // Writes up to max_draft predicted continuation tokens into `out` (cleared first) and returns
-  // the n of the n-gram that matched (0: no match, out empty).
-  int draft(int max_draft, std::vector<int32_t>& out) const;
+  // the n of the n-gram that matched (0: no match, out empty; kResync: the copy resumed after a
+  // rejected token).
+  int draft(int max_draft, std::vector<int32_t>& out);
+  static constexpr int kResync = kMaxN + 1;
+  // The outcome of verifying the last draft: `accepted` of its `drafted` tokens were kept (the
+  // model's own token replaced draft token `accepted` when accepted < drafted).
+  void verified(int drafted, int accepted);
 
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
   const std::vector<int32_t>& tokens() const { return tokens_; }
@@ -58,8 +68,15 @@ class NgramDrafter {
   uint64_t key(int64_t end, int n) const;
   bool same_ngram(int64_t end_a, int64_t end_b, int n) const;
 
+  // Copies from tokens_[from, ...) into out (past the end it reads its own output, continuing a
+  // repeating cycle).
+  void copy_from(int64_t from, int want, std::vector<int32_t>& out) const;
+
   NgramDraftOptions options_;
   std::vector<int32_t> tokens_;
+  int64_t draft_from_ = -1;  // where the last draft was copied from (-1: no draft pending)
+  int64_t resume_at_ = -1;   // where the next draft resumes the copy (-1: look up n-grams)
+  bool resumed_ = false;     // the last draft was such a resumed copy
   std::unordered_map<uint64_t, Entry> table_[kMaxN + 1];  // table_[n]
 };
 

@@ -68,7 +68,7 @@ double StepCostModel::jump_cost(int64_t batch) const {
 }
 
 SpecGate::SpecGate(SpecGateOptions options)
-    : o_(options), accept_(options.initial_accept), next_cooldown_(options.initial_cooldown) {
+    : o_(options), accept_{options.initial_accept, options.initial_accept}, next_cooldown_(options.initial_cooldown) {
   if (!(o_.row_cost >= 0) || !(o_.ema_weight > 0 && o_.ema_weight <= 1) ||
       !(o_.initial_accept >= 0 && o_.initial_accept <= 1) || o_.initial_cooldown < 1 ||
       o_.max_cooldown < o_.initial_cooldown || !(o_.min_gain >= 1))
@@ -96,10 +96,11 @@ int SpecGate::allowed(int max_draft, double row_cost, double jump_cost) {
   if (row_cost < 0) row_cost = o_.row_cost;
   if (cooldown_left_ > 0) {
     if (--cooldown_left_ > 0) return 0;
-    accept_ = o_.initial_accept;  // reopen: probe with an optimistic estimate
+    accept_[0] = accept_[1] = o_.initial_accept;  // reopen: probe with an optimistic estimate
+    hot_ = false;
     probing_ = true;
   }
-  const int j = best_length(accept_, row_cost, max_draft, jump_cost, o_.min_gain);
+  const int j = best_length(accept_[hot_], row_cost, max_draft, jump_cost, o_.min_gain);
   if (j > 0) return j;
   cooldown_left_ = next_cooldown_;
   next_cooldown_ = std::min(next_cooldown_ * 2, o_.max_cooldown);
@@ -113,12 +114,14 @@ void SpecGate::record(int drafted, int accepted) {
   const double trials = accepted + (accepted < drafted ? 1 : 0);
   const double observed = accepted / trials;
   if (probing_) {
-    accept_ = observed;  // a probe's evidence replaces the optimistic guess
+    accept_[0] = accept_[1] = observed;  // a probe's evidence replaces the optimistic guesses
     probing_ = false;
-    if (accept_ >= 0.5) next_cooldown_ = o_.initial_cooldown;
+    if (observed >= 0.5) next_cooldown_ = o_.initial_cooldown;
   } else {
-    accept_ = (1 - o_.ema_weight) * accept_ + o_.ema_weight * observed;
+    double& a = accept_[hot_];
+    a = (1 - o_.ema_weight) * a + o_.ema_weight * observed;
   }
+  hot_ = accepted == drafted;
 }
 
 }  // namespace ax

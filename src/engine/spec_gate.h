@@ -5,7 +5,11 @@
 //
 // 1. Per request, an accept-rate gate. It tracks the conditional acceptance a (the chance a draft
 //    token is accepted given the one before it was), as an exponential moving average of
-//    accepted / (accepted + 1 if the draft was cut short). With each extra draft row costing
+//    accepted / (accepted + 1 if the draft was cut short), separately for drafts that follow a
+//    fully accepted draft ("hot": the text is being copied or is looping) and for the others
+//    ("cold": a fresh match, or right after the model left the copied text). On repeated text the
+//    hot estimate runs near 1 and drafts stay long, while fresh matches that keep failing get
+//    short drafts or none. With each extra draft row costing
 //    `row_cost` of a one-token step, drafting j tokens yields (1 + a + ... + a^j) tokens for
 //    (1 + row_cost * j) of the time; the gate drafts the j that maximises that ratio and closes
 //    when no j beats plain decoding. Closed, it waits `cooldown` steps (doubling after each failed
@@ -80,7 +84,8 @@ class SpecGate {
   void record(int drafted, int accepted);
 
   bool open() const { return cooldown_left_ == 0; }
-  double accept_estimate() const { return accept_; }
+  // The estimate the next draft will use (hot or cold, see above).
+  double accept_estimate() const { return accept_[hot_]; }
   int64_t times_closed() const { return times_closed_; }
 
   // The draft length maximising (1 + a + ... + a^j) / (1 + jump_cost + row_cost * j), 0 if none
@@ -90,7 +95,8 @@ class SpecGate {
 
  private:
   SpecGateOptions o_;
-  double accept_;
+  double accept_[2];   // [cold, hot]
+  bool hot_ = false;   // the last draft was accepted whole
   int cooldown_left_ = 0;
   int next_cooldown_;
   bool probing_ = false;

@@ -44,6 +44,7 @@ SpecMetrics SpecSequence::take_unreported() {
 
 void SpecSequence::verified(int drafted, int accepted) {
   if (drafted <= 0) return;
+  drafter_.verified(drafted, accepted);
   gate_.record(drafted, accepted);
   ++metrics_.verify_steps;
   metrics_.drafted_tokens += drafted;

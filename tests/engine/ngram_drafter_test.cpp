@@ -133,6 +133,35 @@ TEST(NgramDrafter, NoMatchDraftsNothing) {
   EXPECT_EQ(out, (std::vector<int32_t>{8, 9, 5}));
 }
 
+// The resync option (off by default; measured in docs/PERFORMANCE.md): after the model replaces a
+// copied token, the next draft resumes the copy just past it; a resumed copy that fails at once
+// falls back to the n-gram lookup.
+TEST(NgramDrafter, ResyncResumesTheCopyPastAReplacedToken) {
+  NgramDraftOptions o;
+  o.resync_after_rejection = true;
+  NgramDrafter d(o);
+  // source "10 11 12 13 14 15 16 17", then the copy so far "10 11 12"
+  d.reset(std::vector<int32_t>{10, 11, 12, 13, 14, 15, 16, 17, 10, 11, 12});
+  std::vector<int32_t> out;
+  ASSERT_EQ(d.draft(4, out), 3);
+  EXPECT_EQ(out, (std::vector<int32_t>{13, 14, 15, 16}));
+  d.verified(4, 1);                                  // 13 accepted, 14 replaced by the model's 99
+  d.append(std::vector<int32_t>{13, 99});
+  EXPECT_EQ(d.draft(3, out), NgramDrafter::kResync);  // "13 99" never occurred: resume past 14
+  EXPECT_EQ(out, (std::vector<int32_t>{15, 16, 17}));
+  d.verified(3, 0);                                  // wrong guess: the model inserted instead
+  d.append(98);
+  EXPECT_EQ(d.draft(3, out), 0);                     // no n-gram for "99 98": nothing, no resync
+  EXPECT_TRUE(out.empty());
+  // Off (the default), a rejection changes nothing: the next draft looks the context up.
+  NgramDrafter plain;
+  plain.reset(std::vector<int32_t>{10, 11, 12, 13, 14, 15, 10, 11, 12});
+  ASSERT_EQ(plain.draft(2, out), 3);
+  plain.verified(2, 0);
+  plain.append(77);
+  EXPECT_EQ(plain.draft(2, out), 0);
+}
+
 TEST(NgramDrafter, RejectsABadNRange) {
   NgramDraftOptions o;
   o.max_n = 5;

@@ -58,6 +58,30 @@ TEST(SpecGate, ClosesOnRejectionsAndProbesWithDoublingCooldown) {
   EXPECT_EQ(g.allowed(8), 8);
 }
 
+// Drafts after a fully accepted draft (copying, looping) and the others keep separate estimates:
+// failing fresh matches shorten fresh drafts without shortening the drafts of a running copy.
+TEST(SpecGate, HotAndColdDraftsKeepSeparateEstimates) {
+  SpecGateOptions o;
+  o.row_cost = 0.05;
+  SpecGate g(o);
+  g.record(g.allowed(12), 12);                 // a whole draft accepted: the next one is hot
+  for (int i = 0; i < 10; ++i) g.record(g.allowed(12), g.allowed(12) > 0 ? 12 : 0);
+  const int hot_len = g.allowed(12);
+  EXPECT_EQ(hot_len, 12);                      // copying: full length
+  g.record(hot_len, 5);                        // the text changed: the next draft is cold
+  for (int i = 0; i < 5; ++i) {
+    const int j = g.allowed(12);
+    if (j > 0) g.record(j, 0);                 // fresh matches keep failing
+  }
+  EXPECT_LT(g.accept_estimate(), 0.5);
+  // Back on a copy: one whole draft and the next one is long again (the failures were cold ones).
+  int j = g.allowed(12);
+  for (int i = 0; i < 300 && j == 0; ++i) j = g.allowed(12);  // wait out a cooldown, if closed
+  ASSERT_GT(j, 0);
+  g.record(j, j);
+  EXPECT_GE(g.allowed(12), 10);
+}
+
 TEST(SpecGate, DraftsLongWhenAcceptanceIsHighAndRarelyWhenLow) {
   const uint64_t seed = fresh_seed();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);

@@ -450,12 +450,16 @@ void float_tile_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int
                        _mm512_add_ps(_mm512_add_ps(P[q][r][0], P[q][r][1]), _mm512_add_ps(P[q][r][2], P[q][r][3])));
 }
 
-// The row loop for float weights: one row (decode) reads one group at a time, front to back; more
-// rows take pairs of groups in 3-row tiles.
+// The row loop for float weights. Up to kPairRows rows read one group at a time, front to back
+// (still bound by streaming the weights, and two groups side by side are two streams, which the
+// hardware prefetchers serve poorly); more rows are bound by the multiply-adds and take pairs of
+// groups in 3-row tiles (each weight vector feeds 3 rows, each activation broadcast 2 groups).
+constexpr int64_t kPairRows = 12;
+
 template <DType T>
 void float_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1, float* y, int64_t ldy) {
   int64_t g = g0;
-  if (n >= 2)
+  if (n >= kPairRows)
     for (; g + 2 <= g1; g += 2) {
       int64_t r = 0;
       for (; r + 3 <= n; r += 3) float_tile_rows<T, 3, 2>(m, a, r, g, y, ldy);
