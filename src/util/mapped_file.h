@@ -23,6 +23,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Lets the pages of [p, p + n) go if they lie inside a live read-only file mapping of this
+  // class (they are read back from the file if touched again); does nothing for anything else,
+  // borrowed buffers included. For weights that were copied into another layout.
+  static void release_pages(const uint8_t* p, size_t n);
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <vector>
 
 #include "util/error.h"
 
@@ -51,6 +52,28 @@ TEST(MappedFile, MapsBytesAndNamesPathsInErrors) {
   borrowed.reset();  // must not unmap or free the caller's bytes
   EXPECT_EQ(bytes, copy);
   fs::remove_all(dir);
+}
+
+// Releasing pages drops them from a file mapping only (they read back unchanged); any other memory
+// is left alone, so a borrowed buffer keeps its bytes.
+TEST(MappedFile, ReleasePagesTouchesFileMappingsOnly) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const fs::path path = fs::temp_directory_path() / ("ax_release_" + std::to_string(seed) + ".bin");
+  std::string bytes(1 << 20, '\0');
+  for (auto& c : bytes) c = static_cast<char>(rng() | 1);  // never zero: a zeroed page would show
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  {
+    MappedFile f(path.string());
+    MappedFile::release_pages(f.data(), f.size());
+    EXPECT_EQ(std::memcmp(f.data(), bytes.data(), bytes.size()), 0);  // re-read from the file
+  }
+  std::vector<uint8_t> heap(bytes.begin(), bytes.end());
+  auto borrowed = MappedFile::borrow(heap.data(), heap.size(), "buffer");
+  MappedFile::release_pages(heap.data(), heap.size());
+  EXPECT_EQ(std::memcmp(heap.data(), bytes.data(), bytes.size()), 0);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

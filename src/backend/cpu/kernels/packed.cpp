@@ -17,6 +17,7 @@
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed_kernels.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
 namespace ax::cpu::kernels {
@@ -186,15 +187,6 @@ Registry& registry() {
   return *r;
 }
 
-// Drops the weight's own pages from this process (whole pages inside [p, p + n) only): the packed
-// copy replaces them, and the file keeps them should anything read the original again.
-void release_pages(const uint8_t* p, size_t n) {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto b = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  const auto e = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-}
-
 }  // namespace
 
 HugeBuffer::HugeBuffer(size_t bytes) {
@@ -231,7 +223,7 @@ bool packable(const TensorView& w) {
          w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
 }
 
-std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
+std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source) {
   if (!packable(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
   auto m = std::make_unique<PackedMatrix>();
   m->dtype = w.dtype;
@@ -249,6 +241,8 @@ std::unique_ptr<PackedMatrix> pack(const TensorView& w) {
         auto* tile = const_cast<uint8_t*>(m->tile(g, b));
         for (int i = 0; i < kPackRows; ++i) pack_block(w.dtype, w.data + (g * kPackRows + i) * rb + b * bb, i, tile);
       }
+    // The rows just packed are no longer needed in memory: a big matrix never has both copies.
+    if (release_source) MappedFile::release_pages(w.data + g0 * kPackRows * rb, static_cast<size_t>(g1 - g0) * kPackRows * rb);
   });
   return m;
 }
@@ -306,7 +300,7 @@ std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) {
     if (auto it = r.by_data.find(w.data); it != r.by_data.end())
       if (auto existing = it->second.lock()) return existing;
   }
-  std::shared_ptr<PackedMatrix> packed(pack(w).release(), [data = w.data](PackedMatrix* p) {
+  std::shared_ptr<PackedMatrix> packed(pack(w, true).release(), [data = w.data](PackedMatrix* p) {
     Registry& reg = registry();
     {
       std::unique_lock lock(reg.mu);
@@ -317,7 +311,6 @@ std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) {
     }
     delete p;
   });
-  release_pages(w.data, w.nbytes);
   std::unique_lock lock(r.mu);
   auto [it, inserted] = r.by_data.insert_or_assign(w.data, packed);
   if (inserted) r.count.fetch_add(1);

@@ -77,8 +77,9 @@ struct PackedMatrix {
   }
 };
 
-// The tile layout of w's stored bytes (w must be packable).
-std::unique_ptr<PackedMatrix> pack(const TensorView& w);
+// The tile layout of w's stored bytes (w must be packable). release_source: w lives in a model
+// file mapping whose pages may go once packed (MappedFile::release_pages; ignored otherwise).
+std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source = false);
 // Row `row` of m back in its stored GGUF bytes (row_bytes(dtype, in) of them): the inverse of pack.
 void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst);
 
@@ -87,9 +88,9 @@ void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst);
 void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool = nullptr);
 
 // The packed copy used for a weight: pack_for_linear packs w (when packable) and registers it so
-// that linear_kernel(w) runs the packed kernels; the weight's own pages are released from memory
-// (they are re-read from the file only if something still reads the original, e.g. an embedding
-// row). The registration lasts while the returned handle lives (nullptr: not packed).
+// that linear_kernel(w) runs the packed kernels; when w lies in a model file mapping its own pages
+// are released as they are packed (re-read from the file only if something still reads the
+// original, e.g. an embedding row), so peak memory holds one copy of the model. The registration lasts while the returned handle lives (nullptr: not packed).
 std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w);
 // The registered packed copy of w, or nullptr.
 const PackedMatrix* find_packed(const TensorView& w);
