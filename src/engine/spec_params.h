@@ -8,11 +8,11 @@ namespace ax {
 
 struct SpeculationParams {
   // The default draft length, chosen by measurement (docs/PERFORMANCE.md, "Speculative decoding").
-  static constexpr int kDefaultMaxDraft = 12;
-  // The largest draft accepted from a request. Longer drafts did not pay in measurements, and
-  // 1 + 16 verify rows stay below the CPU kernels' GEMM switch (32 rows, bf16 activations), so a
-  // single sequence's verify rows are computed exactly like its plain decode rows.
-  static constexpr int kMaxMaxDraft = 16;
+  static constexpr int kDefaultMaxDraft = 31;
+  // The largest draft accepted from a request: 1 + 31 verify rows fill the engine's per-step row
+  // budget (SpecGateOptions::max_rows_per_step). Verify rows are computed exactly like plain decode
+  // rows at any row count (the kernels are batch-invariant).
+  static constexpr int kMaxMaxDraft = 31;
 
   bool enabled = true;              // "mode": "ngram" (true) or "off" (false)
   int max_draft = kDefaultMaxDraft;  // k: draft tokens per step at most, 1..kMaxMaxDraft
