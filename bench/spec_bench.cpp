@@ -273,10 +273,10 @@ std::vector<Rule> study_rules() {
   o = {};
   o.min_n = 3;
   rules.push_back({"n4..3 only", o});
-  rules.push_back({"n=2 drafts <= 2, resync (default)", {}});
+  rules.push_back({"n=2 drafts <= 2 (default)", {}});
   o = {};
-  o.resync_after_rejection = false;
-  rules.push_back({"n=2 drafts <= 2, no resync", o});
+  o.resync_after_rejection = true;
+  rules.push_back({"default + resync after a rejection", o});
   o = {};
   o.max_len_for_n[2] = 4;
   o.max_len_for_n[3] = 8;
@@ -437,7 +437,7 @@ int main(int argc, char** argv) {
           std::printf("\n");
         };
         for (const Rule& rule : study_rules()) line(rule, max_draft);
-        for (int k : {2, 4, 6, 12, 16}) line(study_rules()[2], k);
+        for (int k : {2, 4, 8, 12, 16, 24, 31}) line(study_rules()[2], k);
       }
     }
   } catch (const std::exception& e) {

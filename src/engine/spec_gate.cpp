@@ -71,9 +71,9 @@ SpecGate::SpecGate(SpecGateOptions options)
     : o_(options), accept_{options.initial_accept, options.initial_accept}, next_cooldown_(options.initial_cooldown) {
   if (!(o_.row_cost >= 0) || !(o_.ema_weight > 0 && o_.ema_weight <= 1) ||
       !(o_.initial_accept >= 0 && o_.initial_accept <= 1) || o_.initial_cooldown < 1 ||
-      o_.max_cooldown < o_.initial_cooldown || !(o_.min_gain >= 1))
+      o_.max_cooldown < o_.initial_cooldown || !(o_.min_gain >= 1) || o_.shadow_reopen < 1)
     fail("SpecGateOptions: row_cost must be >= 0, ema_weight in (0, 1], initial_accept in [0, 1], "
-         "1 <= initial_cooldown <= max_cooldown and min_gain >= 1");
+         "1 <= initial_cooldown <= max_cooldown, min_gain >= 1 and shadow_reopen >= 1");
 }
 
 int SpecGate::best_length(double a, double row_cost, int max_draft, double jump_cost, double min_gain) {
@@ -102,10 +102,24 @@ int SpecGate::allowed(int max_draft, double row_cost, double jump_cost) {
   }
   const int j = best_length(accept_[hot_], row_cost, max_draft, jump_cost, o_.min_gain);
   if (j > 0) return j;
+  shadow_hits_ = 0;
   cooldown_left_ = next_cooldown_;
   next_cooldown_ = std::min(next_cooldown_ * 2, o_.max_cooldown);
   ++times_closed_;
   return 0;
+}
+
+void SpecGate::shadow(bool hit) {
+  if (cooldown_left_ == 0) return;
+  shadow_hits_ = hit ? shadow_hits_ + 1 : 0;
+  if (shadow_hits_ < o_.shadow_reopen) return;
+  // The text has turned predictable: probe now, optimistic, and forget the long cooldown.
+  shadow_hits_ = 0;
+  cooldown_left_ = 0;
+  next_cooldown_ = o_.initial_cooldown;
+  accept_[0] = accept_[1] = o_.initial_accept;
+  hot_ = false;
+  probing_ = true;
 }
 
 void SpecGate::record(int drafted, int accepted) {

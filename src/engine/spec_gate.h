@@ -9,7 +9,11 @@
 //    fully accepted draft ("hot": the text is being copied or is looping) and for the others
 //    ("cold": a fresh match, or right after the model left the copied text). On repeated text the
 //    hot estimate runs near 1 and drafts stay long, while fresh matches that keep failing get
-//    short drafts or none. With each extra draft row costing
+//    short drafts or none. Closed, it waits `cooldown` steps (doubling after each failed probe, up
+//    to max_cooldown) and then probes again with an optimistic estimate; it also reopens at once
+//    when the drafter's predictions, checked for free against the tokens plain decoding produced
+//    ("shadow" drafts: nothing is verified), came true shadow_reopen steps in a row — a long
+//    cooldown then no longer misses the text turning repetitive. With each extra draft row costing
 //    `row_cost` of a one-token step, drafting j tokens yields (1 + a + ... + a^j) tokens for
 //    (1 + row_cost * j) of the time; the gate drafts the j that maximises that ratio and closes
 //    when no j beats plain decoding. Closed, it waits `cooldown` steps (doubling after each failed
@@ -33,6 +37,7 @@ struct SpecGateOptions {
   int initial_cooldown = 8;      // steps without drafting after the gate first closes
   int max_cooldown = 256;
   int max_rows_per_step = 32;    // verify rows of all sequences in one step
+  int shadow_reopen = 3;         // closed: reopen after this many correct shadow predictions in a row
   double fixed_row_cost = -1;    // >= 0: use this row cost instead of measuring (tests, studies)
   // Draft only when the cost model promises at least this speed-up: timings are noisy and a
   // break-even draft is a coin flip that can only lose to measurement error.
@@ -82,6 +87,9 @@ class SpecGate {
   int allowed(int max_draft, double row_cost = -1, double jump_cost = 0);
   // Called after each verify step that drafted `drafted` > 0 tokens.
   void record(int drafted, int accepted);
+  // While closed: whether the drafter's one-token prediction for this step (not verified) was
+  // the token plain decoding produced.
+  void shadow(bool hit);
 
   bool open() const { return cooldown_left_ == 0; }
   // The estimate the next draft will use (hot or cold, see above).
@@ -100,6 +108,7 @@ class SpecGate {
   int cooldown_left_ = 0;
   int next_cooldown_;
   bool probing_ = false;
+  int shadow_hits_ = 0;  // correct shadow predictions in a row while closed
   int64_t times_closed_ = 0;
 };
 

@@ -27,7 +27,12 @@ const std::vector<int32_t>& SpecSequence::propose(int cap, double row_cost, doub
   const int64_t closed_before = gate_.times_closed();
   const int allowed = gate_.allowed(want, row_cost, jump_cost);
   metrics_.gate_closures += gate_.times_closed() - closed_before;
-  if (allowed > 0) drafter_.draft(allowed, draft_);
+  shadow_.clear();
+  if (allowed > 0) {
+    drafter_.draft(allowed, draft_);
+  } else if (want > 0 && !gate_.open()) {
+    drafter_.draft(1, shadow_);  // checked against the token this step produces (append)
+  }
   return draft_;
 }
 

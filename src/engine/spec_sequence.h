@@ -28,10 +28,14 @@ class SpecSequence {
   // Tokens that became part of the sequence (prompt excluded; accepted drafts, corrections,
   // plain decode tokens), in order.
   void append(std::span<const int32_t> tokens) {
-    if (params_.enabled) drafter_.append(tokens);
+    if (tokens.empty() || !params_.enabled) return;
+    check_shadow(tokens[0]);
+    drafter_.append(tokens);
   }
   void append(int32_t token) {
-    if (params_.enabled) drafter_.append(token);
+    if (!params_.enabled) return;
+    check_shadow(token);
+    drafter_.append(token);
   }
   // After verifying the last proposed draft: how many of its tokens the model accepted.
   void verified(int drafted, int accepted);
@@ -51,6 +55,12 @@ class SpecSequence {
   SpecMetrics metrics_;
   SpecMetrics reported_;
   std::vector<int32_t> draft_;
+  std::vector<int32_t> shadow_;  // while the gate is closed: the drafter's guess for the next token
+
+  void check_shadow(int32_t produced) {
+    if (!shadow_.empty()) gate_.shadow(shadow_[0] == produced);
+    shadow_.clear();
+  }
 };
 
 void validate(const SpeculationParams& p);

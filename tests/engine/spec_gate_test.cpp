@@ -82,6 +82,31 @@ TEST(SpecGate, HotAndColdDraftsKeepSeparateEstimates) {
   EXPECT_GE(g.allowed(12), 10);
 }
 
+// Closed, the gate reopens at once after shadow_reopen correct shadow predictions in a row (a
+// wrong one restarts the count), instead of waiting out its cooldown.
+TEST(SpecGate, ShadowPredictionsReopenAClosedGate) {
+  SpecGateOptions o;
+  o.initial_cooldown = 64;
+  o.max_cooldown = 64;
+  o.shadow_reopen = 3;
+  SpecGate g(o);
+  while (g.allowed(8) > 0) g.record(2, 0);
+  ASSERT_FALSE(g.open());
+  g.shadow(true);
+  g.shadow(true);
+  g.shadow(false);  // restarts the count
+  g.shadow(true);
+  g.shadow(true);
+  EXPECT_FALSE(g.open());
+  EXPECT_EQ(g.allowed(8), 0);
+  g.shadow(true);   // the third in a row
+  EXPECT_TRUE(g.open());
+  const int probe = g.allowed(8);
+  EXPECT_GT(probe, 0);
+  g.shadow(true);   // open: shadow results are ignored
+  EXPECT_TRUE(g.open());
+}
+
 TEST(SpecGate, DraftsLongWhenAcceptanceIsHighAndRarelyWhenLow) {
   const uint64_t seed = fresh_seed();
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
