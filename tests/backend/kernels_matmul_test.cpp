@@ -166,5 +166,22 @@ TEST(KernelsSwiglu, MatchesScalarFormula) {
   }
 }
 
+// An element's result never depends on the length of the call it is in (the last row of a batch
+// must equal the same row alone): lengths that are not multiples of the vector width included.
+TEST(KernelsSwiglu, ElementsDoNotDependOnTheCallLength) {
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  const int64_t row = 172, rows = 5;  // stories260K's intermediate width: 172 % 8 = 4
+  std::vector<float> g(row * rows), u(row * rows), all(row * rows), one(row);
+  for (auto& v : g) v = normal(rng);
+  for (auto& v : u) v = normal(rng);
+  swiglu(g.data(), u.data(), all.data(), row * rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    swiglu(g.data() + r * row, u.data() + r * row, one.data(), row);
+    ASSERT_EQ(0, std::memcmp(one.data(), all.data() + r * row, row * sizeof(float))) << "row " << r << " seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace ax::cpu::kernels
