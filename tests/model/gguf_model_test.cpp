@@ -110,6 +110,22 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
   }
 }
 
+// Feeding `ids` in chunks of 7 and token by token gives bit for bit the logits `all` of one piece.
+void expect_chunked_prefill_identical(Model& model, const std::vector<int32_t>& ids, const std::vector<float>& all) {
+  const int64_t T = static_cast<int64_t>(ids.size());
+  for (int64_t chunk : {7, 1}) {
+    SequenceRunner pieces(model, T);
+    std::vector<float> got;
+    for (int64_t i = 0; i < T; i += chunk) {
+      const std::vector<int32_t> part(ids.begin() + i, ids.begin() + std::min(T, i + chunk));
+      const auto l = pieces.feed(part, true);
+      got.insert(got.end(), l.begin(), l.end());
+    }
+    ASSERT_EQ(got.size(), all.size());
+    EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * sizeof(float))) << "chunks of " << chunk;
+  }
+}
+
 // Quantized files on the default fast path: where the CPU has packed kernels the linear weights are
 // repacked at load (checked), the logits stay within activation-quantization noise of the reference
 // path on the same file, and every position's logits are bit-identical whether the prompt is fed
@@ -141,17 +157,7 @@ TEST(GgufModels, QuantizedFilesOnTheFastPathAreBatchInvariant) {
     const auto all = whole.feed(ids, true);
     const LooseDiff q = loose_compare(all.data(), oracle.data(), T, hf->config().vocab_size);
     EXPECT_GT(q.min_cosine, 0.999) << "fast path vs reference path on the same file";
-    for (int64_t chunk : {7, 1}) {
-      SequenceRunner pieces(*model, T);
-      std::vector<float> got;
-      for (int64_t i = 0; i < T; i += chunk) {
-        const std::vector<int32_t> part(ids.begin() + i, ids.begin() + std::min(T, i + chunk));
-        const auto l = pieces.feed(part, true);
-        got.insert(got.end(), l.begin(), l.end());
-      }
-      ASSERT_EQ(got.size(), all.size());
-      EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * sizeof(float))) << "chunks of " << chunk;
-    }
+    expect_chunked_prefill_identical(*model, ids, all);
   }
 }
 
@@ -166,17 +172,7 @@ TEST(GgufModels, StoriesOnTheFastPathIsBatchInvariant) {
   const int64_t T = static_cast<int64_t>(ids.size());
   SequenceRunner whole(*model, T);
   const auto all = whole.feed(ids, true);
-  for (int64_t chunk : {7, 1}) {
-    SequenceRunner pieces(*model, T);
-    std::vector<float> got;
-    for (int64_t i = 0; i < T; i += chunk) {
-      const std::vector<int32_t> part(ids.begin() + i, ids.begin() + std::min(T, i + chunk));
-      const auto l = pieces.feed(part, true);
-      got.insert(got.end(), l.begin(), l.end());
-    }
-    ASSERT_EQ(got.size(), all.size());
-    EXPECT_EQ(0, std::memcmp(got.data(), all.data(), all.size() * sizeof(float))) << "chunks of " << chunk;
-  }
+  expect_chunked_prefill_identical(*model, ids, all);
 }
 
 }  // namespace

@@ -57,8 +57,30 @@ inline __m512i high4(__m512i w) { return _mm512_and_si512(_mm512_srli_epi16(w, 4
 
 // ---- Q8_0 / Q4_0: blocks of 32, S = dot - offset * sum(x) -------------------------------------------
 
-template <int R>
-void q8_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+// Step s (0..3) of a 32-value block: two weight vectors and where their 4-value activation groups
+// start. Q8_0: 8 vectors of stored bytes (+128), two per step. Q4_0: 4 vectors, each split into the
+// low nibbles (values 4s..4s+3) and the high ones (values 16+4s..).
+template <bool Q4>
+inline void q32_step(const uint8_t* t, int s, __m512i* w0, __m512i* w1, int* o0, int* o1) {
+  if constexpr (Q4) {
+    const __m512i w = load(t + 32 + 64 * s);
+    *w0 = low4(w);
+    *w1 = high4(w);
+    *o0 = 4 * s;
+    *o1 = 16 + 4 * s;
+  } else {
+    *w0 = load(t + 32 + 64 * (2 * s));
+    *w1 = load(t + 32 + 64 * (2 * s + 1));
+    *o0 = 8 * s;
+    *o1 = 8 * s + 4;
+  }
+}
+
+// S = dot(stored unsigned values, x) - offset * sum(x): offset 128 for Q8_0 (stored q + 128), 8 for
+// Q4_0 (x = d (q - 8)).
+template <int R, bool Q4>
+void q32_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  constexpr int kOffset = Q4 ? 8 : 128;
   const int64_t nb = m.blocks, k = a.k;
   __m512 F[R];
 #pragma GCC unroll 4
@@ -71,20 +93,21 @@ void q8_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm512_setzero_si512();
 #pragma GCC unroll 4
-    for (int l4 = 0; l4 < 8; l4 += 2) {
-      const __m512i w0 = load(t + 32 + 64 * l4), w1 = load(t + 32 + 64 * (l4 + 1));
+    for (int step = 0; step < 4; ++step) {
+      __m512i w0, w1;
+      int o0, o1;
+      q32_step<Q4>(t, step, &w0, &w1, &o0, &o1);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        const int8_t* xq = a.q + (r0 + r) * k + 32 * b + 4 * l4;
-        a0[r] = dp(a0[r], w0, xq);
-        a1[r] = dp(a1[r], w1, xq + 4);
+        const int8_t* xq = a.q + (r0 + r) * k + 32 * b;
+        a0[r] = dp(a0[r], w0, xq + o0);
+        a1[r] = dp(a1[r], w1, xq + o1);
       }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const int64_t row = r0 + r;
-      // weights are stored + 128: sum((w + 128) x) - 128 sum(x)
-      const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(a0[r], a1[r]), _mm512_set1_epi32(128 * a.s[row * nb + b]));
+      const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(a0[r], a1[r]), _mm512_set1_epi32(kOffset * a.s[row * nb + b]));
       F[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a.d[row * nb + b])), F[r]);
     }
   }
@@ -93,38 +116,12 @@ void q8_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 }
 
 template <int R>
+void q8_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
+  q32_rows<R, false>(m, a, r0, g, y, ldy);
+}
+template <int R>
 void q4_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
-  const int64_t nb = m.blocks, k = a.k;
-  __m512 F[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) F[r] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, r0);
-    const __m512 dw = load_f16x16(t);
-    __m512i a0[R], a1[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int l4 = 0; l4 < 4; ++l4) {
-      const __m512i w = load(t + 32 + 64 * l4);
-      const __m512i lo = low4(w), hi = high4(w);  // values 4*l4.., 16 + 4*l4..
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const int8_t* xq = a.q + (r0 + r) * k + 32 * b + 4 * l4;
-        a0[r] = dp(a0[r], lo, xq);
-        a1[r] = dp(a1[r], hi, xq + 16);
-      }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const int64_t row = r0 + r;
-      const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(a0[r], a1[r]), _mm512_set1_epi32(8 * a.s[row * nb + b]));
-      F[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a.d[row * nb + b])), F[r]);
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + (r0 + r) * ldy + 16 * g, F[r]);
+  q32_rows<R, true>(m, a, r0, g, y, ldy);
 }
 
 // ---- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins ----------------------------------
