@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/kernels/kernels.h"
@@ -87,6 +88,44 @@ TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
     check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed);
     check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1);
     check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2);
+  }
+}
+
+// A token's output does not depend on the other tokens of the call (prefill tiles share K/V loads
+// between consecutive tokens): one call over T tokens equals T one-token calls and calls of 2 and 5
+// tokens, bit for bit, for head sizes with and without the vector paths' tails.
+TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct Shape {
+    int64_t heads, kv_heads, hd, start, T, window;
+  };
+  for (const Shape& c : {Shape{16, 8, 128, 0, 70, 0}, Shape{6, 2, 64, 37, 33, 0}, Shape{3, 1, 24, 5, 20, 0},
+                         Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}}) {
+    SCOPED_TRACE(testing::Message() << "heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
+                                    << c.start << " T " << c.T << " window " << c.window << " seed " << seed);
+    const int64_t bs = 16, len = c.start + c.T, nblocks = (len + bs - 1) / bs, kv_stride = c.kv_heads * c.hd;
+    std::vector<int32_t> table(nblocks);
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), rng);
+    std::vector<float> k(nblocks * bs * kv_stride), v(k.size()), q(c.T * c.heads * c.hd);
+    for (auto* vec : {&k, &v, &q})
+      for (auto& f : *vec) f = 3.0f * normal(rng);
+    const int64_t width = c.heads * c.hd;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
+    const PagedKv kv{k.data(), v.data(), table.data(), bs, kv_stride};
+    ThreadPool pool(2);
+    std::vector<float> all(c.T * width), part(c.T * width);
+    attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool);
+    for (int64_t step : {1, 2, 5}) {
+      for (int64_t t = 0; t < c.T; t += step) {
+        const int64_t n = std::min(step, c.T - t);
+        attention(q.data() + t * width, width, n, c.start + t, c.heads, c.kv_heads, c.hd, scale, c.window, kv,
+                  part.data() + t * width, width, &pool);
+      }
+      ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float))) << "calls of " << step;
+    }
   }
 }
 

@@ -243,8 +243,11 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
              kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
   const IsaKernels* table = table_for(best_isa());
   const auto fn = table != nullptr ? table->attention : attention_scalar;
+  // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
+  a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;
+  const int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
-  tp.parallel_for(T * num_kv_heads, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
+  tp.parallel_for(items, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {

@@ -29,9 +29,10 @@ using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, const Acts& a, int64
 // Quantizes n rows of x {n, k}: per block of `qblock` values one scale, per `sgroup` values one sum.
 using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, float* d, int16_t* s);
 
-// One attention call (see kernels::attention). Work items are (kv head, query token t) pairs,
-// item = kv_head * T + t (consecutive items share one kv head's keys and values, which then stay
-// in L2); each item covers the query heads sharing that kv head.
+// One attention call (see kernels::attention). Work items are (kv head, tile of `tile` consecutive
+// query tokens) pairs, item = kv_head * ceil(T / tile) + tile index (consecutive items share one kv
+// head's keys and values, which then stay in L2); each item covers the query heads sharing that kv
+// head. tile > 1 needs window == 0.
 struct AttnArgs {
   const float* q;        // [T, q_stride], head h at h * head_dim
   int64_t q_stride;
@@ -47,6 +48,7 @@ struct AttnArgs {
   int64_t kv_stride;
   float* out;            // [T, out_stride]
   int64_t out_stride;
+  int64_t tile = 1;      // query tokens per work item
 };
 
 struct IsaKernels {
@@ -62,6 +64,7 @@ struct IsaKernels {
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
+  int attention_tile = 1;  // query tokens per item the attention kernel takes when window == 0
   // One weight row (k values of type t) to float32.
   void (*dequant_row)(DType t, const uint8_t* src, float* dst, int64_t k) = nullptr;
 
