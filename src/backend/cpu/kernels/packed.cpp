@@ -61,51 +61,59 @@ void pack_k_scales(const uint8_t* sc, const uint8_t* m, uint8_t* s) {
   }
 }
 
-// Where each byte of a stored block goes in its tile, for lane i: calls fn(stored offset, tile
-// offset, transform) for every byte that is copied (transform: 0 = as is, 1 = xor 0x80).
-// The Q4_K/Q5_K scales are handled apart (they change form).
+// Where the bytes of a stored block go in its tile, for lane i: calls fn(stored offset, tile offset,
+// length, flip) for every run of bytes that is copied (flip: each byte xor 0x80). The Q4_K/Q5_K
+// scales and the Q6_K quant bits are handled apart (they change form).
 template <class Fn>
-void for_each_moved_byte(DType t, int i, Fn&& fn) {
+void for_each_moved_run(DType t, int i, Fn&& fn) {
   switch (t) {
     case DType::F32:
     case DType::F16:
     case DType::BF16: {  // [32 k][16 lanes] values
       const int e = static_cast<int>(dtype_info(t).type_size);
-      for (int kk = 0; kk < 32; ++kk)
-        for (int x = 0; x < e; ++x) fn(kk * e + x, (kk * 16 + i) * e + x, 0);
+      for (int kk = 0; kk < 32; ++kk) fn(kk * e, (kk * 16 + i) * e, e, false);
       return;
     }
     case DType::Q8_0:
-      for (int b = 0; b < 2; ++b) fn(b, 2 * i + b, 0);
-      for (int l4 = 0; l4 < 8; ++l4)
-        for (int c = 0; c < 4; ++c) fn(2 + 4 * l4 + c, 32 + (l4 * 16 + i) * 4 + c, 1);
+      fn(0, 2 * i, 2, false);
+      for (int l4 = 0; l4 < 8; ++l4) fn(2 + 4 * l4, 32 + (l4 * 16 + i) * 4, 4, true);
       return;
     case DType::Q4_0:
-      for (int b = 0; b < 2; ++b) fn(b, 2 * i + b, 0);
-      for (int l4 = 0; l4 < 4; ++l4)
-        for (int c = 0; c < 4; ++c) fn(2 + 4 * l4 + c, 32 + (l4 * 16 + i) * 4 + c, 0);
+      fn(0, 2 * i, 2, false);
+      for (int l4 = 0; l4 < 4; ++l4) fn(2 + 4 * l4, 32 + (l4 * 16 + i) * 4, 4, false);
       return;
     case DType::Q4_K:
     case DType::Q5_K: {
       const bool q5 = t == DType::Q5_K;
-      for (int b = 0; b < 2; ++b) {
-        fn(b, 2 * i + b, 0);          // d
-        fn(2 + b, 32 + 2 * i + b, 0);  // dmin
-      }
+      fn(0, 2 * i, 2, false);       // d
+      fn(2, 32 + 2 * i, 2, false);  // dmin
       const int qs = q5 ? 48 : 16;
       for (int c = 0; c < 4; ++c)
-        for (int l4 = 0; l4 < 8; ++l4)
-          for (int x = 0; x < 4; ++x) fn(qs + 32 * c + 4 * l4 + x, 320 + ((l4 * 4 + c) * 16 + i) * 4 + x, 0);
+        for (int l4 = 0; l4 < 8; ++l4) fn(qs + 32 * c + 4 * l4, 320 + ((l4 * 4 + c) * 16 + i) * 4, 4, false);
       if (q5)
-        for (int l4 = 0; l4 < 8; ++l4)
-          for (int x = 0; x < 4; ++x) fn(16 + 4 * l4 + x, 2368 + (l4 * 16 + i) * 4 + x, 0);
+        for (int l4 = 0; l4 < 8; ++l4) fn(16 + 4 * l4, 2368 + (l4 * 16 + i) * 4, 4, false);
       return;
     }
-    case DType::Q6_K:  // the quant bits change form (q6_planes); only d and the scales move
-      for (int b = 0; b < 2; ++b) fn(208 + b, 2 * i + b, 0);
-      for (int g = 0; g < 16; ++g) fn(192 + g, 32 + ((g / 2) * 16 + i) * 2 + g % 2, 0);
+    case DType::Q6_K:
+      fn(208, 2 * i, 2, false);
+      for (int g = 0; g < 16; ++g) fn(192 + g, 32 + ((g / 2) * 16 + i) * 2 + g % 2, 1, false);
       return;
     default: return;
+  }
+}
+
+// A copy of n = 1, 2 or 4 bytes (fixed-size copies: this runs for every byte of a model at load),
+// optionally flipping each byte's top bit.
+inline void move_run(const uint8_t* from, uint8_t* to, int n, bool flip) {
+  if (n == 4) {
+    uint32_t w;
+    std::memcpy(&w, from, 4);
+    if (flip) w ^= 0x80808080u;
+    std::memcpy(to, &w, 4);
+  } else if (n == 2) {
+    std::memcpy(to, from, 2);
+  } else {
+    *to = *from;
   }
 }
 
@@ -150,7 +158,7 @@ void q6_unpack(const uint8_t* tile, int lane, uint8_t* blk) {
 
 // Lane i of tile `tile` <- one stored block.
 void pack_block(DType t, const uint8_t* src, int i, uint8_t* tile) {
-  for_each_moved_byte(t, i, [&](int s, int d, int x) { tile[d] = x ? static_cast<uint8_t>(src[s] ^ 0x80) : src[s]; });
+  for_each_moved_run(t, i, [&](int s, int d, int n, bool flip) { move_run(src + s, tile + d, n, flip); });
   if (t == DType::Q6_K) q6_pack(src, i, tile);
   if (t == DType::Q4_K || t == DType::Q5_K) {
     uint8_t sc[8], m[8];
@@ -163,7 +171,7 @@ void pack_block(DType t, const uint8_t* src, int i, uint8_t* tile) {
 }
 
 void unpack_block(DType t, const uint8_t* tile, int i, uint8_t* dst) {
-  for_each_moved_byte(t, i, [&](int s, int d, int x) { dst[s] = x ? static_cast<uint8_t>(tile[d] ^ 0x80) : tile[d]; });
+  for_each_moved_run(t, i, [&](int s, int d, int n, bool flip) { move_run(tile + d, dst + s, n, flip); });
   if (t == DType::Q6_K) q6_unpack(tile, i, dst);
   if (t == DType::Q4_K || t == DType::Q5_K) {
     uint8_t sc[8], m[8];
