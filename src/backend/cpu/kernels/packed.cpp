@@ -269,7 +269,8 @@ void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, T
   const PackedFn fn = pk->for_dtype(m.dtype);
   if (dtype_info(m.dtype).block_size == 1) {  // float weights see x as float32
     const PackedActs acts{nullptr, nullptr, nullptr, nullptr, x, m.in};
-    tp.parallel_for(m.out / kPackRows, 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
+    // Chunks of whole group pairs: many rows take two groups at a time (packed_avx512.cpp).
+    tp.parallel_for(m.out / kPackRows, 2, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
     return;
   }
   const bool k_quant = m.dtype == DType::Q4_K || m.dtype == DType::Q5_K || m.dtype == DType::Q6_K;
