@@ -76,8 +76,7 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
   for (const BatchSequence& seq : batch.sequences) {
     for (int64_t i = 0; i < seq.num_tokens; ++i) {
       const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
-      cpu::rope(q + t * q_width, s.num_heads, hd, pos, rope);
-      cpu::rope(k + t * kv_width, s.num_kv_heads, hd, pos, rope);
+      cpu::rope(q + t * q_width, s.num_heads, k + t * kv_width, s.num_kv_heads, hd, pos, rope);
       const int32_t block = (*seq.block_table)[pos / bs];
       std::copy_n(k + t * kv_width, kv_width, kv.k(layer, block, pos % bs));
       std::copy_n(v + t * kv_width, kv_width, kv.v(layer, block, pos % bs));

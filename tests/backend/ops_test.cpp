@@ -243,6 +243,23 @@ TEST(Rope, RotateHalfMatchesDefinitionAndPassesTail) {
   }
 }
 
+// A token's queries and keys rotated in one call (shared angles) equal two separate calls.
+TEST(Rope, QueriesAndKeysTogetherEqualSeparateCalls) {
+  Rand r;
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed);
+  const int64_t hd = 32, pos = 301;
+  for (bool adjacent : {false, true}) {
+    auto f = test_freqs(hd, adjacent);
+    auto q = r.normal(4 * hd), k = r.normal(2 * hd);
+    auto q1 = q, k1 = k;
+    rope(q.data(), 4, k.data(), 2, hd, pos, f);
+    rope(q1.data(), 4, hd, pos, f);
+    rope(k1.data(), 2, hd, pos, f);
+    EXPECT_EQ(q, q1);
+    EXPECT_EQ(k, k1);
+  }
+}
+
 TEST(Rope, AdjacentPairsOnInterleavedRowsEqualsRotateHalf) {
   // The GGUF llama layout: a head stored interleaved (x0, x_h, x1, x_{h+1}, ...) rotated on
   // adjacent pairs gives the interleaving of the rotate-half result.

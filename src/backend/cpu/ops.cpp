@@ -219,19 +219,25 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
   }
 }
 
-void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f) {
+namespace {
+
+// cos and sin of each angle at pos, times attention_factor: c, s [rotary_dim / 2].
+void rope_angles(int64_t head_dim, int64_t pos, const RopeFreqs& f, float* c, float* s) {
   const int64_t half = f.rotary_dim / 2;
   if (f.rotary_dim > head_dim || f.rotary_dim % 2 != 0 || static_cast<int64_t>(f.inv_freq.size()) != half)
     fail("rope: rotary_dim {} does not fit head_dim {} with {} frequencies", f.rotary_dim, head_dim, f.inv_freq.size());
   // The angle is formed in float32 (pos * inv_freq), as the reference implementations do; the
   // cosine and sine of that float are then taken accurately.
-  std::vector<float> c(half), s(half);
   const float p = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i) {
     const float angle = p * f.inv_freq[i];
     c[i] = static_cast<float>(std::cos(static_cast<double>(angle))) * f.attention_factor;
     s[i] = static_cast<float>(std::sin(static_cast<double>(angle))) * f.attention_factor;
   }
+}
+
+void rotate(float* x, int64_t num_heads, int64_t head_dim, const RopeFreqs& f, const float* c, const float* s) {
+  const int64_t half = f.rotary_dim / 2;
   for (int64_t h = 0; h < num_heads; ++h) {
     float* v = x + h * head_dim;
     for (int64_t i = 0; i < half; ++i) {
@@ -243,6 +249,23 @@ void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const Rope
       *b = b0 * c[i] + a0 * s[i];
     }
   }
+}
+
+thread_local std::vector<float> t_rope_c, t_rope_s;
+
+}  // namespace
+
+void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f) {
+  rope(x, num_heads, nullptr, 0, head_dim, pos, f);
+}
+
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f) {
+  const size_t half = f.inv_freq.size();
+  if (t_rope_c.size() < half) t_rope_c.resize(half), t_rope_s.resize(half);
+  rope_angles(head_dim, pos, f, t_rope_c.data(), t_rope_s.data());
+  rotate(q, num_q_heads, head_dim, f, t_rope_c.data(), t_rope_s.data());
+  if (k != nullptr) rotate(k, num_k_heads, head_dim, f, t_rope_c.data(), t_rope_s.data());
 }
 
 }  // namespace ax::cpu

@@ -114,5 +114,9 @@ struct RopeFreqs {
 
 // Rotates x[num_heads, head_dim] in place for position pos.
 void rope(float* x, int64_t num_heads, int64_t head_dim, int64_t pos, const RopeFreqs& f);
+// The same for a token's queries q[num_q_heads, head_dim] and keys k[num_k_heads, head_dim] at one
+// position: the angles' cosines and sines are computed once for both.
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f);
 
 }  // namespace ax::cpu
