@@ -144,14 +144,23 @@ void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float*
 }
 
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* xr = x + r * dim;
-    float* yr = y + r * dim;
-    float ss = 0.0f;
-    for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
-    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
+  auto rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * dim;
+      float* yr = y + r * dim;
+      float ss = 0.0f;
+      for (int64_t i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
+      for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
+    }
+  };
+  // Rows are independent: many of them (prefill, verify, per-head q/k norms) split over the pool,
+  // each row computed the same way whatever the split.
+  if (n * dim < (1 << 14) || num_threads() <= 1) {
+    rows(0, n);
+    return;
   }
+  default_thread_pool().parallel_for(n, std::max<int64_t>(1, 4096 / dim), rows);
 }
 
 void add_bias(float* x, const float* b, int64_t n, int64_t dim) {
