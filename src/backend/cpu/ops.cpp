@@ -168,8 +168,26 @@ void add_bias(float* x, const float* b, int64_t n, int64_t dim) {
     for (int64_t i = 0; i < dim; ++i) x[r * dim + i] += b[i];
 }
 
+namespace {
+// Elementwise work over count values, split over the pool in pieces of a multiple of 64 values when
+// it is large (prefill, verify); each value is computed the same way whatever the split.
+template <class Fn>
+void elementwise(int64_t count, Fn&& fn) {
+  constexpr int64_t kPiece = 8192;
+  if (count < 4 * kPiece || num_threads() <= 1) {
+    fn(0, count);
+    return;
+  }
+  default_thread_pool().parallel_for((count + kPiece - 1) / kPiece, 1, [&](int64_t p0, int64_t p1) {
+    fn(p0 * kPiece, std::min(count, p1 * kPiece));
+  });
+}
+}  // namespace
+
 void add(float* y, const float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+  elementwise(count, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] += x[i];
+  });
 }
 
 void softmax(float* x, int64_t n) {
@@ -186,7 +204,7 @@ void softmax(float* x, int64_t n) {
 }
 
 void swiglu(float* gate, const float* up, int64_t count) {
-  kernels::swiglu(gate, up, gate, count);  // vectorized, one pass
+  elementwise(count, [&](int64_t b, int64_t e) { kernels::swiglu(gate + b, up + b, gate + b, e - b); });
 }
 
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
