@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/thread_pool.h"
 
 namespace ax {
 namespace {
@@ -71,15 +72,23 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
   if (!w.q_norm.empty()) cpu::rms_norm(q, w.q_norm.data(), T * s.num_heads, hd, s.norm_eps, q);
   if (!w.k_norm.empty()) cpu::rms_norm(k, w.k_norm.data(), T * s.num_kv_heads, hd, s.norm_eps, k);
 
-  // RoPE at each token's position, then K/V into the cache slot of that position.
+  // RoPE at each token's position, then K/V into the cache slot of that position. Tokens are
+  // independent (each writes its own slot), so a long batch splits them over the pool.
   const int64_t bs = kv.block_size();
   for (const BatchSequence& seq : batch.sequences) {
-    for (int64_t i = 0; i < seq.num_tokens; ++i) {
-      const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
-      cpu::rope(q + t * q_width, s.num_heads, k + t * kv_width, s.num_kv_heads, hd, pos, rope);
-      const int32_t block = (*seq.block_table)[pos / bs];
-      std::copy_n(k + t * kv_width, kv_width, kv.k(layer, block, pos % bs));
-      std::copy_n(v + t * kv_width, kv_width, kv.v(layer, block, pos % bs));
+    auto tokens = [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
+        cpu::rope(q + t * q_width, s.num_heads, k + t * kv_width, s.num_kv_heads, hd, pos, rope);
+        const int32_t block = (*seq.block_table)[pos / bs];
+        std::copy_n(k + t * kv_width, kv_width, kv.k(layer, block, pos % bs));
+        std::copy_n(v + t * kv_width, kv_width, kv.v(layer, block, pos % bs));
+      }
+    };
+    if (seq.num_tokens >= 16) {
+      default_thread_pool().parallel_for(seq.num_tokens, 8, tokens);
+    } else {
+      tokens(0, seq.num_tokens);
     }
   }
 
