@@ -68,7 +68,10 @@ double StepCostModel::jump_cost(int64_t batch) const {
 }
 
 SpecGate::SpecGate(SpecGateOptions options)
-    : o_(options), accept_{options.initial_accept, options.initial_accept}, next_cooldown_(options.initial_cooldown) {
+    : o_(options),
+      accept_{options.initial_accept, options.initial_accept},
+      next_cooldown_(options.initial_cooldown),
+      shadow_needed_(options.shadow_reopen) {
   if (!(o_.row_cost >= 0) || !(o_.ema_weight > 0 && o_.ema_weight <= 1) ||
       !(o_.initial_accept >= 0 && o_.initial_accept <= 1) || o_.initial_cooldown < 1 ||
       o_.max_cooldown < o_.initial_cooldown || !(o_.min_gain >= 1) || o_.shadow_reopen < 1)
@@ -112,7 +115,7 @@ int SpecGate::allowed(int max_draft, double row_cost, double jump_cost) {
 void SpecGate::shadow(bool hit) {
   if (cooldown_left_ == 0) return;
   shadow_hits_ = hit ? shadow_hits_ + 1 : 0;
-  if (shadow_hits_ < o_.shadow_reopen) return;
+  if (shadow_hits_ < shadow_needed_) return;
   // The text has turned predictable: probe now, optimistic, and forget the long cooldown.
   shadow_hits_ = 0;
   cooldown_left_ = 0;
@@ -120,6 +123,7 @@ void SpecGate::shadow(bool hit) {
   accept_[0] = accept_[1] = o_.initial_accept;
   hot_ = false;
   probing_ = true;
+  shadow_probe_ = true;
 }
 
 void SpecGate::record(int drafted, int accepted) {
@@ -130,7 +134,13 @@ void SpecGate::record(int drafted, int accepted) {
   if (probing_) {
     accept_[0] = accept_[1] = observed;  // a probe's evidence replaces the optimistic guesses
     probing_ = false;
-    if (observed >= 0.5) next_cooldown_ = o_.initial_cooldown;
+    if (observed >= 0.5) {
+      next_cooldown_ = o_.initial_cooldown;
+      shadow_needed_ = o_.shadow_reopen;
+    } else if (shadow_probe_) {
+      shadow_needed_ = std::min(shadow_needed_ * 2, 16 * o_.shadow_reopen);
+    }
+    shadow_probe_ = false;
   } else {
     double& a = accept_[hot_];
     a = (1 - o_.ema_weight) * a + o_.ema_weight * observed;

@@ -13,7 +13,9 @@
 //    to max_cooldown) and then probes again with an optimistic estimate; it also reopens at once
 //    when the drafter's predictions, checked for free against the tokens plain decoding produced
 //    ("shadow" drafts: nothing is verified), came true shadow_reopen steps in a row — a long
-//    cooldown then no longer misses the text turning repetitive. With each extra draft row costing
+//    cooldown then no longer misses the text turning repetitive. A reopening whose probe fails
+//    doubles the run of correct guesses the next one needs (up to 16 x shadow_reopen), so text
+//    that only repeats by chance does not keep reopening it. With each extra draft row costing
 //    `row_cost` of a one-token step, drafting j tokens yields (1 + a + ... + a^j) tokens for
 //    (1 + row_cost * j) of the time; the gate drafts the j that maximises that ratio and closes
 //    when no j beats plain decoding. Closed, it waits `cooldown` steps (doubling after each failed
@@ -108,7 +110,9 @@ class SpecGate {
   int cooldown_left_ = 0;
   int next_cooldown_;
   bool probing_ = false;
-  int shadow_hits_ = 0;  // correct shadow predictions in a row while closed
+  int shadow_hits_ = 0;    // correct shadow predictions in a row while closed
+  int shadow_needed_;      // how many reopen the gate now
+  bool shadow_probe_ = false;  // the current probe came from shadow predictions
   int64_t times_closed_ = 0;
 };
 

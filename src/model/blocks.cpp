@@ -85,7 +85,7 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
         std::copy_n(v + t * kv_width, kv_width, kv.v(layer, block, pos % bs));
       }
     };
-    if (seq.num_tokens >= 16) {
+    if (seq.num_tokens * (q_width + 2 * kv_width) >= (1 << 16)) {  // else dispatch costs more than it saves
       default_thread_pool().parallel_for(seq.num_tokens, 8, tokens);
     } else {
       tokens(0, seq.num_tokens);

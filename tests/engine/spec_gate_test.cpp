@@ -105,6 +105,14 @@ TEST(SpecGate, ShadowPredictionsReopenAClosedGate) {
   EXPECT_GT(probe, 0);
   g.shadow(true);   // open: shadow results are ignored
   EXPECT_TRUE(g.open());
+  // The probe fails: the gate closes, and the next reopening needs twice the run (6).
+  g.record(probe, 0);
+  while (g.allowed(8) > 0) g.record(2, 0);
+  ASSERT_FALSE(g.open());
+  for (int i = 0; i < 5; ++i) g.shadow(true);
+  EXPECT_FALSE(g.open());
+  g.shadow(true);
+  EXPECT_TRUE(g.open());
 }
 
 TEST(SpecGate, DraftsLongWhenAcceptanceIsHighAndRarelyWhenLow) {
