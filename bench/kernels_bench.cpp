@@ -127,6 +127,28 @@ std::vector<Matrix> make_matrices(DType t, int64_t out, int64_t in, size_t copie
   return v;
 }
 
+// Best GB/s over the weight bytes of calls with n activation rows, cycling through enough distinct
+// copies of the matrix (together 8x the L3) that each call streams its weights from DRAM.
+double streaming_gbps(DType t, const Shape& s, int64_t n, const Args& args, ax::ThreadPool& pool, std::mt19937& rng) {
+  const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
+  const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
+  std::vector<uint8_t> storage;
+  const auto mats = make_matrices(t, s.out, s.in, copies, args.packed, storage, rng);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(n * s.in), y(n * s.out);
+  for (auto& v : x) v = u(rng);
+  double best = 0;
+  size_t next = 0;
+  const auto start = Clock::now();
+  for (int iters = 0; seconds_since(start) < args.seconds || iters < 3; ++iters) {
+    const auto t0 = Clock::now();
+    mats[next].run(x.data(), n, y.data(), args.isa, pool);
+    best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
+    next = (next + 1) % copies;
+  }
+  return best;
+}
+
 Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -197,24 +219,7 @@ int main(int argc, char** argv) {
   for (DType t : args.types) {
     std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
     for (const auto& s : shapes) {
-      const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
-      // Enough distinct copies that together they are 8x the L3, so each call streams from DRAM.
-      const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
-      std::vector<uint8_t> storage;
-      const auto mats = make_matrices(t, s.out, s.in, copies, args.packed, storage, rng);
-      std::vector<float> x(s.in), y(s.out);
-      for (auto& v : x) v = u(rng);
-      double best = 0;
-      size_t next = 0;
-      const auto start = Clock::now();
-      int iters = 0;
-      while (seconds_since(start) < args.seconds || iters < 3) {
-        const auto t0 = Clock::now();
-        mats[next].run(x.data(), 1, y.data(), args.isa, pool);
-        best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
-        next = (next + 1) % copies;
-        ++iters;
-      }
+      const double best = streaming_gbps(t, s, 1, args, pool, rng);
       std::printf("  %6.1f GB/s %4.0f%%  ", best, 100.0 * best / floor);
       std::fflush(stdout);
     }
@@ -229,24 +234,8 @@ int main(int argc, char** argv) {
     std::printf("%-6s", std::string(ax::dtype_name(t)).c_str());
     for (const auto& s : shapes) {
       const int64_t nb = 16;
-      const size_t mat_bytes = ax::row_bytes(t, s.in) * s.out;
-      const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / mat_bytes);
-      std::vector<uint8_t> storage;
-      const auto mats = make_matrices(t, s.out, s.in, copies, args.packed, storage, rng);
-      std::vector<float> x(nb * s.in), y(nb * s.out);
-      for (auto& v : x) v = u(rng);
-      double best = 0;
-      size_t next = 0;
-      const auto start = Clock::now();
-      int iters = 0;
-      while (seconds_since(start) < args.seconds || iters < 3) {
-        const auto t0 = Clock::now();
-        mats[next].run(x.data(), nb, y.data(), args.isa, pool);
-        best = std::max(best, mat_bytes / seconds_since(t0) / 1e9);
-        next = (next + 1) % copies;
-        ++iters;
-      }
-      const double gflops = best * 1e9 / mat_bytes * 2.0 * nb * s.out * s.in / 1e9;
+      const double best = streaming_gbps(t, s, nb, args, pool, rng);
+      const double gflops = best * 1e9 / static_cast<double>(ax::row_bytes(t, s.in) * s.out) * 2.0 * nb * s.out * s.in / 1e9;
       std::printf("  %5.1f GB/s %5.0f GF  ", best, gflops);
       std::fflush(stdout);
     }

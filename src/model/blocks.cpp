@@ -7,16 +7,13 @@
 #include "util/thread_pool.h"
 
 namespace ax {
-namespace {
-
-// Per-thread activation buffers reused across forward passes: a prefill chunk's buffers are
-// megabytes, and fresh ones each call cost page faults and zeroing (~10 % of a 512-token prefill).
 float* scratch(std::vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
 }
-thread_local std::vector<float> t_q, t_k, t_v, t_ctx, t_gate, t_up;
 
+namespace {
+thread_local std::vector<float> t_q, t_k, t_v, t_ctx, t_gate, t_up;
 }  // namespace
 
 void check_batch(const Batch& batch, const KvCache& kv, int64_t vocab_size) {

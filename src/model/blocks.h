@@ -35,6 +35,11 @@ struct AttentionShape {
   float scale = 0.0f;        // score scale (1/sqrt(head_dim) for these models)
 };
 
+// A per-thread activation buffer of at least n floats, reused across forward passes (kept as a
+// thread_local by the caller): a prefill chunk's buffers are megabytes, and fresh ones each call
+// cost page faults and zeroing (~10 % of a 512-token prefill).
+float* scratch(std::vector<float>& v, int64_t n);
+
 // Checks a batch against the cache before anything is written: token ranges, positions, block
 // tables long enough and block ids in range, logit rows in range. Throws ax::Error.
 void check_batch(const Batch& batch, const KvCache& kv, int64_t vocab_size);

@@ -115,22 +115,20 @@ void LlamaModel::run_layers(const Batch& batch, KvCache& kv, std::vector<float>&
   check_batch(batch, kv, V);
 
   x.resize(T * H);  // residual stream [T, hidden]
-  // normalised input of a sub-block and a sub-block's output, [T, hidden] each (per-thread buffers
-  // reused across passes: fresh megabytes per prefill chunk cost page faults)
-  thread_local std::vector<float> n, y;
-  if (n.size() < static_cast<size_t>(T * H)) n.resize(T * H);
-  if (y.size() < static_cast<size_t>(T * H)) y.resize(T * H);
+  thread_local std::vector<float> t_n, t_y;
+  float* n = scratch(t_n, T * H);  // normalised input of a sub-block [T, hidden]
+  float* y = scratch(t_y, T * H);  // a sub-block's output [T, hidden]
   cpu::embedding(*embed_, batch.tokens.data(), T, x.data());
 
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
-    cpu::rms_norm(x.data(), L.input_norm.data(), T, H, cfg_.rms_norm_eps, n.data());
-    attention(L.attn, L.shape, rope_, batch, l, n.data(), H, kv, y.data());
-    cpu::add(x.data(), y.data(), T * H);
+    cpu::rms_norm(x.data(), L.input_norm.data(), T, H, cfg_.rms_norm_eps, n);
+    attention(L.attn, L.shape, rope_, batch, l, n, H, kv, y);
+    cpu::add(x.data(), y, T * H);
 
-    cpu::rms_norm(x.data(), L.post_attn_norm.data(), T, H, cfg_.rms_norm_eps, n.data());
-    mlp_swiglu(*L.gate, *L.up, *L.down, n.data(), T, y.data());
-    cpu::add(x.data(), y.data(), T * H);
+    cpu::rms_norm(x.data(), L.post_attn_norm.data(), T, H, cfg_.rms_norm_eps, n);
+    mlp_swiglu(*L.gate, *L.up, *L.down, n, T, y);
+    cpu::add(x.data(), y, T * H);
   }
 }
 

@@ -261,21 +261,13 @@ void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst) {
     unpack_block(m.dtype, m.tile(row / kPackRows, b), static_cast<int>(row % kPackRows), dst + b * bb);
 }
 
-void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
-  const PackedKernels* pk = packed_kernels();
-  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
-  if (n <= 0) return;
-  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
-  const PackedFn fn = pk->for_dtype(m.dtype);
-  if (dtype_info(m.dtype).block_size == 1) {  // float weights see x as float32
-    const PackedActs acts{nullptr, nullptr, nullptr, nullptr, x, m.in};
-    // Chunks of whole group pairs: many rows take two groups at a time (packed_avx512.cpp).
-    tp.parallel_for(m.out / kPackRows, 2, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
-    return;
-  }
+namespace {
+
+// x {n, in} quantized per row for the packed kernels of m's type (a row's bytes never depend on n),
+// in per-thread buffers reused across calls.
+PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, ThreadPool& tp) {
   const bool k_quant = m.dtype == DType::Q4_K || m.dtype == DType::Q5_K || m.dtype == DType::Q6_K;
   const int64_t qblock = k_quant ? 256 : 32, sgroup = k_quant ? 16 : 32;
-  // Activations quantized once per call, per row (a row's bytes never depend on n).
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d;
   thread_local std::vector<int16_t> s;
@@ -297,8 +289,21 @@ void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, T
     if (k_quant)
       for (int64_t i = r0 * (in / 32); i < r1 * (in / 32); ++i) s32p[i] = static_cast<int16_t>(sp[2 * i] + sp[2 * i + 1]);
   });
-  const PackedActs acts{qp, dp, sp, k_quant ? s32p : nullptr, nullptr, in};
-  tp.parallel_for(m.out / kPackRows, 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
+  return PackedActs{qp, dp, sp, k_quant ? s32p : nullptr, nullptr, in};
+}
+
+}  // namespace
+
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const PackedKernels* pk = packed_kernels();
+  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
+  if (n <= 0) return;
+  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  const PackedFn fn = pk->for_dtype(m.dtype);
+  const bool float_weights = dtype_info(m.dtype).block_size == 1;  // they see x as float32
+  const PackedActs acts = float_weights ? PackedActs{nullptr, nullptr, nullptr, nullptr, x, m.in} : quantized_acts(m, x, n, tp);
+  // Float weights go in chunks of whole group pairs: many rows take two groups at a time.
+  tp.parallel_for(m.out / kPackRows, float_weights ? 2 : 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
 }
 
 std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) {
