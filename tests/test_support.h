@@ -11,6 +11,9 @@ std::string shared_dir();  // ../shared beside the repo
 std::string fixture(const std::string& rel);  // shared_dir() + "/fixtures/" + rel
 std::string shared_model(const std::string& rel);  // shared_dir() + "/models/" + rel
 
+// A fresh 64-bit seed for every run; print it on failure to reproduce.
+inline uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+
 // Fresh random data for every run (never all zeros); print `seed` on failure to reproduce.
 struct Rand {
   uint32_t seed = std::random_device{}();

@@ -6,11 +6,12 @@
 #include <random>
 
 #include "engine/ngram_drafter.h"
+#include "test_support.h"
 
 namespace ax {
 namespace {
 
-uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+using test::fresh_seed;
 
 // Oracle: the longest n (max_n..min_n) whose suffix n-gram occurred earlier followed by a token;
 // copy from the latest such occurrence, reading its own output past the end.

@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "engine/spec_generate.h"
 #include "model/model_source.h"
+#include "loaded_model.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "tokenizer/tokenizer.h"
@@ -21,21 +22,10 @@
 namespace ax {
 namespace {
 
-uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+using test::fresh_seed;
 
-struct Loaded {
-  std::unique_ptr<ModelSource> source;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tok;
-};
-Loaded load(const std::string& path) {
-  cpu::set_num_threads(1);
-  Loaded l;
-  l.source = open_model(path);
-  l.model = load_model(*l.source);
-  l.tok = load_tokenizer(*l.source);
-  return l;
-}
+using Loaded = test::LoadedModel;
+Loaded load(const std::string& path) { return test::load_test_model(path); }
 
 // Prompts that invite drafting (text repeated with variations) and some that do not (random ids).
 std::vector<std::vector<int32_t>> prompts(const Tokenizer& tok, int64_t vocab, std::mt19937_64& rng, int n) {

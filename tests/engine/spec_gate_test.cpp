@@ -6,11 +6,12 @@
 
 #include "engine/spec_gate.h"
 #include "engine/spec_sequence.h"
+#include "test_support.h"
 
 namespace ax {
 namespace {
 
-uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+using test::fresh_seed;
 
 TEST(SpecGate, BestLengthFollowsTheCostModel) {
   EXPECT_EQ(SpecGate::best_length(0.0, 0.08, 8), 0);

@@ -13,25 +13,17 @@
 #include "backend/cpu/ops.h"
 #include "engine/spec_generate.h"
 #include "model/model_source.h"
+#include "loaded_model.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ax {
 namespace {
 
-uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+using test::fresh_seed;
 
-struct Loaded {
-  std::unique_ptr<ModelSource> source;
-  std::unique_ptr<Model> model;
-};
-Loaded load(const std::string& path) {
-  cpu::set_num_threads(1);  // tiny models: threads cost more than they save on a shared machine
-  Loaded l;
-  l.source = open_model(path);
-  l.model = load_model(*l.source);
-  return l;
-}
+using Loaded = test::LoadedModel;
+Loaded load(const std::string& path) { return test::load_test_model(path, false); }
 
 SingleGenerateOptions greedy_options(int64_t max_tokens, bool speculate, int max_draft) {
   SingleGenerateOptions o;

@@ -9,11 +9,12 @@
 #include <random>
 
 #include "engine/spec_verify.h"
+#include "test_support.h"
 
 namespace ax {
 namespace {
 
-uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }
+using test::fresh_seed;
 
 // Upper quantile of chi-square with df degrees of freedom at about 1e-6 (Wilson-Hilferty with
 // z = 4.75): a correct implementation fails one run in a million.

@@ -32,16 +32,6 @@ json post_json(httplib::Client& cli, const std::string& path, const json& body, 
   return json::parse(res->body, nullptr, false);
 }
 
-// A metric's value from /metrics text (first sample of that name).
-double metric(httplib::Client& cli, const std::string& name) {
-  auto res = cli.Get("/metrics");
-  if (!res) return -1;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  return -1;
-}
 
 // Waits until no sequence runs and no KV block is referenced.
 bool engine_drains(httplib::Client& cli, double seconds = 20) {

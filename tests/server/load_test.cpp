@@ -30,15 +30,6 @@ int64_t rss_kb(pid_t pid) {
   return -1;
 }
 
-double metric(httplib::Client& cli, const std::string& name) {
-  auto res = cli.Get("/metrics");
-  if (!res) return -1;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  return -1;
-}
 
 struct Counts {
   std::atomic<int> completed{0}, abandoned{0}, failed{0}, retried{0};

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,6 +19,17 @@
 #include "server/httplib_config.h"
 
 namespace ax::test {
+
+// A metric's value from the server's /metrics text (first sample of that name), -1 if absent.
+inline double metric(httplib::Client& cli, const std::string& name) {
+  auto res = cli.Get("/metrics");
+  if (!res) return -1;
+  std::istringstream in(res->body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
 
 class ServerProcess {
  public:

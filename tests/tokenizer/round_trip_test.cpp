@@ -11,12 +11,6 @@
 
 namespace ax::test {
 
-uint64_t fresh_seed() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
-         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
 std::string random_text(std::mt19937_64& rng, size_t approx_chars) {
   static const std::vector<std::string> words = {
       "the", "Hello", "world", "tokenizer", "I've", "'RE", "don't", "3.14159", "1234567",
