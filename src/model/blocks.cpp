@@ -58,9 +58,9 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
   float* q = scratch(t_q, T * q_width);
   float* k = scratch(t_k, T * kv_width);
   float* v = scratch(t_v, T * kv_width);
-  cpu::linear(*w.q, h, T, q);
-  cpu::linear(*w.k, h, T, k);
-  cpu::linear(*w.v, h, T, v);
+  const TensorView* qkv_w[] = {w.q, w.k, w.v};
+  float* qkv_y[] = {q, k, v};
+  cpu::linear_many(qkv_w, qkv_y, 3, h, T);
   if (!w.q_bias.empty()) cpu::add_bias(q, w.q_bias.data(), T, q_width);
   if (!w.k_bias.empty()) cpu::add_bias(k, w.k_bias.data(), T, kv_width);
   if (!w.v_bias.empty()) cpu::add_bias(v, w.v_bias.data(), T, kv_width);
@@ -109,8 +109,9 @@ void mlp_swiglu(const TensorView& gate, const TensorView& up, const TensorView& 
   const int64_t inter = gate.rows();
   float* g = scratch(t_gate, n * inter);  // [n, intermediate]
   float* u = scratch(t_up, n * inter);
-  cpu::linear(gate, h, n, g);
-  cpu::linear(up, h, n, u);
+  const TensorView* gate_up_w[] = {&gate, &up};
+  float* gate_up_y[] = {g, u};
+  cpu::linear_many(gate_up_w, gate_up_y, 2, h, n);
   cpu::swiglu(g, u, n * inter);
   cpu::linear(down, g, n, out);
 }

@@ -47,7 +47,7 @@ class LlamaModel final : public Model {
   std::vector<float> final_norm_;        // model.norm.weight [hidden]
   const TensorView* lm_head_ = nullptr;  // lm_head.weight [vocab, hidden] (or embed_ when tied)
   cpu::RopeFreqs rope_;
-  std::vector<cpu::PreparedWeight> prepared_;  // packed copies of the linear weights (kept alive)
+  cpu::PreparedWeight prepared_;  // packed copies of the linear weights (kept alive)
 };
 
 // A 1-D tensor of `n` values as float32, or empty when absent and not required.
@@ -99,11 +99,14 @@ LlamaModel::LlamaModel(const ModelSource& src) : cfg_(src.config()) {
     L.gate = &src.get(p + "mlp.gate_proj.weight", {I, H});
     L.up = &src.get(p + "mlp.up_proj.weight", {I, H});
     L.down = &src.get(p + "mlp.down_proj.weight", {H, I});
-    for (const TensorView* w : {L.attn.q, L.attn.k, L.attn.v, L.attn.o, L.gate, L.up, L.down})
-      if (auto p = cpu::prepare_linear(*w)) prepared_.push_back(std::move(p));
     layers_.push_back(std::move(L));
   }
-  if (auto p = cpu::prepare_linear(*lm_head_)) prepared_.push_back(std::move(p));
+  // In the order a decode step reads them (packed copies lie one after the other in that order).
+  std::vector<const TensorView*> linears;
+  for (const Layer& L : layers_)
+    for (const TensorView* w : {L.attn.q, L.attn.k, L.attn.v, L.attn.o, L.gate, L.up, L.down}) linears.push_back(w);
+  linears.push_back(lm_head_);
+  prepared_ = cpu::prepare_linears(linears);
 }
 
 // The decoder layers over the batch: the residual stream after the last layer, x: [T, hidden].

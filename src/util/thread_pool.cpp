@@ -83,12 +83,26 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
   });
 }
 
+namespace {
+
+// A thread's share of a parallel_for, in grain units: [front, back) packed into one atomic word
+// (front in the low 32 bits) so the owner taking from the front and a thief cutting the back
+// never hand out the same unit.
+struct alignas(64) Share {
+  std::atomic<uint64_t> range{0};
+};
+inline uint64_t pack_range(uint64_t front, uint64_t back) { return front | (back << 32); }
+inline uint64_t front_of(uint64_t r) { return r & 0xffffffffu; }
+inline uint64_t back_of(uint64_t r) { return r >> 32; }
+
+}  // namespace
+
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t units = (n + grain - 1) / grain;
-  if (threads_ == 1 || units == 1 || t_inside_pool) {
+  if (threads_ == 1 || units == 1 || t_inside_pool || units >= (int64_t{1} << 32)) {
     fn(0, n);
     return;
   }
@@ -97,19 +111,47 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  // About 4 chunks per thread: dynamic enough to balance a busy core, few enough that the shared
-  // counter is not contended.
-  const int64_t chunks = std::min<int64_t>(units, int64_t{4} * threads_);
-  const int64_t units_per_chunk = (units + chunks - 1) / chunks;
-  const int64_t chunk_len = units_per_chunk * grain;
-  const int64_t nchunks = (n + chunk_len - 1) / chunk_len;
-  std::atomic<int64_t> next{0};
+  // Each thread starts on one contiguous share, so a matmul streams its weights in one ascending
+  // run per thread (a new run costs a prefetcher ramp; interleaved chunks measured ~15 % slower on
+  // decode). It takes its share in small steps from the front; a thread that runs out cuts the back
+  // half off the largest share left and goes on with that, so a thread slowed by another process
+  // holds nobody up.
+  const int T = threads_;
+  std::vector<Share> shares(T);
+  for (int t = 0; t < T; ++t)
+    shares[t].range.store(pack_range(units * t / T, units * (t + 1) / T), std::memory_order_relaxed);
+  const int64_t step = std::max<int64_t>(1, units / (int64_t{8} * T));
+  std::atomic<int> arrivals{0};
   const std::function<void()> job = [&] {
+    const int me = arrivals.fetch_add(1, std::memory_order_relaxed);
+    if (me >= T) return;
+    std::atomic<uint64_t>& mine = shares[me].range;
     for (;;) {
-      const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= nchunks) return;
-      const int64_t begin = c * chunk_len;
-      fn(begin, std::min(n, begin + chunk_len));
+      uint64_t r = mine.load(std::memory_order_acquire);
+      while (front_of(r) < back_of(r)) {
+        const uint64_t f = front_of(r), b = back_of(r), nf = std::min<uint64_t>(b, f + step);
+        if (mine.compare_exchange_weak(r, pack_range(nf, b), std::memory_order_acq_rel)) {
+          fn(static_cast<int64_t>(f) * grain, std::min(n, static_cast<int64_t>(nf) * grain));
+          r = mine.load(std::memory_order_acquire);
+        }
+      }
+      // Own share done: steal the back half of the largest share left.
+      int victim = -1;
+      uint64_t most = 0;
+      for (int t = 0; t < T; ++t) {
+        const uint64_t v = shares[t].range.load(std::memory_order_acquire);
+        if (back_of(v) > front_of(v) && back_of(v) - front_of(v) > most) {
+          most = back_of(v) - front_of(v);
+          victim = t;
+        }
+      }
+      if (victim < 0) return;
+      uint64_t v = shares[victim].range.load(std::memory_order_acquire);
+      const uint64_t f = front_of(v), b = back_of(v);
+      if (f >= b) continue;
+      const uint64_t mid = f + (b - f) / 2;  // the owner keeps [f, mid) (nothing when one unit is left)
+      if (shares[victim].range.compare_exchange_strong(v, pack_range(f, mid), std::memory_order_acq_rel))
+        mine.store(pack_range(mid, b), std::memory_order_release);
     }
   };
   dispatch(job);

@@ -2,8 +2,9 @@
 // A pool of persistent worker threads for the compute ops. Decode calls hundreds of parallel ops per
 // token, so dispatch must cost microseconds: workers spin briefly on an atomic generation counter
 // before sleeping (futex via std::atomic::wait), and the calling thread does a share of the work.
-// Work is handed out in chunks from a shared counter and the caller never waits for a worker that has
-// not started: on a machine shared with other processes a descheduled worker costs nothing.
+// Each thread starts on its own contiguous share of the work and steals from the others' shares when
+// it runs out, and the caller never waits for a worker that has not started: on a machine shared
+// with other processes a descheduled worker costs nothing.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -24,8 +25,9 @@ class ThreadPool {
   int size() const { return threads_; }
 
   // Calls fn(begin, end) over disjoint ranges covering [0, n). Ranges are multiples of `grain`
-  // (except the last) and are handed out dynamically, so a thread slowed by another process does not
-  // hold the others up. Returns when all are done. Re-entrant calls (from inside fn, or from a
+  // (except the last). Thread t first works through [t n / T, (t + 1) n / T) front to back (so a
+  // matmul streams its weights in one ascending run per thread) and then takes the back half of
+  // whatever share is largest, so a thread slowed by another process does not hold the others up. Returns when all are done. Re-entrant calls (from inside fn, or from a
   // second thread while the pool is busy) run serially on the calling thread.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 

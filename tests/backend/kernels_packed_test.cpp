@@ -114,6 +114,80 @@ TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
   }
 }
 
+// q/k/v and gate/up run as one pass over their matrices (one quantization of x, one dispatch): every
+// output is bit for bit what the matrix gives alone.
+TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
+  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  ThreadPool pool(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::vector<std::vector<std::pair<DType, int64_t>>> sets = {
+      {{DType::Q4_K, 48}, {DType::Q6_K, 32}, {DType::Q5_K, 16}},  // a Q4_K_M q/k/v
+      {{DType::Q8_0, 32}, {DType::Q4_0, 16}},
+      {{DType::F16, 48}, {DType::BF16, 16}, {DType::F32, 32}}};
+  const int64_t in = 512;
+  for (const auto& set : sets) {
+    std::vector<std::vector<uint8_t>> w;
+    std::vector<std::unique_ptr<PackedMatrix>> m;
+    for (const auto& [t, out] : set) {
+      w.push_back(random_weights(t, out, in, rng));
+      m.push_back(pack(view_of(t, w.back(), out, in)));
+    }
+    for (int64_t n : {1, 4, 7}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(set[0].first) << " set, n=" << n << " seed=" << seed);
+      std::vector<float> x(static_cast<size_t>(n * in));
+      for (auto& v : x) v = normal(rng);
+      std::vector<std::vector<float>> alone, together;
+      std::vector<const PackedMatrix*> ms;
+      std::vector<float*> ys;
+      for (size_t i = 0; i < set.size(); ++i) {
+        alone.emplace_back(static_cast<size_t>(n * set[i].second));
+        together.emplace_back(static_cast<size_t>(n * set[i].second), std::nanf(""));
+        matmul_packed(*m[i], x.data(), n, alone.back().data(), &pool);
+        ms.push_back(m[i].get());
+        ys.push_back(together.back().data());
+      }
+      matmul_packed_many(ms.data(), ys.data(), static_cast<int>(ms.size()), x.data(), n, &pool);
+      for (size_t i = 0; i < set.size(); ++i)
+        ASSERT_EQ(0, std::memcmp(alone[i].data(), together[i].data(), alone[i].size() * sizeof(float))) << "matrix " << i;
+    }
+  }
+  // Matrices that read x in different forms cannot share it.
+  std::vector<uint8_t> wq = random_weights(DType::Q4_K, 16, in, rng), w8 = random_weights(DType::Q8_0, 16, in, rng);
+  const auto q4k = pack(view_of(DType::Q4_K, wq, 16, in)), q80 = pack(view_of(DType::Q8_0, w8, 16, in));
+  EXPECT_FALSE(can_share_acts(*q4k, *q80));
+  const PackedMatrix* mixed[] = {q4k.get(), q80.get()};
+  std::vector<float> x(in, 1.0f), y0(16), y1(16);
+  float* ys[] = {y0.data(), y1.data()};
+  EXPECT_THROW(matmul_packed_many(mixed, ys, 2, x.data(), 1, &pool), ax::Error);
+}
+
+// A model's weights are packed into one buffer in the order listed (the order decode reads them);
+// a weight listed twice (tied embeddings) is packed once; what cannot be packed gets no copy.
+TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
+  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  const auto a = random_weights(DType::Q4_K, 32, 256, rng), b = random_weights(DType::Q6_K, 16, 512, rng),
+             c = random_weights(DType::Q4_K, 24, 256, rng);  // 24 rows: not packable
+  const auto va = view_of(DType::Q4_K, a, 32, 256), vb = view_of(DType::Q6_K, b, 16, 512), vc = view_of(DType::Q4_K, c, 24, 256);
+  const auto handles = pack_for_linear({&vb, &va, &vc, &vb});
+  ASSERT_EQ(handles.size(), 4u);
+  ASSERT_NE(handles[0], nullptr);
+  ASSERT_NE(handles[1], nullptr);
+  EXPECT_EQ(handles[2], nullptr);
+  EXPECT_EQ(handles[3], handles[0]);
+  EXPECT_EQ(handles[0]->storage, handles[1]->storage);
+  EXPECT_EQ(handles[1]->data, handles[0]->data + (packed_bytes(vb) + 63) / 64 * 64);  // right after b
+  EXPECT_EQ(find_packed(va), handles[1].get());
+  std::vector<uint8_t> row(row_bytes(DType::Q4_K, 256));
+  for (int64_t o = 0; o < 32; ++o) {
+    unpack_row(*handles[1], o, row.data());
+    ASSERT_EQ(0, std::memcmp(row.data(), a.data() + o * row.size(), row.size())) << "row " << o << " seed " << seed;
+  }
+}
+
 TEST(KernelsPacked, LinearKernelUsesThePackedCopyWhileItsHandleLives) {
   if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   const uint32_t seed = fresh_seed();

@@ -16,10 +16,10 @@ namespace {
 TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
-  for (int threads : {1, 2, 3}) {
+  for (int threads : {1, 2, 3, 4}) {
     ThreadPool pool(threads);
     for (int trial = 0; trial < 50; ++trial) {
-      const int64_t n = rng() % 1000;
+      const int64_t n = rng() % (trial % 2 ? 1000 : 20000);
       const int64_t grain = 1 + rng() % 20;
       std::vector<std::atomic<int>> hits(n);
       std::atomic<bool> misaligned{false};
@@ -62,6 +62,41 @@ TEST(ThreadPool, WorkersShareTheWork) {
     }
   });
   EXPECT_EQ(ids.size(), 2u);
+}
+
+// Each thread starts on its own contiguous share; a thread held up in its share loses the rest of it
+// to the others (they cut its back half, again and again) instead of holding the call up.
+TEST(ThreadPool, AStalledShareIsTakenOver) {
+  ThreadPool pool(2);
+  constexpr int64_t n = 256;
+  std::mutex m;
+  std::vector<std::pair<int64_t, int64_t>> first_ranges;  // the first range of each thread
+  std::set<std::thread::id> seen;
+  std::vector<std::atomic<int>> hits(n);
+  std::atomic<int64_t> done_by_others{0};
+  std::thread::id stalled;
+  pool.parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    bool stall = false;
+    {
+      std::lock_guard lock(m);
+      if (seen.insert(std::this_thread::get_id()).second) first_ranges.emplace_back(b, e);
+      if (b == 0) {
+        stall = true;
+        stalled = std::this_thread::get_id();
+      } else if (seen.size() == 2 && std::this_thread::get_id() != stalled && b < n / 2) {
+        done_by_others += e - b;
+      }
+    }
+    for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    // The thread holding [0, ...) waits (up to 5 s) until the other has taken part of that share.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (stall && done_by_others.load() == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+  });
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+  ASSERT_EQ(first_ranges.size(), 2u);
+  for (const auto& [b, e] : first_ranges) EXPECT_TRUE(b == 0 || b == n / 2) << "first range starts at " << b;
+  EXPECT_GT(done_by_others.load(), 0) << "the stalled share was not taken over";
 }
 
 TEST(ThreadPool, NestedCallsRunSerially) {

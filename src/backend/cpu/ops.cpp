@@ -66,10 +66,10 @@ void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64
 void set_linear_kernel(LinearKernel kernel) { g_kernel.store(kernel); }
 LinearKernel linear_kernel_in_use() { return g_kernel.load(); }
 
-PreparedWeight prepare_linear(const TensorView& w) {
+PreparedWeight prepare_linears(const std::vector<const TensorView*>& ws) {
   if (g_kernel.load() != &kernels::linear_kernel) return nullptr;
   if (const char* env = std::getenv("AX_PACKED_WEIGHTS"); env != nullptr && std::string(env) == "0") return nullptr;
-  return kernels::pack_for_linear(w);
+  return std::make_shared<std::vector<std::shared_ptr<const kernels::PackedMatrix>>>(kernels::pack_for_linear(ws));
 }
 
 void set_attention_kernel(AttentionKernel kernel) { g_attention.store(kernel); }
@@ -86,6 +86,11 @@ int num_threads() { return default_threads(); }
 void linear(const TensorView& w, const float* x, int64_t n, float* y) {
   if (LinearKernel k = g_kernel.load(); k != nullptr && k(w, x, n, y)) return;
   linear_reference(w, x, n, y);
+}
+
+void linear_many(const TensorView* const* ws, float* const* ys, int count, const float* x, int64_t n) {
+  if (g_kernel.load() == &kernels::linear_kernel && kernels::linear_kernel_many(ws, ys, count, x, n)) return;
+  for (int i = 0; i < count; ++i) linear(*ws[i], x, n, ys[i]);
 }
 
 void linear_reference(const TensorView& w, const float* x, int64_t n, float* y) {

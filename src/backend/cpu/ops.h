@@ -18,6 +18,10 @@ namespace ax::cpu {
 // row of W once (ax::dequantize_row) and takes float32 dot products with every x row.
 void linear(const TensorView& w, const float* x, int64_t n, float* y);
 void linear_reference(const TensorView& w, const float* x, int64_t n, float* y);
+// ys[i][n, out_i] = x[n, in] · W_i^T for `count` weights that read the same x (q/k/v; gate/up):
+// with the default kernels and packed weights, one quantization of x and one pass over the pool for
+// all of them; else one linear() each. Results are the same either way.
+void linear_many(const TensorView* const* ws, float* const* ys, int count, const float* x, int64_t n);
 
 // A fast kernel: returns false (having written nothing) when it does not handle w's dtype/shape,
 // and linear() falls back to the reference. Passing nullptr leaves the reference alone.
@@ -25,13 +29,15 @@ using LinearKernel = bool (*)(const TensorView& w, const float* x, int64_t n, fl
 void set_linear_kernel(LinearKernel kernel);
 LinearKernel linear_kernel_in_use();  // nullptr: the reference alone
 
-// Prepares a linear weight once at load for the fast kernels: where this CPU has packed kernels for
-// its dtype (AVX-512 VNNI; see backend/cpu/kernels/packed.h) w is repacked into 16-row tiles that
-// linear() then uses, and w's own pages are released. The model keeps the handle as long as it
-// uses w (nullptr: nothing prepared, linear() reads w in place). Off when the fast kernels are
-// off, or when the environment sets AX_PACKED_WEIGHTS=0 (for A/B measurements).
+// Prepares a model's linear weights once at load for the fast kernels: where this CPU has packed
+// kernels for a weight's dtype (AVX-512 VNNI; see backend/cpu/kernels/packed.h) it is repacked into
+// 16-row tiles that linear() then uses, and its own pages are released. The weights share one
+// buffer in the order given: list them in the order a decode step reads them. The model keeps the
+// handle as long as it uses the weights (nullptr: nothing prepared, linear() reads them in place).
+// Off when the fast kernels are off, or when the environment sets AX_PACKED_WEIGHTS=0 (for A/B
+// measurements).
 using PreparedWeight = std::shared_ptr<const void>;
-PreparedWeight prepare_linear(const TensorView& w);
+PreparedWeight prepare_linears(const std::vector<const TensorView*>& ws);
 
 // Threads the reference linear may split output rows over: the process-wide pool of
 // util/thread_pool.h (n <= 0: all hardware threads; 1: the calling thread only). Every

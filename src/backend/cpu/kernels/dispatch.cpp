@@ -197,6 +197,18 @@ bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {
   return matmul(w.dtype, w.data, out, in, x, n, y, best_isa(), nullptr);
 }
 
+bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count, const float* x, int64_t n) {
+  constexpr int kMax = 8;
+  if (count <= 0 || count > kMax) return false;
+  const PackedMatrix* ms[kMax];
+  for (int i = 0; i < count; ++i) {
+    ms[i] = find_packed(*ws[i]);
+    if (ms[i] == nullptr || !can_share_acts(*ms[0], *ms[i])) return false;
+  }
+  matmul_packed_many(ms, ys, count, x, n);
+  return true;
+}
+
 namespace {
 
 // The plain two-pass form, for CPUs without AVX2.

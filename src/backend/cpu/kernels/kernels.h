@@ -61,6 +61,9 @@ bool batch_invariant();
 // The LinearKernel ops::linear runs by default: kernels::matmul on the best ISA for a 2-D weight,
 // declining (false) where there is no fast path so the reference runs.
 bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y);
+// Several weights that read the same x in one pass (matmul_packed_many) when all have packed copies
+// that can share x; false (nothing written) otherwise.
+bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count, const float* x, int64_t n);
 
 // Causal attention of T query tokens of one sequence over its paged K/V cache (one layer), with
 // grouped-query heads: query head h reads kv head h / (num_heads / num_kv_heads).

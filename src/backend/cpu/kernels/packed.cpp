@@ -231,8 +231,14 @@ bool packable(const TensorView& w) {
          w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
 }
 
-std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source) {
+size_t packed_bytes(const TensorView& w) {
   if (!packable(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
+  return static_cast<size_t>(w.shape[0] / kPackRows * (w.shape[1] / block_values(w.dtype))) * tile_bytes_of(w.dtype);
+}
+
+std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source, std::shared_ptr<HugeBuffer> storage,
+                                   uint8_t* dst) {
+  const size_t total = packed_bytes(w);
   auto m = std::make_unique<PackedMatrix>();
   m->dtype = w.dtype;
   m->out = w.shape[0];
@@ -242,7 +248,12 @@ std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source) {
   const size_t bb = block_bytes(w.dtype);
   const size_t rb = row_bytes(w.dtype, m->in);
   const int64_t groups = m->out / kPackRows;
-  m->bytes = std::make_unique<HugeBuffer>(static_cast<size_t>(groups * m->blocks) * m->tile_bytes);
+  if (storage == nullptr) {
+    storage = std::make_shared<HugeBuffer>(total);
+    dst = storage->data();
+  }
+  m->storage = std::move(storage);
+  m->data = dst;
   default_thread_pool().parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g)
       for (int64_t b = 0; b < m->blocks; ++b) {
@@ -294,42 +305,105 @@ PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, Thre
 
 }  // namespace
 
-void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
-  const PackedKernels* pk = packed_kernels();
-  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
-  if (n <= 0) return;
-  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
-  const PackedFn fn = pk->for_dtype(m.dtype);
-  const bool float_weights = dtype_info(m.dtype).block_size == 1;  // they see x as float32
-  const PackedActs acts = float_weights ? PackedActs{nullptr, nullptr, nullptr, nullptr, x, m.in} : quantized_acts(m, x, n, tp);
-  // Float weights go in chunks of whole group pairs: many rows take two groups at a time.
-  tp.parallel_for(m.out / kPackRows, float_weights ? 2 : 1, [&](int64_t g0, int64_t g1) { fn(m, acts, n, g0, g1, y, m.out); });
+namespace {
+// How a matrix's kernels see x: 0 float32, 1 int8 in blocks of 32 (Q8_0, Q4_0), 2 int8 in blocks of
+// 256 (the K-quants). Matrices of one kind can share one quantized x.
+int acts_kind(DType t) {
+  if (dtype_info(t).block_size == 1) return 0;
+  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ? 2 : 1;
+}
+}  // namespace
+
+bool can_share_acts(const PackedMatrix& a, const PackedMatrix& b) {
+  return a.in == b.in && acts_kind(a.dtype) == acts_kind(b.dtype);
 }
 
-std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) {
-  if (!packable(w)) return nullptr;
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const PackedMatrix* ms[] = {&m};
+  float* ys[] = {y};
+  matmul_packed_many(ms, ys, 1, x, n, pool);
+}
+
+void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int count, const float* x, int64_t n,
+                        ThreadPool* pool) {
+  const PackedKernels* pk = packed_kernels();
+  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
+  if (n <= 0 || count <= 0) return;
+  for (int i = 1; i < count; ++i)
+    if (!can_share_acts(*ms[0], *ms[i])) fail("matmul_packed_many: matrix {} reads x differently from matrix 0", i);
+  ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  const bool float_weights = acts_kind(ms[0]->dtype) == 0;  // they see x as float32
+  const PackedActs acts = float_weights ? PackedActs{nullptr, nullptr, nullptr, nullptr, x, ms[0]->in}
+                                        : quantized_acts(*ms[0], x, n, tp);
+  // The 16-row groups of all matrices, one after the other (as they lie in a model's weight
+  // buffer), split over the pool. Float weights go in chunks of whole group pairs: many rows take
+  // two groups at a time.
+  int64_t total = 0;
+  for (int i = 0; i < count; ++i) total += ms[i]->out / kPackRows;
+  tp.parallel_for(total, float_weights ? 2 : 1, [&](int64_t g0, int64_t g1) {
+    int64_t first = 0;  // first group of matrix i in the joint numbering
+    for (int i = 0; i < count && first < g1; ++i) {
+      const PackedMatrix& m = *ms[i];
+      const int64_t groups = m.out / kPackRows, lo = std::max(g0, first), hi = std::min(g1, first + groups);
+      if (lo < hi) pk->for_dtype(m.dtype)(m, acts, n, lo - first, hi - first, ys[i], m.out);
+      first += groups;
+    }
+  });
+}
+
+std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vector<const TensorView*>& ws) {
   Registry& r = registry();
+  std::vector<std::shared_ptr<const PackedMatrix>> out(ws.size());
+  // Reuse what is registered already (a weight listed twice, or packed by an earlier call), and
+  // lay the rest out one after the other, each on a 64-byte boundary.
+  std::vector<size_t> offset(ws.size(), SIZE_MAX);
+  std::unordered_map<const uint8_t*, size_t> first;  // data -> index of its first listing here
+  size_t total = 0;
   {
     std::shared_lock lock(r.mu);
-    if (auto it = r.by_data.find(w.data); it != r.by_data.end())
-      if (auto existing = it->second.lock()) return existing;
-  }
-  std::shared_ptr<PackedMatrix> packed(pack(w, true).release(), [data = w.data](PackedMatrix* p) {
-    Registry& reg = registry();
-    {
-      std::unique_lock lock(reg.mu);
-      if (auto it = reg.by_data.find(data); it != reg.by_data.end() && it->second.expired()) {
-        reg.by_data.erase(it);
-        reg.count.fetch_sub(1);
+    for (size_t i = 0; i < ws.size(); ++i) {
+      const TensorView& w = *ws[i];
+      if (!packable(w)) continue;
+      if (auto it = r.by_data.find(w.data); it != r.by_data.end())
+        if ((out[i] = it->second.lock()) != nullptr) continue;
+      if (first.emplace(w.data, i).second) {
+        offset[i] = total;
+        total += (packed_bytes(w) + 63) / 64 * 64;
       }
     }
-    delete p;
-  });
-  std::unique_lock lock(r.mu);
-  auto [it, inserted] = r.by_data.insert_or_assign(w.data, packed);
-  if (inserted) r.count.fetch_add(1);
-  return packed;
+  }
+  if (total == 0) {
+    for (size_t i = 0; i < ws.size(); ++i)
+      if (out[i] == nullptr && packable(*ws[i])) out[i] = out[first.at(ws[i]->data)];
+    return out;
+  }
+  auto storage = std::make_shared<HugeBuffer>(total);
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (offset[i] == SIZE_MAX) continue;
+    const uint8_t* data = ws[i]->data;
+    std::shared_ptr<PackedMatrix> packed(pack(*ws[i], true, storage, storage->data() + offset[i]).release(),
+                                         [data](PackedMatrix* p) {
+                                           Registry& reg = registry();
+                                           {
+                                             std::unique_lock lock(reg.mu);
+                                             if (auto it = reg.by_data.find(data); it != reg.by_data.end() && it->second.expired()) {
+                                               reg.by_data.erase(it);
+                                               reg.count.fetch_sub(1);
+                                             }
+                                           }
+                                           delete p;
+                                         });
+    std::unique_lock lock(r.mu);
+    auto [it, inserted] = r.by_data.insert_or_assign(data, packed);
+    if (inserted) r.count.fetch_add(1);
+    out[i] = std::move(packed);
+  }
+  for (size_t i = 0; i < ws.size(); ++i)
+    if (out[i] == nullptr && packable(*ws[i])) out[i] = out[first.at(ws[i]->data)];
+  return out;
 }
+
+std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) { return pack_for_linear({&w}).front(); }
 
 const PackedMatrix* find_packed(const TensorView& w) {
   Registry& r = registry();

@@ -34,6 +34,7 @@
 // scales and mins stored as bytes).
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "format/dtype.h"
 #include "format/tensor.h"
@@ -65,32 +66,50 @@ class HugeBuffer {
   size_t mapped_ = 0;
 };
 
-// A weight matrix in tile layout (owns its bytes).
+// A weight matrix in tile layout; its bytes lie in `storage`, which it may share with other
+// matrices packed together (a model's weights, one after the other in the order decode reads them).
 struct PackedMatrix {
   DType dtype = DType::F32;
   int64_t out = 0, in = 0;
   size_t tile_bytes = 0;
   int64_t blocks = 0;  // quant blocks per row
-  std::unique_ptr<HugeBuffer> bytes;
+  std::shared_ptr<HugeBuffer> storage;
+  uint8_t* data = nullptr;  // inside storage
   const uint8_t* tile(int64_t group, int64_t block) const {
-    return bytes->data() + static_cast<size_t>(group * blocks + block) * tile_bytes;
+    return data + static_cast<size_t>(group * blocks + block) * tile_bytes;
   }
 };
 
-// The tile layout of w's stored bytes (w must be packable). release_source: w lives in a model
-// file mapping whose pages may go once packed (MappedFile::release_pages; ignored otherwise).
-std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source = false);
+// Bytes of w's packed copy (w must be packable).
+size_t packed_bytes(const TensorView& w);
+
+// The tile layout of w's stored bytes (w must be packable), in a buffer of its own, or at `dst`
+// inside `storage` (packed_bytes(w) bytes there). release_source: w lives in a model file mapping
+// whose pages may go once packed (MappedFile::release_pages; ignored otherwise).
+std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source = false,
+                                   std::shared_ptr<HugeBuffer> storage = nullptr, uint8_t* dst = nullptr);
 // Row `row` of m back in its stored GGUF bytes (row_bytes(dtype, in) of them): the inverse of pack.
 void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst);
 
 // y = x · W^T for the packed W: x {n, in} float32, y {n, out}. Quantizes x once (as the per-row
 // kernels do) and splits the 16-row groups over the pool.
 void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool = nullptr);
+// y_i = x · W_i^T for `count` matrices that read the same x (q/k/v, gate/up): one quantization of x
+// and one pass over the pool for all their groups (fewer dispatches, and one ascending run over
+// weights packed side by side). The matrices must pairwise satisfy can_share_acts.
+void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int count, const float* x, int64_t n,
+                        ThreadPool* pool = nullptr);
+// True when a and b take the same x in the same form (same width, same activation quantization).
+bool can_share_acts(const PackedMatrix& a, const PackedMatrix& b);
 
-// The packed copy used for a weight: pack_for_linear packs w (when packable) and registers it so
-// that linear_kernel(w) runs the packed kernels; when w lies in a model file mapping its own pages
+// The packed copies used for weights: pack_for_linear packs each w (when packable) and registers it
+// so that linear_kernel(w) runs the packed kernels; when w lies in a model file mapping its own pages
 // are released as they are packed (re-read from the file only if something still reads the
-// original, e.g. an embedding row), so peak memory holds one copy of the model. The registration lasts while the returned handle lives (nullptr: not packed).
+// original, e.g. an embedding row), so peak memory holds one copy of the model. The weights of one
+// call share one buffer, in the order given: a model lists them in the order a decode step reads
+// them, so decode streams one ascending run of memory, on huge pages even where each matrix is
+// small. A registration lasts while its returned handle lives (nullptr: not packed).
+std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vector<const TensorView*>& ws);
 std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w);
 // The registered packed copy of w, or nullptr.
 const PackedMatrix* find_packed(const TensorView& w);
