@@ -87,11 +87,11 @@ void for_each_moved_run(DType t, int i, Fn&& fn) {
       const bool q5 = t == DType::Q5_K;
       fn(0, 2 * i, 2, false);       // d
       fn(2, 32 + 2 * i, 2, false);  // dmin
-      const int qs = q5 ? 48 : 16;
+      const int qs = q5 ? 48 : 16, step = q5 ? 320 : 256;  // Q5_K: each l4's qh follows its qs
       for (int c = 0; c < 4; ++c)
-        for (int l4 = 0; l4 < 8; ++l4) fn(qs + 32 * c + 4 * l4, 320 + ((l4 * 4 + c) * 16 + i) * 4, 4, false);
+        for (int l4 = 0; l4 < 8; ++l4) fn(qs + 32 * c + 4 * l4, 320 + l4 * step + (c * 16 + i) * 4, 4, false);
       if (q5)
-        for (int l4 = 0; l4 < 8; ++l4) fn(16 + 4 * l4, 2368 + (l4 * 16 + i) * 4, 4, false);
+        for (int l4 = 0; l4 < 8; ++l4) fn(16 + 4 * l4, 320 + l4 * step + 256 + i * 4, 4, false);
       return;
     }
     case DType::Q6_K:

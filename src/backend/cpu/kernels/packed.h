@@ -25,7 +25,8 @@
 //   Q4_K (256 values, 2368 B): d f16[16], dmin f16[16], sc u8[8 j][16 i], m u8[4 p][16 i][2] (mins
 //                             2p, 2p+1),
 //                             qs[8 l4][4 c][16 i][4] = stored qs bytes 32c + 4*l4 .. + 3
-//   Q5_K (256 values, 2880 B): the Q4_K tile, then qh[8 l4][16 i][4] = stored qh bytes 4*l4 .. + 3
+//   Q5_K (256 values, 2880 B): the Q4_K head, then per l4 its qs [4 c][16 i][4] as in Q4_K and
+//                             qh [16 i][4] = stored qh bytes 4*l4 .. + 3 (read in address order)
 //   Q6_K (256 values, 3360 B): d f16[16], sc s8[8 p][16 i][2] (scales 2p, 2p+1), then per half h
 //                             and l4 three planes [16 i][4]: plane I (0..2) holds the 6-bit value
 //                             at 128h + 32I + l (l = 4*l4..4*l4+3) in bits 0..5 and bits 2I, 2I+1 of

@@ -143,13 +143,13 @@ constexpr int kHiShift = Q5 ? 0 : 4;
 
 template <bool Q5>
 inline void q45_unpack(const uint8_t* t, int c, int l4, __m512i* lo, __m512i* hi) {
-  const __m512i w = load(t + 320 + (l4 * 4 + c) * 64);
+  const __m512i w = load(t + 320 + l4 * (Q5 ? 320 : 256) + c * 64);
   *lo = low4(w);
   if (!Q5) {
     *hi = _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xf0)));
   } else {
     *hi = high4(w);
-    const __m512i qh = load(t + 2368 + 64 * l4);
+    const __m512i qh = load(t + 320 + l4 * 320 + 256);
     const __m512i one = _mm512_set1_epi8(1);
     *lo = _mm512_or_si512(*lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c), one), 4));
     *hi = _mm512_or_si512(*hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c + 1), one), 4));
