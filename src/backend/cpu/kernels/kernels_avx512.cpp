@@ -11,6 +11,9 @@
 #include "util/half.h"
 
 #pragma GCC push_options
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own undefined-vector helpers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #define AX_KERNELS_VNNI 1
 
@@ -126,6 +129,7 @@ const IsaKernels& table() {
 }  // namespace ax::cpu::kernels::avx512
 
 #undef AX_KERNELS_VNNI
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 namespace ax::cpu::kernels {
