@@ -19,8 +19,16 @@ struct AttnCase {
   float q_scale = 2.0f;
 };
 
-void check(const AttnCase& c, uint32_t seed) {
-  SCOPED_TRACE(testing::Message() << "T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
+// Every kernel tier this CPU can run (the AVX2 tier runs ymm, the AVX-512 tier zmm).
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) v.push_back(isa);
+  return v;
+}
+
+void check(const AttnCase& c, uint32_t seed, Isa isa) {
+  SCOPED_TRACE(testing::Message() << isa_name(isa) << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
                                   << c.kv_heads << " hd=" << c.hd << " window=" << c.window << " seed=" << seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -42,7 +50,7 @@ void check(const AttnCase& c, uint32_t seed) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
   ThreadPool pool(2);
   attention(q.data(), q_stride, c.T, c.start_pos, c.heads, c.kv_heads, c.hd, scale, c.window,
-            {k.data(), v.data(), table.data(), c.block_size, kv_stride}, out.data(), out_stride, &pool);
+            {k.data(), v.data(), table.data(), c.block_size, kv_stride}, out.data(), out_stride, &pool, isa);
   auto row = [&](const std::vector<float>& m, int64_t j) {
     return m.data() + (table[j / c.block_size] * c.block_size + j % c.block_size) * kv_stride;
   };
@@ -72,23 +80,27 @@ void check(const AttnCase& c, uint32_t seed) {
 
 TEST(KernelsAttention, MatchesTwoPassSoftmax) {
   const uint32_t seed = std::random_device{}();
-  // decode (T=1) and prefill chunks; GQA groups 1, 2, 4; windows; more keys than one 64-key chunk
-  check({1, 0, 4, 4, 64, 0, 16}, seed);
-  check({1, 150, 16, 8, 128, 0, 16}, seed + 1);
-  check({7, 60, 8, 2, 64, 0, 16}, seed + 2);
-  check({20, 100, 4, 2, 32, 33, 8}, seed + 3);
-  check({3, 5, 2, 1, 24, 0, 4}, seed + 4);  // head_dim not a multiple of 16
+  for (Isa isa : supported_isas()) {
+    // decode (T=1) and prefill chunks; GQA groups 1, 2, 4; windows; more keys than one 64-key chunk
+    check({1, 0, 4, 4, 64, 0, 16}, seed, isa);
+    check({1, 150, 16, 8, 128, 0, 16}, seed + 1, isa);
+    check({7, 60, 8, 2, 64, 0, 16}, seed + 2, isa);
+    check({20, 100, 4, 2, 32, 33, 8}, seed + 3, isa);
+    check({3, 5, 2, 1, 24, 0, 4}, seed + 4, isa);   // head_dim not a multiple of 16
+    check({5, 40, 4, 2, 96, 0, 16}, seed + 5, isa);  // 96: one zmm slice of 64 and a 32-value rest
+  }
 }
 
 // Peaked attention: large scores, so the running maximum jumps late in a chunk and the online
 // softmax must rescale what it has accumulated (prefill of a whole prompt, Qwen3-0.6B head shape).
 TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
   const uint32_t seed = std::random_device{}();
-  for (float q_scale : {6.0f, 12.0f}) {
-    check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed);
-    check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1);
-    check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2);
-  }
+  for (Isa isa : supported_isas())
+    for (float q_scale : {6.0f, 12.0f}) {
+      check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed, isa);
+      check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1, isa);
+      check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2, isa);
+    }
 }
 
 // A token's output does not depend on the other tokens of the call (prefill tiles share K/V loads
@@ -101,9 +113,10 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
   struct Shape {
     int64_t heads, kv_heads, hd, start, T, window;
   };
+  for (Isa isa : supported_isas())
   for (const Shape& c : {Shape{16, 8, 128, 0, 70, 0}, Shape{6, 2, 64, 37, 33, 0}, Shape{3, 1, 24, 5, 20, 0},
-                         Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}}) {
-    SCOPED_TRACE(testing::Message() << "heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
+                         Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}, Shape{4, 2, 96, 3, 19, 0}}) {
+    SCOPED_TRACE(testing::Message() << isa_name(isa) << " heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
                                     << c.start << " T " << c.T << " window " << c.window << " seed " << seed);
     const int64_t bs = 16, len = c.start + c.T, nblocks = (len + bs - 1) / bs, kv_stride = c.kv_heads * c.hd;
     std::vector<int32_t> table(nblocks);
@@ -117,12 +130,12 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     const PagedKv kv{k.data(), v.data(), table.data(), bs, kv_stride};
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
-    attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool);
+    attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);
     for (int64_t step : {1, 2, 5}) {
       for (int64_t t = 0; t < c.T; t += step) {
         const int64_t n = std::min(step, c.T - t);
         attention(q.data() + t * width, width, n, c.start + t, c.heads, c.kv_heads, c.hd, scale, c.window, kv,
-                  part.data() + t * width, width, &pool);
+                  part.data() + t * width, width, &pool, isa);
       }
       ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float))) << "calls of " << step;
     }

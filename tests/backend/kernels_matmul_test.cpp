@@ -44,7 +44,6 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   const ActView view = gemm ? bf16_view(x)
                        : gemm_kind(c.dtype, isa, c.n, c.in) == GemmKind::F32 ? ActView{x, std::vector<float>(x.size(), 0.0f)}
                                                                            : activation_view(c.dtype, x);
-  const auto& xq = view.x;
   std::vector<float> y(c.n * c.out, std::nanf(""));
   ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool));
   expect_matches_reference(wf, wseen, c.out, c.in, x, view, y, c.n);

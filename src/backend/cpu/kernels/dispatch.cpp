@@ -247,13 +247,14 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
 
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
-               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool) {
+               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool, Isa isa) {
+  if (!isa_supported(isa)) fail("attention: this CPU cannot run {} kernels", isa_name(isa));
   if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
     fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
   if (T <= 0) return;
   AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
              kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
-  const IsaKernels* table = table_for(best_isa());
+  const IsaKernels* table = table_for(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
   a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;

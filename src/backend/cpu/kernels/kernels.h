@@ -84,7 +84,8 @@ struct PagedKv {
 };
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
-               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool = nullptr);
+               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool = nullptr,
+               Isa isa = best_isa());
 
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
