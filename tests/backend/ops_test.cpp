@@ -156,7 +156,9 @@ TEST(Softmax, SumsToOneAndKeepsOrder) {
   for (int i = 0; i < 100; ++i) {
     sum += p[i];
     for (int j = 0; j < 100; ++j)
-      if (x[i] < x[j]) EXPECT_LE(p[i], p[j]);
+      if (x[i] < x[j]) {
+        EXPECT_LE(p[i], p[j]);
+      }
   }
   EXPECT_NEAR(sum, 1.0, 1e-5);
   EXPECT_NEAR(p[0] / p[1], std::exp(static_cast<double>(x[0]) - x[1]), 1e-3 * p[0] / p[1]);

@@ -226,7 +226,9 @@ void expect_batch_invariance(Model& model, int64_t vocab, int num_requests, int6
     }
     engine.blocks().check_invariants();
   }
-  if (require_preemption) EXPECT_GT(preemptions, 0) << "the tiny pool should force preemption";
+  if (require_preemption) {
+    EXPECT_GT(preemptions, 0) << "the tiny pool should force preemption";
+  }
   int64_t cacheable = 0;  // full blocks of every prompt minus its last token
   for (const auto& r : reqs) cacheable += (static_cast<int64_t>(r.prompt.size()) - 1) / 4 * 4;
   EXPECT_EQ(cached, cacheable) << "the second pass serves every full prompt block from the cache";

@@ -33,17 +33,6 @@ const uint8_t* row_ptr(const TensorView& w, int64_t row) {
   return w.data + static_cast<size_t>(row) * row_bytes(w.dtype, w.cols());
 }
 
-// Dot product with eight independent float32 partial sums (fixed order: the result depends only
-// on the inputs, never on threads or call site).
-float dot(const float* a, const float* b, int64_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
-  for (; i < n; ++i) s[i % 8] += a[i] * b[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
 // Output rows [row_begin, row_end) of y = x · W^T.
 void linear_rows(const TensorView& w, const float* x, int64_t n, float* y, int64_t row_begin,
                  int64_t row_end) {
@@ -148,29 +137,23 @@ void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float*
   }
 }
 
-namespace {
-// sum(x[i]^2) in 16 interleaved partial sums (lane i % 16), added pairwise at the end: a fixed order,
-// so a row's result never depends on anything but the row, and one the compiler turns into vector
-// adds (a single running sum is a chain of dependent adds: ~1 us per 1024-value row).
-float sum_of_squares(const float* x, int64_t n) {
-  constexpr int kLanes = 16;
-  float part[kLanes] = {};
+// Dot product with eight independent float32 partial sums (fixed order: the result depends only
+// on the inputs, never on threads or call site).
+float dot(const float* a, const float* b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) part[j] += x[i + j] * x[i + j];
-  for (int j = 0; i < n; ++i, ++j) part[j] += x[i] * x[i];
-  for (int width = kLanes / 2; width > 0; width /= 2)
-    for (int j = 0; j < width; ++j) part[j] += part[j + width];
-  return part[0];
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
+  for (; i < n; ++i) s[i % 8] += a[i] * b[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
-}  // namespace
 
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
   auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * dim;
       float* yr = y + r * dim;
-      const float ss = sum_of_squares(xr, dim);
+      const float ss = dot(xr, xr, dim);
       const float inv = 1.0f / std::sqrt(ss / static_cast<float>(dim) + eps);
       for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
     }
@@ -251,9 +234,7 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
       const float* qh = q + t * q_stride + h * head_dim;
       for (int64_t j = first; j <= pos; ++j) {  // scores, then softmax, then the weighted sum of V
         const float* kj = kv.k + row(j) + g * head_dim;
-        float d = 0.0f;
-        for (int64_t i = 0; i < head_dim; ++i) d += qh[i] * kj[i];
-        scores[j - first] = d * scale;
+        scores[j - first] = dot(qh, kj, head_dim) * scale;
       }
       softmax(scores.data(), static_cast<int64_t>(scores.size()));
       float* oh = out + t * out_stride + h * head_dim;

@@ -47,6 +47,9 @@ void set_num_threads(int n);
 int num_threads();
 
 // ---- Elementwise and row ops --------------------------------------------------------------------
+// sum a[i] * b[i] in eight interleaved float32 partial sums added pairwise: a fixed order (the
+// result depends only on the inputs), more accurate than one running sum and vectorizable.
+float dot(const float* a, const float* b, int64_t n);
 // One row of w (any supported dtype) as float32: dst[w.cols()].
 void dequantize_row_of(const TensorView& w, int64_t row, float* dst);
 // A whole (small) tensor as float32: norm weights, biases.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/ops.h"
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
@@ -225,9 +226,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       float mx = -INFINITY;
       for (int64_t j = first; j <= pos; ++j) {
         const float* kr = a.k + (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
-        float dot = 0;
-        for (int64_t d = 0; d < hd; ++d) dot += qh[d] * kr[d];
-        scores[j - first] = dot * a.scale;
+        scores[j - first] = cpu::dot(qh, kr, hd) * a.scale;
         mx = std::max(mx, scores[j - first]);
       }
       float sum = 0;

@@ -351,6 +351,17 @@ void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int cou
   });
 }
 
+namespace {
+void unregister(const uint8_t* data) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mu);
+  if (auto it = r.by_data.find(data); it != r.by_data.end() && it->second.expired()) {
+    r.by_data.erase(it);
+    r.count.fetch_sub(1);
+  }
+}
+}  // namespace
+
 std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vector<const TensorView*>& ws) {
   Registry& r = registry();
   std::vector<std::shared_ptr<const PackedMatrix>> out(ws.size());
@@ -381,16 +392,10 @@ std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vect
   for (size_t i = 0; i < ws.size(); ++i) {
     if (offset[i] == SIZE_MAX) continue;
     const uint8_t* data = ws[i]->data;
+    // The registration goes with the last handle: the deleter removes it (unless re-registered).
     std::shared_ptr<PackedMatrix> packed(pack(*ws[i], true, storage, storage->data() + offset[i]).release(),
                                          [data](PackedMatrix* p) {
-                                           Registry& reg = registry();
-                                           {
-                                             std::unique_lock lock(reg.mu);
-                                             if (auto it = reg.by_data.find(data); it != reg.by_data.end() && it->second.expired()) {
-                                               reg.by_data.erase(it);
-                                               reg.count.fetch_sub(1);
-                                             }
-                                           }
+                                           unregister(data);
                                            delete p;
                                          });
     std::unique_lock lock(r.mu);
