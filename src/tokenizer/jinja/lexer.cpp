@@ -301,7 +301,9 @@ class Lexer {
     }
     if (is_float) {
       Token t{Tok::Float, static_cast<uint32_t>(i), src_.substr(i, k - i)};
-      t.float_value = std::stod(strip_us(t.text));
+      // As Python's float(): out of range gives inf (or 0 on underflow), never an error.
+      // (std::stod would throw std::out_of_range there.)
+      t.float_value = std::strtod(strip_us(t.text).c_str(), nullptr);
       tokens_.push_back(std::move(t));
       return k;
     }
