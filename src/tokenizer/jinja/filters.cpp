@@ -32,7 +32,10 @@ Value attr_path(const Value& obj, const Value& attribute) {
     size_t dot = path.find('.', start);
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-    cur = numeric ? get_item(cur, Value::integer(std::stoll(part))) : get_item(cur, Value::string(part));
+    // A number too large for an index looks up nothing, as the string it is.
+    const auto index = numeric ? parse_decimal(part) : std::nullopt;
+    cur = index && *index <= static_cast<uint64_t>(INT64_MAX) ? get_item(cur, Value::integer(static_cast<int64_t>(*index)))
+                                                               : get_item(cur, Value::string(part));
     if (dot == std::string::npos) return cur;
     start = dot + 1;
   }

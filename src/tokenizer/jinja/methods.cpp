@@ -1,5 +1,7 @@
 // Attribute and item lookup as jinja2's sandbox does it, and the Python methods of str, dict
 // and list that templates call (`content.split('</think>')[-1].lstrip('\n')`, `d.items()`).
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "tokenizer/jinja/library.h"
@@ -230,7 +232,7 @@ std::string py_format(const std::string& f, const CallArgs& a) {
       if (auto_index >= a.positional.size()) runtime_fail("format: not enough positional arguments");
       v = a.positional[auto_index++];
     } else if (std::isdigit(static_cast<unsigned char>(field[0]))) {
-      size_t k = std::stoul(field);
+      size_t k = parse_size(field, "format field");
       if (k >= a.positional.size()) runtime_fail(fmt::format("format: no positional argument {}", k));
       v = a.positional[k];
     } else {
@@ -251,7 +253,9 @@ std::string py_format(const std::string& f, const CallArgs& a) {
         char align = v.is_number() ? '>' : '<';
         size_t k = 0;
         if (spec[0] == '<' || spec[0] == '>' || spec[0] == '^') align = spec[k++];
-        size_t width = k < spec.size() ? std::stoul(spec.substr(k)) : 0;
+        // The width: the digits after the alignment (a type letter after them is not interpreted).
+        const bool has_width = k < spec.size() && std::isdigit(static_cast<unsigned char>(spec[k]));
+        size_t width = has_width ? parse_size(spec.substr(k), "format width") : 0;
         size_t len = utf8::length(text);
         if (len < width) {
           size_t pad = width - len;

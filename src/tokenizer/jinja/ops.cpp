@@ -70,6 +70,25 @@ void check_size(size_t size) {
   if (size > g_size_limit) runtime_fail(fmt::format("value too large ({} bytes, limit {})", size, g_size_limit));
 }
 
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+  if (s.empty() || s[0] < '0' || s[0] > '9') return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') break;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - digit) / 10) return std::nullopt;
+    v = v * 10 + digit;
+  }
+  return v;
+}
+
+size_t parse_size(std::string_view s, std::string_view what) {
+  const auto v = parse_decimal(s);
+  if (!v) runtime_fail(fmt::format("{} '{}' is not a number that fits", what, s));
+  if (*v > value_size_limit()) runtime_fail(fmt::format("{} {} is too large (limit {})", what, *v, value_size_limit()));
+  return static_cast<size_t>(*v);
+}
+
 Value binary_op(std::string_view op, const Value& a, const Value& b) {
   if (op == "~") {
     // jinja joins str() of both sides; an Undefined side prints as "".
@@ -318,9 +337,9 @@ std::string percent_format(const std::string& f, const std::vector<Value>& args,
     std::string digits_part;
     for (size_t k = 0; k < spec.size() && k < dot; ++k)
       if (std::isdigit(static_cast<unsigned char>(spec[k])) && !(digits_part.empty() && spec[k] == '0')) digits_part += spec[k];
-    if (!digits_part.empty()) width = std::stoul(digits_part);
+    if (!digits_part.empty()) width = parse_size(digits_part, "format width");
     if (dot != std::string::npos && conv == 's') {
-      size_t prec = std::stoul("0" + spec.substr(dot + 1));
+      size_t prec = parse_size("0" + spec.substr(dot + 1), "format precision");
       auto cps = utf8::decode(piece);
       if (cps.size() > prec) piece = utf8::encode(std::vector<char32_t>(cps.begin(), cps.begin() + prec));
     }

@@ -1,6 +1,8 @@
 #pragma once
 // Python's operators on template values: + - * / // % ** ~, comparisons and `in`, with
 // Python's results (7 // -2 == -4, 'a' * 3, [1] + [2], 1 == 1.0 == True) and its errors.
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "tokenizer/jinja/value.h"
@@ -12,6 +14,14 @@ namespace ax::jinja {
 void set_value_size_limit(size_t bytes);
 size_t value_size_limit();
 void check_size(size_t size);  // throws when size exceeds the limit
+
+// The decimal number at the start of s: nullopt when s does not start with a digit or the number
+// does not fit 64 bits. (std::stoul and friends throw std::invalid_argument / std::out_of_range
+// instead, which would escape the template's error handling.)
+std::optional<uint64_t> parse_decimal(std::string_view s);
+// A width, precision or index written in a template (the digits at the start of s): a runtime
+// error names `what` when there are none or the number exceeds value_size_limit().
+size_t parse_size(std::string_view s, std::string_view what);
 
 Value binary_op(std::string_view op, const Value& a, const Value& b);
 Value negate(const Value& a);

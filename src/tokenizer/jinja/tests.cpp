@@ -20,12 +20,6 @@ void no_args(const CallArgs& a, const char* test) {
   if (!a.positional.empty() || !a.keyword.empty()) runtime_fail(fmt::format("test '{}' takes no arguments", test));
 }
 
-int64_t need_int(const Value& v, const char* test) {
-  if (v.is_int() || v.is_bool()) return v.as_int();
-  v.require_defined();
-  runtime_fail(fmt::format("test '{}' needs an integer, not {}", test, v.type_name()));
-}
-
 bool t_defined(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "defined"); return !v.is_undefined(); }
 bool t_undefined(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "undefined"); return v.is_undefined(); }
 bool t_none(Interpreter&, const Value& v, CallArgs& a) { no_args(a, "none"); return v.is_none(); }
