@@ -40,22 +40,23 @@ inline __m512 load_f16x16(const uint8_t* p) {
 inline __m512i lanes_u8(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-// Software prefetch of the tile about kPrefetchBytes ahead of the one being read (tiles are laid
-// out in the order a single row reads them; at least 2 tiles). Only on the first pass over a group
-// (r0 == 0): later row chunks find the tiles in cache. Measured on Qwen3-0.6B Q4_K_M decode
-// (2 threads): the linear layers stream 34.8 GB/s without it, 36.5 with 2 tiles (4.7 KB), 33 with 8.
-constexpr size_t kPrefetchBytes = 4096;
-inline void prefetch_ahead(const uint8_t* tile, size_t bytes, int64_t r0) {
-  if (r0 != 0) return;
-  const size_t ahead = bytes * 2 > kPrefetchBytes ? bytes * 2 : (kPrefetchBytes + bytes - 1) / bytes * bytes;
-  const char* p = reinterpret_cast<const char*>(tile) + ahead;
-  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+// Software prefetch, spread over the kernel: each step that reads a line of a tile prefetches the
+// line `distance` bytes further on (about two tiles, at least 4 KB: the tile layouts are read in
+// address order), so one prefetch goes out per line read, at the pace the kernel reads. Only on the
+// first pass over a group (r0 == 0): later row chunks find the tiles in cache. Measured against
+// prefetching a whole tile at once at the start of each tile (one thread of 2, same minute): Q5_K
+// matvec 30 -> 70-80 GB/s, Q6_K 42 -> 45 (3072 x 1024: 48 -> 66), Q4_K 71 -> 77. The burst of 37-53
+// prefetches per tile held up the kernel's own loads.
+inline size_t prefetch_distance(size_t tile_bytes) {  // whole tiles: the same offset in a later tile
+  return tile_bytes * 2 > 4096 ? tile_bytes * 2 : (4096 + tile_bytes - 1) / tile_bytes * tile_bytes;
 }
-// acc += w . x4 (vpdpbusd) with the 4 activation bytes broadcast from memory ({1to16}). Written as
-// inline asm because GCC 12 neither folds the broadcast into vpdpbusd nor keeps the accumulators in
-// place through these loops: q45_k_row compiled to 16 vmovdqa register copies per 8 vpdpbusd, and
-// this form took its in-cache throughput from ~120 to ~150 GB/s per core (same results: the
-// instruction is the same).
+inline void prefetch_line(const uint8_t* p, size_t distance) {
+  _mm_prefetch(reinterpret_cast<const char*>(p) + distance, _MM_HINT_T0);
+}
+// The lines of [p, p + bytes), `distance` ahead.
+inline void prefetch_range(const uint8_t* p, size_t bytes, size_t distance) {
+  for (size_t o = 0; o < bytes; o += 64) prefetch_line(p + o, distance);
+}
 inline __m512i dp(__m512i acc, __m512i w, const int8_t* x4) {
   asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*reinterpret_cast<const int32_t*>(x4)));
   return acc;
@@ -93,9 +94,11 @@ void q32_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g,
   __m512 F[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) F[r] = _mm512_setzero_ps();
+  const size_t dist = prefetch_distance(m.tile_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, r0);
+    // Small tiles (9 or 5 lines): the whole tile at once measured 2-4 % faster than spread out.
+    if (r0 == 0) prefetch_range(t, m.tile_bytes, dist);
     const __m512 dw = load_f16x16(t);
     __m512i a0[R], a1[R];
 #pragma GCC unroll 4
@@ -187,9 +190,10 @@ template <bool Q5>
 void q45_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
   __m512 F = _mm512_setzero_ps(), G = _mm512_setzero_ps();
+  const size_t dist = prefetch_distance(m.tile_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, 0);
+    prefetch_range(t, 320, dist);  // d, dmin, scales, mins
     const int8_t* xq = a.q + r0 * k + 256 * b;
     __m512i acc[8];
 #pragma GCC unroll 8
@@ -199,6 +203,8 @@ void q45_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         __m512i lo, hi;
+        prefetch_line(t + 320 + l4 * (Q5 ? 320 : 256) + c * 64, dist);
+        if (Q5 && c == 0) prefetch_line(t + 320 + l4 * 320 + 256, dist);  // the 5th bits
         q45_unpack<Q5>(t, c, l4, &lo, &hi);
         acc[2 * c] = dp(acc[2 * c], lo, xq + 64 * c + 4 * l4);
         acc[2 * c + 1] = dp(acc[2 * c + 1], hi, xq + 64 * c + 32 + 4 * l4);
@@ -359,9 +365,10 @@ void q6_k_rows_multi(const PackedMatrix& m, const PackedActs& a, int64_t r0, int
 void q6_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g, float* y, int64_t ldy) {
   const int64_t nb = m.blocks, k = a.k;
   __m512 F = _mm512_setzero_ps();
+  const size_t dist = prefetch_distance(m.tile_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* t = m.tile(g, b);
-    prefetch_ahead(t, m.tile_bytes, 0);
+    prefetch_range(t, 288, dist);  // d and the scales
     __m512i S = q6_offset(t, a.s + r0 * (k / 16) + 16 * b);
 #pragma GCC unroll 1
     for (int h = 0; h < 2; ++h) {
@@ -374,6 +381,7 @@ void q6_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g,
         for (int l4 = 4 * half; l4 < 4 * half + 4; ++l4) {
           const int8_t* xq = a.q + r0 * k + 256 * b + 128 * h + 4 * l4;
           const uint8_t* base = q6_base(t, h, l4);
+          prefetch_range(base, 192, dist);
           acc[0] = dp(acc[0], q6_value<0>(base), xq);
           acc[1] = dp(acc[1], q6_value<1>(base), xq + 32);
           acc[2] = dp(acc[2], q6_value<2>(base), xq + 64);
@@ -424,15 +432,16 @@ void float_tile_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int
   for (int q = 0; q < NG; ++q)
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) P[q][r][0] = P[q][r][1] = P[q][r][2] = P[q][r][3] = _mm512_setzero_ps();
+  const size_t dist = prefetch_distance(m.tile_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* t[NG];
 #pragma GCC unroll 2
-    for (int q = 0; q < NG; ++q) {
-      t[q] = m.tile(g + q, b);
-      prefetch_ahead(t[q], m.tile_bytes, r0);
-    }
+    for (int q = 0; q < NG; ++q) t[q] = m.tile(g + q, b);
 #pragma GCC unroll 2
     for (int k4 = 0; k4 < 32; k4 += 4) {
+      if (r0 == 0)
+#pragma GCC unroll 2
+        for (int q = 0; q < NG; ++q) prefetch_range(t[q] + k4 * 16 * kElem<T>, 4 * 16 * kElem<T>, dist);
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         __m512 w[NG];
