@@ -21,7 +21,7 @@ thread_local bool t_inside_pool = false;
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)), shares_(threads_) {
   workers_.reserve(threads_ - 1);
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -85,12 +85,6 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
 
 namespace {
 
-// A thread's share of a parallel_for, in grain units: [front, back) packed into one atomic word
-// (front in the low 32 bits) so the owner taking from the front and a thief cutting the back
-// never hand out the same unit.
-struct alignas(64) Share {
-  std::atomic<uint64_t> range{0};
-};
 inline uint64_t pack_range(uint64_t front, uint64_t back) { return front | (back << 32); }
 inline uint64_t front_of(uint64_t r) { return r & 0xffffffffu; }
 inline uint64_t back_of(uint64_t r) { return r >> 32; }
@@ -117,7 +111,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   // half off the largest share left and goes on with that, so a thread slowed by another process
   // holds nobody up.
   const int T = threads_;
-  std::vector<Share> shares(T);
+  std::vector<Share>& shares = shares_;  // one dispatch at a time (busy_): reused, no allocation
   for (int t = 0; t < T; ++t)
     shares[t].range.store(pack_range(units * t / T, units * (t + 1) / T), std::memory_order_relaxed);
   const int64_t step = std::max<int64_t>(1, units / (int64_t{8} * T));

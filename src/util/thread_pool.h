@@ -41,7 +41,15 @@ class ThreadPool {
   // when no thread is still inside job(). job() must return once there is nothing left to take.
   void dispatch(const std::function<void()>& job);
 
+  // A thread's share of a parallel_for, in grain units: [front, back) packed into one atomic word
+  // (front in the low 32 bits), so the owner taking from the front and a thief cutting the back
+  // never hand out the same unit.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+
   int threads_;
+  std::vector<Share> shares_;  // one per thread, for the parallel_for in flight
   std::vector<std::thread> workers_;
   std::mutex busy_;                        // one dispatch at a time
   const std::function<void()>* job_ = nullptr;

@@ -137,8 +137,6 @@ void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float*
   }
 }
 
-// Dot product with eight independent float32 partial sums (fixed order: the result depends only
-// on the inputs, never on threads or call site).
 float dot(const float* a, const float* b, int64_t n) {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;

@@ -383,11 +383,7 @@ std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vect
       }
     }
   }
-  if (total == 0) {
-    for (size_t i = 0; i < ws.size(); ++i)
-      if (out[i] == nullptr && packable(*ws[i])) out[i] = out[first.at(ws[i]->data)];
-    return out;
-  }
+  if (total == 0) return out;  // every packable weight was registered already
   auto storage = std::make_shared<HugeBuffer>(total);
   for (size_t i = 0; i < ws.size(); ++i) {
     if (offset[i] == SIZE_MAX) continue;
@@ -403,7 +399,7 @@ std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vect
     if (inserted) r.count.fetch_add(1);
     out[i] = std::move(packed);
   }
-  for (size_t i = 0; i < ws.size(); ++i)
+  for (size_t i = 0; i < ws.size(); ++i)  // later listings of a weight packed here
     if (out[i] == nullptr && packable(*ws[i])) out[i] = out[first.at(ws[i]->data)];
   return out;
 }

@@ -42,8 +42,9 @@ inline __m512i lanes_u8(const uint8_t* p) {
 }
 // Software prefetch, spread over the kernel: each step that reads a line of a tile prefetches the
 // line `distance` bytes further on (about two tiles, at least 4 KB: the tile layouts are read in
-// address order), so one prefetch goes out per line read, at the pace the kernel reads. Only on the
-// first pass over a group (r0 == 0): later row chunks find the tiles in cache. Measured against
+// address order), so one prefetch goes out per line read, at the pace the kernel reads. Kernels
+// that take several rows prefetch only on the first pass over a group (r0 == 0): later row chunks
+// find the tiles in cache. Measured against
 // prefetching a whole tile at once at the start of each tile (one thread of 2, same minute): Q5_K
 // matvec 30 -> 70-80 GB/s, Q6_K 42 -> 45 (3072 x 1024: 48 -> 66), Q4_K 71 -> 77. The burst of 37-53
 // prefetches per tile held up the kernel's own loads.
@@ -144,15 +145,20 @@ void q4_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 template <bool Q5>
 constexpr int kHiShift = Q5 ? 0 : 4;
 
+// Where a tile keeps the nibbles of chunk c at l4, and (Q5_K) the 5th bits of l4 (packed.h).
+template <bool Q5>
+inline const uint8_t* q45_qs(const uint8_t* t, int l4, int c) { return t + 320 + l4 * (Q5 ? 320 : 256) + c * 64; }
+inline const uint8_t* q5_qh(const uint8_t* t, int l4) { return t + 320 + l4 * 320 + 256; }
+
 template <bool Q5>
 inline void q45_unpack(const uint8_t* t, int c, int l4, __m512i* lo, __m512i* hi) {
-  const __m512i w = load(t + 320 + l4 * (Q5 ? 320 : 256) + c * 64);
+  const __m512i w = load(q45_qs<Q5>(t, l4, c));
   *lo = low4(w);
   if (!Q5) {
     *hi = _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xf0)));
   } else {
     *hi = high4(w);
-    const __m512i qh = load(t + 320 + l4 * 320 + 256);
+    const __m512i qh = load(q5_qh(t, l4));
     const __m512i one = _mm512_set1_epi8(1);
     *lo = _mm512_or_si512(*lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c), one), 4));
     *hi = _mm512_or_si512(*hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c + 1), one), 4));
@@ -203,8 +209,8 @@ void q45_k_row(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         __m512i lo, hi;
-        prefetch_line(t + 320 + l4 * (Q5 ? 320 : 256) + c * 64, dist);
-        if (Q5 && c == 0) prefetch_line(t + 320 + l4 * 320 + 256, dist);  // the 5th bits
+        prefetch_line(q45_qs<Q5>(t, l4, c), dist);
+        if (Q5 && c == 0) prefetch_line(q5_qh(t, l4), dist);  // the 5th bits
         q45_unpack<Q5>(t, c, l4, &lo, &hi);
         acc[2 * c] = dp(acc[2 * c], lo, xq + 64 * c + 4 * l4);
         acc[2 * c + 1] = dp(acc[2 * c + 1], hi, xq + 64 * c + 32 + 4 * l4);
