@@ -3,9 +3,10 @@
 //  - decode: matvec (n = 1) GB/s over the weight bytes for each weight dtype, cycling through
 //    enough copies of each matrix that it streams from memory like a model's layers do;
 //  - prefill: matmul GFLOP/s at n = 512.
-//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...] [--packed]
+//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...] [--packed] [--no-amx]
 // --packed: the weights repacked into 16-row tiles (backend/cpu/kernels/packed.h) where the type has
-// packed kernels on this CPU, as the engine loads them; other types run as stored.
+// packed kernels on this CPU, as the engine loads them; other types run as stored. --no-amx: calls of
+// 32 rows or more stay on the VNNI kernels where the CPU has AMX tiles (for A/B runs).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -169,6 +170,8 @@ Args parse(int argc, char** argv) {
       a.isa = v == "avx2" ? kernels::Isa::Avx2 : v == "avx512" ? kernels::Isa::Avx512 : kernels::Isa::Scalar;
     } else if (s == "--packed") {
       a.packed = true;
+    } else if (s == "--no-amx") {
+      kernels::set_amx_enabled(false);
     } else if (s == "--no-prefill") {
       a.prefill = false;
     } else if (s == "--types") {
@@ -187,7 +190,7 @@ Args parse(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] "
-                           "[--types Q4_K,...] [--no-prefill] [--packed]\n");
+                           "[--types Q4_K,...] [--no-prefill] [--packed] [--no-amx]\n");
       std::exit(2);
     }
   }
@@ -204,8 +207,9 @@ int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
   ax::ThreadPool pool(args.threads);
   const auto& f = ax::cpu::cpu_features();
-  std::printf("cpu: %s\nfeatures: %s\nisa: %s, threads: %d\n", f.model_name.c_str(), f.summary().c_str(),
-              kernels::isa_name(args.isa), args.threads);
+  std::printf("cpu: %s\nfeatures: %s\nisa: %s, threads: %d, AMX tiles for packed calls of 32+ rows: %s\n",
+              f.model_name.c_str(), f.summary().c_str(), kernels::isa_name(args.isa), args.threads,
+              ax::cpu::amx_usable() && kernels::amx_enabled() ? "yes" : "no");
   const double floor = ax::cpu::measure_read_bandwidth_gbps(pool, 2.0 * args.seconds, size_t{64} << 20);
   std::printf("memory read floor: %.1f GB/s (64 MiB windows of a 1 GiB buffer, %d threads)\n\n", floor, args.threads);
 

@@ -4,12 +4,14 @@
 // linear_kernel picks the packed copy while its handle lives.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
+#include "backend/cpu/kernels/packed_kernels.h"
 #include "backend/kernel_test_data.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -74,7 +76,7 @@ TEST(KernelsPacked, EveryTypeMatchesReference) {
     const auto w = random_weights(t, out, in, rng);
     const auto m = pack(view_of(t, w, out, in));
     const auto wf = dequantized(t, w, out, in);
-    for (int64_t n : {1, 2, 3, 4, 5, 11}) {
+    for (int64_t n : {1, 2, 3, 4, 5, 11, 37}) {  // 37: AMX tiles where the CPU has them
       SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << n << " seed=" << seed);
       std::vector<float> x(static_cast<size_t>(n * in));
       for (auto& v : x) v = normal(rng);
@@ -110,6 +112,35 @@ TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
       }
       ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float)))
           << dtype_name(t) << ", groups of " << group << ", seed " << seed;
+    }
+  }
+}
+
+// Where the CPU has AMX tiles, calls of 32+ rows run on them: every row is bit for bit what the VNNI
+// kernels give (so decode and prefill still agree), for whole tiles, two-tile chunks and the rows
+// past the last whole tile.
+TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
+  if (!have_packed() || packed_amx_kernels() == nullptr) GTEST_SKIP() << "no AMX int8 tiles on this CPU";
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  ThreadPool pool(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const int64_t out = 80, in = 4 * 256;
+    const auto w = random_weights(t, out, in, rng);
+    const auto m = pack(view_of(t, w, out, in));
+    for (int64_t n : {32, 48, 71, 96}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << n << " seed=" << seed);
+      std::vector<float> x(static_cast<size_t>(n * in));
+      for (auto& v : x) v = normal(rng) * (1 + static_cast<float>(rng() % 8));
+      std::vector<float> amx(static_cast<size_t>(n * out), std::nanf("")), vnni(amx.size(), std::nanf(""));
+      set_amx_enabled(true);
+      matmul_packed(*m, x.data(), n, amx.data(), &pool);
+      set_amx_enabled(false);
+      matmul_packed(*m, x.data(), n, vnni.data(), &pool);
+      set_amx_enabled(true);
+      for (float v : amx) ASSERT_FALSE(std::isnan(v));
+      ASSERT_EQ(0, std::memcmp(amx.data(), vnni.data(), amx.size() * sizeof(float)));
     }
   }
 }

@@ -1,6 +1,8 @@
 #include "backend/cpu/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -35,7 +37,8 @@ CpuFeatures detect() {
     f.avx512bw = zmm_ok && ((b7 >> 30) & 1);
     f.avx512vl = zmm_ok && ((b7 >> 31) & 1);
     f.avx512vnni = zmm_ok && ((c7 >> 11) & 1);
-    f.amx_int8 = (d7 >> 25) & 1;
+    const bool tiles_ok = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA saved by the OS
+    f.amx_int8 = tiles_ok && ((d7 >> 24) & 1) && ((d7 >> 25) & 1);
     __cpuid_count(7, 1, a, b, c, d);
     f.avx_vnni = ymm_ok && ((a >> 4) & 1);
     f.avx512bf16 = zmm_ok && ((a >> 5) & 1);
@@ -84,6 +87,19 @@ std::string CpuFeatures::summary() const {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+bool amx_usable() {
+  static const bool ok = [] {
+    if (!cpu_features().amx_int8) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
 }
 
 }  // namespace ax::cpu

@@ -16,7 +16,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512vnni = false;
   bool avx512bf16 = false;
-  bool amx_int8 = false;     // reported only; no AMX kernels yet
+  bool amx_int8 = false;     // AMX-TILE + AMX-INT8, tile state enabled by the OS (XCR0)
   std::string model_name;    // "AMD EPYC ..." from the brand string
 
   // The tiers the kernel dispatcher uses.
@@ -28,5 +28,10 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();  // detected on first call, cached
+
+// True when this process may run AMX int8 tile instructions: amx_int8, and Linux granted the tile
+// data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once per process; without it the first tile
+// instruction faults).
+bool amx_usable();
 
 }  // namespace ax::cpu

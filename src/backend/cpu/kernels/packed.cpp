@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -318,6 +321,19 @@ bool can_share_acts(const PackedMatrix& a, const PackedMatrix& b) {
   return a.in == b.in && acts_kind(a.dtype) == acts_kind(b.dtype);
 }
 
+namespace {
+std::atomic<bool>& amx_switch() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("AX_AMX");
+    return env == nullptr || std::string(env) != "0";
+  }()};
+  return on;
+}
+}  // namespace
+
+bool amx_enabled() { return amx_switch().load(std::memory_order_relaxed); }
+void set_amx_enabled(bool on) { amx_switch().store(on); }
+
 void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
   const PackedMatrix* ms[] = {&m};
   float* ys[] = {y};
@@ -329,6 +345,7 @@ void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int cou
   const PackedKernels* pk = packed_kernels();
   if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
   if (n <= 0 || count <= 0) return;
+  if (n >= kAmxMinRows && amx_enabled() && packed_amx_kernels() != nullptr) pk = packed_amx_kernels();
   for (int i = 1; i < count; ++i)
     if (!can_share_acts(*ms[0], *ms[i])) fail("matmul_packed_many: matrix {} reads x differently from matrix 0", i);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();

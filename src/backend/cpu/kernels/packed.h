@@ -100,6 +100,12 @@ void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, T
 // weights packed side by side). The matrices must pairwise satisfy can_share_acts.
 void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int count, const float* x, int64_t n,
                         ThreadPool* pool = nullptr);
+// Whether matmul_packed may run calls of many rows on AMX tiles where this CPU has them (Intel
+// Sapphire Rapids and later). On unless the environment sets AX_AMX=0; the switch is for A/B
+// measurements and tests: the outputs are bit-identical either way.
+bool amx_enabled();
+void set_amx_enabled(bool on);
+
 // True when a and b take the same x in the same form (same width, same activation quantization).
 bool can_share_acts(const PackedMatrix& a, const PackedMatrix& b);
 

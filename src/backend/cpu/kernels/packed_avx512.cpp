@@ -27,19 +27,8 @@
 namespace ax::cpu::kernels::packed_avx512 {
 namespace {
 
-inline __m512i bcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
-inline __m512 load_f16x16(const uint8_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-// 16 bytes (one per lane) zero-extended to int32 lanes.
-inline __m512i lanes_u8(const uint8_t* p) {
-  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
+#include "backend/cpu/kernels/packed_avx512_blocks.inc"
+
 // Software prefetch, spread over the kernel: each step that reads a line of a tile prefetches the
 // line `distance` bytes further on (about two tiles, at least 4 KB: the tile layouts are read in
 // address order), so one prefetch goes out per line read, at the pace the kernel reads. Kernels
@@ -58,12 +47,6 @@ inline void prefetch_line(const uint8_t* p, size_t distance) {
 inline void prefetch_range(const uint8_t* p, size_t bytes, size_t distance) {
   for (size_t o = 0; o < bytes; o += 64) prefetch_line(p + o, distance);
 }
-inline __m512i dp(__m512i acc, __m512i w, const int8_t* x4) {
-  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*reinterpret_cast<const int32_t*>(x4)));
-  return acc;
-}
-inline __m512i low4(__m512i w) { return _mm512_and_si512(w, _mm512_set1_epi8(0x0f)); }
-inline __m512i high4(__m512i w) { return _mm512_and_si512(_mm512_srli_epi16(w, 4), _mm512_set1_epi8(0x0f)); }
 
 // ---- Q8_0 / Q4_0: blocks of 32, S = dot - offset * sum(x) -------------------------------------------
 
@@ -136,59 +119,7 @@ void q4_0_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
   q32_rows<R, true>(m, a, r0, g, y, ldy);
 }
 
-// ---- Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins ----------------------------------
-//   S_b = sum_j sc_j * dot_j,  M_b = sum_j m_j * sum(x over sub-block j)
-
-// The two sub-blocks of chunk c at l4: lo = values 0..15 of sub-block 2c, hi = those of 2c + 1.
-// Q4_K keeps hi in the high nibble (hi = 16 x value, no shift; its dot product is divided by 16
-// exactly, kHiShift); Q5_K adds the 5th bits (bit 2c of qh for lo, 2c + 1 for hi).
-template <bool Q5>
-constexpr int kHiShift = Q5 ? 0 : 4;
-
-// Where a tile keeps the nibbles of chunk c at l4, and (Q5_K) the 5th bits of l4 (packed.h).
-template <bool Q5>
-inline const uint8_t* q45_qs(const uint8_t* t, int l4, int c) { return t + 320 + l4 * (Q5 ? 320 : 256) + c * 64; }
-inline const uint8_t* q5_qh(const uint8_t* t, int l4) { return t + 320 + l4 * 320 + 256; }
-
-template <bool Q5>
-inline void q45_unpack(const uint8_t* t, int c, int l4, __m512i* lo, __m512i* hi) {
-  const __m512i w = load(q45_qs<Q5>(t, l4, c));
-  *lo = low4(w);
-  if (!Q5) {
-    *hi = _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xf0)));
-  } else {
-    *hi = high4(w);
-    const __m512i qh = load(q5_qh(t, l4));
-    const __m512i one = _mm512_set1_epi8(1);
-    *lo = _mm512_or_si512(*lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c), one), 4));
-    *hi = _mm512_or_si512(*hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * c + 1), one), 4));
-  }
-}
-
-// S += sc_2c * lo_dot + sc_2c+1 * hi_dot
-template <bool Q5>
-inline __m512i q45_scaled(__m512i S, const uint8_t* t, int c, __m512i lo_dot, __m512i hi_dot) {
-  const __m512i sc_lo = lanes_u8(t + 64 + 16 * (2 * c)), sc_hi = lanes_u8(t + 64 + 16 * (2 * c + 1));
-  return _mm512_add_epi32(S, _mm512_add_epi32(_mm512_mullo_epi32(lo_dot, sc_lo),
-                                              _mm512_mullo_epi32(_mm512_srai_epi32(hi_dot, kHiShift<Q5>), sc_hi)));
-}
-
-// M = sum_j m_j * (sum of x over sub-block j): pairs (m_2i, m_2i+1) against pairs of 32-value sums.
-inline __m512i q45_mins(const uint8_t* t, const int16_t* s32) {
-  __m512i M = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-    const __m512i mp = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 192 + 32 * i)));
-    M = _mm512_dpwssd_epi32(M, mp, bcast32(s32 + 2 * i));
-  }
-  return M;
-}
-
-inline void q45_float_step(const uint8_t* t, float dx, __m512i S, __m512i M, __m512* F, __m512* G) {
-  const __m512 dv = load_f16x16(t), mv = load_f16x16(t + 32), d = _mm512_set1_ps(dx);
-  *F = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S), _mm512_mul_ps(dv, d), *F);
-  *G = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(mv, d), *G);
-}
+// ---- Q4_K / Q5_K (the block terms in packed_avx512_blocks.inc) -----------------------------------
 
 // One activation row: all 8 sub-blocks accumulate side by side (8 independent vpdpbusd chains), the
 // tile read front to back.
@@ -276,44 +207,7 @@ void q5_k_rows(const PackedMatrix& m, const PackedActs& a, int64_t r0, int64_t g
   q45_k_rows<R, true>(m, a, r0, g, y, ldy);
 }
 
-// ---- Q6_K: 16 groups of 16 with signed 8-bit scales, values 0..63 offset by 32 -------------------
-//   S_b = sum_g sc_g * dot_g - 32 * sum_g sc_g * sum(x over group g)
-// Per (half h, l4) the tile holds three byte planes A, B, C: the 6-bit values v0, v1, v2 (positions
-// 128h + 32i + l, i = 0, 1, 2) in bits 0..5 and the 6 bits of v3 spread over their bits 6..7.
-
-inline __m512i sel(__m512i a, __m512i b, __m512i mask) {  // mask ? a : b, bitwise
-  return _mm512_ternarylogic_epi32(a, b, mask, 0xe4);
-}
-template <int I>
-inline __m512i q6_value(const uint8_t* base) {
-  const __m512i m3f = _mm512_set1_epi8(0x3f);
-  if constexpr (I < 3) {
-    return _mm512_and_si512(load(base + 64 * I), m3f);
-  } else {
-    const __m512i a = _mm512_srli_epi16(load(base), 6), b = _mm512_srli_epi16(load(base + 64), 4),
-                  c = _mm512_srli_epi16(load(base + 128), 2);
-    return _mm512_and_si512(sel(a, sel(b, c, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(0x03)), m3f);
-  }
-}
-
-// The scale of group 8h + 2i + half (pair 4h + i, int16 half `half` of each lane) as int32 lanes.
-inline __m512i q6_scale(const uint8_t* t, int h, int i, int half) {
-  const __m512i scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 + 32 * (4 * h + i))));
-  return half ? _mm512_srai_epi32(scp, 16) : _mm512_srai_epi32(_mm512_slli_epi32(scp, 16), 16);
-}
-
-// -32 * sum_g sc_g * (sum of x over group g), the offset term of S.
-inline __m512i q6_offset(const uint8_t* t, const int16_t* s16) {
-  __m512i O = _mm512_setzero_si512();
-#pragma GCC unroll 8
-  for (int p = 0; p < 8; ++p) {
-    const __m512i scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + 32 + 32 * p)));
-    O = _mm512_dpwssd_epi32(O, scp, bcast32(s16 + 2 * p));
-  }
-  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(O, 5));
-}
-
-inline const uint8_t* q6_base(const uint8_t* t, int h, int l4) { return t + 288 + (h * 8 + l4) * 192; }
+// ---- Q6_K (the block terms in packed_avx512_blocks.inc) -------------------------------------------
 
 // S[r] += sc_g * dot_g for the groups of values I0 and I1 (i in 0..3) in quarter (h, half), R rows.
 template <int R, int I0, int I1>

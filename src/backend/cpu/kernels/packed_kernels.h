@@ -43,5 +43,9 @@ struct PackedKernels {
 
 // The kernels for this CPU (AVX-512 F/BW/VL + VNNI), or nullptr.
 const PackedKernels* packed_kernels();
+// The same with AMX int8 tiles for the quant types (packed_amx.cpp; bit-identical results), where
+// this CPU and OS allow them; else nullptr. Used for calls of kAmxMinRows activation rows or more.
+const PackedKernels* packed_amx_kernels();
+constexpr int64_t kAmxMinRows = 32;
 
 }  // namespace ax::cpu::kernels
