@@ -1,9 +1,12 @@
 // ax-engine bench speed: prefill and decode speed of one model file on the CPU, measured the way
-// llama.cpp's llama-bench measures it (pp: one prompt of P tokens from an empty cache; tg: G
-// single-token steps from an empty cache), optionally side by side with llama.cpp on the same file.
+// llama.cpp's tools measure it, optionally side by side with them on the same file:
+//  - one sequence (llama-bench): pp = one prompt of P tokens, tg = G single-token steps, each after
+//    D tokens of context (--depth, default 0: from an empty cache; the context is not timed);
+//  - --batch B (llama-batched-bench): B sequences each prefill a prompt of P tokens, then generate
+//    G tokens together (aggregate tokens/s), the generation after the prompts.
 //
 //   ax-engine bench speed --model M.gguf --prompt-tokens 512 --gen-tokens 128 --threads 2 [--json]
-//                         [--batch 16] [--repeat 3] [--peer llama.cpp]
+//                         [--depth D] [--batch 16] [--repeat 3] [--peer llama.cpp]
 //
 // Decode is bound by memory bandwidth, so each decode row also prints the floor: the machine's
 // measured read bandwidth divided by the bytes a token reads (weights + KV).
@@ -34,6 +37,7 @@ struct SpeedOptions {
   int64_t prompt_tokens = 512;
   int64_t gen_tokens = 128;
   int64_t batch = 1;
+  int64_t depth = 0;
   int threads = 0;
   int repeat = 3;
   bool json = false;
@@ -66,37 +70,35 @@ class SpeedRunner {
  public:
   SpeedRunner(Model& model, const SpeedOptions& o) : model_(model), o_(o) {}
 
-  // One pp + tg measurement, each from an empty cache, `batch` sequences at once for tg.
+  // One pp + tg measurement, each on a fresh cache.
   SpeedResult run_once() {
     const auto& cfg = model_.config();
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(cfg.vocab_size - 1));
     SpeedResult r;
 
-    {  // pp: one prompt from an empty cache (chunks of 512, as llama-bench's default ubatch).
-      KvCache kv(cfg, blocks_for(o_.prompt_tokens + 1), kBlock);
-      std::vector<int32_t> table = identity_table(blocks_for(o_.prompt_tokens + 1), 0);
+    {  // pp: one prompt after `depth` tokens of context.
+      const int64_t blocks = blocks_for(o_.depth + o_.prompt_tokens + 1);
+      KvCache kv(cfg, blocks, kBlock);
+      std::vector<int32_t> table = identity_table(blocks, 0);
+      prefill(kv, table, 0, o_.depth, rng);
       const auto t0 = Clock::now();
-      for (int64_t done = 0; done < o_.prompt_tokens;) {
-        const int64_t n = std::min<int64_t>(512, o_.prompt_tokens - done);
-        Batch b;
-        for (int64_t i = 0; i < n; ++i) b.tokens.push_back(tok(rng));
-        b.sequences.push_back({0, n, done, &table});
-        b.logit_rows.push_back(n - 1);
-        model_.forward(b, kv, logits_);
-        done += n;
-      }
+      prefill(kv, table, o_.depth, o_.prompt_tokens, rng);
       r.prefill_tps = o_.prompt_tokens / since(t0);
       // TTFT: the prefill plus choosing the first token (greedy).
       volatile int64_t first = std::max_element(logits_.begin(), logits_.end()) - logits_.begin();
       (void)first;
       r.ttft_ms = since(t0) * 1e3;
     }
-    {  // tg: G steps of one token per sequence, from an empty cache.
-      const int64_t per_seq = blocks_for(o_.gen_tokens + 1);
+    {  // tg: G steps of one token per sequence, after each sequence's context (not timed).
+      const int64_t context = tg_context();
+      const int64_t per_seq = blocks_for(context + o_.gen_tokens + 1);
       KvCache kv(cfg, per_seq * o_.batch, kBlock);
       std::vector<std::vector<int32_t>> tables;
-      for (int64_t s = 0; s < o_.batch; ++s) tables.push_back(identity_table(per_seq, s * per_seq));
+      for (int64_t s = 0; s < o_.batch; ++s) {
+        tables.push_back(identity_table(per_seq, s * per_seq));
+        prefill(kv, tables.back(), 0, context, rng);
+      }
       std::vector<int32_t> last(o_.batch);
       for (auto& t : last) t = tok(rng);
       const auto t0 = Clock::now();
@@ -104,7 +106,7 @@ class SpeedRunner {
         Batch b;
         for (int64_t s = 0; s < o_.batch; ++s) {
           b.tokens.push_back(last[s]);
-          b.sequences.push_back({s, 1, step, &tables[s]});
+          b.sequences.push_back({s, 1, context + step, &tables[s]});
           b.logit_rows.push_back(s);
         }
         model_.forward(b, kv, logits_);
@@ -118,7 +120,26 @@ class SpeedRunner {
     return r;
   }
 
+  // Tokens of context before each sequence's first generated token: the prompt when batched (as
+  // llama-batched-bench does), else --depth (as llama-bench -d).
+  int64_t tg_context() const { return o_.batch > 1 ? o_.prompt_tokens : o_.depth; }
+
  private:
+  // Random tokens at positions [start, start + count) of sequence 0 / the table, chunks of 512 (as
+  // llama-bench's default ubatch); leaves the last position's logits in logits_.
+  void prefill(KvCache& kv, const std::vector<int32_t>& table, int64_t start, int64_t count, std::mt19937& rng) {
+    std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(model_.config().vocab_size - 1));
+    for (int64_t done = 0; done < count;) {
+      const int64_t n = std::min<int64_t>(512, count - done);
+      Batch b;
+      for (int64_t i = 0; i < n; ++i) b.tokens.push_back(tok(rng));
+      b.sequences.push_back({0, n, start + done, &table});
+      b.logit_rows.push_back(n - 1);
+      model_.forward(b, kv, logits_);
+      done += n;
+    }
+  }
+
   static constexpr int64_t kBlock = 16;
   static int64_t blocks_for(int64_t tokens) { return (tokens + kBlock - 1) / kBlock; }
   static std::vector<int32_t> identity_table(int64_t n, int64_t first) {
@@ -138,10 +159,10 @@ int run_speed(const SpeedOptions& o) {
   auto model = load_model(*source);
   const auto& cfg = model->config();
   const double wbytes = weight_bytes_per_token(*source);
+  SpeedRunner runner(*model, o);
   // KV read per token at the middle of the tg run: K and V of every layer, float32.
   const double kv_bytes = static_cast<double>(cfg.num_layers) * 2 * cfg.num_kv_heads * cfg.head_dim * 4 *
-                          (o.gen_tokens / 2.0);
-  SpeedRunner runner(*model, o);
+                          (runner.tg_context() + o.gen_tokens / 2.0);
   std::vector<double> pp, tg, ttft, peer_pp, peer_tg;
   for (int rep = 0; rep < o.repeat; ++rep) {  // alternate the engines so drift hits both alike
     const SpeedResult r = runner.run_once();
@@ -150,7 +171,7 @@ int run_speed(const SpeedOptions& o) {
     ttft.push_back(r.ttft_ms);
     if (!o.peer.empty()) {
       const PeerResult p = o.batch > 1 ? run_llama_batched_bench(o.model, o.prompt_tokens, o.gen_tokens, o.batch, threads)
-                                       : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, threads);
+                                       : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, o.depth, threads);
       peer_pp.push_back(p.prefill_tps);
       peer_tg.push_back(p.decode_tps);
     }
@@ -165,11 +186,12 @@ int run_speed(const SpeedOptions& o) {
   const double gbps = decode / o.batch * wbytes / 1e9;  // steps/s x weight bytes per step
 
   if (o.json) {
-    std::printf("{\"model\": \"%s\", \"threads\": %d, \"batch\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+    std::printf("{\"model\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
                 "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, \"ttft_ms\": %.2f, "
                 "\"weight_gb_per_s\": %.2f, \"read_bandwidth_gb_per_s\": %.2f, \"decode_floor_tokens_per_s\": %.2f, "
                 "\"decode_fraction_of_floor\": %.3f, \"peak_rss_mb\": %.1f",
-                o.model.c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.prompt_tokens),
+                o.model.c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
+                static_cast<long long>(o.prompt_tokens),
                 static_cast<long long>(o.gen_tokens), prefill, decode, median(ttft), gbps, bw, floor_tps,
                 decode / floor_tps, rss_mb);
     if (!o.peer.empty())
@@ -191,9 +213,10 @@ int run_speed(const SpeedOptions& o) {
       std::printf("%-12s %12.2f %12.2f %8.3f\n", name, ours, median(peer), ours / median(peer));
     }
   };
-  const std::string pp_name = "pp" + std::to_string(o.prompt_tokens);
+  const std::string at = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
+  const std::string pp_name = "pp" + std::to_string(o.prompt_tokens) + at;
   const std::string tg_name = (o.batch > 1 ? "tg" + std::to_string(o.gen_tokens) + "x" + std::to_string(o.batch)
-                                           : "tg" + std::to_string(o.gen_tokens));
+                                           : "tg" + std::to_string(o.gen_tokens)) + at;
   row(pp_name.c_str(), prefill, peer_pp);
   row(tg_name.c_str(), decode, peer_tg);
   std::printf("decode floor %.2f tok/s (ours at %.0f%% of it), weights streamed at %.2f GB/s\n", floor_tps,
@@ -210,13 +233,19 @@ RegisterCommand reg_bench("bench", "Benchmarks: `bench speed` measures prefill/d
   speed->add_option("--model", o->model, "GGUF file or Hugging Face folder")->required();
   speed->add_option("--prompt-tokens,-p", o->prompt_tokens, "prompt length for the prefill test")->check(CLI::PositiveNumber);
   speed->add_option("--gen-tokens,-n", o->gen_tokens, "tokens generated in the decode test")->check(CLI::PositiveNumber);
-  speed->add_option("--batch", o->batch, "sequences decoded together (aggregate tokens/s)")->check(CLI::PositiveNumber);
+  speed->add_option("--batch", o->batch, "sequences decoded together, each after its prompt (aggregate tokens/s)")
+      ->check(CLI::PositiveNumber);
+  speed->add_option("--depth,-d", o->depth, "tokens of context before the pp and tg tests (one sequence)")
+      ->check(CLI::NonNegativeNumber);
   speed->add_option("--threads,-t", o->threads, "CPU threads (default: all cores)");
   speed->add_option("--repeat,-r", o->repeat, "runs per engine (median reported)")->check(CLI::PositiveNumber);
   speed->add_flag("--json", o->json, "print one JSON object");
   speed->add_option("--peer", o->peer, "also run llama.cpp (llama-bench / llama-batched-bench) on the same file")
       ->check(CLI::IsMember({"llama.cpp"}));
-  return [o] { return run_speed(*o); };
+  return [o] {
+    if (o->depth > 0 && o->batch > 1) fail("bench speed: --depth is for one sequence; with --batch each sequence generates after its prompt");
+    return run_speed(*o);
+  };
 });
 
 }  // namespace

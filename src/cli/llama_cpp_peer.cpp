@@ -42,9 +42,9 @@ std::string llama_cpp_bin_dir() {
   return std::string(AX_SOURCE_DIR) + "/third_party/llama.cpp/build-cpu/bin";
 }
 
-PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int threads) {
-  const std::string cmd = fmt::format("{} -m {} -p {} -n {} -t {} -r 1 -o json", quote(tool("llama-bench")),
-                                      quote(model), prompt, gen, threads);
+PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t depth, int threads) {
+  const std::string cmd = fmt::format("{} -m {} -p {} -n {} -d {} -t {} -r 1 -o json", quote(tool("llama-bench")),
+                                      quote(model), prompt, gen, depth, threads);
   const auto rows = nlohmann::json::parse(run_capture(cmd));
   PeerResult r;
   for (const auto& row : rows) {

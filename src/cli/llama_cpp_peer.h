@@ -13,9 +13,11 @@ struct PeerResult {
 
 // Where the llama.cpp binaries are: $AX_LLAMA_CPP_BIN, else third_party/llama.cpp/build-cpu/bin.
 std::string llama_cpp_bin_dir();
-// llama-bench -p P -n G -t T -r 1 (one repetition: the caller alternates engines).
-PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int threads);
-// llama-batched-bench -npp P -ntg G -npl B: aggregate generation speed over B sequences.
+// llama-bench -p P -n G -d D -t T -r 1 (one repetition: the caller alternates engines); both tests
+// run after D tokens of context.
+PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t depth, int threads);
+// llama-batched-bench -npp P -ntg G -npl B: aggregate generation speed over B sequences, each
+// generating after its own prompt of P tokens.
 PeerResult run_llama_batched_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t batch, int threads);
 
 }  // namespace ax::cli

@@ -1,0 +1,14 @@
+# End-to-end runs of `ax-engine bench speed` on the bundled stories260K (tiny, so fast): the JSON
+# row, the tests after some context (--depth, as llama-bench -d), batched decode after each
+# sequence's prompt, and the combination that is refused.
+set(AX_SHARED ${CMAKE_SOURCE_DIR}/../shared)
+set(AX_STORIES ${AX_SHARED}/models/stories260K/stories260K.gguf)
+add_test(NAME bench_speed_depth_json COMMAND ax-engine bench speed --model ${AX_STORIES} -p 32 -n 16 -d 100 -t 2 -r 1 --json)
+set_tests_properties(bench_speed_depth_json PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+  "\"depth\": 100, \"prompt_tokens\": 32, \"gen_tokens\": 16, \"prefill_tokens_per_s\": [0-9.]+, \"decode_tokens_per_s\": [0-9.]+, \"ttft_ms\": [0-9.]+, \"weight_gb_per_s\": [0-9.]+.*\"peak_rss_mb\": [0-9.]+}")
+add_test(NAME bench_speed_batched COMMAND ax-engine bench speed --model ${AX_STORIES} -p 24 -n 8 --batch 4 -t 2 -r 1)
+set_tests_properties(bench_speed_batched PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+  "pp24 +[0-9.]+\ntg8x4 +[0-9.]+\ndecode floor")
+add_test(NAME bench_speed_depth_with_batch_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -d 8 --batch 2)
+set_tests_properties(bench_speed_depth_with_batch_refused PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+  "--depth is for one sequence")
