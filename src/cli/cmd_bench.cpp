@@ -20,6 +20,7 @@
 
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/memory_bandwidth.h"
+#include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/llama_cpp_peer.h"
 #include "model/model.h"
@@ -38,6 +39,7 @@ struct SpeedOptions {
   int64_t gen_tokens = 128;
   int64_t batch = 1;
   int64_t depth = 0;
+  KvType kv_type = KvType::F16;  // as the engine's default, and llama.cpp's
   int threads = 0;
   int repeat = 3;
   bool json = false;
@@ -79,7 +81,7 @@ class SpeedRunner {
 
     {  // pp: one prompt after `depth` tokens of context.
       const int64_t blocks = blocks_for(o_.depth + o_.prompt_tokens + 1);
-      KvCache kv(cfg, blocks, kBlock);
+      KvCache kv(cfg, blocks, kBlock, o_.kv_type);
       std::vector<int32_t> table = identity_table(blocks, 0);
       prefill(kv, table, 0, o_.depth, rng);
       const auto t0 = Clock::now();
@@ -93,7 +95,7 @@ class SpeedRunner {
     {  // tg: G steps of one token per sequence, after each sequence's context (not timed).
       const int64_t context = tg_context();
       const int64_t per_seq = blocks_for(context + o_.gen_tokens + 1);
-      KvCache kv(cfg, per_seq * o_.batch, kBlock);
+      KvCache kv(cfg, per_seq * o_.batch, kBlock, o_.kv_type);
       std::vector<std::vector<int32_t>> tables;
       for (int64_t s = 0; s < o_.batch; ++s) {
         tables.push_back(identity_table(per_seq, s * per_seq));
@@ -160,8 +162,8 @@ int run_speed(const SpeedOptions& o) {
   const auto& cfg = model->config();
   const double wbytes = weight_bytes_per_token(*source);
   SpeedRunner runner(*model, o);
-  // KV read per token at the middle of the tg run: K and V of every layer, float32.
-  const double kv_bytes = static_cast<double>(cfg.num_layers) * 2 * cfg.num_kv_heads * cfg.head_dim * 4 *
+  // KV read per token at the middle of the tg run: K and V of every layer.
+  const double kv_bytes = static_cast<double>(KvCache::bytes_per_block(cfg, 1, o.kv_type)) *
                           (runner.tg_context() + o.gen_tokens / 2.0);
   std::vector<double> pp, tg, ttft, peer_pp, peer_tg;
   for (int rep = 0; rep < o.repeat; ++rep) {  // alternate the engines so drift hits both alike
@@ -237,6 +239,7 @@ RegisterCommand reg_bench("bench", "Benchmarks: `bench speed` measures prefill/d
       ->check(CLI::PositiveNumber);
   speed->add_option("--depth,-d", o->depth, "tokens of context before the pp and tg tests (one sequence)")
       ->check(CLI::NonNegativeNumber);
+  add_kv_type_option(*speed, o->kv_type);
   speed->add_option("--threads,-t", o->threads, "CPU threads (default: all cores)");
   speed->add_option("--repeat,-r", o->repeat, "runs per engine (median reported)")->check(CLI::PositiveNumber);
   speed->add_flag("--json", o->json, "print one JSON object");

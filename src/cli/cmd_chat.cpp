@@ -19,6 +19,7 @@
 #include <string>
 
 #include "backend/cpu/ops.h"
+#include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
 #include "engine/engine.h"
@@ -41,6 +42,7 @@ struct ChatOptions {
   SamplingParams sampling;
   bool seed_given = false;
   int threads = 0;  // 0: all hardware threads
+  KvType kv_type = KvType::F16;
   bool chatml_fallback = false;
   bool stats = false;
 };
@@ -126,6 +128,7 @@ int run_chat(ChatOptions o) {
   // previous turn stay in the prefix cache until the next turn takes them.
   EngineConfig ec;
   ec.max_num_seqs = 1;
+  ec.kv_type = o.kv_type;
   Engine engine(*model, tok.get(), ec);
   const int64_t capacity = engine.sequence_capacity();
 
@@ -213,6 +216,7 @@ const RegisterCommand kChat{
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed of the first reply (each later reply uses the next one)");
       sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+      add_kv_type_option(sub, o->kv_type);
       sub.add_flag("--chatml-fallback", o->chatml_fallback,
                    "Use the plain ChatML layout when the model has no usable chat template");
       sub.add_flag("--stats", o->stats, "After each reply, print prompt/cached/generated tokens and speed to stderr");

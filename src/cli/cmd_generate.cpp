@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "backend/cpu/ops.h"
+#include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
 #include "engine/sampler.h"
@@ -34,6 +35,7 @@ struct GenerateOptions {
   SamplingParams sampling;
   bool seed_given = false;
   int threads = 0;  // 0: all hardware threads
+  KvType kv_type = KvType::F16;
   bool ignore_eos = false;
   bool echo = true;
   SpeculationParams speculation;
@@ -114,6 +116,7 @@ int run_generate(GenerateOptions o) {
   g.ignore_eos = o.ignore_eos;
   g.sampling = o.sampling;
   g.speculation = o.speculation;
+  g.kv_type = o.kv_type;
   validate(g.speculation);
   const SingleGenerateResult r = generate_single(*model, prompt, g, [&](std::span<const int32_t> step) {
     for (int32_t id : step)
@@ -155,6 +158,7 @@ const RegisterCommand kGenerate{
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed (default: a fresh one, printed at the end)");
       sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+      add_kv_type_option(sub, o->kv_type);
       sub.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
       sub.add_flag("!--no-echo", o->echo, "Do not print the prompt before the continuation");
       sub.add_option_function<std::string>(

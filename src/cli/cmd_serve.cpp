@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "backend/cpu/ops.h"
+#include "cli/cache_options.h"
 #include "cli/command.h"
 #include "model/model.h"
 #include "model/model_source.h"
@@ -150,6 +151,7 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
       ->capture_default_str();
   sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
   sub.add_option("--kv-memory-mb", o->kv_memory_mb, "Memory for the KV cache pool, MiB")->capture_default_str();
+  add_kv_type_option(sub, o->kv_type);
   sub.add_option("--max-num-seqs", o->max_num_seqs, "Sequences batched in one step at most")->capture_default_str();
   sub.add_option("--shutdown-grace", o->shutdown_grace_s, "Seconds in-flight requests get to finish on SIGINT/SIGTERM")
       ->capture_default_str();

@@ -74,13 +74,15 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
   if (mc.max_position_embeddings > 0 && cfg_.max_model_len > mc.max_position_embeddings)
     fail("--max-model-len {} exceeds the model's context of {} tokens", cfg_.max_model_len, mc.max_position_embeddings);
   if (cfg_.num_kv_blocks <= 0) {
-    KvPoolPlan p = plan_kv_pool(mc, cfg_.block_size, cfg_.kv_memory_bytes, cfg_.max_num_seqs, cfg_.max_model_len);
+    KvPoolPlan p = plan_kv_pool(mc, cfg_.block_size, cfg_.kv_memory_bytes, cfg_.max_num_seqs, cfg_.max_model_len,
+                                cfg_.kv_type);
     cfg_.num_kv_blocks = p.num_blocks;
     kv_explanation_ = p.explanation;
   } else {
-    kv_explanation_ = fmt::format("KV cache: {} blocks of {} tokens (--kv-blocks)", cfg_.num_kv_blocks, cfg_.block_size);
+    kv_explanation_ = fmt::format("KV cache: {} blocks of {} tokens, {} (--kv-blocks)", cfg_.num_kv_blocks,
+                                  cfg_.block_size, kv_type_name(cfg_.kv_type));
   }
-  kv_ = std::make_unique<KvCache>(mc, cfg_.num_kv_blocks, cfg_.block_size);
+  kv_ = std::make_unique<KvCache>(mc, cfg_.num_kv_blocks, cfg_.block_size, cfg_.kv_type);
   blocks_ = std::make_unique<BlockManager>(cfg_.num_kv_blocks, cfg_.block_size, cfg_.prefix_caching);
   sched_.block_size = cfg_.block_size;
   sched_.num_blocks = cfg_.num_kv_blocks;

@@ -53,6 +53,9 @@ struct EngineConfig {
   int64_t max_step_tokens = 512;   // rows per forward pass (decode + prefill chunks)
   int64_t max_model_len = 0;       // 0: the model's max_position_embeddings
   bool prefix_caching = true;
+  // K/V element type: f16 (llama.cpp's default too) halves the cache's memory and the bytes
+  // attention reads per token; f32 keeps K/V exactly as computed (model/kv_cache.h).
+  KvType kv_type = KvType::F16;
   SpecGateOptions speculation;     // when n-gram drafting pays (engine/spec_gate.h)
 };
 

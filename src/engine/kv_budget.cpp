@@ -25,11 +25,11 @@ int64_t available_memory_bytes() {
 }
 
 KvPoolPlan plan_kv_pool(const ModelConfig& cfg, int64_t block_size, int64_t budget_bytes,
-                        int64_t max_num_seqs, int64_t max_model_len) {
+                        int64_t max_num_seqs, int64_t max_model_len, KvType type) {
   if (block_size <= 0) fail("--kv-block-size {} must be positive", block_size);
   if (max_num_seqs <= 0) fail("--max-num-seqs {} must be positive", max_num_seqs);
   if (max_model_len <= 0) fail("max model length {} must be positive", max_model_len);
-  const int64_t per_block = static_cast<int64_t>(KvCache::bytes_per_block(cfg, block_size));
+  const int64_t per_block = static_cast<int64_t>(KvCache::bytes_per_block(cfg, block_size, type));
   if (per_block <= 0) fail("model config gives KV blocks of {} bytes", per_block);
   std::string source;
   int64_t budget = budget_bytes;
@@ -61,9 +61,9 @@ KvPoolPlan plan_kv_pool(const ModelConfig& cfg, int64_t block_size, int64_t budg
   KvPoolPlan p;
   p.num_blocks = blocks;
   p.bytes = blocks * per_block;
-  p.explanation = fmt::format("KV cache: {} blocks of {} tokens ({:.1f} MiB, {} tokens) from {}{}",
+  p.explanation = fmt::format("KV cache: {} blocks of {} tokens ({:.1f} MiB, {} tokens, {}) from {}{}",
                               blocks, block_size, p.bytes / double(1 << 20), blocks * block_size,
-                              source, capped);
+                              kv_type_name(type), source, capped);
   return p;
 }
 

@@ -30,7 +30,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   if (cfg.max_position_embeddings > 0 && n_prompt >= cfg.max_position_embeddings)
     fail("generate: the prompt's {} tokens do not fit the model's context of {}", n_prompt,
          cfg.max_position_embeddings);
-  KvCache kv(cfg, (context + o.block_size - 1) / o.block_size, o.block_size);
+  KvCache kv(cfg, (context + o.block_size - 1) / o.block_size, o.block_size, o.kv_type);
   std::vector<int32_t> table(kv.num_blocks());
   std::iota(table.begin(), table.end(), 0);
 

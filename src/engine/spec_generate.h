@@ -15,6 +15,7 @@
 #include "engine/spec_metrics.h"
 #include "engine/spec_params.h"
 #include "engine/spec_gate.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 
 namespace ax {
@@ -27,6 +28,7 @@ struct SingleGenerateOptions {
   SpeculationParams speculation;
   SpecGateOptions gate;  // gate.fixed_row_cost >= 0 replaces the measured row cost
   int64_t block_size = 16;
+  KvType kv_type = KvType::F16;  // as the engine's default (EngineConfig::kv_type)
 };
 
 struct SingleGenerateResult {

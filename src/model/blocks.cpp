@@ -77,9 +77,7 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t t = seq.token_offset + i, pos = seq.start_pos + i;
         cpu::rope(q + t * q_width, s.num_heads, k + t * kv_width, s.num_kv_heads, hd, pos, rope);
-        const int32_t block = (*seq.block_table)[pos / bs];
-        std::copy_n(k + t * kv_width, kv_width, kv.k(layer, block, pos % bs));
-        std::copy_n(v + t * kv_width, kv_width, kv.v(layer, block, pos % bs));
+        kv.store(layer, (*seq.block_table)[pos / bs], pos % bs, k + t * kv_width, v + t * kv_width);
       }
     };
     if (seq.num_tokens * (q_width + 2 * kv_width) >= (1 << 16)) {  // else dispatch costs more than it saves
@@ -94,7 +92,7 @@ void attention(const AttentionWeights& w, const AttentionShape& s, const cpu::Ro
   float* ctx = scratch(t_ctx, T * q_width);  // [T, q width]
   for (const BatchSequence& seq : batch.sequences) {
     if (seq.num_tokens == 0) continue;
-    const cpu::PagedKvView paged{kv.k(layer, 0, 0), kv.v(layer, 0, 0), seq.block_table->data(), bs, kv_width};
+    const cpu::PagedKvView paged = kv.view(layer, seq.block_table->data());
     cpu::attention(q + seq.token_offset * q_width, q_width, seq.num_tokens, seq.start_pos, s.num_heads,
                    s.num_kv_heads, hd, s.scale, s.window, paged, ctx + seq.token_offset * q_width, q_width);
   }

@@ -1,30 +1,87 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
+
 #include "util/error.h"
+#include "util/half.h"
 
 namespace ax {
 
-KvCache::KvCache(const ModelConfig& cfg, int64_t num_blocks, int64_t block_size)
+std::string_view kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : "f32"; }
+
+std::optional<KvType> kv_type_from_name(std::string_view name) {
+  if (name == "f32") return KvType::F32;
+  if (name == "f16") return KvType::F16;
+  return std::nullopt;
+}
+
+KvCache::KvCache(const ModelConfig& cfg, int64_t num_blocks, int64_t block_size, KvType type)
     : num_blocks_(num_blocks),
       block_size_(block_size),
       num_layers_(cfg.num_layers),
-      kv_width_(cfg.num_kv_heads * cfg.head_dim) {
+      kv_width_(cfg.num_kv_heads * cfg.head_dim),
+      type_(type) {
   if (num_blocks <= 0) fail("kv cache: num_blocks {} must be positive", num_blocks);
   if (block_size <= 0) fail("kv cache: block_size {} must be positive", block_size);
   if (num_layers_ <= 0 || kv_width_ <= 0)
     fail("kv cache: model config has {} layers and kv width {}; both must be positive", num_layers_, kv_width_);
   const size_t per_layer = static_cast<size_t>(num_blocks) * block_size * kv_width_;
-  k_.resize(num_layers_);
-  v_.resize(num_layers_);
-  for (int64_t l = 0; l < num_layers_; ++l) {
-    k_[l].assign(per_layer, 0.0f);
-    v_[l].assign(per_layer, 0.0f);
+  if (type_ == KvType::F16) {
+    k16_.assign(num_layers_, std::vector<uint16_t>(per_layer, 0));
+    v16_.assign(num_layers_, std::vector<uint16_t>(per_layer, 0));
+  } else {
+    k_.assign(num_layers_, std::vector<float>(per_layer, 0.0f));
+    v_.assign(num_layers_, std::vector<float>(per_layer, 0.0f));
   }
 }
 
-size_t KvCache::bytes_per_block(const ModelConfig& cfg, int64_t block_size) {
-  // K and V, every layer, block_size slots of num_kv_heads * head_dim floats.
-  return 2 * static_cast<size_t>(cfg.num_layers) * block_size * cfg.num_kv_heads * cfg.head_dim * sizeof(float);
+void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {
+  if (layer < 0 || layer >= num_layers_ || block < 0 || block >= num_blocks_ || slot < 0 || slot >= block_size_)
+    fail("kv cache: (layer {}, block {}, slot {}) is outside {} layers x {} blocks x {} slots", layer, block, slot,
+         num_layers_, num_blocks_, block_size_);
+}
+
+void KvCache::store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v) {
+  check(layer, block, slot);
+  const size_t at = offset(block, slot);
+  if (type_ == KvType::F16) {
+    cpu::to_f16(k, k16_[layer].data() + at, kv_width_);
+    cpu::to_f16(v, v16_[layer].data() + at, kv_width_);
+  } else {
+    std::copy_n(k, kv_width_, k_[layer].data() + at);
+    std::copy_n(v, kv_width_, v_[layer].data() + at);
+  }
+}
+
+void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const {
+  check(layer, block, slot);
+  const size_t at = offset(block, slot);
+  for (int64_t i = 0; i < kv_width_; ++i) {
+    k[i] = type_ == KvType::F16 ? fp16_to_f32(k16_[layer][at + i]) : k_[layer][at + i];
+    v[i] = type_ == KvType::F16 ? fp16_to_f32(v16_[layer][at + i]) : v_[layer][at + i];
+  }
+}
+
+cpu::PagedKvView KvCache::view(int64_t layer, const int32_t* block_table) const {
+  check(layer, 0, 0);
+  cpu::PagedKvView p;
+  if (type_ == KvType::F16) {
+    p.k16 = k16_[layer].data();
+    p.v16 = v16_[layer].data();
+  } else {
+    p.k = k_[layer].data();
+    p.v = v_[layer].data();
+  }
+  p.block_table = block_table;
+  p.block_size = block_size_;
+  p.kv_stride = kv_width_;
+  return p;
+}
+
+size_t KvCache::bytes_per_block(const ModelConfig& cfg, int64_t block_size, KvType type) {
+  // K and V, every layer, block_size slots of num_kv_heads * head_dim values.
+  const size_t elem = type == KvType::F16 ? sizeof(uint16_t) : sizeof(float);
+  return 2 * static_cast<size_t>(cfg.num_layers) * block_size * cfg.num_kv_heads * cfg.head_dim * elem;
 }
 
 }  // namespace ax

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/spec_params.h"
+#include "model/kv_cache.h"
 
 namespace ax::server {
 
@@ -19,6 +20,7 @@ struct ServerOptions {
   int threads = 0;                            // CPU backend threads (0: all)
   int64_t kv_blocks = 0;                      // KV pool size in blocks (0: from kv_memory_mb)
   int64_t kv_memory_mb = 512;                 // KV pool memory budget
+  KvType kv_type = KvType::F16;               // KV cache element type
   int64_t max_num_seqs = 64;                  // sequences the engine runs in one batch
   double shutdown_grace_s = 10;               // in-flight requests get this long to finish on SIGTERM
   bool default_speculation = true;            // n-gram speculation when a request does not say

@@ -16,6 +16,7 @@ void start_engine(ServingContext& ctx) {
   const ModelConfig& cfg = ctx.model->config();
   EngineConfig ec;
   ec.kv_memory_bytes = ctx.options.kv_memory_mb * (int64_t{1} << 20);
+  ec.kv_type = ctx.options.kv_type;
   ec.max_num_seqs = ctx.options.max_num_seqs;
   ctx.engine = std::make_unique<Engine>(*ctx.model, ctx.tokenizer.get(), ec);
   ctx.vocab_size = cfg.vocab_size;

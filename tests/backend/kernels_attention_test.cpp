@@ -1,4 +1,5 @@
-// kernels::attention against a double-precision two-pass softmax on random paged K/V.
+// kernels::attention against a double-precision two-pass softmax on random paged K/V, float32 and
+// f16 caches (for f16 the reference reads the same rounded values: converting back is exact).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels/kernels.h"
+#include "util/half.h"
 #include "util/thread_pool.h"
 
 namespace ax::cpu::kernels {
@@ -19,6 +21,21 @@ struct AttnCase {
   float q_scale = 2.0f;
 };
 
+// k and v rounded to f16 in place (k16/v16 get the halves), or left as they are: the view on them.
+PagedKv cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, std::vector<uint16_t>& k16,
+                   std::vector<uint16_t>& v16, const std::vector<int32_t>& table, int64_t bs, int64_t kv_stride) {
+  if (!f16) return PagedKv{k.data(), v.data(), nullptr, nullptr, table.data(), bs, kv_stride};
+  k16.resize(k.size());
+  v16.resize(v.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k16[i] = f32_to_fp16(k[i]);
+    v16[i] = f32_to_fp16(v[i]);
+    k[i] = fp16_to_f32(k16[i]);
+    v[i] = fp16_to_f32(v16[i]);
+  }
+  return PagedKv{nullptr, nullptr, k16.data(), v16.data(), table.data(), bs, kv_stride};
+}
+
 // Every kernel tier this CPU can run (the AVX2 tier runs ymm, the AVX-512 tier zmm).
 std::vector<Isa> supported_isas() {
   std::vector<Isa> v;
@@ -27,8 +44,8 @@ std::vector<Isa> supported_isas() {
   return v;
 }
 
-void check(const AttnCase& c, uint32_t seed, Isa isa) {
-  SCOPED_TRACE(testing::Message() << isa_name(isa) << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
+void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
+  SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
                                   << c.kv_heads << " hd=" << c.hd << " window=" << c.window << " seed=" << seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -42,6 +59,8 @@ void check(const AttnCase& c, uint32_t seed, Isa isa) {
   std::vector<float> k(nblocks * c.block_size * kv_stride), v(k.size());
   for (auto& f : k) f = normal(rng);
   for (auto& f : v) f = normal(rng);
+  std::vector<uint16_t> k16, v16;
+  const PagedKv kv = cache_view(k, v, f16, k16, v16, table, c.block_size, kv_stride);
   const int64_t q_stride = c.heads * c.hd + 5;  // strides need not be the packed width
   std::vector<float> q(c.T * q_stride);
   for (auto& f : q) f = c.q_scale * normal(rng);
@@ -50,7 +69,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
   ThreadPool pool(2);
   attention(q.data(), q_stride, c.T, c.start_pos, c.heads, c.kv_heads, c.hd, scale, c.window,
-            {k.data(), v.data(), table.data(), c.block_size, kv_stride}, out.data(), out_stride, &pool, isa);
+            kv, out.data(), out_stride, &pool, isa);
   auto row = [&](const std::vector<float>& m, int64_t j) {
     return m.data() + (table[j / c.block_size] * c.block_size + j % c.block_size) * kv_stride;
   };
@@ -80,15 +99,16 @@ void check(const AttnCase& c, uint32_t seed, Isa isa) {
 
 TEST(KernelsAttention, MatchesTwoPassSoftmax) {
   const uint32_t seed = std::random_device{}();
-  for (Isa isa : supported_isas()) {
-    // decode (T=1) and prefill chunks; GQA groups 1, 2, 4; windows; more keys than one 64-key chunk
-    check({1, 0, 4, 4, 64, 0, 16}, seed, isa);
-    check({1, 150, 16, 8, 128, 0, 16}, seed + 1, isa);
-    check({7, 60, 8, 2, 64, 0, 16}, seed + 2, isa);
-    check({20, 100, 4, 2, 32, 33, 8}, seed + 3, isa);
-    check({3, 5, 2, 1, 24, 0, 4}, seed + 4, isa);   // head_dim not a multiple of 16
-    check({5, 40, 4, 2, 96, 0, 16}, seed + 5, isa);  // 96: one zmm slice of 64 and a 32-value rest
-  }
+  for (Isa isa : supported_isas())
+    for (bool f16 : {false, true}) {
+      // decode (T=1) and prefill chunks; GQA groups 1, 2, 4; windows; more keys than one 64-key chunk
+      check({1, 0, 4, 4, 64, 0, 16}, seed, isa, f16);
+      check({1, 150, 16, 8, 128, 0, 16}, seed + 1, isa, f16);
+      check({7, 60, 8, 2, 64, 0, 16}, seed + 2, isa, f16);
+      check({20, 100, 4, 2, 32, 33, 8}, seed + 3, isa, f16);
+      check({3, 5, 2, 1, 24, 0, 4}, seed + 4, isa, f16);   // head_dim not a multiple of 16 (nor of 8)
+      check({5, 40, 4, 2, 96, 0, 16}, seed + 5, isa, f16);  // 96: one zmm slice of 64 and a 32-value rest
+    }
 }
 
 // Peaked attention: large scores, so the running maximum jumps late in a chunk and the online
@@ -97,9 +117,9 @@ TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
   const uint32_t seed = std::random_device{}();
   for (Isa isa : supported_isas())
     for (float q_scale : {6.0f, 12.0f}) {
-      check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed, isa);
-      check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1, isa);
-      check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2, isa);
+      check({36, 0, 16, 8, 128, 0, 16, q_scale}, seed, isa, false);
+      check({40, 0, 4, 2, 64, 0, 16, q_scale}, seed + 1, isa, true);
+      check({70, 10, 4, 1, 32, 0, 8, q_scale}, seed + 2, isa, q_scale > 10);
     }
 }
 
@@ -114,9 +134,10 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     int64_t heads, kv_heads, hd, start, T, window;
   };
   for (Isa isa : supported_isas())
+  for (bool f16 : {false, true})
   for (const Shape& c : {Shape{16, 8, 128, 0, 70, 0}, Shape{6, 2, 64, 37, 33, 0}, Shape{3, 1, 24, 5, 20, 0},
                          Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}, Shape{4, 2, 96, 3, 19, 0}}) {
-    SCOPED_TRACE(testing::Message() << isa_name(isa) << " heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
+    SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << " heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
                                     << c.start << " T " << c.T << " window " << c.window << " seed " << seed);
     const int64_t bs = 16, len = c.start + c.T, nblocks = (len + bs - 1) / bs, kv_stride = c.kv_heads * c.hd;
     std::vector<int32_t> table(nblocks);
@@ -127,7 +148,8 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
       for (auto& f : *vec) f = 3.0f * normal(rng);
     const int64_t width = c.heads * c.hd;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
-    const PagedKv kv{k.data(), v.data(), table.data(), bs, kv_stride};
+    std::vector<uint16_t> k16, v16;
+    const PagedKv kv = cache_view(k, v, f16, k16, v16, table, bs, kv_stride);
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
     attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);

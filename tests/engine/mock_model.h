@@ -1,7 +1,7 @@
 #pragma once
 // A stand-in model for engine tests: no weights, but it uses the paged KV cache the way a real
 // model must. forward() writes (token, position) into each new token's K slot through the block
-// table, and the logits of a row are a pseudo-random function of the WHOLE token history read
+// table (in 10-bit digits, which an f16 cache keeps exactly), and the logits of a row are a pseudo-random function of the WHOLE token history read
 // back through the block table. So a wrong table, a stale or overwritten shared block, a rollback
 // that loses data or a position mix-up changes the tokens the engine produces (or throws), just as
 // it would corrupt a real model's output.
@@ -26,7 +26,7 @@ class MockModel final : public Model {
     cfg_.num_layers = 1;
     cfg_.num_heads = 1;
     cfg_.num_kv_heads = 1;
-    cfg_.head_dim = 2;
+    cfg_.head_dim = 4;  // K slot: token % 1024, token / 1024, position % 1024, position / 1024
     cfg_.max_position_embeddings = max_positions;
     cfg_.eos_token_ids = std::move(eos);
   }
@@ -46,10 +46,11 @@ class MockModel final : public Model {
       if (static_cast<int64_t>(table.size()) * bs < s.start_pos + s.num_tokens)
         fail("mock model: block table of {} blocks is short for {} positions", table.size(), s.start_pos + s.num_tokens);
       for (int64_t i = 0; i < s.num_tokens; ++i) {
-        const int64_t pos = s.start_pos + i;
-        float* k = kv.k(0, table[pos / bs], pos % bs);
-        k[0] = static_cast<float>(batch.tokens[s.token_offset + i]);
-        k[1] = static_cast<float>(pos);
+        const int64_t pos = s.start_pos + i, tok = batch.tokens[s.token_offset + i];
+        const float k[4] = {static_cast<float>(tok % 1024), static_cast<float>(tok / 1024),
+                            static_cast<float>(pos % 1024), static_cast<float>(pos / 1024)};
+        const float v[4] = {};
+        kv.store(0, table[pos / bs], pos % bs, k, v);
       }
     }
     const int64_t V = cfg_.vocab_size;
@@ -63,10 +64,11 @@ class MockModel final : public Model {
       const int64_t pos = seq->start_pos + (row - seq->token_offset);
       uint64_t h = 0x9E3779B97F4A7C15ull;
       for (int64_t q = 0; q <= pos; ++q) {
-        const float* k = kv.k(0, (*seq->block_table)[q / bs], q % bs);
-        if (k[1] != static_cast<float>(q))
-          fail("mock model: the K slot of position {} holds position {}", q, k[1]);
-        h = mix(h ^ static_cast<uint64_t>(k[0]));
+        float k[4], v[4];
+        kv.load(0, (*seq->block_table)[q / bs], q % bs, k, v);
+        const int64_t held = static_cast<int64_t>(k[2]) + 1024 * static_cast<int64_t>(k[3]);
+        if (held != q) fail("mock model: the K slot of position {} holds position {}", q, held);
+        h = mix(h ^ static_cast<uint64_t>(k[0] + 1024 * k[1]));
       }
       float* out = logits.data() + r * V;
       for (int64_t v = 0; v < V; ++v)

@@ -30,7 +30,8 @@ struct Reference {
 // checks that attention follows the block table rather than assuming contiguity.
 class SequenceRunner {
  public:
-  SequenceRunner(Model& model, int64_t max_tokens, int64_t block_size = 16, uint32_t shuffle_seed = 1);
+  SequenceRunner(Model& model, int64_t max_tokens, int64_t block_size = 16, uint32_t shuffle_seed = 1,
+                 KvType kv_type = KvType::F32);
   // Feeds tokens at the current position; returns logits for every fed token [n, vocab]
   // (all_rows) or only the last [1, vocab].
   std::vector<float> feed(const std::vector<int32_t>& tokens, bool all_rows);
@@ -96,11 +97,12 @@ inline int64_t Reference::rows(const std::string& name) const {
   return t->shape.at(0);
 }
 
-inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t block_size, uint32_t shuffle_seed)
+inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t block_size, uint32_t shuffle_seed,
+                                      KvType kv_type)
     : model_(model) {
   const int64_t blocks = (max_tokens + block_size - 1) / block_size;
   // Twice the blocks needed, and the table takes every other one in shuffled order.
-  kv_ = std::make_unique<KvCache>(model.config(), 2 * blocks, block_size);
+  kv_ = std::make_unique<KvCache>(model.config(), 2 * blocks, block_size, kv_type);
   std::vector<int32_t> ids(2 * blocks);
   std::iota(ids.begin(), ids.end(), 0);
   std::shuffle(ids.begin(), ids.end(), std::mt19937(shuffle_seed));

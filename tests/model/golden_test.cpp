@@ -6,7 +6,8 @@
 //     max|Δ| <= 1e-4 · max(1, max|ref|);
 //   - greedy continuation, one decode step at a time with the KV cache, no EOS stop: exact tokens,
 //     and the logits of each step within the same tolerance;
-//   - chunked prefill (chunks of 5 tokens): the same logits.
+//   - chunked prefill (chunks of 5 tokens): the same logits;
+//   - with an f16 KV cache: close logits and greedy tokens (check_f16_cache).
 // Measured errors are printed ("GOLDEN ...") for docs/CORRECTNESS.md.
 #include <gtest/gtest.h>
 
@@ -63,6 +64,54 @@ std::string check_logits(const FixtureCase& fc, const std::vector<float>& got, c
   return fmt::format("{:.2e} (cos {:.6f})", d.max_abs, l.min_cosine);
 }
 
+// Prompt i of a fixture's reference: its tokens, HF's logits at every position, the greedy
+// continuation and the logits of each greedy step.
+struct PromptRef {
+  std::vector<int32_t> ids;
+  std::vector<float> logits;
+  std::vector<int32_t> greedy;
+  std::vector<float> greedy_logits;
+};
+PromptRef prompt_ref(const Reference& ref, int i) {
+  return {ref.ints(fmt::format("input_ids.{}", i)), ref.floats(fmt::format("logits.{}", i)),
+          ref.ints(fmt::format("greedy.{}", i)), ref.floats(fmt::format("greedy_logits.{}", i))};
+}
+
+// An f16 KV cache (the engine's default) rounds K and V to 11 significant bits: the logits stay
+// close to the reference (cosine > 0.999, every confident argmax equal) and the greedy tokens are
+// exact up to the first step whose reference top-2 margin is under 5 % of scale.
+void check_f16_cache(const FixtureCase& fc, Model& model, const PromptRef& p, int i) {
+  const auto& [ids, want_logits, want_greedy, want_greedy_logits] = p;
+  const int64_t V = model.config().vocab_size;
+  const int64_t T = static_cast<int64_t>(ids.size()), N = static_cast<int64_t>(want_greedy.size());
+    SequenceRunner run(model, T + N, 16, 3000 + i, KvType::F16);
+    const auto logits = run.feed(ids, true);
+    const LooseDiff prefill = loose_compare(logits.data(), want_logits.data(), T, V);
+    const Diff prefill_abs = compare(logits.data(), want_logits.data(), static_cast<size_t>(T * V));
+    EXPECT_GT(prefill.min_cosine, 0.999);
+    EXPECT_EQ(prefill.confident_argmax_mismatches, 0);
+    std::vector<int32_t> greedy;
+    std::vector<float> row(logits.end() - V, logits.end());
+    int64_t compared = N;
+    for (int64_t k = 0; k < N; ++k) {
+      const float* want_row = want_greedy_logits.data() + k * V;
+      const LooseDiff d = loose_compare(row.data(), want_row, 1, V);
+      EXPECT_GT(d.min_cosine, 0.999) << "decode step " << k;
+      greedy.push_back(argmax(row.data(), V));
+      if (top2_margin(want_row, V) < 0.05 * row_scale(want_row, V)) {
+        compared = k + 1;
+        break;
+      }
+      if (greedy.back() != want_greedy[k]) break;
+      if (k + 1 < N) row = run.feed({greedy.back()}, false);
+    }
+    EXPECT_EQ(greedy, std::vector<int32_t>(want_greedy.begin(), want_greedy.begin() + static_cast<int64_t>(greedy.size())))
+        << "greedy tokens";
+    std::printf("GOLDEN-F16KV %-22s prompt %d: prefill max|d| %.2e (scale %.2f), cos %.6f; greedy %zu/%lld equal "
+                "before the first near tie\n", fc.label().c_str(), i, prefill_abs.max_abs, prefill_abs.scale,
+                prefill.min_cosine, greedy.size(), static_cast<long long>(compared));
+}
+
 TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
   const FixtureCase& fc = GetParam();
   auto source = open_model(fc.dir);
@@ -72,10 +121,8 @@ TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
 
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE(::testing::Message() << fc.label() << " prompt " << i);
-    const auto ids = ref.ints(fmt::format("input_ids.{}", i));
-    const auto want_logits = ref.floats(fmt::format("logits.{}", i));
-    const auto want_greedy = ref.ints(fmt::format("greedy.{}", i));
-    const auto want_greedy_logits = ref.floats(fmt::format("greedy_logits.{}", i));
+    const PromptRef p = prompt_ref(ref, i);
+    const auto& [ids, want_logits, want_greedy, want_greedy_logits] = p;
     const int64_t T = static_cast<int64_t>(ids.size()), N = static_cast<int64_t>(want_greedy.size());
     ASSERT_EQ(static_cast<int64_t>(want_logits.size()), T * V);
 
@@ -127,6 +174,7 @@ TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
                 got_prefix == want_prefix ? "exact" : "MISMATCH",
                 static_cast<long long>(std::mismatch(greedy.begin(), greedy.end(), want_greedy.begin()).first - greedy.begin()),
                 static_cast<long long>(N));
+    check_f16_cache(fc, *model, p, i);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "model/blocks.h"
 #include "model/kv_cache.h"
 #include "util/error.h"
+#include "util/half.h"
 
 namespace ax {
 namespace {
@@ -19,29 +20,52 @@ ModelConfig tiny_config() {
   return c;
 }
 
+// Every (layer, block, slot) keeps its own K and V: fill all with distinct random rows, read all
+// back (exactly for float32; rounded to nearest even for f16), and the view points attention at them.
 TEST(KvCache, SlotsAreDistinctAndSized) {
   const ModelConfig c = tiny_config();
-  KvCache kv(c, 5, 4);
-  EXPECT_EQ(kv.kv_width(), 8);
   EXPECT_EQ(KvCache::bytes_per_block(c, 4), 2u * 3 * 4 * 8 * sizeof(float));
-  // Every (layer, block, slot) has its own kv_width floats for K and for V.
-  std::set<const float*> seen;
-  for (int64_t l = 0; l < 3; ++l)
-    for (int64_t b = 0; b < 5; ++b)
-      for (int64_t s = 0; s < 4; ++s) {
-        EXPECT_TRUE(seen.insert(kv.k(l, b, s)).second);
-        EXPECT_TRUE(seen.insert(kv.v(l, b, s)).second);
-        if (s > 0) {
-          EXPECT_EQ(kv.k(l, b, s) - kv.k(l, b, s - 1), 8);
-        }
-      }
-  // Writes land where they are read back.
+  EXPECT_EQ(KvCache::bytes_per_block(c, 4, KvType::F16), 2u * 3 * 4 * 8 * sizeof(uint16_t));
   std::mt19937 gen(std::random_device{}());
-  const float val = std::uniform_real_distribution<float>(1, 2)(gen);
-  kv.v(2, 4, 3)[7] = val;
-  EXPECT_EQ(kv.v(2, 4, 3)[7], val);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (KvType type : {KvType::F32, KvType::F16}) {
+    SCOPED_TRACE(kv_type_name(type));
+    KvCache kv(c, 5, 4, type);
+    EXPECT_EQ(kv.kv_width(), 8);
+    EXPECT_EQ(kv.type(), type);
+    std::vector<float> want(3 * 5 * 4 * 16);  // [layer][block][slot][k 8, v 8]
+    for (auto& f : want) f = normal(gen);
+    auto at = [&](int64_t l, int64_t b, int64_t s) { return want.data() + ((l * 5 + b) * 4 + s) * 16; };
+    for (int64_t l = 0; l < 3; ++l)
+      for (int64_t b = 0; b < 5; ++b)
+        for (int64_t s = 0; s < 4; ++s) kv.store(l, b, s, at(l, b, s), at(l, b, s) + 8);
+    for (int64_t l = 0; l < 3; ++l)
+      for (int64_t b = 0; b < 5; ++b)
+        for (int64_t s = 0; s < 4; ++s) {
+          float k[8], v[8];
+          kv.load(l, b, s, k, v);
+          for (int i = 0; i < 8; ++i) {
+            const float wk = at(l, b, s)[i], wv = at(l, b, s)[8 + i];
+            EXPECT_EQ(k[i], type == KvType::F16 ? fp16_to_f32(f32_to_fp16(wk)) : wk);
+            EXPECT_EQ(v[i], type == KvType::F16 ? fp16_to_f32(f32_to_fp16(wv)) : wv);
+          }
+        }
+    // The view: row (block 4, slot 3) of layer 2 at (4 * 4 + 3) * kv_width.
+    const std::vector<int32_t> table = {4};
+    const cpu::PagedKvView p = kv.view(2, table.data());
+    EXPECT_EQ(p.block_size, 4);
+    EXPECT_EQ(p.kv_stride, 8);
+    const float v7 = type == KvType::F16 ? fp16_to_f32(p.v16[19 * 8 + 7]) : p.v[19 * 8 + 7];
+    EXPECT_EQ(v7, type == KvType::F16 ? fp16_to_f32(f32_to_fp16(at(2, 4, 3)[15])) : at(2, 4, 3)[15]);
+    EXPECT_EQ(type == KvType::F16, p.k == nullptr && p.k16 != nullptr);
+    float k[8], v[8];
+    EXPECT_THROW(kv.load(3, 0, 0, k, v), Error);
+    EXPECT_THROW(kv.store(0, 5, 0, k, v), Error);
+  }
   EXPECT_THROW(KvCache(c, 0, 4), Error);
   EXPECT_THROW(KvCache(c, 4, 0), Error);
+  EXPECT_EQ(kv_type_from_name("f16"), KvType::F16);
+  EXPECT_EQ(kv_type_from_name("q8_0"), std::nullopt);
 }
 
 TEST(CheckBatch, RejectsMalformedBatches) {

@@ -23,7 +23,7 @@ std::atomic<LinearKernel> g_kernel{&kernels::linear_kernel};
 void fast_attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                     int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
                     float* out, int64_t out_stride) {
-  const kernels::PagedKv paged{kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride};
+  const kernels::PagedKv paged{kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.kv_stride};
   kernels::attention(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, paged, out,
                      out_stride);
 }
@@ -209,6 +209,8 @@ void swiglu(float* gate, const float* up, int64_t count) {
   elementwise(count, [&](int64_t b, int64_t e) { kernels::swiglu(gate + b, up + b, gate + b, e - b); });
 }
 
+void to_f16(const float* x, uint16_t* out, int64_t n) { kernels::to_f16(x, out, n); }
+
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
                float* out, int64_t out_stride) {
@@ -222,6 +224,13 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
                          const PagedKvView& kv, float* out, int64_t out_stride) {
   const int64_t group = num_heads / num_kv_heads;  // query heads per kv head
   auto row = [&](int64_t j) { return (static_cast<int64_t>(kv.block_table[j / kv.block_size]) * kv.block_size + j % kv.block_size) * kv.kv_stride; };
+  // Row j of kv head g as floats: in place, or (an f16 cache) converted exactly into `buf`.
+  std::vector<float> kbuf(kv.k16 != nullptr ? head_dim : 0), vbuf(kbuf.size());
+  auto kv_row = [&](const float* f, const uint16_t* h, std::vector<float>& buf, int64_t j, int64_t g) -> const float* {
+    if (h == nullptr) return f + row(j) + g * head_dim;
+    for (int64_t i = 0; i < head_dim; ++i) buf[i] = fp16_to_f32(h[row(j) + g * head_dim + i]);
+    return buf.data();
+  };
   std::vector<float> scores;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t pos = start_pos + t;
@@ -231,14 +240,13 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
       const int64_t g = h / group;
       const float* qh = q + t * q_stride + h * head_dim;
       for (int64_t j = first; j <= pos; ++j) {  // scores, then softmax, then the weighted sum of V
-        const float* kj = kv.k + row(j) + g * head_dim;
-        scores[j - first] = dot(qh, kj, head_dim) * scale;
+        scores[j - first] = dot(qh, kv_row(kv.k, kv.k16, kbuf, j, g), head_dim) * scale;
       }
       softmax(scores.data(), static_cast<int64_t>(scores.size()));
       float* oh = out + t * out_stride + h * head_dim;
       std::fill(oh, oh + head_dim, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vj = kv.v + row(j) + g * head_dim;
+        const float* vj = kv_row(kv.v, kv.v16, vbuf, j, g);
         const float p = scores[j - first];
         for (int64_t i = 0; i < head_dim; ++i) oh[i] += p * vj[i];
       }

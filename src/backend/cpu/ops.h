@@ -73,13 +73,20 @@ inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu(float* gate, const float* up, int64_t count);
 
+// x as IEEE half, rounded to nearest even (bit for bit f32_to_fp16 of util/half.h; F16C where the
+// CPU has it): what an f16 KV cache stores.
+void to_f16(const float* x, uint16_t* out, int64_t n);
+
 // ---- Attention over the paged KV cache ----------------------------------------------------------
 // One layer's K/V for one sequence: position j lives in row
-// block_table[j / block_size] * block_size + j % block_size of k and v, each row kv_stride floats
-// (num_kv_heads * head_dim), kv head g at g * head_dim.
+// block_table[j / block_size] * block_size + j % block_size of k and v, each row kv_stride values
+// (num_kv_heads * head_dim), kv head g at g * head_dim. The rows are float32 (k, v) or IEEE half
+// (k16, v16: an f16 cache; the other pair is null).
 struct PagedKvView {
   const float* k = nullptr;
   const float* v = nullptr;
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
   int64_t kv_stride = 0;

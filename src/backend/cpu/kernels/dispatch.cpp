@@ -11,6 +11,7 @@
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
 #include "util/error.h"
+#include "util/half.h"
 #include "util/thread_pool.h"
 
 namespace ax::cpu::kernels {
@@ -215,7 +216,14 @@ namespace {
 // The plain two-pass form, for CPUs without AVX2.
 void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
   const int64_t hd = a.head_dim, group = a.num_heads / a.num_kv_heads;
-  std::vector<float> scores;
+  std::vector<float> scores, row_f32(a.k16 != nullptr ? hd : 0);
+  // Key or value row j of kv head kvh as floats (converted into row_f32 for an f16 cache).
+  auto kv_row = [&](const float* f, const uint16_t* h, int64_t j, int64_t kvh) -> const float* {
+    const int64_t at = (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
+    if (h == nullptr) return f + at;
+    for (int64_t d = 0; d < hd; ++d) row_f32[d] = fp16_to_f32(h[at + d]);
+    return row_f32.data();
+  };
   for (int64_t item = item0; item < item1; ++item) {
     const int64_t t = item % a.T, kvh = item / a.T;
     const int64_t pos = a.start_pos + t;
@@ -225,8 +233,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       const float* qh = a.q + t * a.q_stride + h * hd;
       float mx = -INFINITY;
       for (int64_t j = first; j <= pos; ++j) {
-        const float* kr = a.k + (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
-        scores[j - first] = cpu::dot(qh, kr, hd) * a.scale;
+        scores[j - first] = cpu::dot(qh, kv_row(a.k, a.k16, j, kvh), hd) * a.scale;
         mx = std::max(mx, scores[j - first]);
       }
       float sum = 0;
@@ -234,7 +241,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       float* o = a.out + t * a.out_stride + h * hd;
       std::fill(o, o + hd, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vr = a.v + (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
+        const float* vr = kv_row(a.v, a.v16, j, kvh);
         const float p = scores[j - first] / sum;
         for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
       }
@@ -251,8 +258,11 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
     fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
   if (T <= 0) return;
+  if ((kv.k == nullptr) == (kv.k16 == nullptr) || (kv.v == nullptr) == (kv.v16 == nullptr) ||
+      (kv.k16 == nullptr) != (kv.v16 == nullptr))
+    fail("attention: the KV view needs float32 rows (k, v) or half rows (k16, v16), not both or a mix");
   AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
-             kv.k, kv.v, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
+             kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
   const IsaKernels* table = table_for(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
@@ -260,6 +270,15 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   const int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
   tp.parallel_for(items, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
+}
+
+void to_f16(const float* x, uint16_t* out, int64_t n) {
+  const IsaKernels* table = table_for(best_isa());
+  if (table != nullptr) {
+    table->to_f16(x, out, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(x[i]);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {

@@ -43,6 +43,8 @@ struct AttnArgs {
   int64_t window;        // > 0: keys pos - window < j <= pos only
   const float* k;        // paged keys: row j at k + (table[j / bs] * bs + j % bs) * kv_stride
   const float* v;
+  const uint16_t* k16;   // or, for an f16 cache, IEEE half rows there (k, v null)
+  const uint16_t* v16;
   const int32_t* block_table;
   int64_t block_size;
   int64_t kv_stride;
@@ -63,6 +65,7 @@ struct IsaKernels {
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*to_f16)(const float* x, uint16_t* out, int64_t n) = nullptr;
   void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
   int attention_tile = 1;  // query tokens per item the attention kernel takes when window == 0
   // One weight row (k values of type t) to float32.

@@ -78,9 +78,11 @@ bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count
 struct PagedKv {
   const float* k = nullptr;
   const float* v = nullptr;
+  const uint16_t* k16 = nullptr;  // an f16 cache: IEEE half rows instead of k, v (which are then null)
+  const uint16_t* v16 = nullptr;
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
-  int64_t kv_stride = 0;  // floats per cached position (num_kv_heads * head_dim)
+  int64_t kv_stride = 0;  // values per cached position (num_kv_heads * head_dim)
 };
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
@@ -90,5 +92,9 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// x as IEEE half, rounded to nearest even (f32_to_fp16 of util/half.h, F16C where the CPU has it):
+// what an f16 KV cache stores.
+void to_f16(const float* x, uint16_t* out, int64_t n);
 
 }  // namespace ax::cpu::kernels
