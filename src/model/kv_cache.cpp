@@ -19,12 +19,15 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t num_blocks, int64_t block_size,
     : num_blocks_(num_blocks),
       block_size_(block_size),
       num_layers_(cfg.num_layers),
+      num_kv_heads_(cfg.num_kv_heads),
+      head_dim_(cfg.head_dim),
       kv_width_(cfg.num_kv_heads * cfg.head_dim),
       type_(type) {
   if (num_blocks <= 0) fail("kv cache: num_blocks {} must be positive", num_blocks);
   if (block_size <= 0) fail("kv cache: block_size {} must be positive", block_size);
-  if (num_layers_ <= 0 || kv_width_ <= 0)
-    fail("kv cache: model config has {} layers and kv width {}; both must be positive", num_layers_, kv_width_);
+  if (num_layers_ <= 0 || num_kv_heads_ <= 0 || head_dim_ <= 0)
+    fail("kv cache: model config has {} layers, {} kv heads of {} values; all must be positive", num_layers_,
+         num_kv_heads_, head_dim_);
   const size_t per_layer = static_cast<size_t>(num_blocks) * block_size * kv_width_;
   if (type_ == KvType::F16) {
     k16_.assign(num_layers_, std::vector<uint16_t>(per_layer, 0));
@@ -43,22 +46,26 @@ void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {
 
 void KvCache::store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v) {
   check(layer, block, slot);
-  const size_t at = offset(block, slot);
-  if (type_ == KvType::F16) {
-    cpu::to_f16(k, k16_[layer].data() + at, kv_width_);
-    cpu::to_f16(v, v16_[layer].data() + at, kv_width_);
-  } else {
-    std::copy_n(k, kv_width_, k_[layer].data() + at);
-    std::copy_n(v, kv_width_, v_[layer].data() + at);
+  for (int64_t h = 0; h < num_kv_heads_; ++h) {
+    const size_t at = offset(block, h, slot);
+    if (type_ == KvType::F16) {
+      cpu::to_f16(k + h * head_dim_, k16_[layer].data() + at, head_dim_);
+      cpu::to_f16(v + h * head_dim_, v16_[layer].data() + at, head_dim_);
+    } else {
+      std::copy_n(k + h * head_dim_, head_dim_, k_[layer].data() + at);
+      std::copy_n(v + h * head_dim_, head_dim_, v_[layer].data() + at);
+    }
   }
 }
 
 void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const {
   check(layer, block, slot);
-  const size_t at = offset(block, slot);
-  for (int64_t i = 0; i < kv_width_; ++i) {
-    k[i] = type_ == KvType::F16 ? fp16_to_f32(k16_[layer][at + i]) : k_[layer][at + i];
-    v[i] = type_ == KvType::F16 ? fp16_to_f32(v16_[layer][at + i]) : v_[layer][at + i];
+  for (int64_t h = 0; h < num_kv_heads_; ++h) {
+    const size_t at = offset(block, h, slot);
+    for (int64_t i = 0; i < head_dim_; ++i) {
+      k[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(k16_[layer][at + i]) : k_[layer][at + i];
+      v[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(v16_[layer][at + i]) : v_[layer][at + i];
+    }
   }
 }
 
@@ -74,7 +81,9 @@ cpu::PagedKvView KvCache::view(int64_t layer, const int32_t* block_table) const 
   }
   p.block_table = block_table;
   p.block_size = block_size_;
-  p.kv_stride = kv_width_;
+  p.block_stride = block_size_ * kv_width_;
+  p.head_stride = block_size_ * head_dim_;
+  p.slot_stride = head_dim_;
   return p;
 }
 

@@ -5,8 +5,11 @@
 // can share prefix blocks and rollback is just a shorter length (O(1)).
 //
 // Layout per layer, in the cache's element type (float32, or IEEE half for an f16 cache):
-//   k[layer]: [num_blocks, block_size, num_kv_heads, head_dim]
-//   v[layer]: [num_blocks, block_size, num_kv_heads, head_dim]
+//   k[layer]: [num_blocks, num_kv_heads, block_size, head_dim]
+//   v[layer]: [num_blocks, num_kv_heads, block_size, head_dim]
+// Head-major inside a block: attention reads one kv head's rows at a time, and so reads them as
+// one contiguous run per block (block_size * head_dim values) instead of one row every
+// num_kv_heads * head_dim values, which the hardware prefetchers do not follow.
 // float32 is the reference (what the golden tests hold the model to); f16 halves the memory and
 // the bytes attention reads per token, at the cost of rounding K and V to 11 significant bits
 // (what llama.cpp's default cache does too).
@@ -47,11 +50,12 @@ class KvCache {
   static size_t bytes_per_block(const ModelConfig& cfg, int64_t block_size, KvType type = KvType::F32);
 
  private:
-  size_t offset(int64_t block, int64_t slot) const {
-    return (static_cast<size_t>(block) * block_size_ + slot) * kv_width_;
+  // Where kv head `head` of (block, slot) starts in a layer.
+  size_t offset(int64_t block, int64_t head, int64_t slot) const {
+    return ((static_cast<size_t>(block) * num_kv_heads_ + head) * block_size_ + slot) * head_dim_;
   }
   void check(int64_t layer, int64_t block, int64_t slot) const;
-  int64_t num_blocks_, block_size_, num_layers_, kv_width_;
+  int64_t num_blocks_, block_size_, num_layers_, num_kv_heads_, head_dim_, kv_width_;
   KvType type_;
   std::vector<std::vector<float>> k_, v_;        // float32 cache
   std::vector<std::vector<uint16_t>> k16_, v16_;  // f16 cache

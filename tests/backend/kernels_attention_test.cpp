@@ -21,10 +21,26 @@ struct AttnCase {
   float q_scale = 2.0f;
 };
 
+// The strides of a cache of blocks of bs positions x kv_heads heads x hd values: head-major
+// ([kv head][slot][dim], KvCache's) or position-major ([slot][kv head][dim]).
+PagedKv layout(bool head_major, const std::vector<int32_t>& table, int64_t bs, int64_t kv_heads, int64_t hd) {
+  PagedKv p;
+  p.block_table = table.data();
+  p.block_size = bs;
+  p.block_stride = bs * kv_heads * hd;
+  p.head_stride = head_major ? bs * hd : hd;
+  p.slot_stride = head_major ? hd : kv_heads * hd;
+  return p;
+}
+
 // k and v rounded to f16 in place (k16/v16 get the halves), or left as they are: the view on them.
 PagedKv cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, std::vector<uint16_t>& k16,
-                   std::vector<uint16_t>& v16, const std::vector<int32_t>& table, int64_t bs, int64_t kv_stride) {
-  if (!f16) return PagedKv{k.data(), v.data(), nullptr, nullptr, table.data(), bs, kv_stride};
+                   std::vector<uint16_t>& v16, PagedKv p) {
+  if (!f16) {
+    p.k = k.data();
+    p.v = v.data();
+    return p;
+  }
   k16.resize(k.size());
   v16.resize(v.size());
   for (size_t i = 0; i < k.size(); ++i) {
@@ -33,7 +49,9 @@ PagedKv cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, std::
     k[i] = fp16_to_f32(k16[i]);
     v[i] = fp16_to_f32(v16[i]);
   }
-  return PagedKv{nullptr, nullptr, k16.data(), v16.data(), table.data(), bs, kv_stride};
+  p.k16 = k16.data();
+  p.v16 = v16.data();
+  return p;
 }
 
 // Every kernel tier this CPU can run (the AVX2 tier runs ymm, the AVX-512 tier zmm).
@@ -45,7 +63,8 @@ std::vector<Isa> supported_isas() {
 }
 
 void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
-  SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
+  const bool head_major = seed % 2 == 0;  // both layouts, whichever the seed picks per case
+  SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << (head_major ? " head-major" : " position-major") << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
                                   << c.kv_heads << " hd=" << c.hd << " window=" << c.window << " seed=" << seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -60,7 +79,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   for (auto& f : k) f = normal(rng);
   for (auto& f : v) f = normal(rng);
   std::vector<uint16_t> k16, v16;
-  const PagedKv kv = cache_view(k, v, f16, k16, v16, table, c.block_size, kv_stride);
+  const PagedKv kv = cache_view(k, v, f16, k16, v16, layout(head_major, table, c.block_size, c.kv_heads, c.hd));
   const int64_t q_stride = c.heads * c.hd + 5;  // strides need not be the packed width
   std::vector<float> q(c.T * q_stride);
   for (auto& f : q) f = c.q_scale * normal(rng);
@@ -70,8 +89,8 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   ThreadPool pool(2);
   attention(q.data(), q_stride, c.T, c.start_pos, c.heads, c.kv_heads, c.hd, scale, c.window,
             kv, out.data(), out_stride, &pool, isa);
-  auto row = [&](const std::vector<float>& m, int64_t j) {
-    return m.data() + (table[j / c.block_size] * c.block_size + j % c.block_size) * kv_stride;
+  auto row = [&](const std::vector<float>& m, int64_t j, int64_t g) {  // kv head g of position j
+    return m.data() + table[j / c.block_size] * kv.block_stride + g * kv.head_stride + j % c.block_size * kv.slot_stride;
   };
   const int64_t group = c.heads / c.kv_heads;
   for (int64_t t = 0; t < c.T; ++t) {
@@ -82,7 +101,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
       std::vector<double> s;
       for (int64_t j = first; j <= pos; ++j) {
         double d = 0;
-        for (int64_t i = 0; i < c.hd; ++i) d += static_cast<double>(q[t * q_stride + h * c.hd + i]) * row(k, j)[kvh * c.hd + i];
+        for (int64_t i = 0; i < c.hd; ++i) d += static_cast<double>(q[t * q_stride + h * c.hd + i]) * row(k, j, kvh)[i];
         s.push_back(d * scale);
       }
       const double mx = *std::max_element(s.begin(), s.end());
@@ -90,7 +109,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
       for (auto& x : s) sum += (x = std::exp(x - mx));
       for (int64_t i = 0; i < c.hd; ++i) {
         double want = 0;
-        for (int64_t j = first; j <= pos; ++j) want += s[j - first] / sum * row(v, j)[kvh * c.hd + i];
+        for (int64_t j = first; j <= pos; ++j) want += s[j - first] / sum * row(v, j, kvh)[i];
         ASSERT_NEAR(out[t * out_stride + h * c.hd + i], want, 2e-5) << "t=" << t << " h=" << h << " i=" << i;
       }
     }
@@ -149,7 +168,7 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     const int64_t width = c.heads * c.hd;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
     std::vector<uint16_t> k16, v16;
-    const PagedKv kv = cache_view(k, v, f16, k16, v16, table, bs, kv_stride);
+    const PagedKv kv = cache_view(k, v, f16, k16, v16, layout(f16, table, bs, c.kv_heads, c.hd));
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
     attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);

@@ -184,7 +184,9 @@ TEST(Attention, ReferenceAndKernelMatchDefinitionThroughBlockTable) {
   for (int64_t b = 0; b < nblocks; ++b) table[b] = static_cast<int32_t>((b * 5 + 3) % (nblocks + 2));  // distinct, scattered
   auto kc = r.normal((nblocks + 2) * bs * kvw), vc = r.normal((nblocks + 2) * bs * kvw);
   auto q = r.normal(T * qw, 0.5f);
-  const PagedKvView kv{kc.data(), vc.data(), nullptr, nullptr, table.data(), bs, kvw};
+  // position-major blocks: [block][slot][kv head][dim]
+  const PagedKvView kv{.k = kc.data(), .v = vc.data(), .block_table = table.data(), .block_size = bs,
+                       .block_stride = bs * kvw, .head_stride = hd, .slot_stride = kvw};
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t window : {int64_t{0}, int64_t{8}}) {
     SCOPED_TRACE(::testing::Message() << "window " << window);

@@ -50,13 +50,21 @@ TEST(KvCache, SlotsAreDistinctAndSized) {
             EXPECT_EQ(v[i], type == KvType::F16 ? fp16_to_f32(f32_to_fp16(wv)) : wv);
           }
         }
-    // The view: row (block 4, slot 3) of layer 2 at (4 * 4 + 3) * kv_width.
+    // The view (head-major blocks): value i of kv head g at (block 4, slot 3) of layer 2 is at
+    // 4 * block_stride + g * head_stride + 3 * slot_stride + i.
     const std::vector<int32_t> table = {4};
     const cpu::PagedKvView p = kv.view(2, table.data());
     EXPECT_EQ(p.block_size, 4);
-    EXPECT_EQ(p.kv_stride, 8);
-    const float v7 = type == KvType::F16 ? fp16_to_f32(p.v16[19 * 8 + 7]) : p.v[19 * 8 + 7];
-    EXPECT_EQ(v7, type == KvType::F16 ? fp16_to_f32(f32_to_fp16(at(2, 4, 3)[15])) : at(2, 4, 3)[15]);
+    EXPECT_EQ(p.block_stride, 4 * 8);
+    EXPECT_EQ(p.head_stride, 4 * 4);
+    EXPECT_EQ(p.slot_stride, 4);
+    for (int g = 0; g < 2; ++g)
+      for (int i = 0; i < 4; ++i) {
+        const int64_t o = 4 * p.block_stride + g * p.head_stride + 3 * p.slot_stride + i;
+        const float got = type == KvType::F16 ? fp16_to_f32(p.v16[o]) : p.v[o];
+        const float want = at(2, 4, 3)[8 + g * 4 + i];
+        EXPECT_EQ(got, type == KvType::F16 ? fp16_to_f32(f32_to_fp16(want)) : want);
+      }
     EXPECT_EQ(type == KvType::F16, p.k == nullptr && p.k16 != nullptr);
     float k[8], v[8];
     EXPECT_THROW(kv.load(3, 0, 0, k, v), Error);

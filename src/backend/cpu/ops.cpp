@@ -23,7 +23,8 @@ std::atomic<LinearKernel> g_kernel{&kernels::linear_kernel};
 void fast_attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                     int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
                     float* out, int64_t out_stride) {
-  const kernels::PagedKv paged{kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.kv_stride};
+  const kernels::PagedKv paged{kv.k,           kv.v,           kv.k16,         kv.v16,         kv.block_table,
+                               kv.block_size,  kv.block_stride, kv.head_stride, kv.slot_stride};
   kernels::attention(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, paged, out,
                      out_stride);
 }
@@ -223,12 +224,14 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
                          int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
                          const PagedKvView& kv, float* out, int64_t out_stride) {
   const int64_t group = num_heads / num_kv_heads;  // query heads per kv head
-  auto row = [&](int64_t j) { return (static_cast<int64_t>(kv.block_table[j / kv.block_size]) * kv.block_size + j % kv.block_size) * kv.kv_stride; };
+  auto row = [&](int64_t j, int64_t g) {
+    return kv.block_table[j / kv.block_size] * kv.block_stride + g * kv.head_stride + j % kv.block_size * kv.slot_stride;
+  };
   // Row j of kv head g as floats: in place, or (an f16 cache) converted exactly into `buf`.
   std::vector<float> kbuf(kv.k16 != nullptr ? head_dim : 0), vbuf(kbuf.size());
   auto kv_row = [&](const float* f, const uint16_t* h, std::vector<float>& buf, int64_t j, int64_t g) -> const float* {
-    if (h == nullptr) return f + row(j) + g * head_dim;
-    for (int64_t i = 0; i < head_dim; ++i) buf[i] = fp16_to_f32(h[row(j) + g * head_dim + i]);
+    if (h == nullptr) return f + row(j, g);
+    for (int64_t i = 0; i < head_dim; ++i) buf[i] = fp16_to_f32(h[row(j, g) + i]);
     return buf.data();
   };
   std::vector<float> scores;

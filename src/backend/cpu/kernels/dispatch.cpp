@@ -219,7 +219,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
   std::vector<float> scores, row_f32(a.k16 != nullptr ? hd : 0);
   // Key or value row j of kv head kvh as floats (converted into row_f32 for an f16 cache).
   auto kv_row = [&](const float* f, const uint16_t* h, int64_t j, int64_t kvh) -> const float* {
-    const int64_t at = (a.block_table[j / a.block_size] * a.block_size + j % a.block_size) * a.kv_stride + kvh * hd;
+    const int64_t at = a.block_table[j / a.block_size] * a.block_stride + kvh * a.head_stride + j % a.block_size * a.slot_stride;
     if (h == nullptr) return f + at;
     for (int64_t d = 0; d < hd; ++d) row_f32[d] = fp16_to_f32(h[at + d]);
     return row_f32.data();
@@ -262,7 +262,8 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
       (kv.k16 == nullptr) != (kv.v16 == nullptr))
     fail("attention: the KV view needs float32 rows (k, v) or half rows (k16, v16), not both or a mix");
   AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
-             kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.kv_stride, out, out_stride};
+             kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.block_stride, kv.head_stride, kv.slot_stride,
+             out, out_stride};
   const IsaKernels* table = table_for(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.

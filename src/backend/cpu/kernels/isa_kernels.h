@@ -41,13 +41,13 @@ struct AttnArgs {
   int64_t num_heads, num_kv_heads, head_dim;
   float scale;
   int64_t window;        // > 0: keys pos - window < j <= pos only
-  const float* k;        // paged keys: row j at k + (table[j / bs] * bs + j % bs) * kv_stride
+  const float* k;        // paged keys: (j, g) at k + table[j / bs] * block_stride + g * head_stride + (j % bs) * slot_stride
   const float* v;
   const uint16_t* k16;   // or, for an f16 cache, IEEE half rows there (k, v null)
   const uint16_t* v16;
   const int32_t* block_table;
   int64_t block_size;
-  int64_t kv_stride;
+  int64_t block_stride, head_stride, slot_stride;
   float* out;            // [T, out_stride]
   int64_t out_stride;
   int64_t tile = 1;      // query tokens per work item

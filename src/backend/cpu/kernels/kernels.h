@@ -68,8 +68,8 @@ bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count
 // Causal attention of T query tokens of one sequence over its paged K/V cache (one layer), with
 // grouped-query heads: query head h reads kv head h / (num_heads / num_kv_heads).
 //   q:   [T, q_stride] floats, head h at h * head_dim (RoPE already applied);
-//   keys/values for position j: row j of the cache, at k + (block_table[j / block_size] *
-//        block_size + j % block_size) * kv_stride (+ kv_head * head_dim), same for v;
+//   keys/values for position j, kv head g: head_dim values at k + block_table[j / block_size] *
+//        block_stride + g * head_stride + (j % block_size) * slot_stride, same for v;
 //   out: [T, out_stride], head h at h * head_dim:
 //        softmax_j(q_t,h . k_j * scale) . v_j over first(t) <= j <= start_pos + t, where first =
 //        max(0, pos - window + 1) if window > 0 else 0.
@@ -82,7 +82,7 @@ struct PagedKv {
   const uint16_t* v16 = nullptr;
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
-  int64_t kv_stride = 0;  // values per cached position (num_kv_heads * head_dim)
+  int64_t block_stride = 0, head_stride = 0, slot_stride = 0;  // in values (cpu::PagedKvView)
 };
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
