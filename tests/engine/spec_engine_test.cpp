@@ -63,8 +63,9 @@ Request make_request(const std::vector<int32_t>& prompt, bool greedy, uint64_t s
   return r;
 }
 
-std::vector<int32_t> plain_alone(Model& model, const Request& r) {
+std::vector<int32_t> plain_alone(Model& model, const Request& r, KvType kv_type) {
   SingleGenerateOptions o;
+  o.kv_type = kv_type;
   o.max_tokens = r.stop.max_tokens;
   o.ignore_eos = true;
   o.sampling = r.sampling;
@@ -72,7 +73,8 @@ std::vector<int32_t> plain_alone(Model& model, const Request& r) {
   return generate_single(model, r.prompt, o).tokens;
 }
 
-void check_batched_identity(const std::string& path, int num_requests, int64_t max_tokens, int64_t kv_blocks) {
+void check_batched_identity(const std::string& path, int num_requests, int64_t max_tokens, int64_t kv_blocks,
+                            KvType kv_type = KvType::F16) {
   const uint64_t seed = fresh_seed();
   SCOPED_TRACE(::testing::Message() << path << " seed " << seed);
   std::mt19937_64 rng(seed);
@@ -86,6 +88,7 @@ void check_batched_identity(const std::string& path, int num_requests, int64_t m
   EngineConfig cfg;
   cfg.num_kv_blocks = kv_blocks;
   cfg.block_size = 16;
+  cfg.kv_type = kv_type;
   cfg.max_step_tokens = 64;  // prompts are prefilled in chunks, alongside others' verify rows
   // Draft whenever there is a match (rows priced as nearly free), so many steps verify drafts.
   cfg.speculation.fixed_row_cost = 0.01;
@@ -111,7 +114,7 @@ void check_batched_identity(const std::string& path, int num_requests, int64_t m
         reason = e->reason, error = e->error;
     }
     ASSERT_EQ(reason, FinishReason::Length) << "request " << i << ": " << error;
-    EXPECT_EQ(got, plain_alone(*m.model, reqs[i]))
+    EXPECT_EQ(got, plain_alone(*m.model, reqs[i], kv_type))
         << "request " << i << (reqs[i].sampling.temperature == 0 ? " greedy" : " sampled")
         << (reqs[i].speculation.enabled ? " speculating" : " plain");
   }
@@ -138,6 +141,11 @@ TEST(SpecEngine, BatchedSpeculationMatchesPlainDecodingUnderPreemption) {
 
 TEST(SpecEngine, BatchedSpeculationMatchesPlainDecodingCodeModel) {
   check_batched_identity(test::shared_model("ax-code-15m"), 5, 24, 256);
+}
+
+// The same with a float32 KV cache (--kv-type f32): the engine and plain decoding agree on it too.
+TEST(SpecEngine, BatchedSpeculationMatchesPlainDecodingF32Cache) {
+  check_batched_identity(test::shared_model("stories260K/stories260K.gguf"), 8, 40, 512, KvType::F32);
 }
 
 TEST(SpecEngine, RejectsABadMaxDraft) {
