@@ -1,6 +1,6 @@
 # End-to-end runs of `ax-engine bench speed` on the bundled stories260K (tiny, so fast): the JSON
 # row, the tests after some context (--depth, as llama-bench -d), batched decode after each
-# sequence's prompt, and the combination that is refused.
+# sequence's prompt, and the combinations that are refused.
 set(AX_SHARED ${CMAKE_SOURCE_DIR}/../shared)
 set(AX_STORIES ${AX_SHARED}/models/stories260K/stories260K.gguf)
 add_test(NAME bench_speed_depth_json COMMAND ax-engine bench speed --model ${AX_STORIES} -p 32 -n 16 -d 100 -t 2 -r 1 --json)
@@ -12,3 +12,6 @@ set_tests_properties(bench_speed_batched PROPERTIES LABELS cli PASS_REGULAR_EXPR
 add_test(NAME bench_speed_depth_with_batch_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -d 8 --batch 2)
 set_tests_properties(bench_speed_depth_with_batch_refused PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
   "--depth is for one sequence")
+add_test(NAME bench_speed_past_context_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -p 32 -n 16 -d 3000)
+set_tests_properties(bench_speed_past_context_refused PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+  "reach position 3032 but the model's context is 2048 tokens")

@@ -162,6 +162,11 @@ int run_speed(const SpeedOptions& o) {
   const auto& cfg = model->config();
   const double wbytes = weight_bytes_per_token(*source);
   SpeedRunner runner(*model, o);
+  // The longest sequence a test builds: context + prompt (pp), context + generated tokens (tg).
+  const int64_t longest = std::max(o.depth + o.prompt_tokens, runner.tg_context() + o.gen_tokens);
+  if (cfg.max_position_embeddings > 0 && longest > cfg.max_position_embeddings)
+    fail("bench speed: the tests reach position {} but the model's context is {} tokens (lower --depth, "
+         "--prompt-tokens or --gen-tokens)", longest, cfg.max_position_embeddings);
   // KV read per token at the middle of the tg run: K and V of every layer.
   const double kv_bytes = static_cast<double>(KvCache::bytes_per_block(cfg, 1, o.kv_type)) *
                           (runner.tg_context() + o.gen_tokens / 2.0);
