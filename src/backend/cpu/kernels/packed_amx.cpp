@@ -1,17 +1,17 @@
-// The packed quant kernels on AMX tiles (Intel Sapphire Rapids and later), for calls of many
-// activation rows (prefill, big batches).
+// The K-quant packed kernels (Q4_K, Q5_K, Q6_K) on AMX int8 tiles (Intel Sapphire Rapids and
+// later), for calls of 32 or more activation rows (prefill, big batches); the rest of a call, and
+// every other type, stays on the VNNI kernels (packed_avx512.cpp).
 //
-// Bit for bit the arithmetic of the VNNI kernels (packed_avx512.cpp). One tile instruction
-// (tdpbsud: signed activation bytes x unsigned weight bytes, int32 sums) gives the exact int32 dot
-// product of 16 activation rows with 16 weight rows over one sub-block (32 values; 16 for Q6_K) -
-// the sums the VNNI kernel gets from vpdpbusd. The sub-block scales, offsets and the one float step
-// per block then run on zmm with the same helpers (packed_avx512_blocks.inc). So a row's output is
-// the same whether its call went through AMX or VNNI, and batch invariance holds.
+// Bit for bit the arithmetic of the VNNI kernels. A block's integer sum S_b = sum_j sc_j * dot_j is
+// one dot product of x with the weights times their sub-block scales, W = q * sc; split into bytes
+// (W = W_lo + 128 * W_hi, below), it is two tdpbssd sums over the whole block, exact in int32. The
+// offsets, mins and the one float step per block then run on zmm with the VNNI kernels' own helpers
+// (packed_avx512_blocks.inc). So a row's output is the same whether its call went through AMX or
+// VNNI, and batch invariance holds.
 //
-// The packed tile is already in the form tdpbsud reads for its second operand ([k/4][16 lanes][4]
-// bytes): per 16-row weight group the blocks are widened once into byte tiles (Q8_0: copied; 4-,
-// 5- and 6-bit values: unpacked to one byte each), then every 32 activation rows (two A tiles) run
-// over all blocks against them.
+// The packed tile is already in the form tdpbssd reads for its second operand ([k/4][16 lanes][4]
+// bytes): per 16-row weight group the blocks are folded once into W_lo/W_hi byte tiles, then every
+// 32 activation rows (two A tiles) run over all blocks against them.
 #include <immintrin.h>
 
 #include <cstdint>
