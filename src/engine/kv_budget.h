@@ -24,7 +24,7 @@ struct KvPoolPlan {
 // blocks) and never below the blocks one full-length sequence needs when the budget allows it.
 // Throws ax::Error when not even one block fits the budget.
 KvPoolPlan plan_kv_pool(const ModelConfig& cfg, int64_t block_size, int64_t budget_bytes,
-                        int64_t max_num_seqs, int64_t max_model_len, KvType type = KvType::F32);
+                        int64_t max_num_seqs, int64_t max_model_len, KvType type);
 
 inline constexpr double kDefaultKvMemoryFraction = 0.25;
 

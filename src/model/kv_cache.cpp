@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "backend/cpu/ops.h"
 #include "util/error.h"
 #include "util/half.h"
 

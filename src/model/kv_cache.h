@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backend/cpu/ops.h"
+#include "backend/cpu/paged_kv.h"
 #include "model/config.h"
 
 namespace ax {

@@ -23,8 +23,8 @@ struct AttnCase {
 
 // The strides of a cache of blocks of bs positions x kv_heads heads x hd values: head-major
 // ([kv head][slot][dim], KvCache's) or position-major ([slot][kv head][dim]).
-PagedKv layout(bool head_major, const std::vector<int32_t>& table, int64_t bs, int64_t kv_heads, int64_t hd) {
-  PagedKv p;
+PagedKvView layout(bool head_major, const std::vector<int32_t>& table, int64_t bs, int64_t kv_heads, int64_t hd) {
+  PagedKvView p;
   p.block_table = table.data();
   p.block_size = bs;
   p.block_stride = bs * kv_heads * hd;
@@ -34,8 +34,8 @@ PagedKv layout(bool head_major, const std::vector<int32_t>& table, int64_t bs, i
 }
 
 // k and v rounded to f16 in place (k16/v16 get the halves), or left as they are: the view on them.
-PagedKv cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, std::vector<uint16_t>& k16,
-                   std::vector<uint16_t>& v16, PagedKv p) {
+PagedKvView cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, std::vector<uint16_t>& k16,
+                   std::vector<uint16_t>& v16, PagedKvView p) {
   if (!f16) {
     p.k = k.data();
     p.v = v.data();
@@ -79,7 +79,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   for (auto& f : k) f = normal(rng);
   for (auto& f : v) f = normal(rng);
   std::vector<uint16_t> k16, v16;
-  const PagedKv kv = cache_view(k, v, f16, k16, v16, layout(head_major, table, c.block_size, c.kv_heads, c.hd));
+  const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(head_major, table, c.block_size, c.kv_heads, c.hd));
   const int64_t q_stride = c.heads * c.hd + 5;  // strides need not be the packed width
   std::vector<float> q(c.T * q_stride);
   for (auto& f : q) f = c.q_scale * normal(rng);
@@ -168,7 +168,7 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     const int64_t width = c.heads * c.hd;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
     std::vector<uint16_t> k16, v16;
-    const PagedKv kv = cache_view(k, v, f16, k16, v16, layout(f16, table, bs, c.kv_heads, c.hd));
+    const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(f16, table, bs, c.kv_heads, c.hd));
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
     attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);

@@ -23,9 +23,7 @@ std::atomic<LinearKernel> g_kernel{&kernels::linear_kernel};
 void fast_attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                     int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window, const PagedKvView& kv,
                     float* out, int64_t out_stride) {
-  const kernels::PagedKv paged{kv.k,           kv.v,           kv.k16,         kv.v16,         kv.block_table,
-                               kv.block_size,  kv.block_stride, kv.head_stride, kv.slot_stride};
-  kernels::attention(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, paged, out,
+  kernels::attention(q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, kv, out,
                      out_stride);
 }
 std::atomic<AttentionKernel> g_attention{&fast_attention};
@@ -224,16 +222,8 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
                          int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
                          const PagedKvView& kv, float* out, int64_t out_stride) {
   const int64_t group = num_heads / num_kv_heads;  // query heads per kv head
-  auto row = [&](int64_t j, int64_t g) {
-    return kv.block_table[j / kv.block_size] * kv.block_stride + g * kv.head_stride + j % kv.block_size * kv.slot_stride;
-  };
-  // Row j of kv head g as floats: in place, or (an f16 cache) converted exactly into `buf`.
-  std::vector<float> kbuf(kv.k16 != nullptr ? head_dim : 0), vbuf(kbuf.size());
-  auto kv_row = [&](const float* f, const uint16_t* h, std::vector<float>& buf, int64_t j, int64_t g) -> const float* {
-    if (h == nullptr) return f + row(j, g);
-    for (int64_t i = 0; i < head_dim; ++i) buf[i] = fp16_to_f32(h[row(j, g) + i]);
-    return buf.data();
-  };
+  // Row j of kv head g as floats: in place, or (an f16 cache) widened exactly into a buffer.
+  std::vector<float> kbuf(head_dim), vbuf(head_dim);
   std::vector<float> scores;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t pos = start_pos + t;
@@ -243,13 +233,13 @@ void attention_reference(const float* q, int64_t q_stride, int64_t T, int64_t st
       const int64_t g = h / group;
       const float* qh = q + t * q_stride + h * head_dim;
       for (int64_t j = first; j <= pos; ++j) {  // scores, then softmax, then the weighted sum of V
-        scores[j - first] = dot(qh, kv_row(kv.k, kv.k16, kbuf, j, g), head_dim) * scale;
+        scores[j - first] = dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, g), head_dim, kbuf.data()), head_dim) * scale;
       }
       softmax(scores.data(), static_cast<int64_t>(scores.size()));
       float* oh = out + t * out_stride + h * head_dim;
       std::fill(oh, oh + head_dim, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vj = kv_row(kv.v, kv.v16, vbuf, j, g);
+        const float* vj = kv_row_f32(kv.v, kv.v16, kv.at(j, g), head_dim, vbuf.data());
         const float p = scores[j - first];
         for (int64_t i = 0; i < head_dim; ++i) oh[i] += p * vj[i];
       }

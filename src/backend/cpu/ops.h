@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/paged_kv.h"
 #include "format/tensor.h"
 
 namespace ax::cpu {
@@ -78,21 +79,7 @@ void swiglu(float* gate, const float* up, int64_t count);
 void to_f16(const float* x, uint16_t* out, int64_t n);
 
 // ---- Attention over the paged KV cache ----------------------------------------------------------
-// One layer's K/V for one sequence: the head_dim values of position j, kv head g start at
-//   block_table[j / block_size] * block_stride + g * head_stride + (j % block_size) * slot_stride
-// of k and v (in values). The strides say the layout: KvCache keeps each block head-major
-// ([kv head][slot][dim]: head_stride = block_size * head_dim, slot_stride = head_dim), so one head's
-// rows are contiguous; position-major ([slot][kv head][dim]) works too. The rows are float32 (k, v)
-// or IEEE half (k16, v16: an f16 cache; the other pair is null).
-struct PagedKvView {
-  const float* k = nullptr;
-  const float* v = nullptr;
-  const uint16_t* k16 = nullptr;
-  const uint16_t* v16 = nullptr;
-  const int32_t* block_table = nullptr;
-  int64_t block_size = 0;
-  int64_t block_stride = 0, head_stride = 0, slot_stride = 0;
-};
+// One layer's K/V for one sequence: cpu::PagedKvView (backend/cpu/paged_kv.h).
 
 // Causal attention of T query tokens at positions start_pos .. start_pos + T - 1 of one sequence
 // (their K/V already in the cache), grouped-query heads (query head h reads kv head

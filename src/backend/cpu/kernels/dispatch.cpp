@@ -11,7 +11,6 @@
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
 #include "util/error.h"
-#include "util/half.h"
 #include "util/thread_pool.h"
 
 namespace ax::cpu::kernels {
@@ -216,14 +215,8 @@ namespace {
 // The plain two-pass form, for CPUs without AVX2.
 void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
   const int64_t hd = a.head_dim, group = a.num_heads / a.num_kv_heads;
-  std::vector<float> scores, row_f32(a.k16 != nullptr ? hd : 0);
-  // Key or value row j of kv head kvh as floats (converted into row_f32 for an f16 cache).
-  auto kv_row = [&](const float* f, const uint16_t* h, int64_t j, int64_t kvh) -> const float* {
-    const int64_t at = a.block_table[j / a.block_size] * a.block_stride + kvh * a.head_stride + j % a.block_size * a.slot_stride;
-    if (h == nullptr) return f + at;
-    for (int64_t d = 0; d < hd; ++d) row_f32[d] = fp16_to_f32(h[at + d]);
-    return row_f32.data();
-  };
+  const PagedKvView& kv = a.kv;
+  std::vector<float> scores, buf(hd);
   for (int64_t item = item0; item < item1; ++item) {
     const int64_t t = item % a.T, kvh = item / a.T;
     const int64_t pos = a.start_pos + t;
@@ -233,7 +226,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       const float* qh = a.q + t * a.q_stride + h * hd;
       float mx = -INFINITY;
       for (int64_t j = first; j <= pos; ++j) {
-        scores[j - first] = cpu::dot(qh, kv_row(a.k, a.k16, j, kvh), hd) * a.scale;
+        scores[j - first] = cpu::dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, kvh), hd, buf.data()), hd) * a.scale;
         mx = std::max(mx, scores[j - first]);
       }
       float sum = 0;
@@ -241,7 +234,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       float* o = a.out + t * a.out_stride + h * hd;
       std::fill(o, o + hd, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vr = kv_row(a.v, a.v16, j, kvh);
+        const float* vr = kv_row_f32(kv.v, kv.v16, kv.at(j, kvh), hd, buf.data());
         const float p = scores[j - first] / sum;
         for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
       }
@@ -253,7 +246,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
 
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
-               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool, Isa isa) {
+               const PagedKvView& kv, float* out, int64_t out_stride, ThreadPool* pool, Isa isa) {
   if (!isa_supported(isa)) fail("attention: this CPU cannot run {} kernels", isa_name(isa));
   if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
     fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
@@ -261,9 +254,7 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   if ((kv.k == nullptr) == (kv.k16 == nullptr) || (kv.v == nullptr) == (kv.v16 == nullptr) ||
       (kv.k16 == nullptr) != (kv.v16 == nullptr))
     fail("attention: the KV view needs float32 rows (k, v) or half rows (k16, v16), not both or a mix");
-  AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window,
-             kv.k, kv.v, kv.k16, kv.v16, kv.block_table, kv.block_size, kv.block_stride, kv.head_stride, kv.slot_stride,
-             out, out_stride};
+  AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, kv, out, out_stride};
   const IsaKernels* table = table_for(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cpu/paged_kv.h"
 #include "format/dtype.h"
 
 namespace ax::cpu::kernels {
@@ -41,13 +42,7 @@ struct AttnArgs {
   int64_t num_heads, num_kv_heads, head_dim;
   float scale;
   int64_t window;        // > 0: keys pos - window < j <= pos only
-  const float* k;        // paged keys: (j, g) at k + table[j / bs] * block_stride + g * head_stride + (j % bs) * slot_stride
-  const float* v;
-  const uint16_t* k16;   // or, for an f16 cache, IEEE half rows there (k, v null)
-  const uint16_t* v16;
-  const int32_t* block_table;
-  int64_t block_size;
-  int64_t block_stride, head_stride, slot_stride;
+  PagedKvView kv;        // the paged keys and values
   float* out;            // [T, out_stride]
   int64_t out_stride;
   int64_t tile = 1;      // query tokens per work item

@@ -7,6 +7,7 @@
 // row_bytes(dtype, in)); x is {n, in} float32; y is {n, out} float32.
 #include <cstdint>
 
+#include "backend/cpu/paged_kv.h"
 #include "format/dtype.h"
 #include "format/tensor.h"
 
@@ -68,25 +69,16 @@ bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count
 // Causal attention of T query tokens of one sequence over its paged K/V cache (one layer), with
 // grouped-query heads: query head h reads kv head h / (num_heads / num_kv_heads).
 //   q:   [T, q_stride] floats, head h at h * head_dim (RoPE already applied);
-//   keys/values for position j, kv head g: head_dim values at k + block_table[j / block_size] *
-//        block_stride + g * head_stride + (j % block_size) * slot_stride, same for v;
+//   keys/values for position j, kv head g: head_dim values at kv.at(j, g) of kv.k (or kv.k16 for
+//        an f16 cache), same for v (backend/cpu/paged_kv.h);
 //   out: [T, out_stride], head h at h * head_dim:
 //        softmax_j(q_t,h . k_j * scale) . v_j over first(t) <= j <= start_pos + t, where first =
 //        max(0, pos - window + 1) if window > 0 else 0.
 // One pass over the keys (online softmax in chunks), K/V read once per group of query heads; the
 // (token, kv head) pairs are split over the pool.
-struct PagedKv {
-  const float* k = nullptr;
-  const float* v = nullptr;
-  const uint16_t* k16 = nullptr;  // an f16 cache: IEEE half rows instead of k, v (which are then null)
-  const uint16_t* v16 = nullptr;
-  const int32_t* block_table = nullptr;
-  int64_t block_size = 0;
-  int64_t block_stride = 0, head_stride = 0, slot_stride = 0;  // in values (cpu::PagedKvView)
-};
 void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
                int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
-               const PagedKv& kv, float* out, int64_t out_stride, ThreadPool* pool = nullptr,
+               const PagedKvView& kv, float* out, int64_t out_stride, ThreadPool* pool = nullptr,
                Isa isa = best_isa());
 
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
