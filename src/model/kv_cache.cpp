@@ -29,14 +29,9 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t num_blocks, int64_t block_size,
   if (num_layers_ <= 0 || num_kv_heads_ <= 0 || head_dim_ <= 0)
     fail("kv cache: model config has {} layers, {} kv heads of {} values; all must be positive", num_layers_,
          num_kv_heads_, head_dim_);
-  const size_t per_layer = static_cast<size_t>(num_blocks) * block_size * kv_width_;
-  if (type_ == KvType::F16) {
-    k16_.assign(num_layers_, std::vector<uint16_t>(per_layer, 0));
-    v16_.assign(num_layers_, std::vector<uint16_t>(per_layer, 0));
-  } else {
-    k_.assign(num_layers_, std::vector<float>(per_layer, 0.0f));
-    v_.assign(num_layers_, std::vector<float>(per_layer, 0.0f));
-  }
+  per_layer_ = static_cast<size_t>(num_blocks) * block_size * kv_width_;
+  const size_t elem = type_ == KvType::F16 ? sizeof(uint16_t) : sizeof(float);
+  pool_ = std::make_unique<HugeBuffer>(2 * num_layers_ * per_layer_ * elem);
 }
 
 void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {
@@ -50,11 +45,11 @@ void KvCache::store(int64_t layer, int64_t block, int64_t slot, const float* k, 
   for (int64_t h = 0; h < num_kv_heads_; ++h) {
     const size_t at = offset(block, h, slot);
     if (type_ == KvType::F16) {
-      cpu::to_f16(k + h * head_dim_, k16_[layer].data() + at, head_dim_);
-      cpu::to_f16(v + h * head_dim_, v16_[layer].data() + at, head_dim_);
+      cpu::to_f16(k + h * head_dim_, rows<uint16_t>(layer, false) + at, head_dim_);
+      cpu::to_f16(v + h * head_dim_, rows<uint16_t>(layer, true) + at, head_dim_);
     } else {
-      std::copy_n(k + h * head_dim_, head_dim_, k_[layer].data() + at);
-      std::copy_n(v + h * head_dim_, head_dim_, v_[layer].data() + at);
+      std::copy_n(k + h * head_dim_, head_dim_, rows<float>(layer, false) + at);
+      std::copy_n(v + h * head_dim_, head_dim_, rows<float>(layer, true) + at);
     }
   }
 }
@@ -64,8 +59,8 @@ void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* 
   for (int64_t h = 0; h < num_kv_heads_; ++h) {
     const size_t at = offset(block, h, slot);
     for (int64_t i = 0; i < head_dim_; ++i) {
-      k[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(k16_[layer][at + i]) : k_[layer][at + i];
-      v[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(v16_[layer][at + i]) : v_[layer][at + i];
+      k[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(rows<uint16_t>(layer, false)[at + i]) : rows<float>(layer, false)[at + i];
+      v[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(rows<uint16_t>(layer, true)[at + i]) : rows<float>(layer, true)[at + i];
     }
   }
 }
@@ -74,16 +69,16 @@ cpu::PagedKvView KvCache::view(int64_t layer, const int32_t* block_table) const 
   check(layer, 0, 0);
   cpu::PagedKvView p;
   if (type_ == KvType::F16) {
-    p.k16 = k16_[layer].data();
-    p.v16 = v16_[layer].data();
+    p.k16 = rows<uint16_t>(layer, false);
+    p.v16 = rows<uint16_t>(layer, true);
   } else {
-    p.k = k_[layer].data();
-    p.v = v_[layer].data();
+    p.k = rows<float>(layer, false);
+    p.v = rows<float>(layer, true);
   }
   p.block_table = block_table;
   p.block_size = block_size_;
-  p.block_stride = block_size_ * kv_width_;
-  p.head_stride = block_size_ * head_dim_;
+  p.block_stride = block_size_ * head_dim_;
+  p.head_stride = num_blocks_ * block_size_ * head_dim_;
   p.slot_stride = head_dim_;
   return p;
 }

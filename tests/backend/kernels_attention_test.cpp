@@ -21,15 +21,17 @@ struct AttnCase {
   float q_scale = 2.0f;
 };
 
-// The strides of a cache of blocks of bs positions x kv_heads heads x hd values: head-major
-// ([kv head][slot][dim], KvCache's) or position-major ([slot][kv head][dim]).
-PagedKvView layout(bool head_major, const std::vector<int32_t>& table, int64_t bs, int64_t kv_heads, int64_t hd) {
+// The strides of a pool of table.size() blocks of bs positions x kv_heads heads x hd values, in one
+// of three layouts: 0 = each kv head's blocks side by side ([kv head][block][slot][dim], KvCache's),
+// 1 = head-major blocks ([block][kv head][slot][dim]), 2 = position-major ([block][slot][kv head][dim]).
+PagedKvView layout(int which, const std::vector<int32_t>& table, int64_t bs, int64_t kv_heads, int64_t hd) {
   PagedKvView p;
   p.block_table = table.data();
   p.block_size = bs;
-  p.block_stride = bs * kv_heads * hd;
-  p.head_stride = head_major ? bs * hd : hd;
-  p.slot_stride = head_major ? hd : kv_heads * hd;
+  const int64_t nblocks = static_cast<int64_t>(table.size());
+  p.block_stride = which == 0 ? bs * hd : bs * kv_heads * hd;
+  p.head_stride = which == 0 ? nblocks * bs * hd : which == 1 ? bs * hd : hd;
+  p.slot_stride = which == 2 ? kv_heads * hd : hd;
   return p;
 }
 
@@ -63,8 +65,8 @@ std::vector<Isa> supported_isas() {
 }
 
 void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
-  const bool head_major = seed % 2 == 0;  // both layouts, whichever the seed picks per case
-  SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << (head_major ? " head-major" : " position-major") << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
+  const int which = static_cast<int>(seed % 3);  // every layout, whichever the seed picks per case
+  SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << " layout " << which << " T=" << c.T << " start=" << c.start_pos << " heads=" << c.heads << "/"
                                   << c.kv_heads << " hd=" << c.hd << " window=" << c.window << " seed=" << seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -79,7 +81,7 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   for (auto& f : k) f = normal(rng);
   for (auto& f : v) f = normal(rng);
   std::vector<uint16_t> k16, v16;
-  const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(head_major, table, c.block_size, c.kv_heads, c.hd));
+  const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(which, table, c.block_size, c.kv_heads, c.hd));
   const int64_t q_stride = c.heads * c.hd + 5;  // strides need not be the packed width
   std::vector<float> q(c.T * q_stride);
   for (auto& f : q) f = c.q_scale * normal(rng);
@@ -127,6 +129,7 @@ TEST(KernelsAttention, MatchesTwoPassSoftmax) {
       check({20, 100, 4, 2, 32, 33, 8}, seed + 3, isa, f16);
       check({3, 5, 2, 1, 24, 0, 4}, seed + 4, isa, f16);   // head_dim not a multiple of 16 (nor of 8)
       check({5, 40, 4, 2, 96, 0, 16}, seed + 5, isa, f16);  // 96: one zmm slice of 64 and a 32-value rest
+      check({53, 70, 8, 2, 64, 0, 16}, seed + 6, isa, f16);  // several work items per kv head
     }
 }
 
@@ -143,8 +146,8 @@ TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
 }
 
 // A token's output does not depend on the other tokens of the call (prefill tiles share K/V loads
-// between consecutive tokens): one call over T tokens equals T one-token calls and calls of 2 and 5
-// tokens, bit for bit, for head sizes with and without the vector paths' tails.
+// between consecutive tokens): one call over T tokens equals T one-token calls and calls of 2, 5 and
+// 26 tokens, bit for bit, for head sizes with and without the vector paths' tails.
 TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
@@ -168,11 +171,11 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     const int64_t width = c.heads * c.hd;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
     std::vector<uint16_t> k16, v16;
-    const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(f16, table, bs, c.kv_heads, c.hd));
+    const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(f16 ? 0 : 2, table, bs, c.kv_heads, c.hd));
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
     attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);
-    for (int64_t step : {1, 2, 5}) {
+    for (int64_t step : {1, 2, 5, 26}) {
       for (int64_t t = 0; t < c.T; t += step) {
         const int64_t n = std::min(step, c.T - t);
         attention(q.data() + t * width, width, n, c.start + t, c.heads, c.kv_heads, c.hd, scale, c.window, kv,

@@ -50,13 +50,13 @@ TEST(KvCache, SlotsAreDistinctAndSized) {
             EXPECT_EQ(v[i], type == KvType::F16 ? fp16_to_f32(f32_to_fp16(wv)) : wv);
           }
         }
-    // The view (head-major blocks): value i of kv head g at (block 4, slot 3) of layer 2 is at
-    // 4 * block_stride + g * head_stride + 3 * slot_stride + i.
+    // The view (each kv head's blocks side by side): value i of kv head g at (block 4, slot 3) of
+    // layer 2 is at 4 * block_stride + g * head_stride + 3 * slot_stride + i.
     const std::vector<int32_t> table = {4};
     const cpu::PagedKvView p = kv.view(2, table.data());
     EXPECT_EQ(p.block_size, 4);
-    EXPECT_EQ(p.block_stride, 4 * 8);
-    EXPECT_EQ(p.head_stride, 4 * 4);
+    EXPECT_EQ(p.block_stride, 4 * 4);
+    EXPECT_EQ(p.head_stride, 5 * 4 * 4);
     EXPECT_EQ(p.slot_stride, 4);
     for (int g = 0; g < 2; ++g)
       for (int i = 0; i < 4; ++i) {

@@ -8,9 +8,10 @@ namespace ax::cpu {
 
 // The head_dim values of position j, kv head g start at
 //   block_table[j / block_size] * block_stride + g * head_stride + (j % block_size) * slot_stride
-// of k and v (in values). The strides say the layout: KvCache keeps each block head-major
-// ([kv head][slot][dim]: head_stride = block_size * head_dim, slot_stride = head_dim), so one head's
-// rows are contiguous; position-major ([slot][kv head][dim]) works too. The rows are float32 (k, v)
+// of k and v (in values). The strides say the layout: KvCache keeps each kv head's blocks side by
+// side ([kv head][block][slot][dim]: block_stride = block_size * head_dim, head_stride = num_blocks *
+// block_stride, slot_stride = head_dim), so one head's rows are contiguous; head-major blocks
+// ([block][kv head][slot][dim]) and position-major ([slot][kv head][dim]) work too. The rows are float32 (k, v)
 // or IEEE half (k16, v16: an f16 cache; the other pair is null).
 struct PagedKvView {
   const float* k = nullptr;

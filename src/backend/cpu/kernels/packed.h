@@ -39,6 +39,7 @@
 
 #include "format/dtype.h"
 #include "format/tensor.h"
+#include "util/huge_buffer.h"
 
 namespace ax {
 class ThreadPool;
@@ -51,21 +52,6 @@ constexpr int64_t kPackRows = 16;
 // True when this CPU has the packed kernels and w (2-D, dtype Q8_0/Q4_0/Q4_K/Q5_K/Q6_K or F32/F16/
 // BF16 with rows of a multiple of 32 values; a multiple of 16 rows) can be packed.
 bool packable(const TensorView& w);
-
-// Anonymous memory for packed weights, on transparent huge pages where the kernel allows: decode
-// streams every byte once per token, and 2 MiB pages spare a TLB miss every 4 KiB.
-class HugeBuffer {
- public:
-  explicit HugeBuffer(size_t bytes);
-  ~HugeBuffer();
-  HugeBuffer(const HugeBuffer&) = delete;
-  HugeBuffer& operator=(const HugeBuffer&) = delete;
-  uint8_t* data() const { return p_; }
-
- private:
-  uint8_t* p_ = nullptr;
-  size_t mapped_ = 0;
-};
 
 // A weight matrix in tile layout; its bytes lie in `storage`, which it may share with other
 // matrices packed together (a model's weights, one after the other in the order decode reads them).
