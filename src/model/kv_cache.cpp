@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "backend/cpu/ops.h"
 #include "util/error.h"
@@ -31,7 +32,11 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t num_blocks, int64_t block_size,
          num_kv_heads_, head_dim_);
   per_layer_ = static_cast<size_t>(num_blocks) * block_size * kv_width_;
   const size_t elem = type_ == KvType::F16 ? sizeof(uint16_t) : sizeof(float);
-  pool_ = std::make_unique<HugeBuffer>(2 * num_layers_ * per_layer_ * elem);
+  const size_t bytes = 2 * num_layers_ * per_layer_ * elem;
+  pool_ = std::make_unique<HugeBuffer>(bytes);
+  // Touched now, not on first use: a page fault zeroes a whole 2 MiB page, and thousands of them
+  // inside the first prefill cost it 10-25 % (batched pp128 x 16: 1110 -> 820-880 tok/s).
+  std::memset(pool_->data(), 0, bytes);
 }
 
 void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {

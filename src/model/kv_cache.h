@@ -67,7 +67,8 @@ class KvCache {
   KvType type_;
   size_t per_layer_;  // values of one layer's K (or V)
   // [layer][K, V][per_layer_] values, on huge pages: decode at long context reads hundreds of MB of
-  // it per token in block-sized runs, one TLB miss per 4 KiB page otherwise. Zero-filled.
+  // it per token in block-sized runs, one TLB miss per 4 KiB page otherwise. Zero-filled, every
+  // page committed at construction.
   std::unique_ptr<HugeBuffer> pool_;
 };
 
