@@ -130,6 +130,11 @@ TEST(KernelsAttention, MatchesTwoPassSoftmax) {
       check({3, 5, 2, 1, 24, 0, 4}, seed + 4, isa, f16);   // head_dim not a multiple of 16 (nor of 8)
       check({5, 40, 4, 2, 96, 0, 16}, seed + 5, isa, f16);  // 96: one zmm slice of 64 and a 32-value rest
       check({53, 70, 8, 2, 64, 0, 16}, seed + 6, isa, f16);  // several work items per kv head
+      // past kAttnSegment (1024) keys: a decode's segments as items of their own (2 kv heads, fewer
+      // items than 2 x threads) or one after the other (8 kv heads); a prefill across a segment end
+      check({1, 2100, 8, 2, 64, 0, 16}, seed + 7, isa, f16);
+      check({1, 1500, 16, 8, 128, 0, 16}, seed + 8, isa, f16);
+      check({30, 2030, 4, 2, 32, 0, 16}, seed + 9, isa, f16);
     }
 }
 
@@ -146,8 +151,9 @@ TEST(KernelsAttention, PeakedScoresRescaleCorrectly) {
 }
 
 // A token's output does not depend on the other tokens of the call (prefill tiles share K/V loads
-// between consecutive tokens): one call over T tokens equals T one-token calls and calls of 2, 5 and
-// 26 tokens, bit for bit, for head sizes with and without the vector paths' tails.
+// between consecutive tokens, and one-token calls past 1024 keys run their key segments as
+// separate items): one call over T tokens equals T one-token calls and calls of 2, 5 and 26 tokens,
+// bit for bit, for head sizes with and without the vector paths' tails.
 TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
@@ -158,7 +164,8 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
   for (Isa isa : supported_isas())
   for (bool f16 : {false, true})
   for (const Shape& c : {Shape{16, 8, 128, 0, 70, 0}, Shape{6, 2, 64, 37, 33, 0}, Shape{3, 1, 24, 5, 20, 0},
-                         Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}, Shape{4, 2, 96, 3, 19, 0}}) {
+                         Shape{8, 4, 8, 130, 17, 0}, Shape{4, 2, 32, 60, 25, 16}, Shape{4, 2, 96, 3, 19, 0},
+                         Shape{4, 2, 64, 990, 60, 0}, Shape{2, 1, 128, 2040, 30, 0}}) {
     SCOPED_TRACE(testing::Message() << isa_name(isa) << (f16 ? " f16" : " f32") << " heads " << c.heads << "/" << c.kv_heads << " hd " << c.hd << " start "
                                     << c.start << " T " << c.T << " window " << c.window << " seed " << seed);
     const int64_t bs = 16, len = c.start + c.T, nblocks = (len + bs - 1) / bs, kv_stride = c.kv_heads * c.hd;

@@ -259,8 +259,23 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
   a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;
-  const int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
+  int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
+  // Too few items for the threads (decode: one per kv head) and keys in several segments: each
+  // segment its own item, folded after. The arithmetic is the one the items do alone.
+  const int64_t segments = (start_pos + T - 1) / kAttnSegment + 1;
+  if (table != nullptr && window <= 0 && segments > 1 && T <= a.tile && items < 2 * static_cast<int64_t>(tp.size())) {
+    thread_local std::vector<float> part_o, part_ml;
+    const size_t pairs = static_cast<size_t>(T * num_heads * segments);
+    if (part_o.size() < pairs * head_dim) part_o.resize(pairs * head_dim);
+    if (part_ml.size() < pairs * 2) part_ml.resize(pairs * 2);
+    a.segments = segments;
+    a.part_o = part_o.data();
+    a.part_ml = part_ml.data();
+    tp.parallel_for(items * segments, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
+    tp.parallel_for(T * num_heads, 1, [&](int64_t p0, int64_t p1) { table->attention_combine(a, p0, p1); });
+    return;
+  }
   tp.parallel_for(items, 1, [&](int64_t i0, int64_t i1) { fn(a, i0, i1); });
 }
 

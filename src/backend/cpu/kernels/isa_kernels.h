@@ -46,7 +46,18 @@ struct AttnArgs {
   float* out;            // [T, out_stride]
   int64_t out_stride;
   int64_t tile = 1;      // query tokens per work item
+  // > 0: items are single segments of keys (kAttnSegment each), written unnormalized: segment 0
+  // into out, segment s > 0 of (token t, head h) into part_o[((t * num_heads + h) * segments + s) *
+  // head_dim], each one's max and sum into part_ml[(... + s) * 2]; attention_combine then folds them.
+  int64_t segments = 0;
+  float* part_o = nullptr;
+  float* part_ml = nullptr;
 };
+
+// Keys per attention segment: without a window a token's keys are split at multiples of this, each
+// segment its own online softmax, folded in order. Fixed, so that a long context's one-token calls
+// (decode) can spread their segments over threads with the same arithmetic as a prefill's items.
+constexpr int64_t kAttnSegment = 1024;
 
 struct IsaKernels {
   QuantizeFn quantize_q8_32 = nullptr;   // qblock 32, sgroup 32 (Q8_0, Q4_0)
@@ -62,6 +73,7 @@ struct IsaKernels {
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*to_f16)(const float* x, uint16_t* out, int64_t n) = nullptr;
   void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
+  void (*attention_combine)(const AttnArgs& a, int64_t pair0, int64_t pair1) = nullptr;
   int attention_tile = 1;  // query tokens per item the attention kernel takes when window == 0
   // One weight row (k values of type t) to float32.
   void (*dequant_row)(DType t, const uint8_t* src, float* dst, int64_t k) = nullptr;

@@ -3,9 +3,11 @@
 // for this ISA and later picked by the linker for callers on other CPUs.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "util/half.h"
