@@ -262,11 +262,13 @@ void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, i
   int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
   // Too few items for the threads (decode: one per kv head) and keys in several segments: each
-  // segment its own item, folded after. The arithmetic is the one the items do alone.
+  // segment its own item, folded after. The arithmetic is the one the items do alone. (The partial
+  // rows are capped at 16 MB; past that the segments run one after the other, as in any item.)
   const int64_t segments = (start_pos + T - 1) / kAttnSegment + 1;
-  if (table != nullptr && window <= 0 && segments > 1 && T <= a.tile && items < 2 * static_cast<int64_t>(tp.size())) {
+  const size_t pairs = static_cast<size_t>(T * num_heads * segments);
+  if (table != nullptr && window <= 0 && segments > 1 && T <= a.tile && items < 2 * static_cast<int64_t>(tp.size()) &&
+      pairs * head_dim <= (size_t{1} << 22)) {
     thread_local std::vector<float> part_o, part_ml;
-    const size_t pairs = static_cast<size_t>(T * num_heads * segments);
     if (part_o.size() < pairs * head_dim) part_o.resize(pairs * head_dim);
     if (part_ml.size() < pairs * 2) part_ml.resize(pairs * 2);
     a.segments = segments;
