@@ -63,9 +63,16 @@ void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* 
   check(layer, block, slot);
   for (int64_t h = 0; h < num_kv_heads_; ++h) {
     const size_t at = offset(block, h, slot);
-    for (int64_t i = 0; i < head_dim_; ++i) {
-      k[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(rows<uint16_t>(layer, false)[at + i]) : rows<float>(layer, false)[at + i];
-      v[h * head_dim_ + i] = type_ == KvType::F16 ? fp16_to_f32(rows<uint16_t>(layer, true)[at + i]) : rows<float>(layer, true)[at + i];
+    if (type_ == KvType::F16) {
+      const uint16_t* kh = rows<uint16_t>(layer, false) + at;
+      const uint16_t* vh = rows<uint16_t>(layer, true) + at;
+      for (int64_t i = 0; i < head_dim_; ++i) {
+        k[h * head_dim_ + i] = fp16_to_f32(kh[i]);
+        v[h * head_dim_ + i] = fp16_to_f32(vh[i]);
+      }
+    } else {
+      std::copy_n(rows<float>(layer, false) + at, head_dim_, k + h * head_dim_);
+      std::copy_n(rows<float>(layer, true) + at, head_dim_, v + h * head_dim_);
     }
   }
 }

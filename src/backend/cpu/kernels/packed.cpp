@@ -3,9 +3,6 @@
 // threading. The tile kernels themselves are in packed_avx512.cpp.
 #include "backend/cpu/kernels/packed.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
