@@ -1,0 +1,70 @@
+// Requests that used to crash, starve or confuse the server (issue 19), each against a real
+// server on loopback: the answer is a clear error or the right result, and the server keeps
+// serving everyone else.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include <nlohmann/json.hpp>
+
+#include "server_process.h"
+#include "test_support.h"
+
+namespace ax::test {
+namespace {
+
+using nlohmann::json;
+
+json post(httplib::Client& cli, const std::string& path, const json& body, int* status) {
+  auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+  *status = res ? res->status : -1;
+  return res ? json::parse(res->body, nullptr, false) : json{{"transport_error", true}};
+}
+
+bool healthy(httplib::Client& cli) {
+  auto h = cli.Get("/health");
+  return h && h->status == 200;
+}
+
+json schema_format(const json& schema) {
+  return {{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", schema}}}};
+}
+
+class HardenedServer : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::signal(SIGPIPE, SIG_IGN);
+    server_ = new ServerProcess(source_dir() + "/models/ax-code-15m");
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* HardenedServer::server_ = nullptr;
+
+// A schema whose $ref comes back to itself without reading input used to kill the process
+// (unbounded recursion in the automaton) on chat and on completions. Now: 400 naming the $ref.
+TEST_F(HardenedServer, SelfReferencingSchemaIsA400NotACrash) {
+  auto cli = server_->client();
+  const json schemas[] = {
+      json::parse(R"({"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/a"}}})"),
+      json::parse(R"({"anyOf":[{"$ref":"#/$defs/a"},{"type":"string"}],"$defs":{"a":{"$ref":"#"}}})"),
+  };
+  for (const json& schema : schemas) {
+    for (const char* route : {"/v1/chat/completions", "/v1/completions"}) {
+      json body = {{"max_tokens", 8}, {"response_format", schema_format(schema)}};
+      if (std::string(route) == "/v1/chat/completions") body["messages"] = {{{"role", "user"}, {"content", "hi"}}};
+      else body["prompt"] = "def f():";
+      int status = 0;
+      json r = post(cli, route, body, &status);
+      EXPECT_EQ(status, 400) << route << " " << r.dump();
+      EXPECT_NE(r["error"]["param"].get<std::string>().find("$ref"), std::string::npos) << r.dump();
+      ASSERT_TRUE(healthy(cli)) << route << " " << schema.dump();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ax::test
