@@ -68,3 +68,39 @@ TEST_F(HardenedServer, SelfReferencingSchemaIsA400NotACrash) {
 
 }  // namespace
 }  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// Everyday Zod/Pydantic keywords (bounds, pattern, format, record, lengths) on /v1/completions:
+// the text parses and matches.
+TEST_F(HardenedServer, SchemaKeywordsClientsEmitAreEnforced) {
+  auto cli = server_->client();
+  const json schema = json::parse(R"({"type":"object","properties":{
+      "age":{"type":"integer","minimum":18,"maximum":99},
+      "email":{"type":"string","format":"email","maxLength":40},
+      "code":{"type":"string","pattern":"^[a-z]{2}[0-9]{2}$"},
+      "tags":{"type":"object","propertyNames":{"pattern":"^t[0-9]$"},"additionalProperties":{"type":"boolean"},"maxProperties":2},
+      "when":{"type":"string","format":"date"}},
+    "required":["age","email","code","tags","when"],"additionalProperties":false})");
+  for (int trial = 0; trial < 2; ++trial) {
+    int status = 0;
+    json r = post(cli, "/v1/completions",
+                  {{"prompt", "x = "}, {"max_tokens", 300}, {"seed", 100 + trial}, {"temperature", 1.0},
+                   {"response_format", schema_format(schema)}},
+                  &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    if (r["choices"][0]["finish_reason"] != "stop") continue;
+    json v = json::parse(r["choices"][0]["text"].get<std::string>(), nullptr, false);
+    ASSERT_TRUE(v.is_object()) << r.dump();
+    EXPECT_GE(v["age"].get<int>(), 18);
+    EXPECT_LE(v["age"].get<int>(), 99);
+    EXPECT_NE(v["email"].get<std::string>().find('@'), std::string::npos);
+    EXPECT_EQ(v["code"].get<std::string>().size(), 4u);
+    EXPECT_LE(v["tags"].size(), 2u);
+    EXPECT_EQ(v["when"].get<std::string>().size(), 10u);
+  }
+}
+
+}  // namespace
+}  // namespace ax::test

@@ -194,9 +194,9 @@ test('response_format json_schema: the output parses and matches the schema', as
   await assert.rejects(
     codeClient.chat.completions.create({
       model: 'ax-code-15m', messages: [{ role: 'user', content: 'x' }],
-      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } } } },
     }),
-    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'response_format.json_schema.schema.pattern',
+    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'response_format.json_schema.schema.not',
   );
 });
 
