@@ -72,6 +72,36 @@ TEST_F(HardenedServer, SelfReferencingSchemaIsA400NotACrash) {
 namespace ax::test {
 namespace {
 
+// Tools whose parameters use $defs/$ref (what Pydantic and Zod emit) used to be refused when a
+// call was forced ("points at nothing"): now the call is generated and its arguments match.
+TEST_F(HardenedServer, ForcedToolCallWithDefsAndRefs) {
+  auto cli = server_->client();
+  const json params = json::parse(R"({"$defs":{"Item":{"type":"object","properties":{"sku":{"type":"string","pattern":"^[A-Z]{3}$"},
+      "qty":{"type":"integer","minimum":1,"maximum":9}},"required":["sku","qty"]}},
+      "type":"object","properties":{"items":{"type":"array","items":{"$ref":"#/$defs/Item"},"minItems":1,"maxItems":2}},"required":["items"]})");
+  json body = {{"messages", {{{"role", "user"}, {"content", "order two widgets"}}}},
+               {"tools", {{{"type", "function"}, {"function", {{"name", "order"}, {"parameters", params}}}}}},
+               {"tool_choice", "required"}, {"max_tokens", 200}, {"seed", 7}};
+  int status = 0;
+  json r = post(cli, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << r.dump();
+  const json& msg = r["choices"][0]["message"];
+  if (r["choices"][0]["finish_reason"] == "length") GTEST_SKIP() << "max_tokens cut the call";
+  ASSERT_EQ(msg["tool_calls"].size(), 1u) << r.dump();
+  json args = json::parse(msg["tool_calls"][0]["function"]["arguments"].get<std::string>());
+  ASSERT_TRUE(args["items"].is_array()) << args.dump();
+  for (auto& item : args["items"]) {
+    EXPECT_EQ(item["sku"].get<std::string>().size(), 3u);
+    EXPECT_GE(item["qty"].get<int>(), 1);
+    EXPECT_LE(item["qty"].get<int>(), 9);
+  }
+  // An unsupported keyword is a 400 naming the client's field.
+  body["tools"][0]["function"]["parameters"]["$defs"]["Item"]["properties"]["sku"] = {{"not", {{"type", "null"}}}};
+  json bad = post(cli, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "tools[0].function.parameters.$defs.Item.properties.sku.not") << bad.dump();
+}
+
 // Everyday Zod/Pydantic keywords (bounds, pattern, format, record, lengths) on /v1/completions:
 // the text parses and matches.
 TEST_F(HardenedServer, SchemaKeywordsClientsEmitAreEnforced) {
