@@ -8,8 +8,12 @@
 
 #include "server/openai_request.h"
 #include "server/server_context.h"
+#include "tokenizer/chat_template.h"
 
 namespace ax::server {
+
+// The options every render of the model's template uses (its BOS/EOS token text).
+ChatTemplateOptions base_template_options(const ServingContext& ctx);
 
 // raw: the request body parsed with key order kept (templates print tool schemas as sent).
 // with_tools: hand raw["tools"] to the template. A model without a usable template, or a

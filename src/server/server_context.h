@@ -10,6 +10,7 @@
 
 #include "server/metrics.h"
 #include "server/server_options.h"
+#include "server/template_caps.h"
 
 namespace ax {
 class ModelSource;
@@ -41,6 +42,7 @@ struct ServingContext {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ChatTemplate> chat_template;  // null: the model has none (chat gets a 400)
   std::string chat_template_error;               // why it is null, when the template failed to parse
+  ChatTemplateCaps chat_caps;                    // what the template does with tools and null content
   std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
   std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
   int64_t vocab_size = 0;

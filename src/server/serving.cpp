@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -29,6 +30,7 @@ void start_engine(ServingContext& ctx) {
   if (!source.empty()) {
     try {
       ctx.chat_template = std::make_unique<ChatTemplate>(source);
+      ctx.chat_caps = probe_chat_template(*ctx.chat_template, base_template_options(ctx));
     } catch (const std::exception& e) {
       ctx.chat_template_error = e.what();
     }

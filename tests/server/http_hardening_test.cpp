@@ -134,3 +134,30 @@ TEST_F(HardenedServer, SchemaKeywordsClientsEmitAreEnforced) {
 
 }  // namespace
 }  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// The standard OpenAI tool loop sends the assistant message back exactly as returned: content
+// null beside tool_calls. ax-code-15m's template concatenates content, which used to make this a
+// 400 template error; the template is probed at start-up and gets "" where it cannot take null.
+TEST_F(HardenedServer, ToolLoopWithNullAssistantContent) {
+  auto cli = server_->client();
+  const json tools = {{{"type", "function"},
+                       {"function", {{"name", "get_weather"},
+                                     {"parameters", {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}}}};
+  const json messages = {
+      {{"role", "user"}, {"content", "Weather in Oslo?"}},
+      {{"role", "assistant"}, {"content", nullptr},
+       {"tool_calls", {{{"id", "call_1"}, {"type", "function"},
+                        {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}}}}},
+      {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "sunny, 21 C"}}};
+  int status = 0;
+  json r = post(cli, "/v1/chat/completions", {{"messages", messages}, {"tools", tools}, {"max_tokens", 8}}, &status);
+  EXPECT_EQ(status, 200) << r.dump();
+  json t = post(cli, "/tokenize", {{"messages", messages}, {"tools", tools}}, &status);
+  EXPECT_EQ(status, 200) << t.dump();
+}
+
+}  // namespace
+}  // namespace ax::test
