@@ -1,6 +1,7 @@
 #include "server/chat_prompt.h"
 
 #include "server/api_error.h"
+#include "server/prompt_guard.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,21 +51,17 @@ std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& 
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
   ChatTemplateOptions opt = base_template_options(ctx);
-  const Tokenizer& tok = *ctx.tokenizer;
   if (with_tools) opt.tools = raw["tools"];
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
     opt.extra_context = raw["chat_template_kwargs"];
   }
-  std::string prompt;
-  try {
-    prompt = ctx.chat_template->render(template_messages(cr, raw, ctx.chat_caps), opt);
-  } catch (const std::exception& e) {
-    bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
-  }
-  // The template writes the special tokens itself (BOS included where the model wants one).
-  return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+  TemplateInputs in;
+  in.messages = template_messages(cr, raw, ctx.chat_caps);
+  in.options = std::move(opt);
+  in.message_field = [](size_t i) { return "messages[" + std::to_string(i) + "]"; };
+  return render_guarded(*ctx.chat_template, *ctx.tokenizer, ctx.control_texts, in);
 }
 
 }  // namespace ax::server

@@ -45,6 +45,7 @@ struct ServingContext {
   ChatTemplateCaps chat_caps;                    // what the template does with tools and null content
   std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
   std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
+  std::vector<std::string> control_texts;  // the texts of the vocabulary's control tokens
   int64_t vocab_size = 0;
   int64_t max_context = 0;       // tokens one sequence may hold (prompt + output)
 

@@ -8,6 +8,7 @@
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
+#include "server/prompt_guard.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -25,6 +26,7 @@ void start_engine(ServingContext& ctx) {
   ctx.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
   for (int32_t id : ctx.tokenizer->eos_ids())
     if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
+  ctx.control_texts = control_token_texts(*ctx.tokenizer);
   // A template that does not parse leaves chat unavailable (a 400 saying why), not the server down.
   const std::string source = ctx.tokenizer->chat_template();
   if (!source.empty()) {
