@@ -280,7 +280,29 @@ void parse_tools(const json& body, ChatRequest& r) {
 
 }  // namespace
 
+bool json_depth_at_most(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 json parse_json_body(const std::string& body) {
+  if (!json_depth_at_most(body, kMaxJsonDepth))
+    throw ApiError(400, fmt::format("The request body nests arrays and objects deeper than {} levels.", kMaxJsonDepth),
+                   "invalid_request_error", "", "invalid_json");
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw ApiError(400, "The request body is not valid JSON.", "invalid_request_error", "", "invalid_json");
   if (!j.is_object()) throw ApiError(400, "The request body must be a JSON object.", "invalid_request_error", "", "invalid_json");

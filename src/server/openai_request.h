@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -107,7 +108,14 @@ struct TokenGenerateRequest {
   int top_logprobs = 0;
 };
 
-// Parse a body into JSON; malformed JSON or a non-object is a 400.
+// JSON nested deeper than this is refused before parsing: everything that walks a JSON value
+// (copies, dumps, templates, the schema compiler) recurses, and a body of a few MB can nest a
+// million levels.
+inline constexpr int kMaxJsonDepth = 256;
+// Whether the JSON text's arrays and objects nest at most max_depth levels (strings skipped).
+bool json_depth_at_most(std::string_view text, int max_depth);
+
+// Parse a body into JSON; malformed JSON, nesting deeper than kMaxJsonDepth or a non-object is a 400.
 nlohmann::json parse_json_body(const std::string& body);
 
 ChatRequest parse_chat_request(const nlohmann::json& body);

@@ -189,3 +189,27 @@ TEST_F(HardenedServer, ControlTokenTextInUserContentStaysText) {
 
 }  // namespace
 }  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// A body nesting a few hundred thousand levels (1.8 MB) used to overflow the stack when the
+// parsed value was copied or dumped (segfault). Bodies deeper than 256 levels are a 400 up front.
+TEST_F(HardenedServer, DeeplyNestedBodyIsA400NotACrash) {
+  auto cli = server_->client();
+  const int levels = 300000;
+  std::string deep = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":2,\"response_format\":"
+                     "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":";
+  for (int i = 0; i < levels; ++i) deep += "{\"a\":";
+  deep += "1";
+  deep.append(levels, '}');
+  deep += "}}}";
+  auto res = cli.Post("/v1/chat/completions", deep, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_NE(res->body.find("deeper than"), std::string::npos) << res->body;
+  EXPECT_TRUE(healthy(cli));
+}
+
+}  // namespace
+}  // namespace ax::test
