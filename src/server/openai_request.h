@@ -85,14 +85,26 @@ struct ChatRequest {
   ToolChoice tool_choice;
 };
 
+// One prompt of /v1/completions: text or token ids.
+struct CompletionPrompt {
+  bool is_tokens = false;
+  std::string text;
+  std::vector<int32_t> tokens;
+};
+
 struct CompletionRequest {
   std::string model;
-  bool prompt_is_tokens = false;
-  std::string prompt_text;
-  std::vector<int32_t> prompt_tokens;
+  // A string or token array is one prompt; an array of them is a batch. Each prompt gets n
+  // choices, indexed prompt * n + j, as OpenAI numbers them.
+  std::vector<CompletionPrompt> prompts;
+  bool batched = false;  // the prompt was an array of prompts (errors then name prompt[i])
   bool echo = false;
   GenerationOptions gen;
 };
+
+// Prompts in one /v1/completions request, and choices over all of them.
+inline constexpr size_t kMaxBatchPrompts = 64;
+inline constexpr size_t kMaxBatchChoices = 128;
 
 // POST /v1/generate and /v1/generate/stream.
 struct TokenGenerateRequest {

@@ -118,7 +118,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
                      {"finish_reason", c.finish_reason}});
     }
     send_json(res, {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
-                    {"choices", out}, {"usage", usage_json(total_usage(*choices))}});
+                    {"choices", out}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
     return;
   }
 
@@ -167,7 +167,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
   job->on_end = [=]() -> std::string {
     if (!include_usage) return {};
     return sse_data({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices))}});
+                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
   };
   stream_sse(res, ctx, job);
 }

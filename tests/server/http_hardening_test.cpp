@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server_process.h"
+#include "sse_client.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -209,6 +210,57 @@ TEST_F(HardenedServer, DeeplyNestedBodyIsA400NotACrash) {
   EXPECT_EQ(res->status, 400);
   EXPECT_NE(res->body.find("deeper than"), std::string::npos) << res->body;
   EXPECT_TRUE(healthy(cli));
+}
+
+}  // namespace
+}  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// /v1/completions with an array of prompts (LangChain's OpenAI.generate() sends one) used to be a
+// 400. Each prompt runs as its own engine request per choice; choice k * n + j is prompt k's j-th,
+// blocking and streaming alike, and equals that prompt sent alone.
+TEST_F(HardenedServer, CompletionsWithPromptArrays) {
+  auto cli = server_->client();
+  const std::vector<std::string> prompts = {"def add(a, b):", "class Stack:", "import os\n"};
+  json base = {{"max_tokens", 6}, {"temperature", 0}, {"ignore_eos", true}};
+  std::vector<std::string> alone;
+  int prompt_tokens = 0, status = 0;
+  for (const auto& p : prompts) {
+    json body = base;
+    body["prompt"] = p;
+    json r = post(cli, "/v1/completions", body, &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    alone.push_back(r["choices"][0]["text"]);
+    prompt_tokens += r["usage"]["prompt_tokens"].get<int>();
+  }
+  json body = base;
+  body["prompt"] = prompts;
+  body["n"] = 2;
+  json r = post(cli, "/v1/completions", body, &status);
+  ASSERT_EQ(status, 200) << r.dump();
+  ASSERT_EQ(r["choices"].size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(r["choices"][i]["index"], i);
+    EXPECT_EQ(r["choices"][i]["text"], alone[i / 2]) << i;
+  }
+  EXPECT_EQ(r["usage"]["prompt_tokens"], prompt_tokens);  // each prompt once, whatever n
+  EXPECT_EQ(r["usage"]["completion_tokens"], 6 * 6);
+  body["stream"] = true;
+  SseResult s = post_sse(cli, "/v1/completions", body);
+  ASSERT_EQ(s.status, 200);
+  ASSERT_TRUE(s.done);
+  std::vector<std::string> streamed(6);
+  for (auto& e : s.events)
+    for (auto& c : e["choices"]) streamed[c["index"].get<size_t>()] += c["text"].get<std::string>();
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(streamed[i], alone[i / 2]) << i;
+  // Errors name the prompt at fault.
+  body = base;
+  body["prompt"] = {"ok", {1, -1}};
+  json bad = post(cli, "/v1/completions", body, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "prompt[1][1]") << bad.dump();
 }
 
 }  // namespace
