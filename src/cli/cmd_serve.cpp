@@ -143,6 +143,8 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   o->model_path = default_model_path();
   sub.add_option("-m,--model", o->model_path, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
   sub.add_option("--model-name", o->model_name, "Model id reported by /v1/models (default: the file or folder name)");
+  sub.add_option("--alias", o->model_aliases,
+                 "Another name requests may give as \"model\" (repeatable); other names get 404 model_not_found");
   sub.add_option("--host", o->host, "Address to bind (loopback by default)")->capture_default_str();
   sub.add_option("--port", o->port, "Port to listen on (0: any free port)")->capture_default_str();
   sub.add_option("--api-key", o->api_key, "Require 'Authorization: Bearer <key>' (default: AX_API_KEY, else none)");

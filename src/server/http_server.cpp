@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <cctype>
 #include <chrono>
 
 #include "server/api_error.h"
@@ -17,7 +18,23 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void send_error(httplib::Response& res, const ApiError& e) { send_json(res, e.to_json(), e.status()); }
+void send_error(httplib::Response& res, const ApiError& e) {
+  send_json(res, e.to_json(), e.status());
+  if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
+}
+
+// The key of "Authorization: Bearer <key>". The scheme is case-insensitive (RFC 7235: "bearer",
+// "BEARER"); spaces around the key are not part of it. Empty when the header is something else.
+std::string bearer_key(const std::string& header) {
+  size_t i = header.find_first_not_of(' ');
+  if (i == std::string::npos || header.size() - i < 7) return {};
+  std::string scheme = header.substr(i, 6);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer" || header[i + 6] != ' ') return {};
+  const size_t begin = header.find_first_not_of(' ', i + 6);
+  if (begin == std::string::npos) return {};
+  return header.substr(begin, header.find_last_not_of(' ') + 1 - begin);
+}
 
 }  // namespace
 
@@ -31,7 +48,8 @@ InFlightSlot::InFlightSlot(ServingContext& ctx) : ctx_(ctx) {
     ctx_.in_flight.fetch_sub(1);
     throw ApiError(429, fmt::format("The server is at its limit of {} concurrent generation requests; retry later.",
                                     ctx_.options.max_concurrent),
-                   "rate_limit_error", "", "too_many_requests");
+                   "rate_limit_error", "", "too_many_requests")
+        .with_retry_after(1);
   }
   ctx_.metrics.set_in_flight_delta(1);
 }
@@ -98,14 +116,14 @@ void HttpServer::add_route(const std::string& method, const std::string& path, i
   auto wrapped = [this, path, flags, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
     try {
       if (!ctx_.options.api_key.empty() && !(flags & kRouteNoAuth)) {
-        const std::string auth = req.get_header_value("Authorization");
-        const std::string prefix = "Bearer ";
-        if (auth.rfind(prefix, 0) != 0 || !same_secret(auth.substr(prefix.size()), ctx_.options.api_key))
+        const std::string key = bearer_key(req.get_header_value("Authorization"));
+        if (key.empty() || !same_secret(key, ctx_.options.api_key))
           throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.",
                          "invalid_request_error", "", "invalid_api_key");
       }
       if ((flags & kRouteNeedsModel) && !ctx_.ready.load())
-        throw ApiError(503, "The model is still loading; retry shortly.", "server_error", "", "model_loading");
+        throw ApiError(503, "The model is still loading; retry shortly.", "server_error", "", "model_loading")
+            .with_retry_after(1);
       if ((flags & kRouteGeneration) && ctx_.shutting_down.load())
         throw ApiError(503, "The server is shutting down.", "server_error", "", "shutting_down");
       handler(req, res);

@@ -77,6 +77,7 @@ std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool
 
 void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   ChatRequest cr = parse_chat_request(parse_json_body(req.body));
+  check_model_name(ctx, cr.model);
   const ordered_json raw = ordered_json::parse(req.body);
   const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
   std::shared_ptr<const CompiledSchema> schema = output_grammar(cr, tools_on);

@@ -23,6 +23,7 @@ struct CompletionChoice {
 
 void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
+  check_model_name(ctx, cr.model);
   // response_format constrains the continuation as on chat (an extension here, as in vLLM).
   std::shared_ptr<const CompiledSchema> schema;
   if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonObject)

@@ -14,6 +14,7 @@
 #include "server/http_server.h"
 #include "server/httplib_config.h"
 #include "server/openai_request.h"
+#include "server/serving.h"
 #include "server/openai_response.h"
 #include "tokenizer/tokenizer.h"
 
@@ -109,6 +110,10 @@ std::vector<float> embed_one(ServingContext& ctx, const std::vector<int32_t>& id
 
 void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   json body = parse_json_body(req.body);
+  if (body.contains("model") && !body["model"].is_null()) {
+    if (!body["model"].is_string()) bad_param("model", "must be a string");
+    check_model_name(ctx, body["model"].get<std::string>());
+  }
   if (!body.contains("input") || body["input"].is_null()) bad_param("input", "is required");
   bool as_base64 = false;
   if (body.contains("encoding_format") && !body["encoding_format"].is_null()) {

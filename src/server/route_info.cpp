@@ -14,21 +14,20 @@ void register_info_routes(HttpServer& http, ServingContext& ctx) {
     else send_json(res, {{"status", "ok"}, {"model", ctx.model_id}});
   });
 
-  auto model_card = [&ctx] {
-    return nlohmann::json{{"id", ctx.model_id}, {"object", "model"}, {"created", ctx.created}, {"owned_by", "ax-engine"},
+  // The model under its id and each alias.
+  auto model_card = [&ctx](const std::string& id) {
+    return nlohmann::json{{"id", id}, {"object", "model"}, {"created", ctx.created}, {"owned_by", "ax-engine"},
                           {"max_model_len", ctx.max_context}};
   };
-  http.add_route("GET", "/v1/models", kRouteOpen, [model_card](const httplib::Request&, httplib::Response& res) {
-    send_json(res, {{"object", "list"}, {"data", {model_card()}}});
+  http.add_route("GET", "/v1/models", kRouteOpen, [&ctx, model_card](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json data = nlohmann::json::array({model_card(ctx.model_id)});
+    for (const auto& alias : ctx.options.model_aliases) data.push_back(model_card(alias));
+    send_json(res, {{"object", "list"}, {"data", data}});
   });
   http.add_route("GET", R"(/v1/models/(.+))", kRouteOpen, [&ctx, model_card](const httplib::Request& req, httplib::Response& res) {
-    if (req.matches[1] != ctx.model_id) {
-      send_json(res, ApiError(404, "The model '" + std::string(req.matches[1]) + "' does not exist; this server serves '" +
-                                       ctx.model_id + "'.", "invalid_request_error", "model", "model_not_found")
-                         .to_json(), 404);
-      return;
-    }
-    send_json(res, model_card());
+    const std::string id = req.matches[1];
+    check_model_name(ctx, id);
+    send_json(res, model_card(id));
   });
 
   http.add_route("GET", "/metrics", kRouteNoAuth, [&ctx](const httplib::Request&, httplib::Response& res) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/spec_params.h"
 #include "model/kv_cache.h"
@@ -12,6 +13,7 @@ namespace ax::server {
 struct ServerOptions {
   std::string model_path;
   std::string model_name;  // the id /v1/models reports; default: the model's file or folder name
+  std::vector<std::string> model_aliases;  // more names requests may give in "model"
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;                        // empty: no authentication

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include <fmt/ranges.h>
+
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/api_error.h"
@@ -131,6 +133,16 @@ Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prom
   if (gen.speculation.mode == SpeculationOptions::Mode::Off) r.speculation.enabled = false;
   if (gen.speculation.max_draft > 0) r.speculation.max_draft = gen.speculation.max_draft;
   return r;
+}
+
+void check_model_name(const ServingContext& ctx, const std::string& model) {
+  if (model.empty() || model == ctx.model_id) return;
+  const auto& aliases = ctx.options.model_aliases;
+  if (std::find(aliases.begin(), aliases.end(), model) != aliases.end()) return;
+  throw ApiError(404,
+                 fmt::format("The model '{}' does not exist; this server serves '{}'{}.", model, ctx.model_id,
+                             aliases.empty() ? std::string() : fmt::format(" (also as {})", fmt::join(aliases, ", "))),
+                 "invalid_request_error", "model", "model_not_found");
 }
 
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t) {

@@ -265,3 +265,33 @@ TEST_F(HardenedServer, CompletionsWithPromptArrays) {
 
 }  // namespace
 }  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// An unknown "model" used to be answered 200 with this model; now 404 model_not_found as OpenAI
+// does, unless it is the served id or an --alias.
+TEST(ServerModelNames, UnknownModelIs404UnlessAnAlias) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ServerProcess server(source_dir() + "/models/stories260K/stories260K.gguf", {"--alias", "gpt-4o-mini"});
+  auto cli = server.client();
+  int status = 0;
+  for (const char* name : {"stories260K", "gpt-4o-mini", ""}) {
+    json body = {{"prompt", "Once"}, {"max_tokens", 1}};
+    if (*name) body["model"] = name;
+    post(cli, "/v1/completions", body, &status);
+    EXPECT_EQ(status, 200) << name;
+  }
+  json r = post(cli, "/v1/completions", {{"model", "gpt-5"}, {"prompt", "Once"}, {"max_tokens", 1}}, &status);
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(r["error"]["code"], "model_not_found");
+  EXPECT_EQ(r["error"]["param"], "model");
+  post(cli, "/v1/embeddings", {{"model", "gpt-5"}, {"input", "x"}}, &status);
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(cli.Get("/v1/models/gpt-4o-mini")->status, 200);
+  EXPECT_EQ(cli.Get("/v1/models/gpt-5")->status, 404);
+  EXPECT_EQ(json::parse(cli.Get("/v1/models")->body)["data"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace ax::test
