@@ -22,6 +22,7 @@
 #include "server/http_server.h"
 #include "server/server_context.h"
 #include "server/serving.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -119,6 +120,9 @@ int run_serve(ServerOptions o) {
   ctx.ready = true;
   std::fprintf(stderr, "ax-engine serve: model '%s' ready on http://%s:%d/v1\n", ctx.model_id.c_str(), o.host.c_str(),
                http.port());
+  if (ctx.chat_template && !ctx.chat_caps.tools)
+    std::fprintf(stderr, "ax-engine serve: the chat template does not show tools; requests with tools get them "
+                         "described in a system message\n");
 
   {
     std::unique_lock lock(mu);

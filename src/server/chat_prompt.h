@@ -2,6 +2,8 @@
 // A chat request rendered with the model's own chat template and tokenized: what
 // /v1/chat/completions generates from and what /tokenize counts for {"messages": [...]}.
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +13,18 @@
 #include "tokenizer/chat_template.h"
 
 namespace ax::server {
+
+// The messages a template gets for a chat request, with what the template cannot show filled in
+// (template_caps.h): "" for a null content it cannot render; tools it does not show described in
+// the system message (added first when there is none), with the <tool_call> format the server
+// parses; an assistant's tool_calls it does not show written into the content as <tool_call>
+// blocks; tool results it does not show sent as a user message in <tool_response> tags.
+struct TemplateMessages {
+  nlohmann::ordered_json messages;
+  std::function<std::string(size_t)> field;  // the request field messages[i] stands for
+};
+TemplateMessages template_messages(const ChatRequest& cr, const nlohmann::ordered_json& raw,
+                                   const ChatTemplateCaps& caps, bool with_tools);
 
 // The options every render of the model's template uses (its BOS/EOS token text).
 ChatTemplateOptions base_template_options(const ServingContext& ctx);

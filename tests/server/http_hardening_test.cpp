@@ -31,6 +31,21 @@ json schema_format(const json& schema) {
   return {{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", schema}}}};
 }
 
+// One tool, and the OpenAI tool loop around it: the user asks, the assistant message comes back
+// as the API returned it (content null beside tool_calls), the tool answers.
+json weather_tools() {
+  return {{{"type", "function"},
+           {"function", {{"name", "get_weather"},
+                         {"parameters", {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}}}};
+}
+json weather_tool_loop() {
+  return {{{"role", "user"}, {"content", "Weather in Oslo?"}},
+          {{"role", "assistant"}, {"content", nullptr},
+           {"tool_calls", {{{"id", "call_1"}, {"type", "function"},
+                            {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}}}}},
+          {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "sunny, 21 C"}}};
+}
+
 class HardenedServer : public testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -144,15 +159,7 @@ namespace {
 // 400 template error; the template is probed at start-up and gets "" where it cannot take null.
 TEST_F(HardenedServer, ToolLoopWithNullAssistantContent) {
   auto cli = server_->client();
-  const json tools = {{{"type", "function"},
-                       {"function", {{"name", "get_weather"},
-                                     {"parameters", {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}}}}};
-  const json messages = {
-      {{"role", "user"}, {"content", "Weather in Oslo?"}},
-      {{"role", "assistant"}, {"content", nullptr},
-       {"tool_calls", {{{"id", "call_1"}, {"type", "function"},
-                        {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}}}}},
-      {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "sunny, 21 C"}}};
+  const json tools = weather_tools(), messages = weather_tool_loop();
   int status = 0;
   json r = post(cli, "/v1/chat/completions", {{"messages", messages}, {"tools", tools}, {"max_tokens", 8}}, &status);
   EXPECT_EQ(status, 200) << r.dump();
@@ -291,6 +298,32 @@ TEST(ServerModelNames, UnknownModelIs404UnlessAnAlias) {
   EXPECT_EQ(cli.Get("/v1/models/gpt-4o-mini")->status, 200);
   EXPECT_EQ(cli.Get("/v1/models/gpt-5")->status, 404);
   EXPECT_EQ(json::parse(cli.Get("/v1/models")->body)["data"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// ax-code-15m's template has no tools section: tools with tool_choice auto used to vanish from
+// the prompt without a word. Now they are described in a system message in the call format the
+// server parses, and an earlier call is shown as the model would have written it.
+TEST_F(HardenedServer, ToolsReachATemplateWithoutAToolsSection) {
+  auto cli = server_->client();
+  const json tools = weather_tools(), messages = weather_tool_loop();
+  int status = 0;
+  json t = post(cli, "/tokenize", {{"messages", messages}, {"tools", tools}, {"tool_choice", "auto"}}, &status);
+  ASSERT_EQ(status, 200) << t.dump();
+  json text = post(cli, "/detokenize", {{"tokens", t["tokens"]}}, &status);
+  const std::string prompt = text["prompt"];
+  EXPECT_NE(prompt.find("\"name\":\"get_weather\""), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Oslo\"}}\n</tool_call>"),
+            std::string::npos) << prompt;
+  // tool_choice none: no tools in the prompt.
+  json none = post(cli, "/tokenize", {{"messages", {messages[0]}}, {"tools", tools}, {"tool_choice", "none"}}, &status);
+  json none_text = post(cli, "/detokenize", {{"tokens", none["tokens"]}}, &status);
+  EXPECT_EQ(none_text["prompt"].get<std::string>().find("get_weather"), std::string::npos);
 }
 
 }  // namespace
