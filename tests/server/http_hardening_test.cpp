@@ -97,12 +97,14 @@ TEST_F(HardenedServer, ForcedToolCallWithDefsAndRefs) {
       "type":"object","properties":{"items":{"type":"array","items":{"$ref":"#/$defs/Item"},"minItems":1,"maxItems":2}},"required":["items"]})");
   json body = {{"messages", {{{"role", "user"}, {"content", "order two widgets"}}}},
                {"tools", {{{"type", "function"}, {"function", {{"name", "order"}, {"parameters", params}}}}}},
-               {"tool_choice", "required"}, {"max_tokens", 200}, {"seed", 7}};
+               {"tool_choice", "required"}, {"max_tokens", 1000}, {"seed", 7}};
   int status = 0;
   json r = post(cli, "/v1/chat/completions", body, &status);
   ASSERT_EQ(status, 200) << r.dump();
   const json& msg = r["choices"][0]["message"];
-  if (r["choices"][0]["finish_reason"] == "length") GTEST_SKIP() << "max_tokens cut the call";
+  // The grammar bounds the call (2 items of fixed-size fields, whitespace runs <= 16 bytes), so
+  // 1000 tokens always hold it.
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "tool_calls") << r.dump();
   ASSERT_EQ(msg["tool_calls"].size(), 1u) << r.dump();
   json args = json::parse(msg["tool_calls"][0]["function"]["arguments"].get<std::string>());
   ASSERT_TRUE(args["items"].is_array()) << args.dump();
@@ -132,11 +134,13 @@ TEST_F(HardenedServer, SchemaKeywordsClientsEmitAreEnforced) {
   for (int trial = 0; trial < 2; ++trial) {
     int status = 0;
     json r = post(cli, "/v1/completions",
-                  {{"prompt", "x = "}, {"max_tokens", 300}, {"seed", 100 + trial}, {"temperature", 1.0},
+                  {{"prompt", "x = "}, {"max_tokens", 2000}, {"seed", 100 + trial}, {"temperature", 1.0},
                    {"response_format", schema_format(schema)}},
                   &status);
     ASSERT_EQ(status, 200) << r.dump();
-    if (r["choices"][0]["finish_reason"] != "stop") continue;
+    // Every field is bounded (lengths, patterns, two tags, whitespace runs <= 16 bytes): 2000
+    // tokens always hold the document.
+    ASSERT_EQ(r["choices"][0]["finish_reason"], "stop") << r.dump();
     json v = json::parse(r["choices"][0]["text"].get<std::string>(), nullptr, false);
     ASSERT_TRUE(v.is_object()) << r.dump();
     EXPECT_GE(v["age"].get<int>(), 18);
