@@ -150,7 +150,9 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   sub.add_option("--alias", o->model_aliases,
                  "Another name requests may give as \"model\" (repeatable); other names get 404 model_not_found");
   sub.add_option("--host", o->host, "Address to bind (loopback by default)")->capture_default_str();
-  sub.add_option("--port", o->port, "Port to listen on (0: any free port)")->capture_default_str();
+  sub.add_option("--port", o->port, "Port to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   sub.add_option("--api-key", o->api_key, "Require 'Authorization: Bearer <key>' (default: AX_API_KEY, else none)");
   sub.add_option("--max-body-size", o->max_body_bytes, "Largest request body in bytes")->capture_default_str();
   sub.add_option("--max-concurrent", o->max_concurrent, "Generation requests in flight at once; more get 429")

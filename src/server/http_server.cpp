@@ -64,6 +64,12 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx), http_(std::make_unique<
   // limit plus the quick routes.
   const size_t workers = static_cast<size_t>(std::max(8, ctx_.options.max_concurrent + 8));
   http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  // SO_REUSEADDR only (restarts while old connections sit in TIME_WAIT): httplib's default adds
+  // SO_REUSEPORT, which let a second server bind the same port and split its traffic.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   http_->set_payload_max_length(ctx_.options.max_body_bytes);
   http_->set_keep_alive_max_count(1000);
   http_->set_read_timeout(60, 0);

@@ -332,3 +332,30 @@ TEST_F(HardenedServer, ToolsReachATemplateWithoutAToolsSection) {
 
 }  // namespace
 }  // namespace ax::test
+
+namespace ax::test {
+namespace {
+
+// A second server on a port in use used to start anyway (SO_REUSEPORT: the kernel split the
+// traffic between the two), and --port 99999 bound a random port while printing 99999. Both now
+// fail at once with one line naming the port.
+TEST(ServerStartup, PortInUseOrOutOfRangeFails) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ServerProcess first(source_dir() + "/models/stories260K/stories260K.gguf");
+  auto [status, err] = run_capture_stderr({AX_ENGINE_BINARY, "serve", "--model", source_dir() + "/models/stories260K/stories260K.gguf",
+                                           "--port", std::to_string(first.port())});
+  EXPECT_EQ(status, 1) << err;
+  EXPECT_NE(err.find("--port " + std::to_string(first.port())), std::string::npos) << err;
+  EXPECT_NE(err.find("in use"), std::string::npos) << err;
+  for (const char* port : {"99999", "-1", "65536"}) {
+    auto [s2, e2] = run_capture_stderr({AX_ENGINE_BINARY, "serve", "--port", port});
+    EXPECT_NE(s2, 0) << port;
+    EXPECT_NE(e2.find("--port"), std::string::npos) << e2;
+  }
+  auto h = first.client().Get("/health");  // the first server still serves
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+}  // namespace
+}  // namespace ax::test
