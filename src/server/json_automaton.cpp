@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <limits>
 
 namespace ax::server {
 namespace {
@@ -665,6 +666,15 @@ bool JsonAutomaton::can_end() const {
     if (f.kind == kLiteral && candidate_complete(schema_->nodes[f.node].literals, f.mask, f.count)) return true;
   }
   return false;
+}
+
+int64_t JsonAutomaton::free_string_room() const {
+  if (stacks_.size() != 1 || prefix_pos_ < schema_->prefix.size() || stacks_[0].frames.empty()) return -1;
+  const Frame& f = stacks_[0].frames.back();
+  if (f.kind != kString || f.phase != kStrNormal || f.utf8_left != 0) return -1;
+  const SchemaNode& n = schema_->nodes[f.node];
+  if (n.pattern >= 0) return -1;
+  return n.max_length < 0 ? std::numeric_limits<int64_t>::max() : std::max<int64_t>(0, n.max_length - f.count);
 }
 
 bool JsonAutomaton::must_end() const {

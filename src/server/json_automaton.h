@@ -32,6 +32,11 @@ class JsonAutomaton {
   bool can_end() const;
   // Nothing but the end may follow (a closed root value and the whole suffix).
   bool must_end() const;
+  // Inside the text of a string with no pattern, between characters (one alternative only): how
+  // many more characters it may take (INT64_MAX: no limit). Then any bytes that are whole UTF-8
+  // characters, none a control character, quote or backslash, are accepted up to that many
+  // characters, whatever the rest of the state (the token mask's fast path). -1 otherwise.
+  int64_t free_string_room() const;
   // Equal keys mean equal futures: the same continuations are valid from both states. (A
   // string's character count is folded where its limits no longer depend on it, so the many
   // states inside one long string share a key and the token mask can be reused.)
