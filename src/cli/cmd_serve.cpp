@@ -157,6 +157,19 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   sub.add_option("--max-body-size", o->max_body_bytes, "Largest request body in bytes")->capture_default_str();
   sub.add_option("--max-concurrent", o->max_concurrent, "Generation requests in flight at once; more get 429")
       ->capture_default_str();
+  sub.add_option("--max-connections", o->max_connections, "Open connections at once; more get 503 and are closed")
+      ->capture_default_str();
+  sub.add_option("--header-timeout", o->head_timeout_s,
+                 "Seconds a request's line and headers may take to arrive (also how long an idle connection stays open)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--body-timeout", o->body_timeout_s, "Seconds a request's body may take to arrive after its headers")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--write-timeout", o->write_timeout_s, "Seconds a client may take no response bytes before it is dropped")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--log-requests", o->log_requests, "One access-log line per request on stderr");
   sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
   sub.add_option("--kv-memory-mb", o->kv_memory_mb, "Memory for the KV cache pool, MiB")->capture_default_str();
   add_kv_type_option(sub, o->kv_type);

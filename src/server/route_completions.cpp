@@ -1,7 +1,6 @@
 // POST /v1/completions: a prompt (text or token ids) continued, blocking or streamed.
 #include "server/api_error.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
@@ -21,7 +20,7 @@ struct CompletionChoice {
   RequestMetrics metrics;
 };
 
-void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_completion(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
   check_model_name(ctx, cr.model);
   // response_format constrains the continuation as on chat (an extension here, as in vLLM).
@@ -54,7 +53,6 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
   }
   const size_t n_choices = requests.size();
 
-  auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
   const std::string id = new_response_id("cmpl");
   const int64_t created = unix_time_now();
@@ -63,7 +61,7 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
 
   if (!cr.gen.stream) {
     std::vector<CompletionChoice> choices(n_choices);
-    run_blocking(ctx, *group, [&](size_t i, const Event& e) {
+    run_blocking(req, ctx, *group, [&](size_t i, const Event& e) {
       CompletionChoice& c = choices[i];
       if (e.kind == EventKind::Token) {
         c.text += e.text;
@@ -101,18 +99,17 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     if (include_usage) c["usage"] = nullptr;
     return sse_data(c);
   };
-  auto job = std::make_shared<SseJob>();
-  job->slot = std::move(slot);
-  job->group = std::move(group);
+  SseJob job;
+  job.group = std::move(group);
   const size_t n = cr.gen.n;
-  job->on_start = [=] {
+  job.on_start = [=] {
     std::string out;
     for (size_t i = 0; i < echo_text.size(); ++i)
       if (!echo_text[i].empty())
         out += chunk({{"index", i}, {"text", echo_text[i]}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
     return out;
   };
-  job->on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
+  job.on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
     CompletionChoice& c = st->choices[i];
     if (e.kind == EventKind::Finish) {
       c.metrics = e.metrics;
@@ -128,19 +125,19 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     if (e.text.empty() && lp.is_null()) return {};
     return chunk({{"index", i}, {"text", e.text}, {"logprobs", lp}, {"finish_reason", nullptr}});
   };
-  job->on_end = [=]() -> std::string {
+  job.on_end = [=]() -> std::string {
     if (!include_usage) return {};
     return sse_data({{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
                      {"choices", json::array()}, {"usage", usage_json(total_usage(st->choices, n))}});
   };
-  stream_sse(res, ctx, job);
+  stream_sse(req, res, ctx, job);
 }
 
 }  // namespace
 
 void register_completion_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/completions", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_completion(ctx, req, res); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_completion(ctx, req, res); });
 }
 
 }  // namespace ax::server

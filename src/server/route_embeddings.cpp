@@ -12,7 +12,6 @@
 #include "model/model_source.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/serving.h"
 #include "server/openai_response.h"
@@ -108,7 +107,7 @@ std::vector<float> embed_one(ServingContext& ctx, const std::vector<int32_t>& id
   return v;
 }
 
-void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_embeddings(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   json body = parse_json_body(req.body);
   if (body.contains("model") && !body["model"].is_null()) {
     if (!body["model"].is_string()) bad_param("model", "must be a string");
@@ -133,7 +132,6 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
       throw ApiError(400, fmt::format("input {} has {} tokens; this model's maximum context length is {}.", i,
                                       inputs[i].size(), ctx.max_context),
                      "invalid_request_error", "input", "context_length_exceeded");
-  InFlightSlot slot(ctx);
   json data = json::array();
   int64_t tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -174,7 +172,7 @@ void detect_embedding_pooling(ServingContext& ctx) {
 
 void register_embedding_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/embeddings", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_embeddings(ctx, req, res); });
 }
 
 }  // namespace ax::server

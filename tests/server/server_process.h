@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/httplib_config.h"
+#include "httplib_client.h"
 
 namespace ax::test {
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "server/httplib_config.h"
+#include "httplib_client.h"
 
 namespace ax::test {
 
