@@ -19,7 +19,9 @@
 #include "cli/command.h"
 #include "model/model.h"
 #include "model/model_source.h"
+#include "server/crash_report.h"
 #include "server/http_server.h"
+#include "server/model_watch.h"
 #include "server/server_context.h"
 #include "server/serving.h"
 #include "tokenizer/chat_template.h"
@@ -65,6 +67,7 @@ int run_serve(ServerOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  server::install_fatal_signal_handlers();
 
   if (o.threads < 0) fail("--threads {} must be >= 0", o.threads);
   if (o.max_concurrent < 1) fail("--max-concurrent {} must be >= 1", o.max_concurrent);
@@ -117,6 +120,8 @@ int run_serve(ServerOptions o) {
     // sigwait; the kernel closes the socket).
     std::_Exit(1);
   }
+  // Model files changed under the server are noticed within seconds (model_watch.h).
+  server::ModelFileWatch watch(ctx, std::chrono::seconds(2));
   ctx.ready = true;
   std::fprintf(stderr, "ax-engine serve: model '%s' ready on http://%s:%d/v1\n", ctx.model_id.c_str(), o.host.c_str(),
                http.port());

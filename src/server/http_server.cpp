@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "server/api_error.h"
+#include "server/crash_report.h"
 #include "server/http_transport.h"
 #include "server/openai_response.h"
 #include "util/error.h"
@@ -166,6 +167,10 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
           .with_retry_after(1);
     if ((flags & kRouteGeneration) && ctx_.shutting_down.load())
       throw ApiError(503, "The server is shutting down.", "server_error", "", "shutting_down");
+    if ((flags & kRouteGeneration) && ctx_.model_file_changed.load()) {
+      std::lock_guard lock(ctx_.model_file_mu);
+      throw ApiError(503, ctx_.model_file_problem, "server_error", "", "model_file_changed");
+    }
     if (flags & kRouteGeneration) slot = std::make_shared<InFlightSlot>(ctx_);
   } catch (const ApiError& e) {
     return answer(e, route->path);
@@ -173,6 +178,7 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
   // The slot is held until the handler (and its stream) has ended.
   return Dispatch{(flags & kRouteInline) != 0,
                   [this, route, slot](HttpRequest& req, HttpResponse& res) {
+                    RunningRequest running(req.request_id);  // named by a crash report
                     run_route(route->handler, req, res);
                     ctx_.metrics.count_request(route->path, res.status);
                   }};

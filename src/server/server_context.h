@@ -36,6 +36,11 @@ struct ServingContext {
   std::atomic<bool> shutting_down{false};  // SIGINT/SIGTERM: no new requests
   std::atomic<bool> cancel_all{false};     // the shutdown grace ran out: cancel what is left
   std::atomic<int> in_flight{0};           // generation requests holding an InFlightSlot
+  // A model file was rewritten or truncated in place after loading (model_watch.h): generation is
+  // refused from then on; model_file_problem says why (under model_file_mu).
+  std::atomic<bool> model_file_changed{false};
+  std::mutex model_file_mu;
+  std::string model_file_problem;
 
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
