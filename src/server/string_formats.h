@@ -1,7 +1,8 @@
 #pragma once
 // JSON Schema "format" values for strings, as anchored regular expressions (regex.h) that the
-// schema compiler turns into automata like any "pattern". The expressions check each field's
-// range (month 01-12, hour 00-23, an IPv4 byte 0-255), not calendars: 2023-02-31 passes "date".
+// schema compiler turns into automata like any "pattern". Each writes the part of its format that
+// the validators clients check replies with (Zod, Pydantic, ajv) all accept: a subset of the
+// standard, never more (string_formats.cpp says where each is narrower).
 #include <string>
 
 namespace ax::server {
