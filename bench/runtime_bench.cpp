@@ -29,7 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
+#include "util/thread_pool.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "model/model_source.h"
@@ -268,23 +269,22 @@ int run(int argc, char** argv) {
   bool speculation = false;
   app.add_flag("--speculation", speculation, "Let throughput requests use n-gram speculation (off: batching alone)");
   int invariance_requests = 0;
-  bool reference_linear = false;
+  bool reference = false;
   app.add_option("--invariance", invariance_requests, "Only check batch invariance with N requests (0: off)");
-  app.add_flag("--reference-linear", reference_linear, "Use the scalar reference linear instead of the fast kernels");
+  app.add_flag("--reference", reference, "Use the scalar reference ops instead of the fast kernels");
   CLI11_PARSE(app, argc, argv);
-  if (reference_linear) cpu::set_linear_kernel(nullptr);
 
-  cpu::set_num_threads(threads);
+  auto backend = make_backend({.kind = "cpu", .threads = threads, .reference = reference});
   auto source = open_model(model_path);
-  auto model = load_model(*source);
+  auto model = load_model(*source, *backend);
   std::printf("model %s (%s), %d threads, %u hardware threads\n", model_path.c_str(), source->format().c_str(),
-              cpu::num_threads(), std::thread::hardware_concurrency());
+              default_threads(), std::thread::hardware_concurrency());
 
   if (invariance_requests > 0) {
     InvarianceResult r = invariance(*model, invariance_requests, 4321);
-    std::printf("batch invariance (%s linear): %d/%d requests identical alone and batched (greedy %d/%d); "
+    std::printf("batch invariance (%s ops): %d/%d requests identical alone and batched (greedy %d/%d); "
                 "largest log-prob difference over identical prefixes %.2e\n",
-                reference_linear ? "reference" : "fast-kernel", r.identical, r.total, r.greedy_identical, r.greedy,
+                reference ? "reference" : "fast-kernel", r.identical, r.total, r.greedy_identical, r.greedy,
                 r.max_logprob_diff);
     return 0;
   }

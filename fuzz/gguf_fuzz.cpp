@@ -3,7 +3,7 @@
 // parsed file or an ax::Error; a crash, sanitizer report, uncaught exception or huge allocation
 // is a bug. Build and run with scripts/fuzz.sh gguf.
 //
-// fuzz-sources: src/format/gguf.cpp src/format/gguf_config.cpp src/format/dtype.cpp
+// fuzz-sources: src/format/gguf.cpp src/model/gguf_config.cpp src/format/dtype.cpp
 // fuzz-sources: src/format/dequant.cpp src/util/mapped_file.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536
@@ -15,7 +15,7 @@
 
 #include "format/dequant.h"
 #include "format/gguf.h"
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 #include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

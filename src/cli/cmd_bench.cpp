@@ -20,6 +20,8 @@
 
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/memory_bandwidth.h"
+#include "backend/kv_cache.h"
+#include "cli/backend_options.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/llama_cpp_peer.h"
@@ -40,7 +42,7 @@ struct SpeedOptions {
   int64_t batch = 1;
   int64_t depth = 0;
   KvType kv_type = KvType::F16;  // as the engine's default, and llama.cpp's
-  int threads = 0;
+  BackendOptions backend;
   int repeat = 3;
   bool json = false;
   std::string peer;
@@ -81,7 +83,7 @@ class SpeedRunner {
 
     {  // pp: one prompt after `depth` tokens of context.
       const int64_t blocks = blocks_for(o_.depth + o_.prompt_tokens + 1);
-      KvCache kv(cfg, blocks, kBlock, o_.kv_type);
+      KvCache kv(model_.backend(), model_.kv_shape(), blocks, kBlock, o_.kv_type);
       std::vector<int32_t> table = identity_table(blocks, 0);
       prefill(kv, table, 0, o_.depth, rng);
       const auto t0 = Clock::now();
@@ -95,7 +97,7 @@ class SpeedRunner {
     {  // tg: G steps of one token per sequence, after each sequence's context (not timed).
       const int64_t context = tg_context();
       const int64_t per_seq = blocks_for(context + o_.gen_tokens + 1);
-      KvCache kv(cfg, per_seq * o_.batch, kBlock, o_.kv_type);
+      KvCache kv(model_.backend(), model_.kv_shape(), per_seq * o_.batch, kBlock, o_.kv_type);
       std::vector<std::vector<int32_t>> tables;
       for (int64_t s = 0; s < o_.batch; ++s) {
         tables.push_back(identity_table(per_seq, s * per_seq));
@@ -105,13 +107,12 @@ class SpeedRunner {
       for (auto& t : last) t = tok(rng);
       const auto t0 = Clock::now();
       for (int64_t step = 0; step < o_.gen_tokens; ++step) {
-        Batch b;
+        StepInput b(kBlock);
         for (int64_t s = 0; s < o_.batch; ++s) {
-          b.tokens.push_back(last[s]);
-          b.sequences.push_back({s, 1, context + step, &tables[s]});
-          b.logit_rows.push_back(s);
+          b.add_sequence(std::span(&last[s], 1), context + step, tables[s]);
+          b.add_logit_row(s);
         }
-        model_.forward(b, kv, logits_);
+        logits_ = model_.backend().to_host(model_.forward(b, kv));
         for (int64_t s = 0; s < o_.batch; ++s) {  // greedy, as a real decode loop would
           const float* row = logits_.data() + s * cfg.vocab_size;
           last[s] = static_cast<int32_t>(std::max_element(row, row + cfg.vocab_size) - row);
@@ -133,11 +134,12 @@ class SpeedRunner {
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(model_.config().vocab_size - 1));
     for (int64_t done = 0; done < count;) {
       const int64_t n = std::min<int64_t>(512, count - done);
-      Batch b;
-      for (int64_t i = 0; i < n; ++i) b.tokens.push_back(tok(rng));
-      b.sequences.push_back({0, n, start + done, &table});
-      b.logit_rows.push_back(n - 1);
-      model_.forward(b, kv, logits_);
+      std::vector<int32_t> tokens(n);
+      for (auto& t : tokens) t = tok(rng);
+      StepInput b(kBlock);
+      b.add_sequence(tokens, start + done, table);
+      b.add_logit_row(n - 1);
+      logits_ = model_.backend().to_host(model_.forward(b, kv));
       done += n;
     }
   }
@@ -151,14 +153,14 @@ class SpeedRunner {
   }
   Model& model_;
   const SpeedOptions& o_;
-  std::vector<float> logits_;
+  std::span<const float> logits_;
 };
 
 int run_speed(const SpeedOptions& o) {
-  set_default_threads(o.threads);
+  auto backend = make_backend(o.backend);
   const int threads = default_threads();
   auto source = open_model(o.model);
-  auto model = load_model(*source);
+  auto model = load_model(*source, *backend);
   const auto& cfg = model->config();
   const double wbytes = weight_bytes_per_token(*source);
   SpeedRunner runner(*model, o);
@@ -168,7 +170,7 @@ int run_speed(const SpeedOptions& o) {
     fail("bench speed: the tests reach position {} but the model's context is {} tokens (lower --depth, "
          "--prompt-tokens or --gen-tokens)", longest, cfg.max_position_embeddings);
   // KV read per token at the middle of the tg run: K and V of every layer.
-  const double kv_bytes = static_cast<double>(KvCache::bytes_per_block(cfg, 1, o.kv_type)) *
+  const double kv_bytes = static_cast<double>(KvCache::bytes_per_block(model->kv_shape(), 1, o.kv_type)) *
                           (runner.tg_context() + o.gen_tokens / 2.0);
   std::vector<double> pp, tg, ttft, peer_pp, peer_tg;
   for (int rep = 0; rep < o.repeat; ++rep) {  // alternate the engines so drift hits both alike
@@ -245,7 +247,7 @@ RegisterCommand reg_bench("bench", "Benchmarks: `bench speed` measures prefill/d
   speed->add_option("--depth,-d", o->depth, "tokens of context before the pp and tg tests (one sequence)")
       ->check(CLI::NonNegativeNumber);
   add_kv_type_option(*speed, o->kv_type);
-  speed->add_option("--threads,-t", o->threads, "CPU threads (default: all cores)");
+  add_backend_options(*speed, o->backend);
   speed->add_option("--repeat,-r", o->repeat, "runs per engine (median reported)")->check(CLI::PositiveNumber);
   speed->add_flag("--json", o->json, "print one JSON object");
   speed->add_option("--peer", o->peer, "also run llama.cpp (llama-bench / llama-batched-bench) on the same file")

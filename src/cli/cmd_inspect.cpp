@@ -12,7 +12,7 @@
 
 #include "cli/command.h"
 #include "format/gguf.h"
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 #include "format/safetensors.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"

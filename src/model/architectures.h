@@ -8,6 +8,6 @@ namespace ax {
 
 // Llama, Mistral, Qwen2 and Qwen3: the pre-norm decoder with RoPE attention and a SwiGLU MLP
 // (llama.cpp).
-std::unique_ptr<Model> make_llama_model(const ModelSource& source);
+std::unique_ptr<Model> make_llama_model(const ModelSource& source, Backend& backend);
 
 }  // namespace ax

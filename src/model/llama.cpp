@@ -12,7 +12,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
-#include "backend/cpu/ops.h"
+#include "format/dequant.h"
 #include "model/architectures.h"
 #include "model/blocks.h"
 #include "model/rope.h"
@@ -23,40 +23,47 @@ namespace {
 
 class LlamaModel final : public Model {
  public:
-  explicit LlamaModel(const ModelSource& src);
+  LlamaModel(const ModelSource& src, Backend& be);
   const ModelConfig& config() const override { return cfg_; }
-  void forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) override;
-  void hidden_states(const Batch& batch, KvCache& kv, std::vector<float>& hidden) override;
+  Backend& backend() const override { return be_; }
+  Tensor forward(const StepInput& step, KvCache& kv) override;
+  Tensor hidden_states(const StepInput& step, KvCache& kv) override;
 
  private:
-  void run_layers(const Batch& batch, KvCache& kv, std::vector<float>& x);
+  // The whole pass; with_logits false stops at the final norm of every row.
+  Tensor run(const StepInput& step, KvCache& kv, bool with_logits);
+  Tensor compute(const StepView& step, KvCache& kv, bool with_logits);
 
   struct Layer {
-    std::vector<float> input_norm;      // input_layernorm.weight [hidden]
+    DeviceVector input_norm;       // input_layernorm.weight [hidden]
     AttentionWeights attn;
-    AttentionShape shape;
-    std::vector<float> post_attn_norm;  // post_attention_layernorm.weight [hidden]
-    const TensorView* gate = nullptr;   // mlp.gate_proj.weight [intermediate, hidden]
-    const TensorView* up = nullptr;     // mlp.up_proj.weight   [intermediate, hidden]
-    const TensorView* down = nullptr;   // mlp.down_proj.weight [hidden, intermediate]
+    AttentionParams shape;
+    DeviceVector post_attn_norm;   // post_attention_layernorm.weight [hidden]
+    const Weight* gate = nullptr;  // mlp.gate_proj.weight [intermediate, hidden]
+    const Weight* up = nullptr;    // mlp.up_proj.weight   [intermediate, hidden]
+    const Weight* down = nullptr;  // mlp.down_proj.weight [hidden, intermediate]
   };
 
   ModelConfig cfg_;
-  const TensorView* embed_ = nullptr;    // model.embed_tokens.weight [vocab, hidden]
+  Backend& be_;
+  std::vector<WeightPtr> linears_;  // every layer's projections, then lm_head (decode order)
+  WeightPtr embed_table_;           // model.embed_tokens.weight [vocab, hidden], unless tied
+  const Weight* embed_ = nullptr;   // the table embedding reads (lm_head itself when tied)
   std::vector<Layer> layers_;
-  std::vector<float> final_norm_;        // model.norm.weight [hidden]
-  const TensorView* lm_head_ = nullptr;  // lm_head.weight [vocab, hidden] (or embed_ when tied)
-  cpu::RopeFreqs rope_;
-  cpu::PreparedWeight prepared_;  // packed copies of the linear weights (kept alive)
+  DeviceVector final_norm_;         // model.norm.weight [hidden]
+  const Weight* lm_head_ = nullptr; // lm_head.weight [vocab, hidden] (or embed_tokens when tied)
+  RopeTable rope_;
+  Workspace ws_;
+  std::mutex mu_;  // one pass at a time (the engine's thread, and the server's embeddings)
 };
 
-// A 1-D tensor of `n` values as float32, or empty when absent and not required.
-std::vector<float> vector_or_empty(const ModelSource& src, const std::string& name, int64_t n, bool required) {
+// A 1-D tensor of `n` values as float32 on the backend, or empty when absent and not required.
+DeviceVector vector_or_empty(Backend& be, const ModelSource& src, const std::string& name, int64_t n, bool required) {
   if (!required && src.find(name) == nullptr) return {};
-  return cpu::to_float(src.get(name, {n}));
+  return be.load_vector(dequantize(src.get(name, {n})));
 }
 
-LlamaModel::LlamaModel(const ModelSource& src) : cfg_(src.config()) {
+LlamaModel::LlamaModel(const ModelSource& src, Backend& be) : cfg_(src.config()), be_(be), ws_(be) {
   const int64_t H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
   const int64_t hd = cfg_.head_dim, nh = cfg_.num_heads, nkv = cfg_.num_kv_heads;
   if (H <= 0 || I <= 0 || V <= 0 || hd <= 0 || nh <= 0 || nkv <= 0 || cfg_.num_layers <= 0)
@@ -66,102 +73,126 @@ LlamaModel::LlamaModel(const ModelSource& src) : cfg_(src.config()) {
   if (!cfg_.layer_window.empty() && static_cast<int64_t>(cfg_.layer_window.size()) != cfg_.num_layers)
     fail("{}: layer_window has {} entries for {} layers", src.path(), cfg_.layer_window.size(), cfg_.num_layers);
 
-  embed_ = &src.get("model.embed_tokens.weight", {V, H});
-  final_norm_ = vector_or_empty(src, "model.norm.weight", H, true);
+  const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
+  final_norm_ = vector_or_empty(be, src, "model.norm.weight", H, true);
   // Tied embeddings (or a file without an output matrix, as llama.cpp reads it) reuse embed_tokens.
-  if (cfg_.tie_word_embeddings || src.find("lm_head.weight") == nullptr)
-    lm_head_ = embed_;
-  else
-    lm_head_ = &src.get("lm_head.weight", {V, H});
-  rope_ = make_rope_freqs(cfg_.rope, hd);
+  const bool tied = cfg_.tie_word_embeddings || src.find("lm_head.weight") == nullptr;
+  const TensorView& lm_head = tied ? embed : src.get("lm_head.weight", {V, H});
+  rope_ = be.load_rope(make_rope_freqs(cfg_.rope, hd));
+
+  // The projections in the order a decode step reads them (a backend may lay them out so).
+  std::vector<const TensorView*> linears;
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}.", l);
+    for (auto [name, rows, cols] : {std::tuple{"self_attn.q_proj.weight", nh * hd, H}, {"self_attn.k_proj.weight", nkv * hd, H},
+                                    {"self_attn.v_proj.weight", nkv * hd, H}, {"self_attn.o_proj.weight", H, nh * hd},
+                                    {"mlp.gate_proj.weight", I, H}, {"mlp.up_proj.weight", I, H},
+                                    {"mlp.down_proj.weight", H, I}})
+      linears.push_back(&src.get(p + name, {rows, cols}));
+  }
+  linears.push_back(&lm_head);
+  linears_ = be.load_linears(linears);
+  lm_head_ = linears_.back().get();
+  if (tied) {
+    embed_ = lm_head_;
+  } else {
+    embed_table_ = be.load_table(embed);
+    embed_ = embed_table_.get();
+  }
 
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const std::string p = fmt::format("model.layers.{}.", l);
+    const WeightPtr* w = &linears_[l * 7];
     Layer L;
-    L.input_norm = vector_or_empty(src, p + "input_layernorm.weight", H, true);
-    L.attn.q = &src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
-    L.attn.k = &src.get(p + "self_attn.k_proj.weight", {nkv * hd, H});
-    L.attn.v = &src.get(p + "self_attn.v_proj.weight", {nkv * hd, H});
-    L.attn.o = &src.get(p + "self_attn.o_proj.weight", {H, nh * hd});
-    L.attn.q_bias = vector_or_empty(src, p + "self_attn.q_proj.bias", nh * hd, cfg_.qkv_bias);
-    L.attn.k_bias = vector_or_empty(src, p + "self_attn.k_proj.bias", nkv * hd, cfg_.qkv_bias);
-    L.attn.v_bias = vector_or_empty(src, p + "self_attn.v_proj.bias", nkv * hd, cfg_.qkv_bias);
-    L.attn.o_bias = vector_or_empty(src, p + "self_attn.o_proj.bias", H, false);
-    L.attn.q_norm = vector_or_empty(src, p + "self_attn.q_norm.weight", hd, cfg_.qk_norm);
-    L.attn.k_norm = vector_or_empty(src, p + "self_attn.k_norm.weight", hd, cfg_.qk_norm);
+    L.input_norm = vector_or_empty(be, src, p + "input_layernorm.weight", H, true);
+    L.attn.q = w[0].get();
+    L.attn.k = w[1].get();
+    L.attn.v = w[2].get();
+    L.attn.o = w[3].get();
+    L.gate = w[4].get();
+    L.up = w[5].get();
+    L.down = w[6].get();
+    L.attn.q_bias = vector_or_empty(be, src, p + "self_attn.q_proj.bias", nh * hd, cfg_.qkv_bias);
+    L.attn.k_bias = vector_or_empty(be, src, p + "self_attn.k_proj.bias", nkv * hd, cfg_.qkv_bias);
+    L.attn.v_bias = vector_or_empty(be, src, p + "self_attn.v_proj.bias", nkv * hd, cfg_.qkv_bias);
+    L.attn.o_bias = vector_or_empty(be, src, p + "self_attn.o_proj.bias", H, false);
+    L.attn.q_norm = vector_or_empty(be, src, p + "self_attn.q_norm.weight", hd, cfg_.qk_norm);
+    L.attn.k_norm = vector_or_empty(be, src, p + "self_attn.k_norm.weight", hd, cfg_.qk_norm);
     L.shape.num_heads = nh;
     L.shape.num_kv_heads = nkv;
     L.shape.head_dim = hd;
     L.shape.window = cfg_.layer_window.empty() ? 0 : cfg_.layer_window[l];
-    L.shape.norm_eps = cfg_.rms_norm_eps;
     L.shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    L.post_attn_norm = vector_or_empty(src, p + "post_attention_layernorm.weight", H, true);
-    L.gate = &src.get(p + "mlp.gate_proj.weight", {I, H});
-    L.up = &src.get(p + "mlp.up_proj.weight", {I, H});
-    L.down = &src.get(p + "mlp.down_proj.weight", {H, I});
+    L.post_attn_norm = vector_or_empty(be, src, p + "post_attention_layernorm.weight", H, true);
     layers_.push_back(std::move(L));
   }
-  // In the order a decode step reads them (packed copies lie one after the other in that order).
-  std::vector<const TensorView*> linears;
-  for (const Layer& L : layers_)
-    for (const TensorView* w : {L.attn.q, L.attn.k, L.attn.v, L.attn.o, L.gate, L.up, L.down}) linears.push_back(w);
-  linears.push_back(lm_head_);
-  prepared_ = cpu::prepare_linears(linears);
 }
 
-// The decoder layers over the batch: the residual stream after the last layer, x: [T, hidden].
-void LlamaModel::run_layers(const Batch& batch, KvCache& kv, std::vector<float>& x) {
-  const int64_t T = batch.num_tokens(), H = cfg_.hidden_size, V = cfg_.vocab_size;
-  if (kv.num_layers() != cfg_.num_layers || kv.kv_width() != cfg_.num_kv_heads * cfg_.head_dim)
-    fail("forward: the KV cache has {} layers of width {}, the model needs {} of width {}", kv.num_layers(),
-         kv.kv_width(), cfg_.num_layers, cfg_.num_kv_heads * cfg_.head_dim);
-  check_batch(batch, kv, V);
+Tensor LlamaModel::forward(const StepInput& step, KvCache& kv) { return run(step, kv, true); }
+Tensor LlamaModel::hidden_states(const StepInput& step, KvCache& kv) { return run(step, kv, false); }
 
-  x.resize(T * H);  // residual stream [T, hidden]
-  thread_local std::vector<float> t_n, t_y;
-  float* n = scratch(t_n, T * H);  // normalised input of a sub-block [T, hidden]
-  float* y = scratch(t_y, T * H);  // a sub-block's output [T, hidden]
-  cpu::embedding(*embed_, batch.tokens.data(), T, x.data());
+Tensor LlamaModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const KvShape want = kv_shape();
+  if (kv.num_layers() != want.num_layers || kv.num_kv_heads() != want.num_kv_heads || kv.head_dim() != want.head_dim)
+    fail("forward: the KV cache has {} layers of {} kv heads x {}, the model needs {} of {} x {}", kv.num_layers(),
+         kv.num_kv_heads(), kv.head_dim(), want.num_layers, want.num_kv_heads, want.head_dim);
+  if (&kv.backend() != &be_) fail("forward: the KV cache lives on another backend than the model");
+  if (step.block_size() != kv.block_size())
+    fail("forward: the step addresses blocks of {} slots, the KV cache has {}", step.block_size(), kv.block_size());
+  step.validate(kv.num_blocks(), cfg_.vocab_size);
 
+  const int64_t T = step.num_tokens(), R = with_logits ? step.num_logit_rows() : 0;
+  const int64_t H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  // x, n, y [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, I]; final rows [R, H], logits [R, V]
+  // (each rounded up to 16 floats by the workspace).
+  const int64_t pad = 16;
+  ws_.reserve(T * (3 * H + 2 * qw + 2 * kvw + 2 * I) + R * (H + V) + 11 * pad);
+  return be_.run_step(step, [&](const StepView& view) { return compute(view, kv, with_logits); });
+}
+
+Tensor LlamaModel::compute(const StepView& step, KvCache& kv, bool with_logits) {
+  const StepInput& in = *step.host;
+  const int64_t T = in.num_tokens(), H = cfg_.hidden_size, I = cfg_.intermediate_size;
+  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  ws_.reset();
+  Tensor x = ws_.take(T, H);  // residual stream [T, hidden]
+  Tensor n = ws_.take(T, H);  // normalised input of a sub-block [T, hidden]
+  Tensor y = ws_.take(T, H);  // a sub-block's output [T, hidden]
+  AttentionScratch a{ws_.take(T, qw), ws_.take(T, kvw), ws_.take(T, kvw), ws_.take(T, qw)};
+  Tensor gate = ws_.take(T, I), up = ws_.take(T, I);  // [T, intermediate]
+
+  be_.embedding(*embed_, step, x);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
-    cpu::rms_norm(x.data(), L.input_norm.data(), T, H, cfg_.rms_norm_eps, n);
-    attention(L.attn, L.shape, rope_, batch, l, n, H, kv, y);
-    cpu::add(x.data(), y, T * H);
+    be_.rms_norm(x, L.input_norm, cfg_.rms_norm_eps, n);
+    attention_block(be_, L.attn, L.shape, cfg_.rms_norm_eps, rope_, step, kv, l, n, a, y);
+    be_.add(x, y);
 
-    cpu::rms_norm(x.data(), L.post_attn_norm.data(), T, H, cfg_.rms_norm_eps, n);
-    mlp_swiglu(*L.gate, *L.up, *L.down, n, T, y);
-    cpu::add(x.data(), y, T * H);
+    be_.rms_norm(x, L.post_attn_norm, cfg_.rms_norm_eps, n);
+    mlp_swiglu(be_, *L.gate, *L.up, *L.down, n, gate, up, y);
+    be_.add(x, y);
   }
-}
 
-void LlamaModel::forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) {
-  const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
-  std::vector<float> x;
-  run_layers(batch, kv, x);
-
+  if (!with_logits) {  // hidden states: every row, final-normed [T, hidden]
+    be_.rms_norm(x, final_norm_, cfg_.rms_norm_eps, n);
+    return n;
+  }
   // Final norm and lm_head only for the rows that need logits: [R, hidden] -> [R, vocab].
-  const int64_t R = static_cast<int64_t>(batch.logit_rows.size());
-  std::vector<float> rows(R * H);
-  for (int64_t r = 0; r < R; ++r)
-    cpu::rms_norm(x.data() + batch.logit_rows[r] * H, final_norm_.data(), 1, H, cfg_.rms_norm_eps,
-                  rows.data() + r * H);
-  logits.resize(R * V);
-  if (R > 0) cpu::linear(*lm_head_, rows.data(), R, logits.data());
-}
-
-void LlamaModel::hidden_states(const Batch& batch, KvCache& kv, std::vector<float>& hidden) {
-  const int64_t T = batch.num_tokens(), H = cfg_.hidden_size;
-  std::vector<float> x;
-  run_layers(batch, kv, x);
-  hidden.resize(T * H);
-  cpu::rms_norm(x.data(), final_norm_.data(), T, H, cfg_.rms_norm_eps, hidden.data());
+  const int64_t R = in.num_logit_rows();
+  Tensor rows = ws_.take(R, H), logits = ws_.take(R, cfg_.vocab_size);
+  if (R == 0) return logits;
+  be_.gather_logit_rows(step, x, rows);
+  be_.rms_norm(rows, final_norm_, cfg_.rms_norm_eps, rows);
+  be_.linear(*lm_head_, rows, logits);
+  return logits;
 }
 
 }  // namespace
 
-std::unique_ptr<Model> make_llama_model(const ModelSource& source) {
-  return std::make_unique<LlamaModel>(source);
+std::unique_ptr<Model> make_llama_model(const ModelSource& source, Backend& backend) {
+  return std::make_unique<LlamaModel>(source, backend);
 }
 
 }  // namespace ax

@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "format/gguf.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "server/api_error.h"
@@ -83,14 +83,13 @@ std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& 
 std::vector<float> embed_one(ServingContext& ctx, const std::vector<int32_t>& ids) {
   const ModelConfig& cfg = ctx.model->config();
   const int64_t T = static_cast<int64_t>(ids.size()), H = cfg.hidden_size, block = 16;
-  KvCache kv(cfg, (T + block - 1) / block, block);
+  Backend& be = ctx.model->backend();
+  KvCache kv(be, ctx.model->kv_shape(), (T + block - 1) / block, block, KvType::F32);
   std::vector<int32_t> table(kv.num_blocks());
   std::iota(table.begin(), table.end(), 0);
-  Batch batch;
-  batch.tokens = ids;
-  batch.sequences.push_back({0, T, 0, &table});
-  std::vector<float> hidden;
-  ctx.model->hidden_states(batch, kv, hidden);  // [T, H]
+  StepInput step(static_cast<int32_t>(block));
+  step.add_sequence(ids, 0, table);
+  std::span<const float> hidden = be.to_host(ctx.model->hidden_states(step, kv));  // [T, H]
   std::vector<float> v(H, 0.0f);
   if (ctx.embedding_pooling == ServingContext::Pooling::Mean) {
     for (int64_t t = 0; t < T; ++t)

@@ -12,6 +12,7 @@
 #include "server/server_options.h"
 
 namespace ax {
+class Backend;
 class ModelSource;
 class Model;
 class Tokenizer;
@@ -36,6 +37,7 @@ struct ServingContext {
   std::atomic<bool> cancel_all{false};     // the shutdown grace ran out: cancel what is left
   std::atomic<int> in_flight{0};           // generation requests holding an InFlightSlot
 
+  std::unique_ptr<Backend> backend;  // declared before the model: destroyed after it
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;

@@ -15,7 +15,11 @@ namespace ax::server {
 void start_engine(ServingContext& ctx) {
   const ModelConfig& cfg = ctx.model->config();
   EngineConfig ec;
-  ec.kv_memory_bytes = ctx.options.kv_memory_mb * (int64_t{1} << 20);
+  // --kv-memory-mb unset: 512 MiB on the CPU (the weights share that memory), the backend's own
+  // default elsewhere (a share of the device memory free after the weights).
+  int64_t kv_mb = ctx.options.kv_memory_mb;
+  if (kv_mb < 0) kv_mb = ctx.model->backend().name() == "cpu" ? 512 : 0;
+  ec.kv_memory_bytes = kv_mb * (int64_t{1} << 20);
   ec.kv_type = ctx.options.kv_type;
   ec.max_num_seqs = ctx.options.max_num_seqs;
   ctx.engine = std::make_unique<Engine>(*ctx.model, ctx.tokenizer.get(), ec);

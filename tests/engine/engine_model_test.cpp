@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "engine/engine.h"
 #include "format/safetensors.h"
 #include "model/model_source.h"
@@ -28,14 +28,19 @@ namespace ax {
 namespace {
 
 struct Loaded {
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
 };
 
-Loaded load(const std::string& path) {
+// reference: the CPU's scalar reference ops, which compute every row with the same instructions
+// whatever the batch (so batching must not move a log-prob by more than float noise); else the
+// default fast kernels.
+Loaded load(const std::string& path, bool reference = false) {
   Loaded l;
+  l.backend = make_backend({.kind = "cpu", .reference = reference});
   l.source = open_model(path);
-  l.model = load_model(*l.source);
+  l.model = load_model(*l.source, *l.backend);
   return l;
 }
 
@@ -236,20 +241,8 @@ void expect_batch_invariance(Model& model, int64_t vocab, int num_requests, int6
               num_requests, static_cast<long long>(preemptions), static_cast<long long>(cached));
 }
 
-// The scalar float32 reference linear computes every row with the same instructions whatever the
-// batch, so batching must not move a log-prob by more than float noise.
-class ReferenceLinear {
- public:
-  ReferenceLinear() : saved_(cpu::linear_kernel_in_use()) { cpu::set_linear_kernel(nullptr); }
-  ~ReferenceLinear() { cpu::set_linear_kernel(saved_); }
-
- private:
-  cpu::LinearKernel saved_;
-};
-
 TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
-  ReferenceLinear reference;
-  Loaded m = load(test::shared_model("stories260K/stories260K.gguf"));
+  Loaded m = load(test::shared_model("stories260K/stories260K.gguf"), /*reference=*/true);
   expect_batch_invariance(*m.model, m.model->config().vocab_size, 33, 120, 40, std::random_device{}(), 1e-4, true);
 }
 
@@ -257,10 +250,9 @@ TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
 
 TEST(EngineModel, HfFixturesAreBatchInvariant) {
   // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms.
-  ReferenceLinear reference;
   for (const char* name : {"mistral", "qwen3"}) {
     SCOPED_TRACE(name);
-    Loaded m = load(test::fixture(name));
+    Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
   }
 }
@@ -268,8 +260,7 @@ TEST(EngineModel, HfFixturesAreBatchInvariant) {
 TEST(EngineModel, AxCode15mGreedyMatchesTheReferenceAndIsBatchInvariant) {
   const std::string dir = test::shared_model("ax-code-15m");
   expect_reference_greedy(dir, 16, 128);
-  ReferenceLinear reference;  // slow but batch-invariant: keep this workload small
-  Loaded m = load(dir);
+  Loaded m = load(dir, /*reference=*/true);  // slow but batch-invariant: keep this workload small
   expect_batch_invariance(*m.model, m.model->config().vocab_size, 5, 24, 8, std::random_device{}(), 1e-4, false);
 }
 

@@ -1,4 +1,4 @@
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 
 #include <algorithm>
 #include <array>

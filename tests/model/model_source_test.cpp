@@ -8,7 +8,7 @@
 #include <random>
 
 #include "format/gguf.h"
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 #include "test_support.h"
 #include "util/error.h"
 

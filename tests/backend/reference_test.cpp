@@ -1,16 +1,19 @@
-// CPU reference ops against direct float64 evaluations of their definitions.
+// CPU reference ops (backend/cpu/reference.h) against direct float64 evaluations of their
+// definitions, and the fast attention kernel against the reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
 
-#include "backend/cpu/ops.h"
+#include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/reference.h"
+#include "util/thread_pool.h"
 #include "util/error.h"
 #include "util/half.h"
 #include "test_support.h"
 
-namespace ax::cpu {
+namespace ax::cpu::ref {
 namespace {
 
 using test::Rand;
@@ -53,7 +56,7 @@ TEST(Linear, ReferenceMatchesFloat64ForPlainTypes) {
     auto w = make_weight(t, out, in, r.normal(out * in));
     auto x = r.normal(n * in);
     std::vector<float> y(n * out);
-    linear_reference(w.view, x.data(), n, y.data());
+    linear(w.view, x.data(), n, y.data());
     for (int64_t i = 0; i < n; ++i)
       for (int64_t o = 0; o < out; ++o) {
         double want = 0, mag = 0;
@@ -70,52 +73,22 @@ TEST(Linear, SplittingOverThreadsDoesNotChangeResults) {
   // The whole product goes through the thread pool (when there is more than one thread); slices of
   // 32 weight rows are small enough to run on the calling thread. Every value must agree bit for bit.
   Rand r;
-  SCOPED_TRACE(::testing::Message() << "seed " << r.seed << ", threads " << num_threads());
+  SCOPED_TRACE(::testing::Message() << "seed " << r.seed << ", threads " << default_threads());
   const int64_t out = 512, in = 1024, n = 3;
   auto w = make_weight(DType::F32, out, in, r.normal(out * in));
   auto x = r.normal(n * in);
   std::vector<float> whole(n * out), sliced(n * out), part(n * 32);
-  linear_reference(w.view, x.data(), n, whole.data());
+  linear(w.view, x.data(), n, whole.data(), default_threads());
   for (int64_t o = 0; o < out; o += 32) {
     TensorView slice = w.view;
     slice.shape = {32, in};
     slice.data = w.view.data + o * in * 4;
     slice.nbytes = 32 * in * 4;
-    linear_reference(slice, x.data(), n, part.data());
+    linear(slice, x.data(), n, part.data());
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < 32; ++k) sliced[i * out + o + k] = part[i * 32 + k];
   }
   EXPECT_EQ(0, std::memcmp(whole.data(), sliced.data(), whole.size() * 4));
-}
-
-bool g_kernel_called = false;
-bool declining_kernel(const TensorView&, const float*, int64_t, float*) {
-  g_kernel_called = true;
-  return false;
-}
-bool constant_kernel(const TensorView& w, const float*, int64_t n, float* y) {
-  for (int64_t i = 0; i < n * w.rows(); ++i) y[i] = 42.0f;
-  return true;
-}
-
-TEST(Linear, RegisteredKernelIsUsedAndCanDecline) {
-  Rand r;
-  auto w = make_weight(DType::F32, 4, 8, r.normal(32));
-  auto x = r.normal(8);
-  std::vector<float> ref(4), y(4);
-  linear_reference(w.view, x.data(), 1, ref.data());
-  const LinearKernel saved = linear_kernel_in_use();
-  set_linear_kernel(declining_kernel);
-  linear(w.view, x.data(), 1, y.data());
-  EXPECT_TRUE(g_kernel_called);
-  EXPECT_EQ(y, ref);
-  set_linear_kernel(constant_kernel);
-  linear(w.view, x.data(), 1, y.data());
-  EXPECT_EQ(y, std::vector<float>(4, 42.0f));
-  set_linear_kernel(nullptr);
-  linear(w.view, x.data(), 1, y.data());
-  EXPECT_EQ(y, ref);
-  set_linear_kernel(saved);
 }
 
 TEST(Embedding, LooksUpRowsAndRejectsBadIds) {
@@ -191,8 +164,12 @@ TEST(Attention, ReferenceAndKernelMatchDefinitionThroughBlockTable) {
   for (int64_t window : {int64_t{0}, int64_t{8}}) {
     SCOPED_TRACE(::testing::Message() << "window " << window);
     std::vector<float> ref(T * qw, 1e9f), fast(T * qw, 1e9f);  // poisoned: must be overwritten
-    attention_reference(q.data(), qw, T, start, heads, kv_heads, hd, scale, window, kv, ref.data(), qw);
-    attention(q.data(), qw, T, start, heads, kv_heads, hd, scale, window, kv, fast.data(), qw);
+    AttentionCall c{.q = q.data(), .q_stride = qw, .T = T, .start_pos = start, .num_heads = heads,
+                    .num_kv_heads = kv_heads, .head_dim = hd, .scale = scale, .window = window, .kv = kv,
+                    .out = ref.data(), .out_stride = qw};
+    attention(c);
+    c.out = fast.data();
+    kernels::attention(c);
     for (int64_t t = 0; t < T; ++t) {
       const int64_t pos = start + t, first = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       for (int64_t h = 0; h < heads; ++h) {
@@ -234,7 +211,7 @@ TEST(Rope, RotateHalfMatchesDefinitionAndPassesTail) {
   auto f = test_freqs(rd, false);
   auto x = r.normal(heads * hd);
   auto y = x;
-  rope(y.data(), heads, hd, pos, f);
+  rope(y.data(), heads, nullptr, 0, hd, pos, f);
   for (int64_t h = 0; h < heads; ++h) {
     const float* a = x.data() + h * hd;
     const float* b = y.data() + h * hd;
@@ -257,8 +234,8 @@ TEST(Rope, QueriesAndKeysTogetherEqualSeparateCalls) {
     auto q = r.normal(4 * hd), k = r.normal(2 * hd);
     auto q1 = q, k1 = k;
     rope(q.data(), 4, k.data(), 2, hd, pos, f);
-    rope(q1.data(), 4, hd, pos, f);
-    rope(k1.data(), 2, hd, pos, f);
+    rope(q1.data(), 4, nullptr, 0, hd, pos, f);
+    rope(k1.data(), 2, nullptr, 0, hd, pos, f);
     EXPECT_EQ(q, q1);
     EXPECT_EQ(k, k1);
   }
@@ -275,8 +252,8 @@ TEST(Rope, AdjacentPairsOnInterleavedRowsEqualsRotateHalf) {
     inter[2 * i] = x[i];
     inter[2 * i + 1] = x[i + hd / 2];
   }
-  rope(x.data(), 1, hd, pos, test_freqs(hd, false));
-  rope(inter.data(), 1, hd, pos, test_freqs(hd, true));
+  rope(x.data(), 1, nullptr, 0, hd, pos, test_freqs(hd, false));
+  rope(inter.data(), 1, nullptr, 0, hd, pos, test_freqs(hd, true));
   for (int64_t i = 0; i < hd / 2; ++i) {
     EXPECT_EQ(inter[2 * i], x[i]);
     EXPECT_EQ(inter[2 * i + 1], x[i + hd / 2]);
@@ -290,8 +267,8 @@ TEST(Rope, ScoresDependOnlyOnRelativePosition) {
   auto q = r.normal(hd), k = r.normal(hd);
   auto score = [&](int64_t m, int64_t n) {
     auto a = q, b = k;
-    rope(a.data(), 1, hd, m, f);
-    rope(b.data(), 1, hd, n, f);
+    rope(a.data(), 1, nullptr, 0, hd, m, f);
+    rope(b.data(), 1, nullptr, 0, hd, n, f);
     double s = 0;
     for (int64_t i = 0; i < hd; ++i) s += static_cast<double>(a[i]) * b[i];
     return s;
@@ -301,4 +278,4 @@ TEST(Rope, ScoresDependOnlyOnRelativePosition) {
 }
 
 }  // namespace
-}  // namespace ax::cpu
+}  // namespace ax::cpu::ref

@@ -1,8 +1,8 @@
-#include "format/gguf_export.h"
+#include "model/gguf_export.h"
 
 #include <cstring>
 
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 #include "util/error.h"
 
 namespace ax {

@@ -1,4 +1,4 @@
-#include "format/gguf_export.h"
+#include "model/gguf_export.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <random>
 
 #include "format/gguf.h"
-#include "format/gguf_config.h"
+#include "model/gguf_config.h"
 #include "model/model_source.h"
 #include "test_support.h"
 #include "util/error.h"

@@ -1,0 +1,240 @@
+#pragma once
+// The backend boundary: device memory, weights uploaded once, and the ops every architecture's
+// forward pass is written with. A model is written once against this interface; `cpu/` (always
+// built) and `cuda/` (built when nvcc is found) implement it.
+//
+// Conventions:
+// - Activations are float32 row-major `Tensor`s [rows, cols] in the backend's memory (host memory
+//   for the CPU, device memory for CUDA). Ops are enqueued in order on the backend's one stream;
+//   results are ready for the host after to_host() or synchronize().
+// - Weights are `Weight` handles owned by the model: uploaded once, quantized types stay
+//   quantized (in the stored GGUF layout or a backend's repacked one).
+// - One step's flat input (tokens, positions, K/V slots, block tables, logit rows: StepInput) is
+//   uploaded once per step; ops that need it take the resulting StepView.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/rope_freqs.h"
+#include "backend/step_input.h"
+#include "format/tensor.h"
+
+namespace ax {
+
+class Backend;
+class KvCache;
+
+// A float32 [rows, cols] row-major array in a backend's memory (not owned).
+struct Tensor {
+  float* data = nullptr;
+  int64_t rows = 0, cols = 0;
+
+  int64_t size() const { return rows * cols; }
+  // Rows [r0, r0 + n).
+  Tensor slice_rows(int64_t r0, int64_t n) const { return {data + r0 * cols, n, cols}; }
+  // The same values seen as [size / cols, cols] (e.g. [T, heads * head_dim] as [T * heads, head_dim]).
+  Tensor reshape(int64_t new_cols) const { return {data, size() / new_cols, new_cols}; }
+};
+
+// Memory in a backend's address space, freed with the handle.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(void* data, size_t bytes, std::function<void(void*)> release)
+      : data_(data), bytes_(bytes), release_(std::move(release)) {}
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      data_ = o.data_;
+      bytes_ = o.bytes_;
+      release_ = std::move(o.release_);
+      o.data_ = nullptr;
+      o.bytes_ = 0;
+    }
+    return *this;
+  }
+  void reset() {
+    if (data_ != nullptr && release_) release_(data_);
+    data_ = nullptr;
+    bytes_ = 0;
+  }
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data_); }
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+  std::function<void(void*)> release_;
+};
+
+// float32 values in a backend's memory: norm weights, biases, RoPE frequencies.
+struct DeviceVector {
+  DeviceBuffer buf;
+  int64_t size = 0;
+  const float* data() const { return buf.as<const float>(); }
+  bool empty() const { return size == 0; }
+};
+
+// A model's RoPE frequencies (rope_freqs.h) with a copy of inv_freq in the backend's memory.
+struct RopeTable {
+  RopeFreqs freqs;
+  DeviceVector inv_freq;  // [rotary_dim / 2]
+};
+
+// A weight matrix {rows = out, cols = in} uploaded to a backend; what lies behind it is the
+// backend's business (the CPU keeps the mapped bytes and maybe a repacked copy).
+class Weight {
+ public:
+  virtual ~Weight() = default;
+  DType dtype = DType::F32;  // as stored in the model file
+  int64_t rows = 0, cols = 0;
+  std::string name;
+};
+using WeightPtr = std::unique_ptr<Weight>;
+
+// The device side of one step's StepInput, as the ops read it. `host` is the StepInput itself
+// (sizes, and the CPU backend reads everything from it).
+struct StepView {
+  const StepInput* host = nullptr;
+  const int32_t* tokens = nullptr;        // [T]
+  const int32_t* positions = nullptr;     // [T]
+  const int32_t* slots = nullptr;         // [T]
+  const int32_t* seq_begin = nullptr;     // [S + 1]
+  const int32_t* table_begin = nullptr;   // [S + 1]
+  const int32_t* block_tables = nullptr;  // [table_begin[S]]
+  const int32_t* logit_rows = nullptr;    // [R]
+  const int32_t* token_seq = nullptr;     // [T]: the sequence of each token
+  int64_t num_tokens() const { return host->num_tokens(); }
+};
+
+// One attention layer's shape. Room for what the next architectures need: separate value width
+// (MLA), logit soft-capping and attention sinks (gpt-oss).
+struct AttentionParams {
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;  // query head h reads kv head h / (num_heads / num_kv_heads)
+  int64_t head_dim = 0;      // q and k width per head (and v: this engine's caches keep one width)
+  float scale = 0.0f;        // score = q . k * scale
+  int64_t window = 0;        // sliding window W: position p sees keys j with p - W < j <= p; 0: all
+};
+
+struct MemoryInfo {
+  int64_t total_bytes = 0;
+  int64_t free_bytes = 0;
+};
+
+// What the KV pool may take when the user names no budget, and where that number came from.
+struct KvBudget {
+  int64_t bytes = 0;
+  std::string source;  // "25% of MemAvailable 12.3 GiB"
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;         // "cpu", "cuda"
+  virtual std::string description() const = 0;  // e.g. "cpu (avx512, 16 threads)", "cuda:0 NVIDIA H100 80GB HBM3"
+
+  // ---- memory ----------------------------------------------------------------------------------
+  // Zero-filled memory of at least `bytes` bytes on the backend's device.
+  virtual DeviceBuffer alloc(size_t bytes) = 0;
+  virtual void copy_to_device(void* dst, const void* src, size_t bytes) = 0;  // synchronous
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;    // synchronous
+  virtual MemoryInfo memory() const = 0;
+  // What the KV pool may take when the user names no budget: a share of what is free.
+  virtual KvBudget default_kv_budget() const = 0;
+
+  // ---- weights (once, at load) -----------------------------------------------------------------
+  // Linear weights {out, in}, listed in the order a decode step reads them (a backend may lay them
+  // out in that order). The same TensorView listed twice gives two handles on one upload.
+  virtual std::vector<WeightPtr> load_linears(const std::vector<const TensorView*>& ws) = 0;
+  // A table read by rows (an embedding), in its stored dtype.
+  virtual WeightPtr load_table(const TensorView& t) = 0;
+  DeviceVector load_vector(std::span<const float> v);
+  RopeTable load_rope(const RopeFreqs& f);
+
+  // ---- one step ----------------------------------------------------------------------------------
+  // Uploads `in` and runs body(view), which enqueues the step's ops and returns its output tensor.
+  // A backend may replay a recorded graph of the body instead of calling it, for steps shaped like
+  // one it has recorded (CUDA graphs): the body must enqueue the same ops for the same
+  // StepInput::shape_key(), whatever the step's values.
+  virtual Tensor run_step(const StepInput& in, const std::function<Tensor(const StepView&)>& body) = 0;
+  // t's values, ready on the host: the pointer is valid until the next run_step or to_host.
+  virtual std::span<const float> to_host(const Tensor& t) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- ops (enqueued; shapes are checked by the callers, the model) -----------------------------
+  // out[i, :] = table[step.tokens[i], :] as float32; out: [T, dim].
+  virtual void embedding(const Weight& table, const StepView& step, Tensor out) = 0;
+  // out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w; out may alias x.
+  virtual void rms_norm(const Tensor& x, const DeviceVector& w, float eps, Tensor out) = 0;
+  // y[n, out] = x[n, in] . W^T.
+  virtual void linear(const Weight& w, const Tensor& x, Tensor y) = 0;
+  // ys[i] = x . W_i^T for weights that read the same x (q/k/v, gate/up); one pass where possible.
+  virtual void linear_many(std::span<const Weight* const> ws, const Tensor& x, std::span<const Tensor> ys);
+  virtual void add(Tensor y, const Tensor& x) = 0;                     // y += x
+  virtual void add_bias(Tensor y, const DeviceVector& b) = 0;          // y[r, :] += b
+  virtual void swiglu(Tensor gate, const Tensor& up) = 0;              // gate = silu(gate) * up
+  // Rotates q [T, num_q_heads * head_dim] and k [T, num_k_heads * head_dim] in place, token t at
+  // step.positions[t].
+  virtual void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads,
+                    int64_t head_dim, const RopeTable& rope) = 0;
+  // K/V rows [T, num_kv_heads * head_dim] of every token into its slot of layer `layer`.
+  virtual void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) = 0;
+  // Causal attention of every token of the step over its own sequence's cached K/V (its own K/V
+  // already written): out[t, h] = sum_j softmax_j(q[t, h] . k_j * scale) v_j over the visible j.
+  // q, out: [T, num_heads * head_dim].
+  virtual void attention(const StepView& step, const KvCache& kv, int64_t layer, const Tensor& q, Tensor out,
+                         const AttentionParams& p) = 0;
+  // out[i, :] = x[step.logit_rows[i], :]; out: [R, cols].
+  virtual void gather_logit_rows(const StepView& step, const Tensor& x, Tensor out) = 0;
+};
+
+// A bump allocator of Tensors over one backend buffer, reset every step. Grows (reallocating)
+// only between steps, when a step needs more than the last.
+class Workspace {
+ public:
+  explicit Workspace(Backend& be) : be_(be) {}
+  // Makes room for `floats` values in total (call before take(); invalidates earlier tensors).
+  void reserve(int64_t floats);
+  void reset() { used_ = 0; }
+  Tensor take(int64_t rows, int64_t cols);
+  size_t capacity_bytes() const { return buf_.bytes(); }
+
+ private:
+  Backend& be_;
+  DeviceBuffer buf_;
+  int64_t used_ = 0;  // floats
+};
+
+// ---- choosing a backend ---------------------------------------------------------------------------
+struct BackendOptions {
+  std::string kind = "auto";  // "cpu", "cuda", "auto" (a GPU when one is present)
+  int device = 0;             // CUDA device index
+  int threads = 0;            // CPU compute threads (0: all hardware threads)
+  bool reference = false;     // CPU: scalar float32 reference ops only (the oracle; tests)
+  bool batch_invariant = true;
+  double gpu_memory_fraction = 0.9;  // share of free device memory the KV pool may take
+};
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& opts);
+
+// What `doctor` reports.
+struct GpuDeviceInfo {
+  int index = 0;
+  std::string name;
+  int64_t memory_mb = 0;
+  std::string compute_capability;  // "9.0"
+};
+bool cuda_compiled();
+// Devices found (empty without a driver or a GPU); error says why when there are none.
+std::vector<GpuDeviceInfo> cuda_devices(std::string* error = nullptr);
+
+}  // namespace ax
