@@ -161,11 +161,13 @@ class Backend {
   RopeTable load_rope(const RopeFreqs& f);
 
   // ---- one step ----------------------------------------------------------------------------------
-  // Uploads `in` and runs body(view), which enqueues the step's ops and returns its output tensor.
-  // A backend may replay a recorded graph of the body instead of calling it, for steps shaped like
-  // one it has recorded (CUDA graphs): the body must enqueue the same ops for the same
-  // StepInput::shape_key(), whatever the step's values.
-  virtual Tensor run_step(const StepInput& in, const std::function<Tensor(const StepView&)>& body) = 0;
+  // Uploads `in` and runs body(view), which enqueues the step's ops over `kv` and returns its output
+  // tensor. With `replayable`, a backend may record the body as a graph and replay it for later
+  // steps of the same shape (number of tokens, sequences and logit rows, the same cache) instead of
+  // calling it again (CUDA graphs): the body must then enqueue the same ops for every step of that
+  // shape, whatever its values (tokens, positions, tables).
+  virtual Tensor run_step(const StepInput& in, const KvCache& kv, bool replayable,
+                          const std::function<Tensor(const StepView&)>& body) = 0;
   // t's values, ready on the host: the pointer is valid until the next run_step or to_host.
   virtual std::span<const float> to_host(const Tensor& t) = 0;
   virtual void synchronize() = 0;

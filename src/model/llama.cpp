@@ -149,7 +149,10 @@ Tensor LlamaModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   // (each rounded up to 16 floats by the workspace).
   const int64_t pad = 16;
   ws_.reserve(T * (3 * H + 2 * qw + 2 * kvw + 2 * I) + R * (H + V) + 11 * pad);
-  return be_.run_step(step, [&](const StepView& view) { return compute(view, kv, with_logits); });
+  // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
+  // counts: replayable (hidden states are a rarer shape; not worth recording).
+  return be_.run_step(step, kv, /*replayable=*/with_logits,
+                      [&](const StepView& view) { return compute(view, kv, with_logits); });
 }
 
 Tensor LlamaModel::compute(const StepView& step, KvCache& kv, bool with_logits) {

@@ -10,7 +10,6 @@
 #include "format/safetensors.h"
 #include "model/gguf_config.h"
 #include "model/hf_config.h"
-#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace ax {
@@ -103,14 +102,6 @@ std::unique_ptr<ModelSource> open_model(const std::string& path) {
   if (fs::path(path).filename() == "config.json") return std::make_unique<HfModelSource>(fs::path(path).parent_path().string());
   if (fs::path(path).extension() == ".gguf" || has_gguf_magic(path)) return std::make_unique<GgufModelSource>(path);
   fail("{}: not a .gguf file or a Hugging Face model folder", path);
-}
-
-std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source) {
-  if (const GgufFile* g = source.gguf()) return load_tokenizer(*g);
-  std::string dir = source.hf_dir();
-  if (dir.empty())
-    fail("{}: the model has neither GGUF metadata nor a Hugging Face folder to read a tokenizer from", source.path());
-  return load_tokenizer_hf(dir);
 }
 
 }  // namespace ax

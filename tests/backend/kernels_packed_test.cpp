@@ -23,16 +23,6 @@ namespace {
 const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                               DType::F32,  DType::F16,  DType::BF16};
 
-TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {
-  TensorView v;
-  v.name = "test.weight";
-  v.dtype = t;
-  v.shape = {out, in};
-  v.data = w.data();
-  v.nbytes = w.size();
-  return v;
-}
-
 bool have_packed() {
   std::vector<uint8_t> w(row_bytes(DType::Q8_0, 32) * 16);
   return packable(view_of(DType::Q8_0, w, 16, 32));

@@ -35,10 +35,10 @@ struct Loaded {
 
 // reference: the CPU's scalar reference ops, which compute every row with the same instructions
 // whatever the batch (so batching must not move a log-prob by more than float noise); else the
-// default fast kernels.
-Loaded load(const std::string& path, bool reference = false) {
+// default fast kernels of `kind` (cpu, cuda).
+Loaded load(const std::string& path, bool reference = false, const std::string& kind = "cpu") {
   Loaded l;
-  l.backend = make_backend({.kind = "cpu", .reference = reference});
+  l.backend = make_backend({.kind = kind, .reference = reference});
   l.source = open_model(path);
   l.model = load_model(*l.source, *l.backend);
   return l;
@@ -96,8 +96,8 @@ std::vector<Result> run_all(Model& model, const EngineConfig& cfg, const std::ve
 
 // Greedy through the engine equals the reference, the three prompts in one batch, with chunked
 // prefill (budget smaller than the longest prompt).
-void expect_reference_greedy(const std::string& dir, int64_t block_size, int64_t budget) {
-  Loaded m = load(dir);
+void expect_reference_greedy(const std::string& dir, int64_t block_size, int64_t budget, const std::string& kind = "cpu") {
+  Loaded m = load(dir, false, kind);
   auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
   std::vector<Request> reqs;
   std::vector<std::vector<int32_t>> want;
@@ -262,6 +262,18 @@ TEST(EngineModel, AxCode15mGreedyMatchesTheReferenceAndIsBatchInvariant) {
   expect_reference_greedy(dir, 16, 128);
   Loaded m = load(dir, /*reference=*/true);  // slow but batch-invariant: keep this workload small
   expect_batch_invariance(*m.model, m.model->config().vocab_size, 5, 24, 8, std::random_device{}(), 1e-4, false);
+}
+
+// The runtime on the GPU, unchanged: continuous batching, chunked prefill, preemption, prefix
+// reuse and speculative rows give every request exactly the tokens (and log-probs) it gets alone,
+// because the CUDA kernels are batch-invariant too.
+TEST(EngineModel, CudaTokensAreTheSameAloneBatchedPreemptedCachedAndDrafted) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device on this machine";
+  for (const std::string& path : {test::shared_model("stories260K/stories260K.gguf"), test::fixture("qwen3")}) {
+    SCOPED_TRACE(path);
+    Loaded m = load(path, false, "cuda");
+    expect_batch_invariance(*m.model, m.model->config().vocab_size, 24, 90, 30, std::random_device{}(), 0.0, false);
+  }
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ class CpuBackend final : public Backend {
   }
   WeightPtr load_table(const TensorView& t) override { return make_weight(t); }
 
-  Tensor run_step(const StepInput& in, const std::function<Tensor(const StepView&)>& body) override {
+  Tensor run_step(const StepInput& in, const KvCache&, bool, const std::function<Tensor(const StepView&)>& body) override {
     StepView v;
     v.host = &in;
     v.tokens = in.tokens.data();
