@@ -1,6 +1,11 @@
 #include "backend/backend.h"
 
+#include <sstream>
+
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/kernels/packed.h"
 #include "util/error.h"
 #ifdef AX_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -26,6 +31,11 @@ RopeTable Backend::load_rope(const RopeFreqs& f) {
 
 void Backend::linear_many(std::span<const Weight* const> ws, const Tensor& x, std::span<const Tensor> ys) {
   for (size_t i = 0; i < ws.size(); ++i) linear(*ws[i], x, ys[i]);
+}
+
+void Backend::add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out) {
+  add(x, y);
+  rms_norm(x, w, eps, out);
 }
 
 void Workspace::reserve(int64_t floats) {
@@ -62,6 +72,25 @@ std::vector<GpuDeviceInfo> cuda_devices(std::string* error) {
   if (error) *error = "this build has no CUDA backend (nvcc was not found when it was configured)";
   return {};
 #endif
+}
+
+std::vector<BackendReport> backend_reports() {
+  BackendReport cpu;
+  cpu.name = "cpu";
+  cpu.compiled = cpu.usable = true;
+  const auto& f = cpu::cpu_features();
+  cpu.detail = f.model_name;
+  std::istringstream words(f.summary());
+  for (std::string w; words >> w;)
+    if (w != "none") cpu.features.push_back(w);
+  cpu.kernel_tier = cpu::kernels::isa_name(cpu::kernels::best_isa());
+  if (cpu::amx_usable() && cpu::kernels::amx_enabled()) cpu.kernel_tier += "+amx";
+  BackendReport gpu;
+  gpu.name = "cuda";
+  gpu.compiled = cuda_compiled();
+  gpu.devices = cuda_devices(&gpu.detail);
+  gpu.usable = !gpu.devices.empty();
+  return {cpu, gpu};
 }
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts) {

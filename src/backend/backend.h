@@ -148,6 +148,9 @@ class Backend {
   virtual void copy_to_device(void* dst, const void* src, size_t bytes) = 0;  // synchronous
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;    // synchronous
   virtual MemoryInfo memory() const = 0;
+  // The device's measured read bandwidth in GB/s (best of repeated passes over a buffer far larger
+  // than its caches): decode speed is judged against it.
+  virtual double measure_read_bandwidth_gbps() = 0;
   // What the KV pool may take when the user names no budget: a share of what is free.
   virtual KvBudget default_kv_budget() const = 0;
 
@@ -182,6 +185,8 @@ class Backend {
   // ys[i] = x . W_i^T for weights that read the same x (q/k/v, gate/up); one pass where possible.
   virtual void linear_many(std::span<const Weight* const> ws, const Tensor& x, std::span<const Tensor> ys);
   virtual void add(Tensor y, const Tensor& x) = 0;                     // y += x
+  // The residual add and the next sub-block's norm in one pass: x += y, then out = rms_norm(x, w).
+  virtual void add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out);
   virtual void add_bias(Tensor y, const DeviceVector& b) = 0;          // y[r, :] += b
   virtual void swiglu(Tensor gate, const Tensor& up) = 0;              // gate = silu(gate) * up
   // Rotates q [T, num_q_heads * head_dim] and k [T, num_k_heads * head_dim] in place, token t at
@@ -238,5 +243,17 @@ struct GpuDeviceInfo {
 bool cuda_compiled();
 // Devices found (empty without a driver or a GPU); error says why when there are none.
 std::vector<GpuDeviceInfo> cuda_devices(std::string* error = nullptr);
+
+// One backend as this build and machine have it: "cpu" (always) and "cuda".
+struct BackendReport {
+  std::string name;
+  bool compiled = false;
+  bool usable = false;
+  std::string detail;                  // the CPU's model, or why no GPU is usable
+  std::vector<std::string> features;   // CPU: instruction-set features
+  std::string kernel_tier;             // CPU: scalar, avx2, avx512, avx512+amx
+  std::vector<GpuDeviceInfo> devices;  // CUDA
+};
+std::vector<BackendReport> backend_reports();
 
 }  // namespace ax

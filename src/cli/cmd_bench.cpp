@@ -179,8 +179,10 @@ int run_speed(const SpeedOptions& o) {
     tg.push_back(r.decode_tps);
     ttft.push_back(r.ttft_ms);
     if (!o.peer.empty()) {
-      const PeerResult p = o.batch > 1 ? run_llama_batched_bench(o.model, o.prompt_tokens, o.gen_tokens, o.batch, threads)
-                                       : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, o.depth, threads);
+      const bool gpu = backend->name() != "cpu";
+      const PeerResult p = o.batch > 1
+                               ? run_llama_batched_bench(o.model, o.prompt_tokens, o.gen_tokens, o.batch, threads, gpu)
+                               : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, o.depth, threads, gpu);
       peer_pp.push_back(p.prefill_tps);
       peer_tg.push_back(p.decode_tps);
     }
@@ -188,18 +190,18 @@ int run_speed(const SpeedOptions& o) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = ru.ru_maxrss / 1024.0;  // read before the bandwidth probe's 1 GiB buffer
-  const double bw = cpu::measure_read_bandwidth_gbps(default_thread_pool(), 1.0);
+  const double bw = backend->measure_read_bandwidth_gbps();
   // With B sequences the weights are read once per step for all of them; KV per sequence.
   const double floor_tps = o.batch * bw * 1e9 / (wbytes + o.batch * kv_bytes);
   const double decode = median(tg), prefill = median(pp);
   const double gbps = decode / o.batch * wbytes / 1e9;  // steps/s x weight bytes per step
 
   if (o.json) {
-    std::printf("{\"model\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+    std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
                 "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, \"ttft_ms\": %.2f, "
                 "\"weight_gb_per_s\": %.2f, \"read_bandwidth_gb_per_s\": %.2f, \"decode_floor_tokens_per_s\": %.2f, "
                 "\"decode_fraction_of_floor\": %.3f, \"peak_rss_mb\": %.1f",
-                o.model.c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
+                o.model.c_str(), backend->description().c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
                 static_cast<long long>(o.prompt_tokens),
                 static_cast<long long>(o.gen_tokens), prefill, decode, median(ttft), gbps, bw, floor_tps,
                 decode / floor_tps, rss_mb);
@@ -213,6 +215,7 @@ int run_speed(const SpeedOptions& o) {
   std::printf("model      %s (%s, %s)\n", o.model.c_str(), cfg.arch_name.c_str(), source->format().c_str());
   std::printf("cpu        %s, %d threads, %s\n", cpu::cpu_features().model_name.c_str(), threads,
               cpu::cpu_features().summary().c_str());
+  std::printf("backend    %s\n", backend->description().c_str());
   std::printf("weights    %.1f MB read per decode step; read bandwidth %.1f GB/s\n", wbytes / 1e6, bw);
   std::printf("%-12s %12s %12s %8s\n", "test", "ax tok/s", "llama.cpp", "ratio");
   auto row = [&](const char* name, double ours, const std::vector<double>& peer) {

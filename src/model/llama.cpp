@@ -167,15 +167,18 @@ Tensor LlamaModel::compute(const StepView& step, KvCache& kv, bool with_logits) 
   Tensor gate = ws_.take(T, I), up = ws_.take(T, I);  // [T, intermediate]
 
   be_.embedding(*embed_, step, x);
+  be_.rms_norm(x, layers_[0].input_norm, cfg_.rms_norm_eps, n);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
-    be_.rms_norm(x, L.input_norm, cfg_.rms_norm_eps, n);
     attention_block(be_, L.attn, L.shape, cfg_.rms_norm_eps, rope_, step, kv, l, n, a, y);
-    be_.add(x, y);
+    be_.add_rms_norm(x, y, L.post_attn_norm, cfg_.rms_norm_eps, n);  // x += attention; n' = norm(x)
 
-    be_.rms_norm(x, L.post_attn_norm, cfg_.rms_norm_eps, n);
     mlp_swiglu(be_, *L.gate, *L.up, *L.down, n, gate, up, y);
-    be_.add(x, y);
+    if (l + 1 < cfg_.num_layers) {
+      be_.add_rms_norm(x, y, layers_[l + 1].input_norm, cfg_.rms_norm_eps, n);  // and the next layer's n
+    } else {
+      be_.add(x, y);
+    }
   }
 
   if (!with_logits) {  // hidden states: every row, final-normed [T, hidden]

@@ -168,11 +168,17 @@ TEST_P(Conformance, RowOpsMatchReference) {
       const DeviceVector wv = bes[i]->load_vector(w), bv = bes[i]->load_vector(b);
       op(*bes[i], xt.t, ut.t, wv, bv);
       out[i] = download(*bes[i], xt.t);
+      const auto ud = download(*bes[i], ut.t);
+      out[i].insert(out[i].end(), ud.begin(), ud.end());
     }
     return rel_error(out[0], out[1]);
   };
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector& w, const DeviceVector&) {
               be.rms_norm(x, w, 1e-5f, x);
+            }),
+            1e-6);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector& w, const DeviceVector&) {
+              be.add_rms_norm(x, u, w, 1e-5f, u);  // x += u, u = norm(x)
             }),
             1e-6);
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) { be.swiglu(x, u); }), 1e-6);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "backend/cpu/kernels/kernels.h"
+#include "backend/cpu/memory_bandwidth.h"
 #include "backend/cpu/reference.h"
 #include "backend/kv_cache.h"
 #include "util/error.h"
@@ -61,6 +62,7 @@ class CpuBackend final : public Backend {
   void copy_to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   MemoryInfo memory() const override { return {total_memory_bytes(), available_memory_bytes()}; }
+  double measure_read_bandwidth_gbps() override { return cpu::measure_read_bandwidth_gbps(default_thread_pool(), 1.0); }
   KvBudget default_kv_budget() const override {
     const int64_t avail = available_memory_bytes();
     if (avail <= 0) return {int64_t{1} << 30, "1 GiB (MemAvailable unreadable)"};

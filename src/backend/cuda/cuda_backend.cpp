@@ -143,6 +143,29 @@ class CudaBackend final : public Backend {
     AX_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     return {static_cast<int64_t>(total_b), static_cast<int64_t>(free_b)};
   }
+  double measure_read_bandwidth_gbps() override {
+    // Best of 20 passes over 2 GiB (far beyond the L2), timed with events.
+    const size_t bytes = size_t{2} << 30;
+    DeviceBuffer buf = alloc(bytes), sink = alloc(16);
+    cudaDeviceProp prop{};
+    AX_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+    cudaEvent_t t0, t1;
+    AX_CUDA_CHECK(cudaEventCreate(&t0));
+    AX_CUDA_CHECK(cudaEventCreate(&t1));
+    float best_ms = 1e30f;
+    for (int i = 0; i < 21; ++i) {
+      AX_CUDA_CHECK(cudaEventRecord(t0, stream_));
+      read_pass(buf.data(), bytes, sink.as<uint32_t>(), prop.multiProcessorCount, stream_);
+      AX_CUDA_CHECK(cudaEventRecord(t1, stream_));
+      AX_CUDA_CHECK(cudaEventSynchronize(t1));
+      float ms = 0;
+      AX_CUDA_CHECK(cudaEventElapsedTime(&ms, t0, t1));
+      if (i > 0) best_ms = std::min(best_ms, ms);  // the first pass warms up
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    return bytes / (best_ms * 1e-3) / 1e9;
+  }
   KvBudget default_kv_budget() const override {
     const MemoryInfo m = memory();
     return {static_cast<int64_t>(m.free_bytes * fraction_),
@@ -231,7 +254,10 @@ class CudaBackend final : public Backend {
     cuda::embedding(w.layout, w.data(), step.tokens, step.num_tokens(), out.data, stream_);
   }
   void rms_norm(const Tensor& x, const DeviceVector& w, float eps, Tensor out) override {
-    cuda::rms_norm(x.data, w.data(), x.rows, x.cols, eps, out.data, stream_);
+    cuda::rms_norm(x.data, nullptr, w.data(), x.rows, x.cols, eps, out.data, stream_);
+  }
+  void add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out) override {
+    cuda::rms_norm(x.data, y.data, w.data(), x.rows, x.cols, eps, out.data, stream_);
   }
   void linear(const Weight& w, const Tensor& x, Tensor y) override {
     const Weight* ws[] = {&w};
@@ -242,8 +268,11 @@ class CudaBackend final : public Backend {
     if (ws.empty() || x.rows == 0) return;
     const CudaWeight& first = cuda_weight(*ws[0]);
     const int64_t kp = first.layout.cols_padded;
-    uint4* xf = fragments(x.rows, kp);
-    to_fragments(x.data, x.rows, x.cols, kp, xf, stream_);  // once for all the weights that read x
+    uint4* xf = nullptr;
+    if (needs_fragments(x.rows)) {  // once for all the weights that read x
+      xf = fragments(x.rows, kp);
+      to_fragments(x.data, x.rows, x.cols, kp, xf, stream_);
+    }
     for (size_t i = 0; i < ws.size(); ++i) {
       const CudaWeight& w = cuda_weight(*ws[i]);
       if (w.layout.cols != x.cols || w.layout.cols_padded != kp)
@@ -256,6 +285,9 @@ class CudaBackend final : public Backend {
       a.chunks = static_cast<int>(kp / 256);
       a.slice_chunks = slice_chunks_for(a.chunks);
       a.xf = xf;
+      a.x = x.data;
+      a.ldx = x.cols;
+      a.k = x.cols;
       a.n = x.rows;
       a.y = ys[i].data;
       a.ldy = ys[i].cols;

@@ -11,10 +11,12 @@
 namespace ax::cuda {
 
 // ---- linear.cu ----------------------------------------------------------------------------------------
-// Calls with at most 8 * kSmallMaxBlocks rows take the decode variant.
+// Calls with at most 8 * kSmallMaxBlocks rows take the decode variant, which reads float32 x
+// itself; larger ones read x's f16 fragments (needs_fragments).
 constexpr int kSmallMaxBlocks = 4;
-// 8-token blocks of x's fragments a call with n rows reads (to_fragments writes them all, zeros
-// past n): size the buffer fragment_blocks(n) * kp * 16 bytes.
+bool needs_fragments(int64_t n);
+// 8-token blocks of x's fragments for n rows (to_fragments writes them all, zeros past n): size the
+// buffer fragment_blocks(n) * kp * 16 bytes.
 int64_t fragment_blocks(int64_t n);
 // x [n, k] float32 -> f16 fragments for a weight of padded width kp.
 void to_fragments(const float* x, int64_t n, int64_t k, int64_t kp, uint4* xf, cudaStream_t stream);
@@ -27,7 +29,9 @@ struct LinearArgs {
   int64_t kp = 0;              // padded K
   int chunks = 0;              // kp / 256
   int slice_chunks = 0;        // slice_chunks_for(chunks)
-  const uint4* xf = nullptr;   // x's fragments
+  const uint4* xf = nullptr;   // x's fragments (prefill variant)
+  const float* x = nullptr;    // x itself [n, ldx], k values a row (decode variant)
+  int64_t ldx = 0, k = 0;
   int64_t n = 0;               // rows of x
   float* y = nullptr;          // [n, ldy]
   int64_t ldy = 0;
@@ -38,7 +42,9 @@ void linear_fragments(DevType type, const LinearArgs& a, cudaStream_t stream);
 // out[i, :] = row tokens[i] of w (device layout) as float32 (first `cols` values).
 void embedding(const DeviceLayout& w, const uint8_t* data, const int32_t* tokens, int64_t n, float* out,
                cudaStream_t stream);
-void rms_norm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* y, cudaStream_t stream);
+// y = rms_norm(x) * w per row; with `residual`, x += residual first (written back).
+void rms_norm(float* x, const float* residual, const float* w, int64_t rows, int64_t dim, float eps, float* y,
+              cudaStream_t stream);
 void add(float* y, const float* x, int64_t count, cudaStream_t stream);
 void add_bias(float* y, const float* b, int64_t rows, int64_t dim, cudaStream_t stream);
 void swiglu(float* gate, const float* up, int64_t count, cudaStream_t stream);
@@ -52,6 +58,8 @@ struct RopeArgs {
 void rope(float* q, int64_t q_stride, int64_t q_heads, float* k, int64_t k_stride, int64_t k_heads, int64_t head_dim,
           int64_t T, const RopeArgs& r, cudaStream_t stream);
 void gather_rows(const float* x, int64_t cols, const int32_t* rows, int64_t n, float* out, cudaStream_t stream);
+// Reads `bytes` (a multiple of 16) once, as fast as the device streams memory (bandwidth probe).
+void read_pass(const void* p, size_t bytes, uint32_t* sink, int sms, cudaStream_t stream);
 
 // ---- attention.cu -----------------------------------------------------------------------------------------
 struct KvLayer {

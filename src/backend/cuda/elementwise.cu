@@ -68,14 +68,24 @@ __global__ void embedding_kernel(DevType type, const uint8_t* __restrict__ w, si
 }
 
 // One block per row: each thread sums the squares of its strided elements, the block adds the
-// partial sums in a fixed tree.
-__global__ void rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ w, int64_t dim, float eps,
-                                float* __restrict__ y) {
+// partial sums in a fixed tree. With `res` (the residual add fused in), x += res first: the same
+// values as add() then rms_norm().
+__global__ void rms_norm_kernel(float* __restrict__ x, const float* __restrict__ res, const float* __restrict__ w,
+                                int64_t dim, float eps, float* __restrict__ y) {
   __shared__ float warp_sums[32];
-  const float* xr = x + blockIdx.x * dim;
+  float* xr = x + blockIdx.x * dim;
   float* yr = y + blockIdx.x * dim;
   float ss = 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  if (res != nullptr) {
+    const float* rr = res + blockIdx.x * dim;
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+      const float v = xr[i] + rr[i];
+      xr[i] = v;
+      ss += v * v;
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  }
   ss = warp_sum(ss);
   if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
   __syncthreads();
@@ -134,7 +144,24 @@ __global__ void gather_rows_kernel(const float* __restrict__ x, int64_t cols, co
   if (c < cols) out[i * cols + c] = x[static_cast<int64_t>(rows[i]) * cols + c];
 }
 
+// Streams n 16-byte words (every load kept alive by an xor nobody reads, unless it hits a magic value).
+__global__ void read_kernel(const uint4* __restrict__ p, int64_t n, uint32_t* __restrict__ sink) {
+  uint32_t acc = 0;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const uint4 v = __ldcs(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x9e3779b9u) sink[0] = acc;
+}
+
 }  // namespace
+
+void read_pass(const void* p, size_t bytes, uint32_t* sink, int sms, cudaStream_t stream) {
+  read_kernel<<<static_cast<unsigned>(sms * 4), 512, 0, stream>>>(static_cast<const uint4*>(p),
+                                                                  static_cast<int64_t>(bytes / 16), sink);
+  AX_CUDA_LAUNCHED();
+}
 
 void embedding(const DeviceLayout& w, const uint8_t* data, const int32_t* tokens, int64_t n, float* out,
                cudaStream_t stream) {
@@ -144,10 +171,11 @@ void embedding(const DeviceLayout& w, const uint8_t* data, const int32_t* tokens
   AX_CUDA_LAUNCHED();
 }
 
-void rms_norm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* y, cudaStream_t stream) {
+void rms_norm(float* x, const float* residual, const float* w, int64_t rows, int64_t dim, float eps, float* y,
+              cudaStream_t stream) {
   if (rows == 0) return;
   const int threads = dim >= 1024 ? 512 : dim >= 256 ? 256 : dim >= 64 ? 64 : 32;
-  rms_norm_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, w, dim, eps, y);
+  rms_norm_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, residual, w, dim, eps, y);
   AX_CUDA_LAUNCHED();
 }
 

@@ -16,7 +16,8 @@
 // and those slots carry chunk values 64t + 4c + 0..3 (for W and x alike, so the dot product is the
 // same sum). Hence lane t reads chunk values [64t, 64t + 64) of its rows.
 //
-// x goes to f16 once per call in "fragment order" (to_fragments): uint4 number
+// The decode variant reads float32 x and rounds it to f16 as it goes; the prefill variant has x go to
+// f16 once per call in "fragment order" (to_fragments), the same rounding: uint4 number
 // ((nb * chunks + ch) * 8 + p) * 32 + lane holds token nb * 8 + g, chunk values 64t + 8p + [0, 8)
 // (k-steps 2p and 2p + 1), so every warp load is 512 contiguous bytes.
 #include <cuda_fp16.h>
@@ -272,7 +273,24 @@ __global__ void to_fragments_kernel(const float* __restrict__ x, int64_t n, int6
 }
 
 // ---- decode / small batches: one 16-row group per block, one warp per K slice -----------------------
-// NB 8-token blocks of x (n <= 8 * NB). Shared memory: slices * NB * 128 floats.
+// NB 8-token blocks of x (n <= 8 * NB), read straight from float32 x and rounded to f16 as
+// to_fragments rounds them (the same bits as the prefill variant's fragments). Shared memory:
+// slices * NB * 128 floats.
+__device__ __forceinline__ uint2 x_pair(const float* __restrict__ x, int64_t ldx, int64_t k, int64_t n, int64_t tok,
+                                        int64_t k0, bool vec) {
+  float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (tok < n) {
+    const float* p = x + tok * ldx + k0;
+    if (vec && k0 + 4 <= k) {
+      const float4 f = __ldg(reinterpret_cast<const float4*>(p));
+      v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+    } else {
+      for (int j = 0; j < 4; ++j) v[j] = k0 + j < k ? p[j] : 0.0f;
+    }
+  }
+  return make_uint2(h2_bits(__floats2half2_rn(v[0], v[1])), h2_bits(__floats2half2_rn(v[2], v[3])));
+}
+
 template <DevType T, int NB>
 __global__ void __launch_bounds__(32 * kMaxSlices) linear_small_kernel(LinearArgs a) {
   extern __shared__ float part[];  // [slice][nb][row 16][token 8]
@@ -280,6 +298,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) linear_small_kernel(LinearArg
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * 16;
   const uint8_t* row0 = a.w + min(r0 + g, a.m - 1) * a.row_stride;
   const uint8_t* row1 = a.w + min(r0 + g + 8, a.m - 1) * a.row_stride;
+  const bool vec = a.ldx % 4 == 0;
   float acc[NB][4];
   for (int nb = 0; nb < NB; ++nb) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.0f;
   const int ch0 = warp * a.slice_chunks, ch1 = min(a.chunks, ch0 + a.slice_chunks);
@@ -287,15 +306,13 @@ __global__ void __launch_bounds__(32 * kMaxSlices) linear_small_kernel(LinearArg
     for (int h = 0; h < 2; ++h) {
       Tile<T> tile;
       load_tile(tile, row0, row1, a.kp, ch, h, t);
-      for (int pp = 0; pp < 4; ++pp) {
-        const int p = 4 * h + pp;
-        uint4 b[NB];
-        for (int nb = 0; nb < NB; ++nb) b[nb] = __ldg(a.xf + ((static_cast<int64_t>(nb) * a.chunks + ch) * 8 + p) * 32 + lane);
+      for (int c = 0; c < 8; ++c) {
+        const int64_t k0 = static_cast<int64_t>(ch) * 256 + 64 * t + 4 * (8 * h + c);
+        uint2 b[NB];
+        for (int nb = 0; nb < NB; ++nb) b[nb] = x_pair(a.x, a.ldx, a.k, a.n, nb * 8 + g, k0, vec);
         uint32_t regs[4];
-        tile.a(2 * pp, regs);
+        tile.a(c, regs);
         for (int nb = 0; nb < NB; ++nb) mma16816(acc[nb], regs, b[nb].x, b[nb].y);
-        tile.a(2 * pp + 1, regs);
-        for (int nb = 0; nb < NB; ++nb) mma16816(acc[nb], regs, b[nb].z, b[nb].w);
       }
     }
   }
@@ -389,10 +406,9 @@ void launch_for_type(const LinearArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-int64_t fragment_blocks(int64_t n) {
-  const int64_t nb = (n + 7) / 8;
-  return n <= 8 * kSmallMaxBlocks ? (nb <= 2 ? nb : kSmallMaxBlocks) : nb;
-}
+int64_t fragment_blocks(int64_t n) { return (n + 7) / 8; }
+
+bool needs_fragments(int64_t n) { return n > 8 * kSmallMaxBlocks; }
 
 void to_fragments(const float* x, int64_t n, int64_t k, int64_t kp, uint4* xf, cudaStream_t stream) {
   const int chunks = static_cast<int>(kp / 256);
