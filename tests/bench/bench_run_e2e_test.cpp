@@ -43,9 +43,9 @@ class BenchRun : public testing::Test {
     return p;
   }
 
-  // Runs `ax-engine bench run` with args; returns {exit status, stderr}.
-  std::pair<int, std::string> bench_run(std::vector<std::string> args) {
-    std::vector<std::string> cmd = {AX_ENGINE_BINARY, "bench", "run", "--out", (dir_ / "out").string(), "--no-progress"};
+  // Runs `ax-engine bench run` with args, artifacts under dir/out_name; returns {exit status, stderr}.
+  std::pair<int, std::string> bench_run(std::vector<std::string> args, const std::string& out_name = "out") {
+    std::vector<std::string> cmd = {AX_ENGINE_BINARY, "bench", "run", "--out", (dir_ / out_name).string(), "--no-progress"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     return run_capture_stderr(cmd);
   }
@@ -171,6 +171,29 @@ TEST_F(BenchRun, AManifestThatCannotRunExits2WithTheReason) {
   std::tie(status, err) = bench_run({(dir_ / "long.json").string()});
   EXPECT_EQ(status, 2) << err;
   EXPECT_NE(err.find("has a prompt of 5000 tokens but a sequence holds at most"), std::string::npos) << err;
+}
+
+TEST_F(BenchRun, CompareJudgesTwoArtifactFolders) {
+  const fs::path m = write_manifest();
+  ASSERT_EQ(bench_run({m.string()}, "a").first, 0);
+  ASSERT_EQ(bench_run({m.string()}, "b").first, 0);
+  const fs::path a = fs::directory_iterator(dir_ / "a")->path(), b = fs::directory_iterator(dir_ / "b")->path();
+  // Timings of two tiny runs differ by any amount; a limit of 10000 % lets only the machinery speak.
+  auto [status, err] = run_capture_stderr({AX_ENGINE_BINARY, "bench", "compare", a.string(), b.string(), "--max-regression", "10000%"});
+  EXPECT_EQ(status, 0) << err;
+  std::ifstream md(b / "comparison.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("- manifests: identical"), std::string::npos) << text;
+  EXPECT_NE(text.find("| throughput_tok_s | "), std::string::npos) << text;
+  // Another manifest is refused (exit 2) unless allowed.
+  json other = json::parse(std::ifstream(m));
+  other["shape"]["requests"] = 4;
+  std::ofstream(dir_ / "other.json") << other.dump();
+  ASSERT_EQ(bench_run({(dir_ / "other.json").string()}, "c").first, 0);
+  const fs::path c = fs::directory_iterator(dir_ / "c")->path();
+  std::tie(status, err) = run_capture_stderr({AX_ENGINE_BINARY, "bench", "compare", a.string(), c.string()});
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_NE(err.find("different manifests"), std::string::npos) << err;
 }
 
 }  // namespace
