@@ -196,5 +196,21 @@ TEST_F(BenchRun, CompareJudgesTwoArtifactFolders) {
   EXPECT_NE(err.find("different manifests"), std::string::npos) << err;
 }
 
+TEST_F(BenchRun, PlotWritesWellFormedSvgFiles) {
+  ASSERT_EQ(bench_run({write_manifest().string()}).first, 0);
+  const fs::path plots = dir_ / "plots";
+  auto [status, err] = run_capture_stderr({AX_ENGINE_BINARY, "bench", "plot", artifact().string(), "--out", plots.string()});
+  ASSERT_EQ(status, 0) << err;
+  for (const char* name : {"ttft_cdf.svg", "itl_cdf.svg", "e2e_cdf.svg", "throughput_vs_concurrency.svg",
+                           "ttft_over_time.svg", "step_trace_0.svg", "index.html"}) {
+    ASSERT_TRUE(fs::exists(plots / name)) << name;
+    if (std::string(name).ends_with(".svg") && fs::exists("/usr/bin/python3")) {  // XML a browser can load
+      auto [ok, why] = run_capture_stderr({"/usr/bin/python3", "-c", "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])",
+                                           (plots / name).string()});
+      EXPECT_EQ(ok, 0) << name << ": " << why;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ax::test
