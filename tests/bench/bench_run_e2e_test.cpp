@@ -158,6 +158,12 @@ TEST_F(BenchRun, AThresholdAboveTheMachineExits4) {
   EXPECT_NE(err.find("checks failed (exit 4)"), std::string::npos) << err;
 }
 
+TEST_F(BenchRun, UsageErrorsExit1) {
+  auto [status, err] = bench_run({write_manifest().string(), "--repeat", "zero"});
+  EXPECT_EQ(status, 1) << err;
+  EXPECT_NE(err.find("--repeat"), std::string::npos) << err;
+}
+
 TEST_F(BenchRun, AManifestThatCannotRunExits2WithTheReason) {
   json m = json::parse(std::ifstream(write_manifest()));
   m["model"]["sha256"] = std::string(64, '0');
