@@ -21,3 +21,14 @@ if(TARGET ax_test_bench AND TARGET ax-engine)
   target_compile_definitions(ax_test_bench PRIVATE AX_ENGINE_BINARY="$<TARGET_FILE:ax-engine>")
   add_dependencies(ax_test_bench ax-engine)
 endif()
+
+# Every shipped manifest (bench/manifests/) runs in its small variant on the bundled models, with
+# its own checks (bench run exits non-zero when one fails). A second or less each.
+file(GLOB AX_BENCH_MANIFESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bench/manifests/*.json)
+foreach(manifest ${AX_BENCH_MANIFESTS})
+  get_filename_component(name ${manifest} NAME_WE)
+  set(out ${CMAKE_BINARY_DIR}/bench-manifest-runs/${name})
+  add_test(NAME bench_manifest_${name}
+           COMMAND sh -c "rm -rf '${out}' && exec '$<TARGET_FILE:ax-engine>' bench run '${manifest}' --variant small --no-progress --out '${out}'")
+  set_tests_properties(bench_manifest_${name} PROPERTIES LABELS cli TIMEOUT 120)
+endforeach()

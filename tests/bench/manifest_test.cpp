@@ -236,6 +236,25 @@ TEST(Manifest, MatrixExpandsEveryCombination) {
   fs::remove_all(dir);
 }
 
+TEST(Manifest, EveryShippedManifestParsesAndItsSmallVariantUsesABundledModel) {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(test::source_dir() + "/bench/manifests")) {
+    if (e.path().extension() != ".json") continue;
+    ++files;
+    SCOPED_TRACE(e.path().string());
+    const std::vector<Manifest> full = load_manifests(e.path().string());
+    const std::vector<Manifest> small = load_manifests(e.path().string(), "small");
+    ASSERT_EQ(full.size(), small.size());
+    for (const Manifest& m : small) {
+      EXPECT_TRUE(fs::exists(m.model.path)) << m.model.path;
+      EXPECT_EQ(fs::path(m.model.path).lexically_relative(test::source_dir()).begin()->string(), "models");
+      EXPECT_FALSE(m.description.empty());
+    }
+  }
+  EXPECT_GE(files, 7);
+}
+
 // Dotted paths of the properties a JSON Schema declares ("replay.events[].t_ms"; maps of named
 // entries as "prompts.*"), following local $refs and every oneOf alternative.
 void schema_paths(const json& root, const json& s, const std::string& prefix, std::set<std::string>& out) {
