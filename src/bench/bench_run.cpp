@@ -215,13 +215,15 @@ ManifestResult BenchRunner::run(const Manifest& m) {
   write_artifacts(res.dir, out);
   res.exit_code = out.exit_code;
   const json& s = out.metrics["summary"];
-  auto num = [&](const char* k) { return s.value(k, json()).is_number() ? s[k].get<double>() : 0.0; };
+  auto num = [&](const char* k, const char* spec) {
+    return s.value(k, json()).is_number() ? fmt::format(fmt::runtime(spec), s[k].get<double>()) : std::string("n/a");
+  };
   int failed = 0;
   for (const CheckResult& c : out.checks) failed += c.status == CheckStatus::Failed;
-  res.summary_line = fmt::format("{}: {} requests x {} runs, {:.1f} tok/s out, TTFT p50 {:.1f} ms, ITL p50 {:.2f} ms; "
+  res.summary_line = fmt::format("{}: {} requests x {} runs, {} tok/s out, TTFT p50 {} ms, ITL p50 {} ms; "
                                  "{} checks, {} failed -> {}",
-                                 m.id, w.requests.size(), repeats, num("throughput_tok_s"), num("ttft_p50_ms"),
-                                 num("itl_p50_ms"), out.checks.size(), failed, res.dir);
+                                 m.id, w.requests.size(), repeats, num("throughput_tok_s", "{:.1f}"),
+                                 num("ttft_p50_ms", "{:.1f}"), num("itl_p50_ms", "{:.2f}"), out.checks.size(), failed, res.dir);
   return res;
 }
 
