@@ -232,6 +232,10 @@ Artifact load_artifact(const std::string& dir) {
     r.cached_tokens = j.value("cached_tokens", int64_t{0});
     r.completion_tokens = j.value("output_tokens", int64_t{0});
     for (const json& t : j.value("token_arrivals", json::array())) r.arrivals.push_back({t[0].get<double>(), t[1].get<int32_t>()});
+    r.has_token_ids = j.contains("output_ids");
+    if (r.has_token_ids) r.output = j["output_ids"].get<std::vector<int32_t>>();
+    r.text = j.value("output_text", "");
+    if (repeat == 0) a.request_ids.push_back(j.value("request", ""));
     a.runs[repeat].requests.push_back(std::move(r));
   }
   const json trace = read_json(d / "trace.json");

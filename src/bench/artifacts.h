@@ -45,7 +45,8 @@ nlohmann::json trace_json(const RunOutput& out);
 struct Artifact {
   std::string dir;
   nlohmann::json manifest, environment, metrics;
-  std::vector<RunRecord> runs;  // requests (times, token counts) and steps, per repeat
+  std::vector<RunRecord> runs;  // requests (times, token counts, outputs) and steps, per repeat
+  std::vector<std::string> request_ids;  // in workload order
   std::string label() const;    // "<id> (<target>)" for legends and tables
 };
 // Throws ax::Error naming the file when dir is not a complete artifact directory.

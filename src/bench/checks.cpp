@@ -32,39 +32,59 @@ std::string output_digest(const RequestRecord& r) {
   return fmt::format("{:016x}", h);
 }
 
-std::optional<Mismatch> first_mismatch(const std::vector<RunRecord>& runs) {
-  if (runs.size() < 2) return std::nullopt;
-  const auto& base = runs[0].requests;
-  for (size_t i = 0; i < base.size(); ++i) {
-    for (size_t k = 1; k < runs.size(); ++k) {
-      const RequestRecord& a = base[i];
-      if (i >= runs[k].requests.size()) break;
-      const RequestRecord& b = runs[k].requests[i];
-      if (!a.ok() || !b.ok()) continue;
-      Mismatch m;
-      m.request = i;
-      m.repeat = static_cast<int>(k);
-      if (a.has_token_ids && b.has_token_ids) {
-        if (a.output == b.output) continue;
-        const size_t n = std::min(a.output.size(), b.output.size());
-        size_t p = 0;
-        while (p < n && a.output[p] == b.output[p]) ++p;
-        m.position = static_cast<int64_t>(p);
-        m.expected = p < a.output.size() ? std::to_string(a.output[p]) : "(end)";
-        m.got = p < b.output.size() ? std::to_string(b.output[p]) : "(end)";
-      } else {
-        if (a.text == b.text) continue;
-        const size_t n = std::min(a.text.size(), b.text.size());
-        size_t p = 0;
-        while (p < n && a.text[p] == b.text[p]) ++p;
-        m.position = static_cast<int64_t>(p);
-        m.expected = json(a.text.substr(p, 16)).dump(-1, ' ', false, json::error_handler_t::replace);
-        m.got = json(b.text.substr(p, 16)).dump(-1, ' ', false, json::error_handler_t::replace);
-      }
-      return m;
+namespace {
+
+// Where two finished requests' outputs first differ (token ids when both have them, else text).
+std::optional<Mismatch> differ(const RequestRecord& a, const RequestRecord& b) {
+  Mismatch m;
+  if (a.has_token_ids && b.has_token_ids) {
+    if (a.output == b.output) return std::nullopt;
+    const size_t n = std::min(a.output.size(), b.output.size());
+    size_t p = 0;
+    while (p < n && a.output[p] == b.output[p]) ++p;
+    m.position = static_cast<int64_t>(p);
+    m.expected = p < a.output.size() ? std::to_string(a.output[p]) : "(end)";
+    m.got = p < b.output.size() ? std::to_string(b.output[p]) : "(end)";
+    return m;
+  }
+  if (a.text == b.text) return std::nullopt;
+  const size_t n = std::min(a.text.size(), b.text.size());
+  size_t p = 0;
+  while (p < n && a.text[p] == b.text[p]) ++p;
+  m.position = static_cast<int64_t>(p);
+  m.expected = json(a.text.substr(p, 16)).dump(-1, ' ', false, json::error_handler_t::replace);
+  m.got = json(b.text.substr(p, 16)).dump(-1, ' ', false, json::error_handler_t::replace);
+  return m;
+}
+
+}  // namespace
+
+OutputAgreement compare_outputs(const RunRecord& a, const RunRecord& b) {
+  OutputAgreement r;
+  for (size_t i = 0; i < std::min(a.requests.size(), b.requests.size()); ++i) {
+    if (!a.requests[i].ok() || !b.requests[i].ok()) continue;
+    ++r.compared;
+    std::optional<Mismatch> m = differ(a.requests[i], b.requests[i]);
+    if (!m) {
+      ++r.identical;
+    } else if (!r.first) {
+      m->request = i;
+      r.first = m;
     }
   }
-  return std::nullopt;
+  return r;
+}
+
+std::optional<Mismatch> first_mismatch(const std::vector<RunRecord>& runs) {
+  std::optional<Mismatch> first;
+  for (size_t k = 1; k < runs.size(); ++k) {
+    std::optional<Mismatch> m = compare_outputs(runs[0], runs[k]).first;
+    if (m && (!first || m->request < first->request)) {
+      m->repeat = static_cast<int>(k);
+      first = m;
+    }
+  }
+  return first;
 }
 
 std::vector<CheckResult> evaluate_checks(const Manifest& m, const Workload& w, const std::vector<RunRecord>& runs,

@@ -44,6 +44,14 @@ struct Mismatch {
 };
 std::optional<Mismatch> first_mismatch(const std::vector<RunRecord>& runs);
 
+// How many requests finished normally in both runs and how many of those have identical outputs
+// (e.g. one manifest on two engines, or at two concurrencies); the first difference.
+struct OutputAgreement {
+  size_t compared = 0, identical = 0;
+  std::optional<Mismatch> first;  // repeat unset
+};
+OutputAgreement compare_outputs(const RunRecord& a, const RunRecord& b);
+
 // Evaluates the manifest's checks; summary: metrics.json's "summary".
 std::vector<CheckResult> evaluate_checks(const Manifest& m, const Workload& w, const std::vector<RunRecord>& runs,
                                          const nlohmann::json& summary);

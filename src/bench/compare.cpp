@@ -107,7 +107,17 @@ Comparison compare_artifacts(const Artifact& base, const Artifact& cand, const C
     regressed = regressed || d.verdict == DeltaVerdict::Regression;
     c.rows.push_back(d);
   }
+  if (!base.runs.empty() && !cand.runs.empty()) {
+    c.outputs = compare_outputs(base.runs[0], cand.runs[0]);
+    if (const auto& m = c.outputs.first) {
+      const std::string id = m->request < cand.request_ids.size() ? cand.request_ids[m->request] : std::to_string(m->request);
+      c.first_difference = fmt::format("request {} differs at output position {}: {} in the candidate, {} in the base", id,
+                                       m->position, m->got, m->expected);
+    }
+  }
+  const bool outputs_differ = o.require_same_outputs && c.outputs.identical != c.outputs.compared;
   c.exit_code = !c.manifest_differences.empty() && !o.allow_manifest_diff ? kExitManifest
+                : outputs_differ                                           ? kExitCheckFailed
                 : regressed                                                ? kExitThresholdMissed
                                                                            : kExitOk;
   return c;
@@ -125,6 +135,8 @@ std::string comparison_markdown(const Comparison& c) {
     for (const auto& p : c.manifest_differences) s += " `" + p + "`";
     s += "\n";
   }
+  s += fmt::format("- outputs (run 0 of each): {} of {} requests identical{}\n", c.outputs.identical, c.outputs.compared,
+                   c.first_difference.empty() ? "" : "; first difference: " + c.first_difference);
   s += "\n| metric | base | candidate | change | base spread | candidate spread | verdict |\n|---|---|---|---|---|---|---|\n";
   for (const MetricDelta& d : c.rows) {
     std::string verdict = to_string(d.verdict);
@@ -142,9 +154,10 @@ std::string comparison_markdown(const Comparison& c) {
   const int regressions = static_cast<int>(
       std::count_if(c.rows.begin(), c.rows.end(), [](const MetricDelta& d) { return d.verdict == DeltaVerdict::Regression; }));
   s += fmt::format("\nVerdict: {} (exit {}).\n",
-                   c.exit_code == kExitManifest ? "not comparable: the manifests differ"
-                   : regressions                ? fmt::format("{} regression{}", regressions, regressions == 1 ? "" : "s")
-                                                : "no regression",
+                   c.exit_code == kExitManifest      ? "not comparable: the manifests differ"
+                   : c.exit_code == kExitCheckFailed ? "the outputs differ"
+                   : regressions                     ? fmt::format("{} regression{}", regressions, regressions == 1 ? "" : "s")
+                                                     : "no regression",
                    c.exit_code);
   return s;
 }

@@ -3,12 +3,15 @@
 // or two engines through --url). Per metric: both medians, the spread of each side's repeats, the
 // relative change, and a verdict against --max-regression in the metric's own direction (a
 // throughput that fell, a latency that rose). Exit code: 0 no regression, 4 a regression beyond
-// the limit, 2 the manifests differ (unless allowed: the differences are listed).
+// the limit, 2 the manifests differ (unless allowed: the differences are listed). It also compares
+// every request's output (run 0 of each side); with --require-same-outputs a difference exits 3
+// (batch invariance: one manifest at concurrency 1 and 64 must give the same tokens).
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/artifacts.h"
+#include "bench/checks.h"
 #include "bench/metric_catalog.h"
 
 namespace ax::bench {
@@ -17,6 +20,7 @@ struct CompareOptions {
   double max_regression = 0.05;      // fraction
   std::vector<std::string> metrics;  // empty: default_compare_metrics()
   bool allow_manifest_diff = false;
+  bool require_same_outputs = false;  // a request whose output differs (run 0 of each) fails: exit 3
 };
 
 // "5%" -> 0.05, "0.05" -> 0.05; an ax::Error naming --max-regression otherwise.
@@ -40,6 +44,8 @@ struct Comparison {
   std::vector<std::string> manifest_differences;  // JSON-pointer paths that differ
   std::vector<MetricDelta> rows;
   nlohmann::json cand_checks;  // the candidate's own checks (metrics.json)
+  OutputAgreement outputs;     // run 0 of each side, request by request
+  std::string first_difference;  // one sentence, "" when none
   double max_regression = 0;
   int exit_code = 0;
 };

@@ -15,6 +15,7 @@ struct CompareCliOptions {
   std::string base, cand, out, limit = "5%";
   std::vector<std::string> metrics;
   bool allow_manifest_diff = false;
+  bool require_same_outputs = false;
 };
 
 int run_compare(const CompareCliOptions& o) {
@@ -22,6 +23,7 @@ int run_compare(const CompareCliOptions& o) {
   co.max_regression = bench::parse_regression_limit(o.limit);
   co.metrics = o.metrics;
   co.allow_manifest_diff = o.allow_manifest_diff;
+  co.require_same_outputs = o.require_same_outputs;
   const bench::Comparison c = bench::compare_artifacts(bench::load_artifact(o.base), bench::load_artifact(o.cand), co);
   const std::string md = bench::comparison_markdown(c);
   std::fputs(md.c_str(), stdout);
@@ -44,6 +46,8 @@ BenchSubcommand add_bench_compare(CLI::App& bench) {
   cmp->add_option("--max-regression", o->limit, "how much worse a metric may get (5% or 0.05)")->capture_default_str();
   cmp->add_option("--metrics", o->metrics, "metrics to judge (default: throughput, speeds, latencies, RSS)")->delimiter(',');
   cmp->add_flag("--allow-manifest-diff", o->allow_manifest_diff, "compare runs of different manifests (differences listed)");
+  cmp->add_flag("--require-same-outputs", o->require_same_outputs,
+                "fail (exit 3) when a request's output differs between the two (run 0 of each)");
   cmp->add_option("--out", o->out, "folder for comparison.md (default: the candidate's)");
   return {cmp, [o] { return run_compare(*o); }};
 }

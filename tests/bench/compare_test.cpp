@@ -82,5 +82,44 @@ TEST(Compare, DifferentManifestsAreNotComparableUnlessAllowed) {
   EXPECT_EQ(compare_artifacts(base, cand, o).exit_code, kExitOk);
 }
 
+RunRecord outputs(std::vector<std::vector<int32_t>> per_request) {
+  RunRecord run;
+  for (auto& ids : per_request) {
+    RequestRecord r;
+    r.output = ids;
+    r.has_token_ids = true;
+    r.finish_reason = "length";
+    run.requests.push_back(r);
+  }
+  return run;
+}
+
+TEST(Compare, OutputsAreComparedRequestByRequest) {
+  Artifact base = artifact({{"throughput_tok_s", 100.0}}), cand = base;
+  base.runs = {outputs({{1, 2}, {3, 4}, {5, 6}})};
+  cand.runs = {outputs({{1, 2}, {3, 9}, {5, 6}})};
+  cand.request_ids = {"r0", "r1", "r2"};
+  CompareOptions o;
+  o.metrics = {"throughput_tok_s"};
+  Comparison c = compare_artifacts(base, cand, o);
+  EXPECT_EQ(c.outputs.compared, 3u);
+  EXPECT_EQ(c.outputs.identical, 2u);
+  EXPECT_EQ(c.first_difference, "request r1 differs at output position 1: 9 in the candidate, 4 in the base");
+  EXPECT_EQ(c.exit_code, kExitOk) << "informational unless required";
+  EXPECT_NE(comparison_markdown(c).find("- outputs (run 0 of each): 2 of 3 requests identical; first difference: request r1"),
+            std::string::npos);
+  o.require_same_outputs = true;
+  EXPECT_EQ(compare_artifacts(base, cand, o).exit_code, kExitCheckFailed);
+  cand.runs = base.runs;
+  EXPECT_EQ(compare_artifacts(base, cand, o).exit_code, kExitOk);
+  // Text is compared where one side has no token ids (an OpenAI-compatible peer).
+  base.runs[0].requests[0].text = "hello";
+  cand.runs[0].requests[0].text = "help!";
+  cand.runs[0].requests[0].has_token_ids = false;
+  c = compare_artifacts(base, cand, o);
+  EXPECT_EQ(c.outputs.identical, 2u);
+  EXPECT_EQ(c.first_difference, "request r0 differs at output position 3: \"p!\" in the candidate, \"lo\" in the base");
+}
+
 }  // namespace
 }  // namespace ax::bench
