@@ -17,12 +17,17 @@ namespace {
 
 using nlohmann::json;
 
+// The empirical CDF as steps; beyond kMaxPoints samples, at kMaxPoints evenly spaced ranks (the
+// largest included), which a chart cannot tell apart and keeps the SVG small.
 std::vector<std::pair<double, double>> cdf(std::vector<double> v) {
+  constexpr size_t kMaxPoints = 1000;
   std::sort(v.begin(), v.end());
   std::vector<std::pair<double, double>> pts;
   if (v.empty()) return pts;
   pts.push_back({v.front(), 0.0});
-  for (size_t i = 0; i < v.size(); ++i) pts.push_back({v[i], static_cast<double>(i + 1) / static_cast<double>(v.size())});
+  const size_t n = v.size(), stride = (n + kMaxPoints - 1) / kMaxPoints;
+  for (size_t i = 0; i < n; i += stride) pts.push_back({v[i], static_cast<double>(i + 1) / static_cast<double>(n)});
+  if ((n - 1) % stride != 0) pts.push_back({v.back(), 1.0});
   return pts;
 }
 
@@ -91,8 +96,9 @@ std::vector<Chart> step_trace(const Artifact& a, const std::string& label) {
   const RunRecord& run = a.runs[0];
   Chart rows{"Engine steps: rows per forward pass (" + label + ", run 0)", "time (s)", "rows", {}};
   Chart times{"Engine steps: time per step", "time (s)", "step time (ms)", {}};
+  // Thousands of steps: a line for the step time (a marker each would make the SVG megabytes).
   Series prefill{"prefill rows", {}, SeriesStyle::Step}, decode{"decode rows", {}, SeriesStyle::Step},
-      dur{"step time", {}, SeriesStyle::Markers};
+      dur{"step time", {}, run.steps.size() > 2000 ? SeriesStyle::Line : SeriesStyle::Markers};
   for (const StepSample& s : run.steps) {
     prefill.points.push_back({s.start_ms / 1e3, static_cast<double>(s.prefill_rows)});
     decode.points.push_back({s.start_ms / 1e3, static_cast<double>(s.decode_rows)});

@@ -84,8 +84,16 @@ void render_panel(std::string& out, const Chart& c, double y0, int width, int he
         if (std::isfinite(x) && std::isfinite(y))
           out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.6\" fill=\"{}\" fill-opacity=\"0.75\"/>\n", px(x),
                              py(y), color);
-    // Legend, top right inside the plot.
+  }
+  // Legend, top right inside the plot, after every series, on a translucent white band so it stays
+  // readable over the lines.
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const Series& s = c.series[i];
+    const char* color = kColors[(palette_start + i) % std::size(kColors)];
     const double ly = plot.top + 14 + 16 * static_cast<double>(i), lx = plot.left + plot.width - 12;
+    const double text_w = 6.2 * static_cast<double>(s.label.size());
+    out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"16\" fill=\"white\" fill-opacity=\"0.8\"/>\n",
+                       lx - 26 - text_w, ly - 12, text_w + 30);
     out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"3\"/>\n",
                        lx - 18, ly - 4, lx, ly - 4, color);
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"end\">{}</text>\n", lx - 22, ly,

@@ -88,5 +88,19 @@ TEST(Plots, OneSeriesPerArtifactAndAStepTraceWhereThereAreSteps) {
   EXPECT_NE(twins[0].svg.find("short-concurrency1 (ax-engine in-process) [1]"), std::string::npos);
 }
 
+TEST(Plots, LargeSampleSetsAreThinnedToBoundedCdfs) {
+  Artifact a = artifact("big", 1, 1, false);
+  RequestRecord r;
+  r.submit_ms = 0;
+  r.finish_reason = "length";
+  for (int i = 0; i < 50000; ++i) r.arrivals.push_back({1.0 + i, 1});  // 49,999 ITL samples of 1 ms
+  r.first_token_ms = 1;
+  r.finish_ms = 50000;
+  a.runs[0].requests = {r};
+  const std::string svg = make_plots({a})[1].svg;  // itl_cdf.svg
+  EXPECT_LT(svg.size(), 60000u);
+  EXPECT_NE(svg.find("big (ax-engine in-process)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ax::bench
