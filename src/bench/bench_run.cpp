@@ -150,20 +150,17 @@ ManifestResult BenchRunner::run(const Manifest& m) {
   const TokenSpace space = token_space(tok);
   const Workload w = build_workload(m, space);
 
+  // Every prompt must fit a sequence (the model's context; in-process also the KV pool).
+  auto check_capacity = [&](int64_t capacity) {
+    for (const PlannedRequest& r : w.requests)
+      if (static_cast<int64_t>(r.prompt.size()) + 1 > capacity)
+        manifest_fail(where, fmt::format("request {} has a prompt of {} tokens but a sequence holds at most {} here",
+                                         r.id, r.prompt.size(), capacity));
+  };
   json target;
   HttpTarget http;
-  int64_t capacity = cache_->source().config().max_position_embeddings;
-  if (in_process) {
-    EngineTransport probe(cache_->model(), tok, m, -1);  // the pool's geometry, for the record
-    const EngineConfig& ec = probe.engine().config();
-    capacity = probe.engine().sequence_capacity();
-    target = {{"kind", "in-process"},
-              {"name", "ax-engine in-process"},
-              {"description", fmt::format("in-process engine (cpu backend, {} threads, KV {} x {} tokens, {})",
-                                          default_threads(), ec.num_kv_blocks, ec.block_size, m.runtime.kv_type)},
-              {"engine", {{"threads", default_threads()}, {"kv_blocks", ec.num_kv_blocks}, {"block_size", ec.block_size},
-                          {"max_model_len", ec.max_model_len}, {"kv_explanation", probe.engine().kv_explanation()}}}};
-  } else {
+  if (!in_process) {
+    check_capacity(cache_->source().config().max_position_embeddings);
     http.url = o_.url;
     http.api_key = o_.api_key;
     http.api = o_.api == "auto" ? detect_api(o_.url, o_.api_key) : o_.api;
@@ -178,10 +175,6 @@ ManifestResult BenchRunner::run(const Manifest& m) {
               {"description", fmt::format("{} at {} (api {}); the server's own runtime settings apply", name, o_.url, http.api)},
               {"server", server}};
   }
-  for (const PlannedRequest& r : w.requests)
-    if (static_cast<int64_t>(r.prompt.size()) + 1 > capacity)
-      manifest_fail(where, fmt::format("request {} has a prompt of {} tokens but a sequence holds at most {} here",
-                                       r.id, r.prompt.size(), capacity));
 
   const int repeats = o_.repeat > 0 ? o_.repeat : m.checks.expect_deterministic ? 2 : 1;
   RunOutput out;
@@ -193,7 +186,18 @@ ManifestResult BenchRunner::run(const Manifest& m) {
     ProgressBar bar(o_.progress, fmt::format("{} run {}/{}", m.id, k + 1, repeats));
     auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
     if (in_process) {
-      EngineTransport t(cache_->model(), tok, m, k, o_.perturb);
+      EngineTransport t(cache_->model(), tok, m, k, o_.perturb);  // a fresh engine and KV pool per run
+      if (k == 0) {  // the pool's geometry: for the capacity check and the record
+        const Engine& e = t.engine();
+        const EngineConfig& ec = e.config();
+        check_capacity(e.sequence_capacity());
+        target = {{"kind", "in-process"},
+                  {"name", "ax-engine in-process"},
+                  {"description", fmt::format("in-process engine (cpu backend, {} threads, KV {} x {} tokens, {})",
+                                              default_threads(), ec.num_kv_blocks, ec.block_size, m.runtime.kv_type)},
+                  {"engine", {{"threads", default_threads()}, {"kv_blocks", ec.num_kv_blocks}, {"block_size", ec.block_size},
+                              {"max_model_len", ec.max_model_len}, {"kv_explanation", e.kv_explanation()}}}};
+      }
       drive(w, t, run, on_progress);
     } else {
       HttpTransport t(http, m);
