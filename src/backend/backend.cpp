@@ -93,8 +93,13 @@ std::vector<BackendReport> backend_reports() {
   return {cpu, gpu};
 }
 
+// Whether `auto` may pick the CUDA backend. The CUDA backend has not yet run on a GPU (no device
+// machine could be had when it was written): until its tests pass on one (scripts/test-gpu.sh),
+// it runs only when asked for by name.
+constexpr bool kCudaValidated = false;
+
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts) {
-  if (opts.kind == "cpu") return cpu::make_cpu_backend(opts);
+  if (opts.kind == "cpu" || (opts.kind == "auto" && !kCudaValidated)) return cpu::make_cpu_backend(opts);
   if (opts.kind == "cuda" || opts.kind == "auto") {
     std::string why;
     const std::vector<GpuDeviceInfo> devices = cuda_devices(&why);

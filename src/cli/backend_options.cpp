@@ -3,7 +3,9 @@
 namespace ax::cli {
 
 void add_backend_options(CLI::App& sub, BackendOptions& o) {
-  sub.add_option("--backend", o.kind, "Where the model runs: cpu, cuda, or auto (a GPU when one is present)")
+  sub.add_option("--backend", o.kind,
+                 "Where the model runs: cpu, cuda (experimental: not yet validated on a GPU), or auto (cpu until "
+                 "the cuda backend is validated)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   sub.add_option("--device", o.device, "CUDA device index (--backend cuda/auto)")

@@ -331,6 +331,10 @@ bool Engine::step() {
   counters_.steps += 1;
   counters_.computed_tokens += plan.num_tokens;
   counters_.last_step_tokens = plan.num_tokens;
+  counters_.last_step_decode_rows = counters_.last_step_prefill_rows = 0;
+  for (const ScheduledSeq& p : plan.scheduled)
+    (p.kind == ScheduleKind::Decode ? counters_.last_step_decode_rows : counters_.last_step_prefill_rows) += p.num_tokens;
+  counters_.last_step_sequences = static_cast<int64_t>(plan.scheduled.size());
   counters_.last_step_s = seconds(EngineClock::now() - t0);
   counters_.step_seconds_total += counters_.last_step_s;
   drain_inbox();  // erases the sequences that finished in this step
@@ -482,6 +486,7 @@ void Engine::publish_metrics() {
   m.kv_blocks_used = blocks_->num_used();
   m.kv_blocks_free = blocks_->num_free();
   m.kv_blocks_cached = blocks_->num_cached();
+  m.prefix_evictions = blocks_->num_evictions();
   std::lock_guard<std::mutex> lock(metrics_mu_);
   snapshot_ = m;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,5 +60,9 @@ class ServerMetrics {
   std::atomic<int64_t> in_flight_{0};
   Histogram ttft_, inter_token_, duration_;
 };
+
+// The value of the first sample named `name` (labels included in the name, if any) in a
+// Prometheus text exposition; nothing when absent. Clients (bench, tests) read /metrics with it.
+std::optional<double> prometheus_value(const std::string& text, const std::string& name);
 
 }  // namespace ax::server

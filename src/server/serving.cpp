@@ -1,6 +1,9 @@
 #include "server/serving.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <random>
 
 #include "engine/engine.h"
@@ -45,6 +48,16 @@ void stop_engine(ServingContext& ctx) {
   if (ctx.engine) ctx.engine->stop();
 }
 
+namespace {
+// Resident set size from /proc/self/statm (pages), 0 where unavailable.
+double resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  double size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
 std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
   if (!ctx.engine) return {};
   const EngineMetrics m = ctx.engine->metrics();
@@ -64,6 +77,9 @@ std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
       {"ax_prefix_cache_hit_tokens_total", "Prompt tokens served from the prefix cache.", "counter",
        static_cast<double>(m.prefix_cached_tokens)},
       {"ax_prefix_cache_hit_ratio", "Prefix-cache hit tokens over prompt tokens.", "gauge", m.prefix_hit_rate()},
+      {"ax_prefix_cache_evicted_blocks_total", "Cached prefix blocks evicted to hold other tokens.", "counter",
+       static_cast<double>(m.prefix_evictions)},
+      {"process_resident_memory_bytes", "Resident memory of the server process.", "gauge", resident_bytes()},
       {"ax_engine_steps_total", "Engine steps run.", "counter", static_cast<double>(m.steps)},
       {"ax_engine_computed_tokens_total", "Rows run through the model.", "counter", static_cast<double>(m.computed_tokens)},
       {"ax_spec_drafted_tokens_total", "Draft tokens proposed by n-gram speculation.", "counter",
