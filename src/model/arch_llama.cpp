@@ -13,8 +13,10 @@
 #include <fmt/format.h>
 
 #include "format/dequant.h"
-#include "model/architectures.h"
+#include "format/gguf.h"
+#include "model/architecture.h"
 #include "model/blocks.h"
+#include "model/model.h"
 #include "model/rope.h"
 #include "util/error.h"
 
@@ -66,12 +68,13 @@ DeviceVector vector_or_empty(Backend& be, const ModelSource& src, const std::str
 LlamaModel::LlamaModel(const ModelSource& src, Backend& be) : cfg_(src.config()), be_(be), ws_(be) {
   const int64_t H = cfg_.hidden_size, I = cfg_.intermediate_size, V = cfg_.vocab_size;
   const int64_t hd = cfg_.head_dim, nh = cfg_.num_heads, nkv = cfg_.num_kv_heads;
-  if (H <= 0 || I <= 0 || V <= 0 || hd <= 0 || nh <= 0 || nkv <= 0 || cfg_.num_layers <= 0)
+  if (H <= 0 || V <= 0 || hd <= 0 || nh <= 0 || nkv <= 0 || cfg_.num_layers <= 0)
     fail("{}: config has a non-positive size (hidden {}, intermediate {}, vocab {}, head_dim {}, heads {}/{}, layers {})",
          src.path(), H, I, V, hd, nh, nkv, cfg_.num_layers);
   if (nh % nkv != 0) fail("{}: {} attention heads are not a multiple of {} kv heads", src.path(), nh, nkv);
-  if (!cfg_.layer_window.empty() && static_cast<int64_t>(cfg_.layer_window.size()) != cfg_.num_layers)
-    fail("{}: layer_window has {} entries for {} layers", src.path(), cfg_.layer_window.size(), cfg_.num_layers);
+  if (static_cast<int64_t>(cfg_.layers.size()) != cfg_.num_layers)
+    fail("{}: config describes {} layers of {}", src.path(), cfg_.layers.size(), cfg_.num_layers);
+  if (I <= 0) fail("{}: intermediate_size must be positive, got {}", src.path(), I);
 
   const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
   final_norm_ = vector_or_empty(be, src, "model.norm.weight", H, true);
@@ -121,7 +124,7 @@ LlamaModel::LlamaModel(const ModelSource& src, Backend& be) : cfg_(src.config())
     L.shape.num_heads = nh;
     L.shape.num_kv_heads = nkv;
     L.shape.head_dim = hd;
-    L.shape.window = cfg_.layer_window.empty() ? 0 : cfg_.layer_window[l];
+    L.shape.window = cfg_.layers[l].window;
     L.shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     L.post_attn_norm = vector_or_empty(be, src, p + "post_attention_layernorm.weight", H, true);
     layers_.push_back(std::move(L));
@@ -195,10 +198,93 @@ Tensor LlamaModel::compute(const StepView& step, KvCache& kv, bool with_logits) 
   return logits;
 }
 
-}  // namespace
-
-std::unique_ptr<Model> make_llama_model(const ModelSource& source, Backend& backend) {
+std::unique_ptr<Model> make(const ModelSource& source, Backend& backend) {
   return std::make_unique<LlamaModel>(source, backend);
 }
+
+// ---- config -----------------------------------------------------------------------------------------
+
+// What none of the four supports, whatever the family.
+void check_hf_common(const HfFields& c, ModelConfig& m) {
+  if (parse_hf_activation(c) != Activation::Silu)
+    fail("{}: hidden_act '{}' is not supported for {} (only silu)", c.where(), c.get_string_or("hidden_act", ""),
+         m.arch_name);
+  if (c.get_bool_or("mlp_bias", false)) fail("{}: mlp_bias true is not supported", c.where());
+  if (m.intermediate_size <= 0) fail("{}: required field 'intermediate_size' is missing", c.where());
+}
+
+// Qwen2/Qwen3 carry a sliding_window value but use it only with use_sliding_window true; then
+// layer_types says which layers, else the layers from max_window_layers on.
+void qwen_windows(const HfFields& c, ModelConfig& m) {
+  if (!c.get_bool_or("use_sliding_window", false)) return;
+  const int64_t window = c.get_int_or("sliding_window", 0);
+  if (window == 0) return;
+  if (window < 0) fail("{}: field 'sliding_window' must be positive, got {}", c.where(), window);
+  if (parse_hf_layer_types(c, window, m.layers)) return;
+  const int64_t first = c.get_int_or("max_window_layers", 0);
+  for (int64_t i = std::max<int64_t>(first, 0); i < m.num_layers; ++i) m.layers[i].window = window;
+}
+
+void llama_hf(const HfFields& c, ModelConfig& m) {
+  check_hf_common(c, m);
+  if (c.get_bool_or("attention_bias", false))
+    fail("{}: attention_bias true (biases on q/k/v/o projections) is not supported", c.where());
+}
+
+void mistral_hf(const HfFields& c, ModelConfig& m) {
+  llama_hf(c, m);
+  const int64_t window = c.get_int_or("sliding_window", 0);
+  if (window < 0) fail("{}: field 'sliding_window' must be positive, got {}", c.where(), window);
+  if (window > 0 && !parse_hf_layer_types(c, window, m.layers))
+    for (LayerConfig& l : m.layers) l.window = window;
+}
+
+void qwen2_hf(const HfFields& c, ModelConfig& m) {
+  check_hf_common(c, m);  // attention_bias: q/k/v biases by construction (no o_proj bias), whatever it says
+  m.qkv_bias = true;
+  qwen_windows(c, m);
+}
+
+void qwen3_hf(const HfFields& c, ModelConfig& m) {
+  check_hf_common(c, m);
+  if (c.get_bool_or("attention_bias", false))
+    fail("{}: attention_bias true (biases on q/k/v/o projections) is not supported", c.where());
+  m.qk_norm = true;
+  qwen_windows(c, m);
+}
+
+void check_gguf_common(const GgufFile& f, ModelConfig& m) {
+  if (m.intermediate_size <= 0)
+    fail("{}: metadata key '{}.feed_forward_length' must be positive", f.path(), f.get_string("general.architecture"));
+  const std::string p = f.get_string("general.architecture") + ".";
+  const int64_t window = f.get_int_or(p + "attention.sliding_window", 0);
+  if (window < 0) fail("{}: metadata key '{}attention.sliding_window' is negative", f.path(), p);
+  for (LayerConfig& l : m.layers) l.window = window;
+  m.qkv_bias = f.tensor("blk.0.attn_q.bias") != nullptr;
+  if (f.tensor("blk.0.attn_output.bias"))
+    fail("{}: tensor 'blk.0.attn_output.bias' (attention output bias) is not supported", f.path());
+  m.qk_norm = m.arch_name == "qwen3" || f.tensor("blk.0.attn_q_norm.weight") != nullptr;
+}
+
+// llama.cpp's converter permutes the Q/K rows of these for its "normal" RoPE mode.
+void adjacent_pairs_gguf(const GgufFile& f, ModelConfig& m) {
+  check_gguf_common(f, m);
+  m.rope.style = RopeStyle::AdjacentPairs;
+  for (LayerConfig& l : m.layers) l.rope.style = RopeStyle::AdjacentPairs;
+}
+
+constexpr TensorNamePair kNames[] = {
+    {"ffn_norm", "post_attention_layernorm"},
+    // Some converters name the post-attention norm like this (same tensor role).
+    {"post_attention_norm", "post_attention_layernorm"},
+};
+
+}  // namespace
+
+// llama.cpp converts Mistral checkpoints as "llama" too; "mistral" GGUFs exist as well.
+extern const Architecture kLlamaArch{{"llama"}, {"llama"}, llama_hf, adjacent_pairs_gguf, kNames, make};
+extern const Architecture kMistralArch{{"mistral"}, {"mistral"}, mistral_hf, adjacent_pairs_gguf, kNames, make};
+extern const Architecture kQwen2Arch{{"qwen2"}, {"qwen2"}, qwen2_hf, check_gguf_common, kNames, make};
+extern const Architecture kQwen3Arch{{"qwen3"}, {"qwen3"}, qwen3_hf, check_gguf_common, kNames, make};
 
 }  // namespace ax
