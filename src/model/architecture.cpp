@@ -9,11 +9,13 @@
 namespace ax {
 
 // Every architecture file exports its entries (one line each here).
-extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch;
+extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
+    kGemma3Arch;
 
 namespace {
 
-const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch, &kQwen2Arch, &kQwen3Arch};
+const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
+                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
 // model.layers.N.

@@ -181,7 +181,17 @@ TEST_P(Conformance, RowOpsMatchReference) {
               be.add_rms_norm(x, u, w, 1e-5f, u);  // x += u, u = norm(x)
             }),
             1e-6);
-  EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) { be.swiglu(x, u); }), 1e-6);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) {
+              be.glu(GluKind::Silu, x, u);
+            }),
+            1e-6);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) {
+              be.glu(GluKind::GeluTanh, x, u);
+            }),
+            1e-6);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector&, const DeviceVector&) { be.scale(x, 0.37f); }), 0.0);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector&, const DeviceVector&) { be.softcap(x, 2.5f); }),
+            1e-6);
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) { be.add(x, u); }), 0.0);
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector&, const DeviceVector& b) { be.add_bias(x, b); }), 0.0);
 }
@@ -266,9 +276,20 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
     tables.emplace_back(ids.begin() + next, ids.begin() + next + nb);
     next += nb;
   }
-  for (KvType type : {KvType::F16, KvType::F32}) {
-    for (int64_t window : {int64_t{0}, int64_t{300}}) {
-      SCOPED_TRACE(::testing::Message() << kv_type_name(type) << " window=" << window << " seed=" << seed_);
+  // (cache type, window, soft-cap and sinks): plain, windowed, and Gemma 2 / gpt-oss options.
+  struct Variant {
+    KvType type;
+    int64_t window;
+    bool capped_with_sinks;
+  };
+  const auto sink_values = normal(rng_, heads, 2.0f);
+  for (Variant var : {Variant{KvType::F16, 0, false}, Variant{KvType::F16, 300, false}, Variant{KvType::F32, 0, false},
+                      Variant{KvType::F32, 300, false}, Variant{KvType::F16, 0, true}, Variant{KvType::F32, 300, true}}) {
+    const KvType type = var.type;
+    const int64_t window = var.window;
+    {
+      SCOPED_TRACE(::testing::Message() << kv_type_name(type) << " window=" << window << " softcap+sinks="
+                                        << var.capped_with_sinks << " seed=" << seed_);
       // The whole history of every sequence (prefix + new tokens) as random K/V rows.
       std::vector<std::vector<float>> kvals, vvals;
       for (size_t s = 0; s < lens.size(); ++s) {
@@ -278,11 +299,16 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
       int64_t T = 0;
       for (int64_t nt : news) T += nt;
       const auto q = normal(rng_, T * heads * hd, 0.3f);
-      AttentionParams p{heads, kv_heads, hd, 1.0f / std::sqrt(float(hd)), window};
       std::vector<float> out[2];
       Backend* bes[] = {be_.get(), ref_.get()};
       for (int i = 0; i < 2; ++i) {
         Backend& be = *bes[i];
+        const DeviceVector sinks = be.load_vector(sink_values);
+        AttentionParams p{heads, kv_heads, hd, 1.0f / std::sqrt(float(hd)), window};
+        if (var.capped_with_sinks) {
+          p.softcap = 4.0f;
+          p.sinks = &sinks;
+        }
         KvCache kv(be, {1, kv_heads, hd}, static_cast<int64_t>(ids.size()), bs, type);
         // Prefixes through write_kv in one step of all their tokens, then the new tokens' step.
         StepInput pre(bs), step(bs);
@@ -328,6 +354,45 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
         }
       }
       EXPECT_LE(rel_error(out[0], out[1]), cuda() ? 2e-3 : 1e-5);
+    }
+  }
+}
+
+// Mixture of experts: routing and the experts' MLPs against the reference, and each row's result
+// the same alone as among many rows.
+TEST_P(Conformance, MoeMatchesReferenceAndRowsAreBatchInvariant) {
+  const int64_t E = 6, H = 256, I = 256, T = 37;
+  for (DType t : {DType::F32, DType::Q8_0, DType::Q4_K}) {
+    SCOPED_TRACE(::testing::Message() << dtype_name(t) << " seed=" << seed_);
+    std::vector<std::vector<uint8_t>> bytes;
+    std::vector<TensorView> views;
+    for (int64_t e = 0; e < E; ++e)
+      for (auto [rows, cols] : {std::pair{I, H}, {I, H}, {H, I}}) bytes.push_back(random_weights(t, rows, cols, rng_));
+    for (int64_t i = 0; i < 3 * E; ++i)
+      views.push_back(view_of(t, bytes[i], i % 3 == 2 ? H : I, i % 3 == 2 ? I : H));
+    std::vector<const TensorView*> ptrs;
+    for (const TensorView& v : views) ptrs.push_back(&v);
+    const auto x = normal(rng_, T * H), logits = normal(rng_, T * E, 2.0f);
+    for (GluKind act : {GluKind::Silu, GluKind::GeluTanh}) {
+      const MoeParams p{2, act == GluKind::Silu, act == GluKind::Silu ? 1.0f : 2.5f, act};
+      std::vector<float> out[2];
+      Backend* bes[] = {be_.get(), ref_.get()};
+      for (int b = 0; b < 2; ++b) {
+        auto ws = bes[b]->load_linears(ptrs);
+        std::vector<MoeExpert> experts;
+        for (int64_t e = 0; e < E; ++e) experts.push_back({ws[3 * e].get(), ws[3 * e + 1].get(), ws[3 * e + 2].get()});
+        DevTensor xt = upload(*bes[b], x, T, H), lt = upload(*bes[b], logits, T, E), o = zeros(*bes[b], T, H);
+        bes[b]->moe(xt.t, lt.t, experts, p, o.t);
+        out[b] = download(*bes[b], o.t);
+        if (b == 1) continue;
+        for (int64_t r : {int64_t{0}, T / 2, T - 1}) {  // a row alone: the same bits as in the whole call
+          DevTensor o1 = zeros(*bes[b], 1, H);
+          bes[b]->moe(xt.t.slice_rows(r, 1), lt.t.slice_rows(r, 1), experts, p, o1.t);
+          const auto alone = download(*bes[b], o1.t);
+          ASSERT_EQ(0, std::memcmp(alone.data(), out[0].data() + r * H, H * sizeof(float))) << "row " << r;
+        }
+      }
+      EXPECT_LE(rel_error(out[0], out[1]), linear_tolerance(t) * 2);
     }
   }
 }

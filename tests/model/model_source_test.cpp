@@ -1,4 +1,3 @@
-#include "model/architecture.h"
 #include "model/model_source.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +8,7 @@
 #include <random>
 
 #include "format/gguf.h"
+#include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -135,7 +135,12 @@ TEST(ModelSource, OpenErrors) {
   EXPECT_NE(error_of(test::fixture("quants")).find("no config.json"), std::string::npos);
   EXPECT_NE(error_of(test::fixture("quants/quants.gguf")).find("general.architecture 'none' is not supported"),
             std::string::npos);
-  EXPECT_NE(error_of(test::fixture("gemma2")).find("model_type 'gemma2' is not supported"), std::string::npos);
+  // A folder whose architecture the engine does not run.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ax_mamba_" + std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"model_type": "mamba", "vocab_size": 8, "hidden_size": 8})";
+  EXPECT_NE(error_of(dir.string()).find("model_type 'mamba' is not supported"), std::string::npos);
+  std::filesystem::remove_all(dir);
   EXPECT_NE(error_of(test::fixture("quants/README.md")).find("not a .gguf file"), std::string::npos);
 }
 
