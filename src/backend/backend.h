@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/moe_routing.h"
 #include "backend/rope_freqs.h"
 #include "backend/step_input.h"
 #include "format/tensor.h"
@@ -130,20 +131,23 @@ struct AttentionParams {
 
 // The gate activation of a gated MLP: gate = act(gate) * up.
 enum class GluKind {
-  Silu,      // SwiGLU
-  GeluTanh,  // GeGLU, GELU with the tanh approximation
+  Silu,         // SwiGLU
+  GeluTanh,     // GeGLU, GELU with the tanh approximation
+  SiluClamped,  // gpt-oss: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate, 7)
 };
+inline constexpr float kGluClampLimit = 7.0f, kGluClampAlpha = 1.702f;
 
 // A mixture-of-experts feed-forward block (see Backend::moe).
 struct MoeExpert {
   const Weight* gate = nullptr;  // [expert intermediate, hidden]
   const Weight* up = nullptr;    // [expert intermediate, hidden]
   const Weight* down = nullptr;  // [hidden, expert intermediate]
+  const DeviceVector* gate_bias = nullptr;  // biases (gpt-oss); null: none
+  const DeviceVector* up_bias = nullptr;
+  const DeviceVector* down_bias = nullptr;
 };
 struct MoeParams {
-  int64_t top_k = 0;
-  bool norm_topk_prob = false;  // renormalise the kept softmax weights to sum 1
-  float routed_scaling = 1.0f;  // then multiply them by this
+  MoeRoutingParams routing;
   GluKind activation = GluKind::Silu;
 };
 
@@ -226,10 +230,10 @@ class Backend {
                          const AttentionParams& p) = 0;
   // out[i, :] = x[step.logit_rows[i], :]; out: [R, cols].
   virtual void gather_logit_rows(const StepView& step, const Tensor& x, Tensor out) = 0;
-  // Mixture of experts: each row t of x [T, hidden] goes to the top_k experts of softmax(router
-  // logits [T, num_experts]) (ties to the lower index), weighted as p says; out[t] = sum over its
-  // experts, in expert order, of weight * down(act(gate(x_t)) * up(x_t)). Each row's result
-  // depends only on that row.
+  // Mixture of experts: each row t of x [T, hidden] goes to the experts its router logits
+  // [T, num_experts] pick (p.routing, backend/moe_routing.h); out[t] = sum over its experts, in
+  // expert order, of weight * down(act(gate(x_t)) * up(x_t)) (biases where given). Each row's
+  // result depends only on that row.
   virtual void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts,
                    const MoeParams& p, Tensor out) = 0;
 };

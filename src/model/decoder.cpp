@@ -282,7 +282,12 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
 
     if (!L.experts.empty()) {
       be_.linear(*L.router, n, router);
-      be_.moe(n, router, L.experts, {cfg_.moe.top_k, cfg_.moe.norm_topk_prob, cfg_.moe.routed_scaling, act_}, y);
+      MoeParams mp;
+      mp.routing.top_k = cfg_.moe.top_k;
+      mp.routing.norm_topk_prob = cfg_.moe.norm_topk_prob;
+      mp.routing.routed_scaling = cfg_.moe.routed_scaling;
+      mp.activation = act_;
+      be_.moe(n, router, L.experts, mp, y);
     } else {
       const int64_t I = L.gate->rows;
       mlp_glu(be_, act_, *L.gate, *L.up, *L.down, n, Tensor{gate.data, T, I}, Tensor{up.data, T, I}, y);

@@ -189,6 +189,10 @@ TEST_P(Conformance, RowOpsMatchReference) {
               be.glu(GluKind::GeluTanh, x, u);
             }),
             1e-6);
+  EXPECT_LE(both([](Backend& be, Tensor x, Tensor u, const DeviceVector&, const DeviceVector&) {
+              be.glu(GluKind::SiluClamped, x, u);
+            }),
+            1e-6);
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector&, const DeviceVector&) { be.scale(x, 0.37f); }), 0.0);
   EXPECT_LE(both([](Backend& be, Tensor x, Tensor, const DeviceVector&, const DeviceVector&) { be.softcap(x, 2.5f); }),
             1e-6);
@@ -373,8 +377,20 @@ TEST_P(Conformance, MoeMatchesReferenceAndRowsAreBatchInvariant) {
     std::vector<const TensorView*> ptrs;
     for (const TensorView& v : views) ptrs.push_back(&v);
     const auto x = normal(rng_, T * H), logits = normal(rng_, T * E, 2.0f);
-    for (GluKind act : {GluKind::Silu, GluKind::GeluTanh}) {
-      const MoeParams p{2, act == GluKind::Silu, act == GluKind::Silu ? 1.0f : 2.5f, act};
+    // Softmax top-k with SiLU; sigmoid group routing (with a selection bias) with GELU; gpt-oss's
+    // top-k-then-softmax with the clamped SiLU.
+    const auto bias = normal(rng_, E, 0.3f);
+    for (GluKind act : {GluKind::Silu, GluKind::GeluTanh, GluKind::SiluClamped}) {
+      MoeParams p;
+      p.activation = act;
+      p.routing.top_k = 2;
+      p.routing.kind = act == GluKind::Silu       ? MoeRouting::SoftmaxTopK
+                       : act == GluKind::GeluTanh ? MoeRouting::SigmoidGroupTopK
+                                                  : MoeRouting::TopKSoftmax;
+      p.routing.norm_topk_prob = act != GluKind::SiluClamped;
+      p.routing.routed_scaling = act == GluKind::GeluTanh ? 2.5f : 1.0f;
+      p.routing.n_group = act == GluKind::GeluTanh ? 2 : 1;
+      if (act == GluKind::GeluTanh) p.routing.selection_bias = bias;
       std::vector<float> out[2];
       Backend* bes[] = {be_.get(), ref_.get()};
       for (int b = 0; b < 2; ++b) {

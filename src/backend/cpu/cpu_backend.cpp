@@ -155,6 +155,7 @@ class CpuBackend final : public Backend {
   void glu(GluKind kind, Tensor gate, const Tensor& up) override {
     elementwise(gate.size(), [&](int64_t b, int64_t e) {
       if (kind == GluKind::GeluTanh) ref::geglu(gate.data + b, up.data + b, e - b);
+      else if (kind == GluKind::SiluClamped) ref::swiglu_clamped(gate.data + b, up.data + b, e - b);
       else if (reference_) ref::swiglu(gate.data + b, up.data + b, e - b);
       else kernels::swiglu(gate.data + b, up.data + b, gate.data + b, e - b);
     });
@@ -245,7 +246,7 @@ class CpuBackend final : public Backend {
   // expert order.
   void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts, const MoeParams& p,
            Tensor out) override {
-    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.top_k;
+    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.routing.top_k;
     if (router_logits.rows != T || router_logits.cols != E || k < 1 || k > E)
       fail("moe: {} router logits of {} experts for {} rows, top {}", router_logits.rows, router_logits.cols, T, k);
     thread_local std::vector<int32_t> ids;
@@ -253,8 +254,7 @@ class CpuBackend final : public Backend {
     ids.resize(T * k);
     weights.resize(T * k);
     for (int64_t t = 0; t < T; ++t)
-      route_softmax_topk(router_logits.data + t * E, E, k, p.norm_topk_prob, p.routed_scaling, &ids[t * k],
-                              &weights[t * k]);
+      route_experts(router_logits.data + t * E, E, p.routing, &ids[t * k], &weights[t * k]);
     results.assign(static_cast<size_t>(T * k * H), 0.0f);  // [row][its i-th expert][hidden]
     std::vector<int64_t> slots;                            // (row * k + i) of the expert's rows
     for (int64_t e = 0; e < E; ++e) {
@@ -272,8 +272,11 @@ class CpuBackend final : public Backend {
       const Weight* gate_up[] = {experts[e].gate, experts[e].up};
       const Tensor gate_up_y[] = {gs, us};
       linear_many(gate_up, xs, gate_up_y);
+      if (experts[e].gate_bias) add_bias(gs, *experts[e].gate_bias);
+      if (experts[e].up_bias) add_bias(us, *experts[e].up_bias);
       glu(p.activation, gs, us);
       linear(*experts[e].down, gs, ds);
+      if (experts[e].down_bias) add_bias(ds, *experts[e].down_bias);
       for (int64_t r = 0; r < n; ++r) std::copy_n(d.data() + r * H, H, results.data() + slots[r] * H);
     }
     for (int64_t t = 0; t < T; ++t) {

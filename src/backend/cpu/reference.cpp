@@ -108,6 +108,14 @@ void geglu(float* gate, const float* up, int64_t count) {
   for (int64_t i = 0; i < count; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
 }
 
+void swiglu_clamped(float* gate, const float* up, int64_t count) {
+  constexpr float limit = 7.0f, alpha = 1.702f;  // Backend's kGluClampLimit, kGluClampAlpha
+  for (int64_t i = 0; i < count; ++i) {
+    const float g = std::min(gate[i], limit), u = std::clamp(up[i], -limit, limit);
+    gate[i] = (u + 1.0f) * (g / (1.0f + std::exp(-alpha * g)));
+  }
+}
+
 void scale(float* x, float s, int64_t count) {
   for (int64_t i = 0; i < count; ++i) x[i] *= s;
 }

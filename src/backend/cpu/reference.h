@@ -38,6 +38,8 @@ inline float gelu_tanh(float x) {
 }
 void swiglu(float* gate, const float* up, int64_t count);          // gate[i] = silu(gate[i]) * up[i]
 void geglu(float* gate, const float* up, int64_t count);           // gate[i] = gelu_tanh(gate[i]) * up[i]
+// gpt-oss: gate[i] = (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate[i], 7).
+void swiglu_clamped(float* gate, const float* up, int64_t count);
 void scale(float* x, float s, int64_t count);                      // x[i] *= s
 void softcap(float* x, float cap, int64_t count);                  // x[i] = cap * tanh(x[i] / cap)
 

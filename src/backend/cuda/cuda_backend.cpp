@@ -300,7 +300,7 @@ class CudaBackend final : public Backend {
   void add(Tensor y, const Tensor& x) override { cuda::add(y.data, x.data, y.size(), stream_); }
   void add_bias(Tensor y, const DeviceVector& b) override { cuda::add_bias(y.data, b.data(), y.rows, y.cols, stream_); }
   void glu(GluKind kind, Tensor gate, const Tensor& up) override {
-    cuda::glu(gate.data, up.data, gate.size(), kind == GluKind::GeluTanh, stream_);
+    cuda::glu(gate.data, up.data, gate.size(), static_cast<int>(kind), stream_);
   }
   void scale(Tensor x, float s) override { cuda::scale(x.data, s, x.size(), stream_); }
   void softcap(Tensor x, float cap) override { cuda::softcap(x.data, cap, x.size(), stream_); }
@@ -350,7 +350,7 @@ class CudaBackend final : public Backend {
   // slots, and each row's experts summed in expert order.
   void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts, const MoeParams& p,
            Tensor out) override {
-    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.top_k;
+    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.routing.top_k;
     if (router_logits.rows != T || router_logits.cols != E || k < 1 || k > E)
       fail("moe: {} router logits of {} experts for {} rows, top {}", router_logits.rows, router_logits.cols, T, k);
     std::vector<float> logits(static_cast<size_t>(T * E));
@@ -358,7 +358,7 @@ class CudaBackend final : public Backend {
     std::vector<int32_t> ids(T * k), tokens, slots;
     std::vector<float> weights(T * k);
     for (int64_t t = 0; t < T; ++t)
-      route_softmax_topk(logits.data() + t * E, E, k, p.norm_topk_prob, p.routed_scaling, &ids[t * k], &weights[t * k]);
+      route_experts(logits.data() + t * E, E, p.routing, &ids[t * k], &weights[t * k]);
     std::vector<int64_t> begin(E + 1, 0);  // expert e's rows: [begin[e], begin[e + 1]) of tokens/slots
     for (int64_t e = 0; e < E; ++e) {
       begin[e] = static_cast<int64_t>(tokens.size());
@@ -398,8 +398,11 @@ class CudaBackend final : public Backend {
       const Weight* gate_up[] = {experts[e].gate, experts[e].up};
       const Tensor gate_up_y[] = {gs, us};
       linear_many(gate_up, xs, gate_up_y);
+      if (experts[e].gate_bias) add_bias(gs, *experts[e].gate_bias);
+      if (experts[e].up_bias) add_bias(us, *experts[e].up_bias);
       glu(p.activation, gs, us);
       linear(*experts[e].down, gs, ds);
+      if (experts[e].down_bias) add_bias(ds, *experts[e].down_bias);
       scatter_rows(d, H, d_slots + begin[e], n, results, stream_);
     }
     weighted_rows(results, d_weights, T, k, H, out.data, out.cols, stream_);

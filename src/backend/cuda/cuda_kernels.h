@@ -47,8 +47,9 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t rows, int
               cudaStream_t stream);
 void add(float* y, const float* x, int64_t count, cudaStream_t stream);
 void add_bias(float* y, const float* b, int64_t rows, int64_t dim, cudaStream_t stream);
-// gate = act(gate) * up: SiLU, or GELU (tanh approximation) with gelu.
-void glu(float* gate, const float* up, int64_t count, bool gelu, cudaStream_t stream);
+// gate = act(gate) * up; kind: 0 SiLU, 1 GELU (tanh approximation), 2 gpt-oss's clamped SiLU
+// (backend.h's GluKind).
+void glu(float* gate, const float* up, int64_t count, int kind, cudaStream_t stream);
 void scale(float* x, float s, int64_t count, cudaStream_t stream);
 void softcap(float* x, float cap, int64_t count, cudaStream_t stream);
 // out[t, :] = sum_i w[t * k + i] * rows[t * k + i, :] for t < n (MoE: each row's experts in order).

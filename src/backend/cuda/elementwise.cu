@@ -109,12 +109,17 @@ __global__ void add_bias_kernel(float* __restrict__ y, const float* __restrict__
   if (i < count) y[i] += b[i % dim];
 }
 
-__global__ void glu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t count, bool gelu) {
+__global__ void glu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t count, int kind) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   const float g = gate[i];
-  const float a = gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
-                       : g / (1.0f + expf(-g));
+  if (kind == 2) {  // gpt-oss: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate, 7)
+    const float gc = fminf(g, 7.0f), u = fminf(fmaxf(up[i], -7.0f), 7.0f);
+    gate[i] = (u + 1.0f) * (gc / (1.0f + expf(-1.702f * gc)));
+    return;
+  }
+  const float a = kind == 1 ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
+                            : g / (1.0f + expf(-g));
   gate[i] = a * up[i];
 }
 
@@ -222,9 +227,9 @@ void add_bias(float* y, const float* b, int64_t rows, int64_t dim, cudaStream_t 
   AX_CUDA_LAUNCHED();
 }
 
-void glu(float* gate, const float* up, int64_t count, bool gelu, cudaStream_t stream) {
+void glu(float* gate, const float* up, int64_t count, int kind, cudaStream_t stream) {
   if (count == 0) return;
-  glu_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(gate, up, count, gelu);
+  glu_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(gate, up, count, kind);
   AX_CUDA_LAUNCHED();
 }
 
