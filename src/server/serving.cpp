@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/engine.h"
+#include "model/embedding.h"
 #include "model/model.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
@@ -40,7 +41,7 @@ void start_engine(ServingContext& ctx) {
       ctx.chat_template_error = e.what();
     }
   }
-  detect_embedding_pooling(ctx);
+  ctx.embedding_pooling = detect_embedding_pooling(*ctx.source);
   ctx.engine->start();
 }
 
