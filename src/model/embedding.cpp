@@ -39,8 +39,9 @@ std::vector<float> embed_tokens(Model& model, std::span<const int32_t> ids, Embe
   std::iota(table.begin(), table.end(), 0);
   StepInput step(static_cast<int32_t>(block));
   step.add_sequence(ids, 0, table);
-  std::span<const float> hidden = be.to_host(model.hidden_states(step, kv));  // [T, H]
   std::vector<float> v(H, 0.0f);
+  std::lock_guard pass(model.pass_mutex());  // read the states before anyone's next pass
+  std::span<const float> hidden = be.to_host(model.hidden_states(step, kv));  // [T, H]
   if (pooling == EmbeddingPooling::Mean) {
     for (int64_t t = 0; t < T; ++t)
       for (int64_t h = 0; h < H; ++h) v[h] += hidden[t * H + h];

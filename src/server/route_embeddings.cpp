@@ -1,6 +1,6 @@
 // POST /v1/embeddings: one L2-normalised vector per input (model/embedding.h: the model's final
-// hidden states pooled, over a private KV cache). Runs on the HTTP thread, one pass at a
-// time, beside the engine (never blocking its loop).
+// hidden states pooled, over a private KV cache). Runs on the HTTP thread; its passes
+// take turns with the engine's steps (Model::pass_mutex).
 #include "model/embedding.h"
 #include "model/model.h"
 #include "server/api_error.h"
@@ -97,11 +97,7 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
   json data = json::array();
   int64_t tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<float> v;
-    {
-      std::lock_guard lock(ctx.embedding_mutex);
-      v = embed_tokens(*ctx.model, inputs[i], ctx.embedding_pooling);
-    }
+    const std::vector<float> v = embed_tokens(*ctx.model, inputs[i], ctx.embedding_pooling);
     tokens += static_cast<int64_t>(inputs[i].size());
     json e = {{"object", "embedding"}, {"index", i}};
     if (as_base64) e["embedding"] = base64(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));

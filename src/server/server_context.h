@@ -52,10 +52,8 @@ struct ServingContext {
   ServerMetrics metrics;
 
   // Embeddings: how token states become one vector, as the model's files say (default: the last
-  // token, right for causal decoders), and a lock so one embedding pass runs at a time beside
-  // the engine.
+  // token, right for causal decoders).
   EmbeddingPooling embedding_pooling = EmbeddingPooling::Last;
-  std::mutex embedding_mutex;
 
   // The vocabulary as a byte trie for constrained decoding; built on first use.
   std::shared_ptr<const TokenTrie> token_trie();
