@@ -2,7 +2,7 @@
 // prefill, logits at every position) and compares with the logits llama.cpp wrote for the same
 // file and ids (scripts/peer/llama_logits.cpp). Prints one JSON object per file.
 //
-//   crosscheck_logits --model M.gguf --ids 1,2,3 --peer peer.f32 [--threads 2]
+//   crosscheck_logits --model M.gguf --ids 1,2,3 --peer peer.f32 [--threads 2] [--backend cpu|cuda]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -11,10 +11,9 @@
 #include <numeric>
 #include <sstream>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "model/model.h"
 #include "util/error.h"
-#include "util/thread_pool.h"
 
 namespace {
 
@@ -27,33 +26,32 @@ int main(int argc, char** argv) {
   std::string model_path, ids_text, peer_path;
   int threads = 2;
   bool reference = false;
+  std::string backend_kind = "cpu";
   app.add_option("--model", model_path)->required();
   app.add_option("--ids", ids_text, "comma-separated token ids")->required();
   app.add_option("--peer", peer_path, "llama.cpp logits, raw float32 [T, vocab]")->required();
   app.add_option("--threads", threads);
   app.add_flag("--reference", reference, "run the scalar float32 reference ops instead of the fast kernels");
+  app.add_option("--backend", backend_kind, "cpu or cuda");
   CLI11_PARSE(app, argc, argv);
   try {
-    ax::set_default_threads(threads);
-    if (reference) ax::cpu::use_fast_kernels(false);
+    auto backend = ax::make_backend({.kind = backend_kind, .threads = threads, .reference = reference});
     std::vector<int32_t> ids;
     std::stringstream ss(ids_text);
     for (std::string t; std::getline(ss, t, ',');) ids.push_back(std::stoi(t));
     const int64_t T = static_cast<int64_t>(ids.size());
 
     auto source = ax::open_model(model_path);
-    auto model = ax::load_model(*source);
+    auto model = ax::load_model(*source, *backend);
     const auto& cfg = model->config();
     const int64_t V = cfg.vocab_size, block = 16;
-    ax::KvCache kv(cfg, (T + block - 1) / block, block);
+    ax::KvCache kv(*backend, model->kv_shape(), (T + block - 1) / block, block);
     std::vector<int32_t> table((T + block - 1) / block);
     std::iota(table.begin(), table.end(), 0);
-    ax::Batch batch;
-    batch.tokens = ids;
-    batch.sequences.push_back({0, T, 0, &table});
-    for (int64_t i = 0; i < T; ++i) batch.logit_rows.push_back(i);
-    std::vector<float> ours;
-    model->forward(batch, kv, ours);
+    ax::StepInput in(block);
+    in.add_sequence(ids, 0, table);
+    for (int64_t i = 0; i < T; ++i) in.add_logit_row(i);
+    const std::span<const float> ours = backend->to_host(model->forward(in, kv));
 
     std::vector<float> peer(static_cast<size_t>(T * V));
     std::ifstream f(peer_path, std::ios::binary);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <thread>
 #include <string>
 
 #include "format/gguf.h"
@@ -26,6 +27,7 @@ struct Shape {
   bool qk_norm;
   // Llama 3 RoPE scaling (factor, low, high, original context); factor 0 = none.
   double llama3_factor = 0, llama3_low = 1, llama3_high = 4, llama3_orig = 8192;
+  bool tied = true;  // false: an output.weight of its own (lm_head)
 };
 
 // Published configs of the real models (config.json on their model cards).
@@ -36,7 +38,9 @@ Shape shape_by_name(const std::string& name) {
     return {"qwen3", 151936, 2560, 9728, 36, 32, 8, 128, 40960, 1e6, 1e-6, true};
   if (name == "llama-3.2-1b")
     return {"llama", 128256, 2048, 8192, 16, 32, 8, 64, 131072, 5e5, 1e-5, false, 32, 1, 4, 8192};
-  ax::fail("--shape '{}' is not known (qwen3-0.6b, qwen3-4b, llama-3.2-1b)", name);
+  if (name == "llama-3.1-8b")
+    return {"llama", 128256, 4096, 14336, 32, 32, 8, 128, 131072, 5e5, 1e-5, false, 8, 1, 4, 8192, false};
+  ax::fail("--shape '{}' is not known (qwen3-0.6b, qwen3-4b, llama-3.2-1b, llama-3.1-8b)", name);
 }
 
 // Llama 3 frequency factors as llama.cpp stores them (rope_freqs.weight, one per rotated pair):
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
   std::string shape_name, vocab_path, type_name = "F16", out;
   uint64_t seed = 1;
   int64_t layers_override = 0;
-  app.add_option("--shape", shape_name, "qwen3-0.6b | qwen3-4b | llama-3.2-1b")->required();
+  app.add_option("--shape", shape_name, "qwen3-0.6b | qwen3-4b | llama-3.2-1b | llama-3.1-8b")->required();
   app.add_option("--vocab", vocab_path, "GGUF whose tokenizer.* metadata is copied")->required();
   app.add_option("--type", type_name, "tensor type of the matrices: F32, F16, BF16, Q8_0, Q4_0");
   app.add_option("--out", out, "output .gguf")->required();
@@ -109,10 +113,20 @@ int main(int argc, char** argv) {
     uint64_t stream = 0;
     auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, ax::DType t) {
       const uint64_t my = seed * 1000003 + stream++;
+      // Each row its own stream, so the rows of a chunk fill in parallel (an 8B model has 8
+      // billion values) and the file does not depend on the thread count.
       w.add_tensor_fill(name, t, {rows, cols}, [my, cols](int64_t r0, int64_t n, float* v) {
-        std::mt19937_64 rng(my ^ (static_cast<uint64_t>(r0) * 0x9E3779B97F4A7C15ull));
-        std::normal_distribution<float> d(0.0f, 0.02f);
-        for (int64_t i = 0; i < n * cols; ++i) v[i] = d(rng);
+        const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(n, std::thread::hardware_concurrency()));
+        std::vector<std::thread> pool;
+        for (int64_t th = 0; th < threads; ++th)
+          pool.emplace_back([=] {
+            for (int64_t r = th; r < n; r += threads) {
+              std::mt19937_64 rng(my ^ (static_cast<uint64_t>(r0 + r) * 0x9E3779B97F4A7C15ull));
+              std::normal_distribution<float> d(0.0f, 0.02f);
+              for (int64_t i = 0; i < cols; ++i) v[r * cols + i] = d(rng);
+            }
+          });
+        for (auto& t : pool) t.join();
       });
     };
     auto norm = [&](const std::string& name, int64_t n) {
@@ -142,6 +156,7 @@ int main(int argc, char** argv) {
       matrix(b + "ffn_down.weight", s.hidden, s.ffn, *type);
     }
     norm("output_norm.weight", s.hidden);
+    if (!s.tied) matrix("output.weight", s.vocab, s.hidden, *type);
     w.write(out);
     std::printf("wrote %s (%s, %lld layers, %s)\n", out.c_str(), shape_name.c_str(),
                 static_cast<long long>(s.layers), type_name.c_str());

@@ -8,7 +8,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev                  # JSON (configs, tokenizer.json, HTTP bodies)
   libboost-dev                        # Boost.Asio + Boost.Beast: the HTTP server
-  libcpp-httplib-dev                  # HTTP client of the server tests
+  libcpp-httplib-dev                  # HTTP client (bench run --url, the server tests)
+  libssl-dev                          # sha256 of model files (bench manifests)
   libpcre2-dev                        # Unicode-aware pre-tokenizer regexes
   libicu-dev                          # Unicode normalization (NFC) for tokenizers
   libxxhash-dev                       # prefix-cache block hashes

@@ -15,3 +15,20 @@ set_tests_properties(bench_speed_depth_with_batch_refused PROPERTIES LABELS cli 
 add_test(NAME bench_speed_past_context_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -p 32 -n 16 -d 3000)
 set_tests_properties(bench_speed_past_context_refused PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
   "reach position 3032 but the model's context is 2048 tokens")
+
+# ax_test_bench runs the real binary for its end-to-end tests (bench run in-process and --url).
+if(TARGET ax_test_bench AND TARGET ax-engine)
+  target_compile_definitions(ax_test_bench PRIVATE AX_ENGINE_BINARY="$<TARGET_FILE:ax-engine>")
+  add_dependencies(ax_test_bench ax-engine)
+endif()
+
+# Every shipped manifest (bench/manifests/) runs in its small variant on the bundled models, with
+# its own checks (bench run exits non-zero when one fails). A second or less each.
+file(GLOB AX_BENCH_MANIFESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bench/manifests/*.json)
+foreach(manifest ${AX_BENCH_MANIFESTS})
+  get_filename_component(name ${manifest} NAME_WE)
+  set(out ${CMAKE_BINARY_DIR}/bench-manifest-runs/${name})
+  add_test(NAME bench_manifest_${name}
+           COMMAND sh -c "rm -rf '${out}' && exec '$<TARGET_FILE:ax-engine>' bench run '${manifest}' --variant small --no-progress --out '${out}'")
+  set_tests_properties(bench_manifest_${name} PROPERTIES LABELS cli TIMEOUT 120)
+endforeach()

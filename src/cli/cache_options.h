@@ -2,7 +2,7 @@
 // --kv-type, shared by the subcommands that run a model (serve, generate, chat, bench speed).
 #include <CLI/CLI.hpp>
 
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 
 namespace ax::cli {
 

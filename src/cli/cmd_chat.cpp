@@ -18,7 +18,7 @@
 #include <random>
 #include <string>
 
-#include "backend/cpu/ops.h"
+#include "cli/backend_options.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
@@ -41,7 +41,7 @@ struct ChatOptions {
   int64_t max_tokens = 512;
   SamplingParams sampling;
   bool seed_given = false;
-  int threads = 0;  // 0: all hardware threads
+  BackendOptions backend;
   KvType kv_type = KvType::F16;
   bool chatml_fallback = false;
   bool stats = false;
@@ -100,12 +100,12 @@ std::string trim(const std::string& s) {
 }
 
 int run_chat(ChatOptions o) {
-  cpu::set_num_threads(o.threads);
   if (!o.seed_given) o.sampling.seed = std::random_device{}();
   if (o.max_tokens < 1) fail("--max-tokens {} must be at least 1", o.max_tokens);
 
+  auto backend = make_backend(o.backend);
   auto source = open_model(o.model);
-  auto model = load_model(*source);
+  auto model = load_model(*source, *backend);
   auto tok = load_tokenizer(*source);
   validate(o.sampling, model->config().vocab_size);
 
@@ -215,7 +215,7 @@ const RegisterCommand kChat{
       add_sampling_options(sub, o->sampling);
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed of the first reply (each later reply uses the next one)");
-      sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+      add_backend_options(sub, o->backend);
       add_kv_type_option(sub, o->kv_type);
       sub.add_flag("--chatml-fallback", o->chatml_fallback,
                    "Use the plain ChatML layout when the model has no usable chat template");

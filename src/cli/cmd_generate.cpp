@@ -11,14 +11,14 @@
 #include <random>
 #include <sstream>
 
-#include "backend/cpu/ops.h"
+#include "backend/kv_cache.h"
+#include "cli/backend_options.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
 #include "engine/sampler.h"
 #include "engine/spec_generate.h"
 #include "engine/spec_sequence.h"
-#include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
@@ -34,7 +34,7 @@ struct GenerateOptions {
   int64_t max_tokens = 256;
   SamplingParams sampling;
   bool seed_given = false;
-  int threads = 0;  // 0: all hardware threads
+  BackendOptions backend;
   KvType kv_type = KvType::F16;
   bool ignore_eos = false;
   bool echo = true;
@@ -59,12 +59,12 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 }
 
 int run_generate(GenerateOptions o) {
-  cpu::set_num_threads(o.threads);  // 0: all hardware threads
   if (!o.seed_given) o.sampling.seed = std::random_device{}();
   if (o.max_tokens < 0) fail("--max-tokens {} must be >= 0", o.max_tokens);
 
+  auto backend = make_backend(o.backend);
   auto source = open_model(o.model);
-  auto model = load_model(*source);
+  auto model = load_model(*source, *backend);
   const ModelConfig& cfg = model->config();
   // With --prompt-ids the tokenizer is optional: without one, output is printed as token ids.
   std::unique_ptr<Tokenizer> tok;
@@ -157,7 +157,7 @@ const RegisterCommand kGenerate{
       add_sampling_options(sub, o->sampling);
       sub.add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampling.seed = s; o->seed_given = true; },
                                         "Random seed (default: a fresh one, printed at the end)");
-      sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
+      add_backend_options(sub, o->backend);
       add_kv_type_option(sub, o->kv_type);
       sub.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
       sub.add_flag("!--no-echo", o->echo, "Do not print the prompt before the continuation");

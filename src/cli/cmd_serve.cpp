@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "backend/cpu/ops.h"
+#include "cli/backend_options.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "model/model.h"
@@ -69,10 +69,8 @@ int run_serve(ServerOptions o) {
   std::signal(SIGPIPE, SIG_IGN);
   server::install_fatal_signal_handlers();
 
-  if (o.threads < 0) fail("--threads {} must be >= 0", o.threads);
   if (o.max_concurrent < 1) fail("--max-concurrent {} must be >= 1", o.max_concurrent);
   if (!std::filesystem::exists(o.model_path)) fail("--model {}: no such file or folder", o.model_path);
-  cpu::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 
   ServingContext ctx;
   ctx.options = o;
@@ -101,9 +99,10 @@ int run_serve(ServerOptions o) {
   try {
     LoadProgress progress;
     progress.stage(1, 4, "opening " + o.model_path);
+    ctx.backend = make_backend(o.backend);
     ctx.source = open_model(o.model_path);
-    progress.stage(2, 4, "weights");
-    ctx.model = load_model(*ctx.source);
+    progress.stage(2, 4, "weights to " + ctx.backend->description());
+    ctx.model = load_model(*ctx.source, *ctx.backend);
     progress.stage(3, 4, "tokenizer");
     ctx.tokenizer = load_tokenizer(*ctx.source);
     progress.stage(4, 4, "engine");
@@ -175,8 +174,10 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub.add_flag("--log-requests", o->log_requests, "One access-log line per request on stderr");
-  sub.add_option("-t,--threads", o->threads, "CPU threads (0: all)")->capture_default_str();
-  sub.add_option("--kv-memory-mb", o->kv_memory_mb, "Memory for the KV cache pool, MiB")->capture_default_str();
+  add_backend_options(sub, o->backend);
+  sub.add_option("--kv-memory-mb", o->kv_memory_mb,
+                 "Memory for the KV cache pool, MiB (default: 512 on the CPU; on a GPU --gpu-memory-fraction of "
+                 "what is free after the weights)");
   add_kv_type_option(sub, o->kv_type);
   sub.add_option("--max-num-seqs", o->max_num_seqs, "Sequences batched in one step at most")->capture_default_str();
   sub.add_option("--shutdown-grace", o->shutdown_grace_s, "Seconds in-flight requests get to finish on SIGINT/SIGTERM")

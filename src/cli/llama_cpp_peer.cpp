@@ -28,23 +28,24 @@ std::string run_capture(const std::string& cmd) {
   return out;
 }
 
-std::string tool(const std::string& name) {
-  const std::string path = llama_cpp_bin_dir() + "/" + name;
+std::string tool(const std::string& name, bool gpu) {
+  const std::string path = llama_cpp_bin_dir(gpu) + "/" + name;
   if (!std::filesystem::exists(path))
-    fail("{} not found: build llama.cpp with scripts/build-llama-cpp.sh (or set AX_LLAMA_CPP_BIN)", path);
+    fail("{} not found: build llama.cpp with scripts/build-llama-cpp.sh{} (or set AX_LLAMA_CPP_BIN)", path,
+         gpu ? " --cuda" : "");
   return path;
 }
 
 }  // namespace
 
-std::string llama_cpp_bin_dir() {
+std::string llama_cpp_bin_dir(bool gpu) {
   if (const char* env = std::getenv("AX_LLAMA_CPP_BIN")) return env;
-  return std::string(AX_SOURCE_DIR) + "/third_party/llama.cpp/build-cpu/bin";
+  return std::string(AX_SOURCE_DIR) + (gpu ? "/third_party/llama.cpp/build-cuda/bin" : "/third_party/llama.cpp/build-cpu/bin");
 }
 
-PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t depth, int threads) {
-  const std::string cmd = fmt::format("{} -m {} -p {} -n {} -d {} -t {} -r 1 -o json", quote(tool("llama-bench")),
-                                      quote(model), prompt, gen, depth, threads);
+PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t depth, int threads, bool gpu) {
+  const std::string cmd = fmt::format("{} -m {} -p {} -n {} -d {} -t {} -r 1 -o json{}", quote(tool("llama-bench", gpu)),
+                                      quote(model), prompt, gen, depth, threads, gpu ? " -ngl 99 -fa 1" : "");
   const auto rows = nlohmann::json::parse(run_capture(cmd));
   PeerResult r;
   for (const auto& row : rows) {
@@ -55,10 +56,12 @@ PeerResult run_llama_bench(const std::string& model, int64_t prompt, int64_t gen
   return r;
 }
 
-PeerResult run_llama_batched_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t batch, int threads) {
+PeerResult run_llama_batched_bench(const std::string& model, int64_t prompt, int64_t gen, int64_t batch, int threads,
+                                   bool gpu) {
   const int64_t ctx = (prompt + gen) * batch + 64;
-  const std::string cmd = fmt::format("{} -m {} -c {} -b 2048 -ub 512 -npp {} -ntg {} -npl {} -t {} --output-format jsonl",
-                                      quote(tool("llama-batched-bench")), quote(model), ctx, prompt, gen, batch, threads);
+  const std::string cmd = fmt::format(
+      "{} -m {} -c {} -b 2048 -ub 512 -npp {} -ntg {} -npl {} -t {} --output-format jsonl{}",
+      quote(tool("llama-batched-bench", gpu)), quote(model), ctx, prompt, gen, batch, threads, gpu ? " -ngl 99 -fa on" : "");
   std::istringstream lines(run_capture(cmd));
   PeerResult r;
   for (std::string line; std::getline(lines, line);) {

@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Help and version exit 0; any usage error exits 1 (CLI11's own codes are not part of our
+    // interface).
+    return app.exit(e) == 0 ? 0 : 1;
   }
   try {
     for (auto& [sub, run] : runs)

@@ -48,7 +48,10 @@ int32_t BlockManager::allocate() {
   if (head_ < 0) fail("block manager: out of KV blocks (all {} in use)", num_blocks());
   int32_t b = head_;
   list_remove(b);
-  cache_.erase(b);  // evict: the least recently released cached block, or an uncached one
+  if (cache_.contains(b)) {  // evict: the least recently released cached block
+    cache_.erase(b);
+    ++evictions_;
+  }
   ref_[b] = 1;
   return b;
 }

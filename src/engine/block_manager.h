@@ -43,6 +43,7 @@ class BlockManager {
   int64_t num_free() const { return num_free_; }  // unreferenced (including evictable cached)
   int64_t num_used() const { return num_blocks() - num_free_; }
   int64_t num_cached() const { return cache_.size(); }  // registered, referenced or not
+  int64_t num_evictions() const { return evictions_; }  // cached blocks reused for other tokens
   bool prefix_caching() const { return prefix_caching_; }
   std::span<const int32_t> ref_counts() const { return ref_; }
   int64_t blocks_for_tokens(int64_t num_tokens) const { return (num_tokens + block_size_ - 1) / block_size_; }
@@ -104,6 +105,7 @@ class BlockManager {
   std::vector<uint8_t> in_free_;
   int32_t head_ = -1, tail_ = -1;
   int64_t num_free_ = 0;
+  int64_t evictions_ = 0;
   std::unordered_map<int64_t, Seq> seqs_;
   PrefixCache cache_;
 };

@@ -74,7 +74,8 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
   if (mc.max_position_embeddings > 0 && cfg_.max_model_len > mc.max_position_embeddings)
     fail("--max-model-len {} exceeds the model's context of {} tokens", cfg_.max_model_len, mc.max_position_embeddings);
   if (cfg_.num_kv_blocks <= 0) {
-    KvPoolPlan p = plan_kv_pool(mc, cfg_.block_size, cfg_.kv_memory_bytes, cfg_.max_num_seqs, cfg_.max_model_len,
+    KvPoolPlan p = plan_kv_pool(model_.kv_shape(), cfg_.block_size, cfg_.kv_memory_bytes,
+                                model_.backend().default_kv_budget(), cfg_.max_num_seqs, cfg_.max_model_len,
                                 cfg_.kv_type);
     cfg_.num_kv_blocks = p.num_blocks;
     kv_explanation_ = p.explanation;
@@ -82,7 +83,9 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
     kv_explanation_ = fmt::format("KV cache: {} blocks of {} tokens, {} (--kv-blocks)", cfg_.num_kv_blocks,
                                   cfg_.block_size, kv_type_name(cfg_.kv_type));
   }
-  kv_ = std::make_unique<KvCache>(mc, cfg_.num_kv_blocks, cfg_.block_size, cfg_.kv_type);
+  kv_ = std::make_unique<KvCache>(model_.backend(), model_.kv_shape(), cfg_.num_kv_blocks, cfg_.block_size,
+                                  cfg_.kv_type);
+  step_ = StepInput(static_cast<int32_t>(cfg_.block_size));
   blocks_ = std::make_unique<BlockManager>(cfg_.num_kv_blocks, cfg_.block_size, cfg_.prefix_caching);
   sched_.block_size = cfg_.block_size;
   sched_.num_blocks = cfg_.num_kv_blocks;
@@ -269,39 +272,42 @@ bool Engine::step() {
     }
   }
 
-  // One batch: each scheduled sequence's rows in plan order. Rows past the known tokens are draft
+  // One step: each scheduled sequence's rows in plan order. Rows past the known tokens are draft
   // tokens. Logits are needed from the last known token on.
-  batch_.tokens.clear();
-  batch_.sequences.clear();
-  batch_.logit_rows.clear();
+  step_.clear();
   struct RowSpan {
     Sequence* seq;
     int64_t start, num_rows, first_logit, num_logits;
   };
   std::vector<RowSpan> spans;
+  std::vector<int32_t> rows;
   for (const ScheduledSeq& p : plan.scheduled) {
     Sequence& s = *seqs_.at(p.id);
     blocks_->grow(s.id, p.start + p.num_tokens);
-    const int64_t offset = batch_.num_tokens();
+    rows.clear();
     for (int64_t pos = p.start; pos < p.start + p.num_tokens; ++pos)
-      batch_.tokens.push_back(pos < s.num_tokens() ? s.tokens[pos] : s.draft.at(pos - s.num_tokens()));
-    batch_.sequences.push_back({offset, p.num_tokens, p.start, &blocks_->table(s.id)});
-    RowSpan span{&s, p.start, p.num_tokens, static_cast<int64_t>(batch_.logit_rows.size()), 0};
+      rows.push_back(pos < s.num_tokens() ? s.tokens[pos] : s.draft.at(pos - s.num_tokens()));
+    const int64_t offset = step_.add_sequence(rows, p.start, blocks_->table(s.id));
+    RowSpan span{&s, p.start, p.num_tokens, step_.num_logit_rows(), 0};
     for (int64_t pos = std::max(p.start, s.num_tokens() - 1); pos < p.start + p.num_tokens; ++pos) {
-      batch_.logit_rows.push_back(offset + (pos - p.start));
+      step_.add_logit_row(offset + (pos - p.start));
       ++span.num_logits;
     }
     spans.push_back(span);
   }
 
+  // Held until the last logits row is sampled: another thread's pass (embeddings) would
+  // overwrite the rows being read.
+  std::unique_lock pass(model_.pass_mutex());
+  std::span<const float> logits;
   try {
     const auto t_forward = EngineClock::now();
-    if (!batch_.tokens.empty()) model_.forward(batch_, *kv_, logits_);
+    if (step_.num_tokens() > 0) logits = model_.backend().to_host(model_.forward(step_, *kv_));
     // Decode-only steps teach the speculation gate what a row costs (prefill chunks would skew
     // the fit towards their own, cheaper-per-row regime).
     if (std::all_of(plan.scheduled.begin(), plan.scheduled.end(),
                     [](const ScheduledSeq& p) { return p.kind == ScheduleKind::Decode; }))
-      step_cost_.record(batch_.num_tokens(), seconds(EngineClock::now() - t_forward));
+      step_cost_.record(step_.num_tokens(), seconds(EngineClock::now() - t_forward));
   } catch (const std::exception& e) {
     for (const RowSpan& sp : spans) finish(*sp.seq, FinishReason::Error, {}, fmt::format("model forward failed: {}", e.what()));
     drain_inbox();
@@ -318,16 +324,21 @@ bool Engine::step() {
       continue;
     }
     try {
-      process_rows(s, sp.start, sp.num_rows, logits_.data() + sp.first_logit * vocab);
+      process_rows(s, sp.start, sp.num_rows, logits.data() + sp.first_logit * vocab);
     } catch (const std::exception& e) {
       // Sampling, a logits processor or a drafter failed for this request: it alone fails.
       finish(s, FinishReason::Error, {}, fmt::format("generating the next token failed: {}", e.what()));
     }
   }
+  pass.unlock();
 
   counters_.steps += 1;
   counters_.computed_tokens += plan.num_tokens;
   counters_.last_step_tokens = plan.num_tokens;
+  counters_.last_step_decode_rows = counters_.last_step_prefill_rows = 0;
+  for (const ScheduledSeq& p : plan.scheduled)
+    (p.kind == ScheduleKind::Decode ? counters_.last_step_decode_rows : counters_.last_step_prefill_rows) += p.num_tokens;
+  counters_.last_step_sequences = static_cast<int64_t>(plan.scheduled.size());
   counters_.last_step_s = seconds(EngineClock::now() - t0);
   counters_.step_seconds_total += counters_.last_step_s;
   drain_inbox();  // erases the sequences that finished in this step
@@ -479,6 +490,7 @@ void Engine::publish_metrics() {
   m.kv_blocks_used = blocks_->num_used();
   m.kv_blocks_free = blocks_->num_free();
   m.kv_blocks_cached = blocks_->num_cached();
+  m.prefix_evictions = blocks_->num_evictions();
   std::lock_guard<std::mutex> lock(metrics_mu_);
   snapshot_ = m;
 }

@@ -6,7 +6,7 @@
 //   drain the inbox (new requests, cancellations)
 //   -> plan (pure scheduler, engine/scheduler.h) over a snapshot of the sequences and KV blocks
 //   -> apply it: preempt, reject, admit (take cached prefix blocks), grow block tables
-//   -> build one Batch (every scheduled sequence's rows: decode tokens, draft tokens, prefill chunks)
+//   -> build one StepInput (every scheduled sequence's rows: decode tokens, draft tokens, prefill chunks)
 //   -> Model::forward (logits only for rows that sample)
 //   -> per sequence: sample with its own sampler/RNG (verify drafts), append tokens, roll back
 //      rejected draft K/V, register full blocks in the prefix cache, check stop conditions, emit
@@ -32,7 +32,8 @@
 #include "engine/request.h"
 #include "engine/scheduler.h"
 #include "engine/spec_gate.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
+#include "backend/step_input.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -54,7 +55,7 @@ struct EngineConfig {
   int64_t max_model_len = 0;       // 0: the model's max_position_embeddings
   bool prefix_caching = true;
   // K/V element type: f16 (llama.cpp's default too) halves the cache's memory and the bytes
-  // attention reads per token; f32 keeps K/V exactly as computed (model/kv_cache.h).
+  // attention reads per token; f32 keeps K/V exactly as computed (backend/kv_cache.h).
   KvType kv_type = KvType::F16;
   SpecGateOptions speculation;     // when n-gram drafting pays (engine/spec_gate.h)
 };
@@ -132,8 +133,7 @@ class Engine {
   mutable std::mutex metrics_mu_;
   EngineMetrics snapshot_;
 
-  Batch batch_;
-  std::vector<float> logits_;
+  StepInput step_;
 };
 
 }  // namespace ax

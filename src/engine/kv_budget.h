@@ -5,13 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "model/config.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 
 namespace ax {
-
-// MemAvailable from /proc/meminfo in bytes, or 0 when it cannot be read.
-int64_t available_memory_bytes();
 
 struct KvPoolPlan {
   int64_t num_blocks = 0;
@@ -19,13 +15,11 @@ struct KvPoolPlan {
   std::string explanation;  // one line: where the number came from (for logs and `doctor`)
 };
 
-// budget_bytes > 0: use exactly that budget (the --kv-memory flag). 0: default_fraction of
-// available memory. Either way capped at max_num_seqs * max_model_len tokens (rounded up to
+// budget_bytes > 0: use exactly that budget (the --kv-memory flag). 0: the backend's default (a
+// share of its free memory, Backend::default_kv_budget). Either way capped at max_num_seqs * max_model_len tokens (rounded up to
 // blocks) and never below the blocks one full-length sequence needs when the budget allows it.
 // Throws ax::Error when not even one block fits the budget.
-KvPoolPlan plan_kv_pool(const ModelConfig& cfg, int64_t block_size, int64_t budget_bytes,
+KvPoolPlan plan_kv_pool(const KvShape& shape, int64_t block_size, int64_t budget_bytes, const KvBudget& default_budget,
                         int64_t max_num_seqs, int64_t max_model_len, KvType type);
-
-inline constexpr double kDefaultKvMemoryFraction = 0.25;
 
 }  // namespace ax

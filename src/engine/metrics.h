@@ -28,6 +28,7 @@ struct EngineMetrics {
   int64_t kv_blocks_free = 0;    // unreferenced, including cached ones that may be evicted
   int64_t kv_blocks_cached = 0;  // registered in the prefix cache (used or free)
   int64_t kv_block_size = 0;
+  int64_t prefix_evictions = 0;  // since start: cached blocks reused for other tokens
   // Since start.
   int64_t requests_submitted = 0;
   int64_t requests_finished = 0;  // stop or length
@@ -42,6 +43,11 @@ struct EngineMetrics {
   double step_seconds_total = 0;
   double last_step_s = 0;
   int64_t last_step_tokens = 0;
+  // The last step's mix (bench traces): decode rows (draft rows included), prefill rows (prompt
+  // chunks and recomputation after preemption), sequences in the batch.
+  int64_t last_step_decode_rows = 0;
+  int64_t last_step_prefill_rows = 0;
+  int64_t last_step_sequences = 0;
   SpecMetrics speculation;  // summed over finished and running requests
 
   double prefix_hit_rate() const {

@@ -6,7 +6,7 @@
 
 #include "engine/spec_sequence.h"
 #include "engine/spec_verify.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "util/error.h"
 
 namespace ax {
@@ -30,7 +30,8 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   if (cfg.max_position_embeddings > 0 && n_prompt >= cfg.max_position_embeddings)
     fail("generate: the prompt's {} tokens do not fit the model's context of {}", n_prompt,
          cfg.max_position_embeddings);
-  KvCache kv(cfg, (context + o.block_size - 1) / o.block_size, o.block_size, o.kv_type);
+  Backend& be = model.backend();
+  KvCache kv(be, model.kv_shape(), (context + o.block_size - 1) / o.block_size, o.block_size, o.kv_type);
   std::vector<int32_t> table(kv.num_blocks());
   std::iota(table.begin(), table.end(), 0);
 
@@ -40,13 +41,11 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   SpecSequence spec(o.speculation, prompt, o.gate);
   StepCostModel cost(o.gate);
 
-  Batch batch;
-  batch.tokens.assign(prompt.begin(), prompt.end());
-  batch.sequences = {{0, n_prompt, 0, &table}};
-  batch.logit_rows = {n_prompt - 1};
-  std::vector<float> logits;
+  StepInput in(static_cast<int32_t>(o.block_size));
+  in.add_sequence(prompt, 0, table);
+  in.add_logit_row(n_prompt - 1);
   const auto t_prefill = std::chrono::steady_clock::now();
-  model.forward(batch, kv, logits);
+  std::span<const float> logits = be.to_host(model.forward(in, kv));
   r.prefill_s = seconds_since(t_prefill);
   if (o.max_tokens == 0) return r;
 
@@ -84,14 +83,14 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
         std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
     r.row_cost = cost.row_cost(1);
     draft = spec.propose(cap, r.row_cost, cost.jump_cost(1));
-    batch.tokens.assign(1, r.tokens.back());
-    batch.tokens.insert(batch.tokens.end(), draft.begin(), draft.end());
-    const int64_t rows = static_cast<int64_t>(batch.tokens.size());
-    batch.sequences = {{0, rows, pos, &table}};
-    batch.logit_rows.resize(rows);
-    std::iota(batch.logit_rows.begin(), batch.logit_rows.end(), 0);
+    std::vector<int32_t> rows_in(1, r.tokens.back());
+    rows_in.insert(rows_in.end(), draft.begin(), draft.end());
+    const int64_t rows = static_cast<int64_t>(rows_in.size());
+    in.clear();
+    in.add_sequence(rows_in, pos, table);
+    for (int64_t i = 0; i < rows; ++i) in.add_logit_row(i);
     const auto t_step = std::chrono::steady_clock::now();
-    model.forward(batch, kv, logits);
+    logits = be.to_host(model.forward(in, kv));
     cost.record(rows, seconds_since(t_step));
     ++r.forward_steps;
   }

@@ -15,7 +15,7 @@
 #include "engine/spec_metrics.h"
 #include "engine/spec_params.h"
 #include "engine/spec_gate.h"
-#include "model/kv_cache.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 
 namespace ax {

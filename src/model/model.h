@@ -1,12 +1,13 @@
 #pragma once
-// A loaded model ready to run: forward(batch) writes K/V for every new token into the paged cache
-// and returns logits for the requested rows.
+// A loaded model ready to run on a backend: forward(step) writes K/V for every new token into the
+// paged cache and returns logits for the requested rows, in the backend's memory.
 #include <memory>
-#include <vector>
+#include <mutex>
 
-#include "model/batch.h"
+#include "backend/backend.h"
+#include "backend/kv_cache.h"
+#include "backend/step_input.h"
 #include "model/config.h"
-#include "model/kv_cache.h"
 #include "model/model_source.h"
 #include "util/error.h"
 
@@ -16,18 +17,34 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelConfig& config() const = 0;
-  // logits: [batch.logit_rows.size(), vocab_size], row-major.
-  virtual void forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) = 0;
-  // The same pass without lm_head: the final-normed hidden state of every token of the batch
-  // (what lm_head would read), for embeddings. hidden: [batch.num_tokens(), hidden_size],
-  // row-major. Writes K/V like forward; batch.logit_rows is ignored. Models that cannot say
-  // (test doubles) keep this default, which refuses.
-  virtual void hidden_states(const Batch& batch, KvCache& kv, std::vector<float>& hidden) {
+  virtual Backend& backend() const = 0;
+  // What the model keeps per token and layer: the KV cache to build for it.
+  virtual KvShape kv_shape() const {
+    const ModelConfig& c = config();
+    return {c.num_layers, c.num_kv_heads, c.head_dim};
+  }
+  // One step: validates `step` against kv, writes the K/V of every token into kv and returns the
+  // logits of step.logit_rows, [R, vocab] float32 in the backend's memory (Backend::to_host reads
+  // them), valid until the model's next call.
+  virtual Tensor forward(const StepInput& step, KvCache& kv) = 0;
+  // The same pass without lm_head: the final-normed hidden state of every token of the step (what
+  // lm_head would read), [T, hidden], for embeddings. Writes K/V like forward; logit rows are
+  // ignored. Models that cannot say (test doubles) keep this default, which refuses.
+  virtual Tensor hidden_states(const StepInput& step, KvCache& kv) {
     fail("model '{}' does not expose hidden states (needed for embeddings)", config().arch_name);
   }
+
+  // A pass's result stays valid only until the next pass (it lives in the model's workspace and
+  // the backend's host buffers). Threads that run passes beside each other (the engine's thread,
+  // embeddings on others) hold this lock from the pass until they are done reading its result.
+  std::mutex& pass_mutex() { return pass_mu_; }
+
+ private:
+  std::mutex pass_mu_;
 };
 
-// Builds the model for source.config().arch; source must outlive the model (weights are views).
-std::unique_ptr<Model> load_model(const ModelSource& source);
+// Builds the model for source.config().arch on `backend` (weights uploaded once). source and
+// backend must outlive the model (the CPU reads weights in place from the source's mapping).
+std::unique_ptr<Model> load_model(const ModelSource& source, Backend& backend);
 
 }  // namespace ax

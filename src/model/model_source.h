@@ -13,6 +13,7 @@
 namespace ax {
 
 class GgufFile;
+class Tokenizer;
 
 class ModelSource {
  public:
@@ -44,5 +45,8 @@ class ModelSource {
 
 // Opens a .gguf file or a Hugging Face folder; throws ax::Error with a one-line reason.
 std::unique_ptr<ModelSource> open_model(const std::string& path);
+
+// The model's tokenizer: from GGUF metadata, or tokenizer.json/tokenizer_config.json in the HF folder.
+std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source);
 
 }  // namespace ax

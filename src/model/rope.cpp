@@ -17,8 +17,8 @@ double yarn_correction_dim(double num_rotations, double dim, double base, double
 
 }  // namespace
 
-cpu::RopeFreqs make_rope_freqs(const RopeConfig& rope, int64_t head_dim) {
-  cpu::RopeFreqs f;
+RopeFreqs make_rope_freqs(const RopeConfig& rope, int64_t head_dim) {
+  RopeFreqs f;
   f.rotary_dim = rope.rotary_dim > 0 ? rope.rotary_dim : head_dim;
   if (f.rotary_dim > head_dim || f.rotary_dim % 2 != 0)
     fail("rope: rotary_dim {} must be even and at most head_dim {}", f.rotary_dim, head_dim);

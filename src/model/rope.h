@@ -3,12 +3,12 @@
 // variants (linear, llama3, yarn), computed as Hugging Face transformers computes them.
 #include <cstdint>
 
-#include "backend/cpu/ops.h"
+#include "backend/rope_freqs.h"
 #include "model/config.h"
 
 namespace ax {
 
 // head_dim: the per-head width; rope.rotary_dim (0 = all of head_dim) says how much of it rotates.
-cpu::RopeFreqs make_rope_freqs(const RopeConfig& rope, int64_t head_dim);
+RopeFreqs make_rope_freqs(const RopeConfig& rope, int64_t head_dim);
 
 }  // namespace ax

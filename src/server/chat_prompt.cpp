@@ -3,6 +3,7 @@
 #include "server/api_error.h"
 #include "server/prompt_guard.h"
 #include "server/tool_call_parser.h"
+#include "tokenizer/chat_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -85,15 +86,6 @@ TemplateMessages template_messages(const ChatRequest& cr, const ordered_json& ra
   return out;
 }
 
-ChatTemplateOptions base_template_options(const ServingContext& ctx) {
-  ChatTemplateOptions opt;
-  opt.add_generation_prompt = true;
-  const Tokenizer& tok = *ctx.tokenizer;
-  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
-  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
-  return opt;
-}
-
 std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
                                         bool with_tools) {
   if (!ctx.chat_template) {
@@ -101,7 +93,7 @@ std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& 
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
-  ChatTemplateOptions opt = base_template_options(ctx);
+  ChatTemplateOptions opt = chat_template_options(*ctx.tokenizer);
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");

@@ -26,9 +26,6 @@ struct TemplateMessages {
 TemplateMessages template_messages(const ChatRequest& cr, const nlohmann::ordered_json& raw,
                                    const ChatTemplateCaps& caps, bool with_tools);
 
-// The options every render of the model's template uses (its BOS/EOS token text).
-ChatTemplateOptions base_template_options(const ServingContext& ctx);
-
 // raw: the request body parsed with key order kept (templates print tool schemas as sent).
 // with_tools: hand raw["tools"] to the template. A model without a usable template, or a
 // template that fails on these messages, is a 400 naming 'messages'.

@@ -80,4 +80,21 @@ std::string ServerMetrics::render(const std::vector<ExternalMetric>& engine) con
   return out;
 }
 
+std::optional<double> prometheus_value(const std::string& text, const std::string& name) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(at, name.size(), name) == 0 && at + name.size() < end && text[at + name.size()] == ' ') {
+      try {
+        return std::stod(text.substr(at + name.size() + 1, end - at - name.size() - 1));
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace ax::server

@@ -7,8 +7,11 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "engine/metric_samples.h"
 
 namespace ax::server {
 
@@ -28,12 +31,7 @@ class Histogram {
 };
 
 // One sample of a gauge or counter owned elsewhere (the engine), for render().
-struct ExternalMetric {
-  std::string name;
-  std::string help;
-  std::string type;  // "gauge" or "counter"
-  double value = 0;
-};
+using ExternalMetric = MetricSample;
 
 class ServerMetrics {
  public:
@@ -59,5 +57,9 @@ class ServerMetrics {
   std::atomic<int64_t> in_flight_{0};
   Histogram ttft_, inter_token_, duration_;
 };
+
+// The value of the first sample named `name` (labels included in the name, if any) in a
+// Prometheus text exposition; nothing when absent. Clients (bench, tests) read /metrics with it.
+std::optional<double> prometheus_value(const std::string& text, const std::string& name);
 
 }  // namespace ax::server

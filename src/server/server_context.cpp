@@ -1,5 +1,6 @@
 #include "server/server_context.h"
 
+#include "backend/backend.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "model/model_source.h"

@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "model/embedding.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
 #include "server/template_caps.h"
 
 namespace ax {
+class Backend;
 class ModelSource;
 class Model;
 class Tokenizer;
@@ -42,6 +44,7 @@ struct ServingContext {
   std::mutex model_file_mu;
   std::string model_file_problem;
 
+  std::unique_ptr<Backend> backend;  // declared before the model: destroyed after it
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -57,11 +60,8 @@ struct ServingContext {
   ServerMetrics metrics;
 
   // Embeddings: how token states become one vector, as the model's files say (default: the last
-  // token, right for causal decoders), and a lock so one embedding pass runs at a time beside
-  // the engine.
-  enum class Pooling { Last, Mean };
-  Pooling embedding_pooling = Pooling::Last;
-  std::mutex embedding_mutex;
+  // token, right for causal decoders).
+  EmbeddingPooling embedding_pooling = EmbeddingPooling::Last;
 
   // The vocabulary as a byte trie for constrained decoding; built on first use.
   std::shared_ptr<const TokenTrie> token_trie();

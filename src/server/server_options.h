@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+#include "backend/kv_cache.h"
 #include "engine/spec_params.h"
-#include "model/kv_cache.h"
 
 namespace ax::server {
 
@@ -25,9 +26,9 @@ struct ServerOptions {
   double write_timeout_s = 30;                // a client that takes no response bytes this long is dropped
   bool log_requests = false;                  // one access-log line per request on stderr
   int max_concurrent = 256;                   // generation requests in flight at once; more get 429
-  int threads = 0;                            // CPU backend threads (0: all)
+  BackendOptions backend;                     // --backend, --device, --threads, --gpu-memory-fraction
   int64_t kv_blocks = 0;                      // KV pool size in blocks (0: from kv_memory_mb)
-  int64_t kv_memory_mb = 512;                 // KV pool memory budget
+  int64_t kv_memory_mb = -1;                  // KV pool memory budget (-1: 512 on the CPU, else the backend's)
   KvType kv_type = KvType::F16;               // KV cache element type
   int64_t max_num_seqs = 64;                  // sequences the engine runs in one batch
   double shutdown_grace_s = 10;               // in-flight requests get this long to finish on SIGTERM

@@ -1,16 +1,22 @@
 #include "server/serving.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <random>
 
 #include <fmt/ranges.h>
 
 #include "engine/engine.h"
+#include "engine/metric_samples.h"
+#include "model/embedding.h"
 #include "model/model.h"
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/prompt_guard.h"
+#include "tokenizer/chat_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,7 +25,11 @@ namespace ax::server {
 void start_engine(ServingContext& ctx) {
   const ModelConfig& cfg = ctx.model->config();
   EngineConfig ec;
-  ec.kv_memory_bytes = ctx.options.kv_memory_mb * (int64_t{1} << 20);
+  // --kv-memory-mb unset: 512 MiB on the CPU (the weights share that memory), the backend's own
+  // default elsewhere (a share of the device memory free after the weights).
+  int64_t kv_mb = ctx.options.kv_memory_mb;
+  if (kv_mb < 0) kv_mb = ctx.model->backend().name() == "cpu" ? 512 : 0;
+  ec.kv_memory_bytes = kv_mb * (int64_t{1} << 20);
   ec.kv_type = ctx.options.kv_type;
   ec.max_num_seqs = ctx.options.max_num_seqs;
   ctx.engine = std::make_unique<Engine>(*ctx.model, ctx.tokenizer.get(), ec);
@@ -34,12 +44,12 @@ void start_engine(ServingContext& ctx) {
   if (!source.empty()) {
     try {
       ctx.chat_template = std::make_unique<ChatTemplate>(source);
-      ctx.chat_caps = probe_chat_template(*ctx.chat_template, base_template_options(ctx));
+      ctx.chat_caps = probe_chat_template(*ctx.chat_template, chat_template_options(*ctx.tokenizer));
     } catch (const std::exception& e) {
       ctx.chat_template_error = e.what();
     }
   }
-  detect_embedding_pooling(ctx);
+  ctx.embedding_pooling = detect_embedding_pooling(*ctx.source);
   ctx.engine->start();
 }
 
@@ -47,33 +57,21 @@ void stop_engine(ServingContext& ctx) {
   if (ctx.engine) ctx.engine->stop();
 }
 
+namespace {
+// Resident set size from /proc/self/statm (pages), 0 where unavailable.
+double resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  double size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
 std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
   if (!ctx.engine) return {};
-  const EngineMetrics m = ctx.engine->metrics();
-  const double kv_usage = m.kv_blocks_total ? static_cast<double>(m.kv_blocks_used) / m.kv_blocks_total : 0.0;
-  return {
-      {"ax_requests_running", "Sequences in the running batch.", "gauge", static_cast<double>(m.running)},
-      {"ax_requests_waiting", "Sequences queued for admission (queue depth, preempted included).", "gauge",
-       static_cast<double>(m.waiting)},
-      {"ax_kv_blocks_total", "KV cache blocks in the pool.", "gauge", static_cast<double>(m.kv_blocks_total)},
-      {"ax_kv_blocks_used", "KV cache blocks referenced by live sequences.", "gauge", static_cast<double>(m.kv_blocks_used)},
-      {"ax_kv_blocks_cached", "KV cache blocks registered in the prefix cache.", "gauge",
-       static_cast<double>(m.kv_blocks_cached)},
-      {"ax_kv_cache_usage_ratio", "Fraction of KV cache blocks in use.", "gauge", kv_usage},
-      {"ax_engine_preemptions_total", "Sequences preempted for lack of KV blocks.", "counter",
-       static_cast<double>(m.preemptions)},
-      {"ax_engine_prompt_tokens_total", "Prompt tokens admitted.", "counter", static_cast<double>(m.prompt_tokens)},
-      {"ax_prefix_cache_hit_tokens_total", "Prompt tokens served from the prefix cache.", "counter",
-       static_cast<double>(m.prefix_cached_tokens)},
-      {"ax_prefix_cache_hit_ratio", "Prefix-cache hit tokens over prompt tokens.", "gauge", m.prefix_hit_rate()},
-      {"ax_engine_steps_total", "Engine steps run.", "counter", static_cast<double>(m.steps)},
-      {"ax_engine_computed_tokens_total", "Rows run through the model.", "counter", static_cast<double>(m.computed_tokens)},
-      {"ax_spec_drafted_tokens_total", "Draft tokens proposed by n-gram speculation.", "counter",
-       static_cast<double>(m.speculation.drafted_tokens)},
-      {"ax_spec_accepted_tokens_total", "Draft tokens accepted.", "counter",
-       static_cast<double>(m.speculation.accepted_tokens)},
-      {"ax_spec_acceptance_ratio", "Accepted over drafted tokens.", "gauge", m.speculation.acceptance_rate()},
-  };
+  std::vector<ExternalMetric> samples = metric_samples(ctx.engine->metrics());
+  samples.push_back({"process_resident_memory_bytes", "Resident memory of the server process.", "gauge", resident_bytes()});
+  return samples;
 }
 
 std::vector<Request> make_choice_requests(ServingContext& ctx, const std::vector<int32_t>& prompt,

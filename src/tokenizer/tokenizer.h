@@ -9,7 +9,6 @@
 
 namespace ax {
 
-class ModelSource;
 class GgufFile;
 
 class Tokenizer {
@@ -56,8 +55,6 @@ class Tokenizer {
   virtual bool decode_strips_leading_space() const { return false; }
 };
 
-// From a model (GGUF metadata or tokenizer.json/tokenizer_config.json in the HF folder).
-std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source);
 // From a GGUF file alone (vocabulary-only GGUFs have no weights).
 std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& gguf);
 // From a Hugging Face folder holding tokenizer.json (+ tokenizer_config.json).

@@ -12,6 +12,7 @@
 
 #include "format/dequant.h"
 #include "format/dtype.h"
+#include "format/tensor.h"
 #include "util/half.h"
 
 namespace ax::cpu::kernels {
@@ -63,10 +64,23 @@ inline std::vector<uint8_t> random_weights(DType t, int64_t out, int64_t in, std
         put_half(blk + 2, mag(rng));
         break;
       case DType::Q6_K: put_half(blk + 208, scale()); break;
+      case DType::Q5_0: put_half(blk, scale()); break;        // d, qh[4], qs[16]
+      case DType::Q3_K: put_half(blk + 108, scale()); break;  // hmask[32], qs[64], scales[12], d
       default: ADD_FAILURE() << "no generator for " << dtype_name(t);
     }
   }
   return w;
+}
+
+// The bytes w as a weight tensor {out, in} of type t (a view: w must outlive it).
+inline TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {
+  TensorView v;
+  v.name = "test.weight";
+  v.dtype = t;
+  v.shape = {out, in};
+  v.data = w.data();
+  v.nbytes = w.size();
+  return v;
 }
 
 inline std::vector<float> dequantized(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {

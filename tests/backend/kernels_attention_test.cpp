@@ -89,8 +89,10 @@ void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   std::vector<float> out(c.T * out_stride, std::nanf(""));
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
   ThreadPool pool(2);
-  attention(q.data(), q_stride, c.T, c.start_pos, c.heads, c.kv_heads, c.hd, scale, c.window,
-            kv, out.data(), out_stride, &pool, isa);
+  attention({.q = q.data(), .q_stride = q_stride, .T = c.T, .start_pos = c.start_pos, .num_heads = c.heads,
+             .num_kv_heads = c.kv_heads, .head_dim = c.hd, .scale = scale, .window = c.window, .kv = kv,
+             .out = out.data(), .out_stride = out_stride},
+            &pool, isa);
   auto row = [&](const std::vector<float>& m, int64_t j, int64_t g) {  // kv head g of position j
     return m.data() + table[j / c.block_size] * kv.block_stride + g * kv.head_stride + j % c.block_size * kv.slot_stride;
   };
@@ -181,13 +183,15 @@ TEST(KernelsAttention, TokensAreBitIdenticalWhateverTheCall) {
     const PagedKvView kv = cache_view(k, v, f16, k16, v16, layout(f16 ? 0 : 2, table, bs, c.kv_heads, c.hd));
     ThreadPool pool(2);
     std::vector<float> all(c.T * width), part(c.T * width);
-    attention(q.data(), width, c.T, c.start, c.heads, c.kv_heads, c.hd, scale, c.window, kv, all.data(), width, &pool, isa);
+    auto call = [&](int64_t t0, int64_t n, float* out) {
+      attention({.q = q.data() + t0 * width, .q_stride = width, .T = n, .start_pos = c.start + t0,
+                 .num_heads = c.heads, .num_kv_heads = c.kv_heads, .head_dim = c.hd, .scale = scale,
+                 .window = c.window, .kv = kv, .out = out + t0 * width, .out_stride = width},
+                &pool, isa);
+    };
+    call(0, c.T, all.data());
     for (int64_t step : {1, 2, 5, 26}) {
-      for (int64_t t = 0; t < c.T; t += step) {
-        const int64_t n = std::min(step, c.T - t);
-        attention(q.data() + t * width, width, n, c.start + t, c.heads, c.kv_heads, c.hd, scale, c.window, kv,
-                  part.data() + t * width, width, &pool, isa);
-      }
+      for (int64_t t = 0; t < c.T; t += step) call(t, std::min(step, c.T - t), part.data());
       ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float))) << "calls of " << step;
     }
   }

@@ -26,9 +26,11 @@ struct Case {
   int64_t out, in, n;
 };
 
-void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
+// invariant: batch invariance on (the default; no GEMM) or off (the GEMM where the ISA has one).
+void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool, bool invariant = true) {
+  const GemmKind kind = gemm_kind(c.dtype, isa, c.n, c.in, invariant);
   SCOPED_TRACE(testing::Message() << dtype_name(c.dtype) << " " << isa_name(isa)
-                                  << " gemm=" << static_cast<int>(gemm_kind(c.dtype, isa, c.n, c.in)) << " out=" << c.out
+                                  << " gemm=" << static_cast<int>(kind) << " out=" << c.out
                                   << " in=" << c.in << " n=" << c.n << " seed=" << seed);
   std::mt19937 rng(seed);
   const auto w = random_weights(c.dtype, c.out, c.in, rng);
@@ -36,16 +38,16 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool) {
   std::vector<float> x(c.n * c.in);
   for (auto& v : x) v = normal(rng);
   x[0] = 40.0f;  // one outlier: a block whose scale is set by a single large value
-  const bool gemm = gemm_kind(c.dtype, isa, c.n, c.in) == GemmKind::Bf16;  // F32 GEMM: no rounding
+  const bool gemm = kind == GemmKind::Bf16;  // F32 GEMM: no rounding
   auto wf = dequantized(c.dtype, w, c.out, c.in);
   std::vector<float> wseen = wf;
   if (gemm)
     for (auto& f : wseen) f = bf16_to_f32(f32_to_bf16(f));
   const ActView view = gemm ? bf16_view(x)
-                       : gemm_kind(c.dtype, isa, c.n, c.in) == GemmKind::F32 ? ActView{x, std::vector<float>(x.size(), 0.0f)}
+                       : kind == GemmKind::F32 ? ActView{x, std::vector<float>(x.size(), 0.0f)}
                                                                            : activation_view(c.dtype, x);
   std::vector<float> y(c.n * c.out, std::nanf(""));
-  ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool));
+  ASSERT_TRUE(matmul(c.dtype, w.data(), c.out, c.in, x.data(), c.n, y.data(), isa, pool, invariant));
   expect_matches_reference(wf, wseen, c.out, c.in, x, view, y, c.n);
 }
 
@@ -76,15 +78,8 @@ TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
   }
 }
 
-// Turns batch invariance off for one test (the GEMM only runs then) and back on after it.
-struct GemmAllowed {
-  GemmAllowed() { set_batch_invariant(false); }
-  ~GemmAllowed() { set_batch_invariant(true); }
-};
-
 TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
   if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
-  const GemmAllowed gemm_allowed;
   const uint32_t seed = fresh_seed();
   ThreadPool pool(2);
   for (Isa isa : fast_isas()) {
@@ -92,7 +87,7 @@ TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
       const int64_t bs = dtype_info(t).block_size;
       // 70 output rows: two full 32-row panels and a partial one; 8-row tiles plus a remainder
       for (int64_t n : {kGemmMinRows, kGemmMinRows + 11}) {
-        check({t, 70, bs == 1 ? 224 : 2 * 256, n}, isa, seed + static_cast<uint32_t>(n), &pool);
+        check({t, 70, bs == 1 ? 224 : 2 * 256, n}, isa, seed + static_cast<uint32_t>(n), &pool, /*invariant=*/false);
         if (testing::Test::HasFatalFailure()) return;
       }
     }
@@ -104,13 +99,12 @@ TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
 // past kGemmMinRows included), at any position in the batch, and with any thread count.
 TEST(KernelsMatmul, BatchInvariantRowsAreBitIdenticalWhateverTheBatch) {
   if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
-  ASSERT_TRUE(batch_invariant());
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool one(1), two(2);
   for (Isa isa : fast_isas()) {
     for (DType t : kTypes) {
-      ASSERT_EQ(gemm_kind(t, isa, 64, 512), GemmKind::None);
+      ASSERT_EQ(gemm_kind(t, isa, 64, 512, true), GemmKind::None);
       const int64_t out = 45, in = dtype_info(t).block_size == 1 ? 96 : 2 * 256, n = 41;
       const auto w = random_weights(t, out, in, rng);
       std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -1,7 +1,7 @@
 // The packed 16-row tile kernels (backend/cpu/kernels/packed.h) on fresh random weights: the repack
 // is lossless, every type matches the double-precision reference with x quantized as the kernels
 // quantize it (float weights: x as is), rows are bit-identical whatever the batch (the point of the layout), and
-// linear_kernel picks the packed copy while its handle lives.
+// the CPU backend runs the packed copies of the weights it loads.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
 #include "backend/cpu/kernels/packed_kernels.h"
@@ -21,16 +22,6 @@ namespace {
 
 const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                               DType::F32,  DType::F16,  DType::BF16};
-
-TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t out, int64_t in) {
-  TensorView v;
-  v.name = "test.weight";
-  v.dtype = t;
-  v.shape = {out, in};
-  v.data = w.data();
-  v.nbytes = w.size();
-  return v;
-}
 
 bool have_packed() {
   std::vector<uint8_t> w(row_bytes(DType::Q8_0, 32) * 16);
@@ -203,7 +194,7 @@ TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
   const auto a = random_weights(DType::Q4_K, 32, 256, rng), b = random_weights(DType::Q6_K, 16, 512, rng),
              c = random_weights(DType::Q4_K, 24, 256, rng);  // 24 rows: not packable
   const auto va = view_of(DType::Q4_K, a, 32, 256), vb = view_of(DType::Q6_K, b, 16, 512), vc = view_of(DType::Q4_K, c, 24, 256);
-  const auto handles = pack_for_linear({&vb, &va, &vc, &vb});
+  const auto handles = pack_linears({&vb, &va, &vc, &vb});
   ASSERT_EQ(handles.size(), 4u);
   ASSERT_NE(handles[0], nullptr);
   ASSERT_NE(handles[1], nullptr);
@@ -211,7 +202,6 @@ TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
   EXPECT_EQ(handles[3], handles[0]);
   EXPECT_EQ(handles[0]->storage, handles[1]->storage);
   EXPECT_EQ(handles[1]->data, handles[0]->data + (packed_bytes(vb) + 63) / 64 * 64);  // right after b
-  EXPECT_EQ(find_packed(va), handles[1].get());
   std::vector<uint8_t> row(row_bytes(DType::Q4_K, 256));
   for (int64_t o = 0; o < 32; ++o) {
     unpack_row(*handles[1], o, row.data());
@@ -219,7 +209,10 @@ TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
   }
 }
 
-TEST(KernelsPacked, LinearKernelUsesThePackedCopyWhileItsHandleLives) {
+// The CPU backend owns the packed copies of the weights it loads: its linear() runs them, with the
+// same result as the packed kernel called directly, and close to the per-row kernels on the stored
+// layout (which sum in another order).
+TEST(KernelsPacked, CpuBackendRunsThePackedCopyOfWhatItLoads) {
   if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
@@ -230,19 +223,17 @@ TEST(KernelsPacked, LinearKernelUsesThePackedCopyWhileItsHandleLives) {
   std::vector<float> x(static_cast<size_t>(n * in));
   for (auto& f : x) f = normal(rng);
   std::vector<float> unpacked(static_cast<size_t>(n * out)), packed(unpacked.size()), direct(unpacked.size());
-  ASSERT_TRUE(linear_kernel(v, x.data(), n, unpacked.data()));  // per-row kernels
-  {
-    const auto handle = pack_for_linear(v);
-    ASSERT_NE(handle, nullptr);
-    EXPECT_EQ(pack_for_linear(v), handle);  // packing twice shares one copy
-    ASSERT_EQ(find_packed(v), handle.get());
-    ASSERT_TRUE(linear_kernel(v, x.data(), n, packed.data()));
-    matmul_packed(*handle, x.data(), n, direct.data());
-    EXPECT_EQ(0, std::memcmp(packed.data(), direct.data(), packed.size() * sizeof(float)));
-    // the per-row kernels sum in another order: equal within float rounding, not bit for bit
-    for (size_t i = 0; i < packed.size(); ++i) ASSERT_NEAR(packed[i], unpacked[i], 1e-4f * (1 + std::fabs(unpacked[i])));
-  }
-  EXPECT_EQ(find_packed(v), nullptr);  // the handle is gone: back to the stored layout
+  ASSERT_TRUE(matmul(DType::Q4_K, w.data(), out, in, x.data(), n, unpacked.data()));  // per-row kernels
+  auto be = make_cpu_backend({});
+  const auto weights = be->load_linears({&v, &v});
+  ASSERT_EQ(weights.size(), 2u);
+  const PackedMatrix* m = packed_matrix(*weights[0]);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(packed_matrix(*weights[1]), m);  // listed twice, packed once
+  be->linear(*weights[0], Tensor{x.data(), n, in}, Tensor{packed.data(), n, out});
+  matmul_packed(*m, x.data(), n, direct.data());
+  EXPECT_EQ(0, std::memcmp(packed.data(), direct.data(), packed.size() * sizeof(float)));
+  for (size_t i = 0; i < packed.size(); ++i) ASSERT_NEAR(packed[i], unpacked[i], 1e-4f * (1 + std::fabs(unpacked[i])));
 }
 
 }  // namespace

@@ -5,12 +5,12 @@
 #include <cmath>
 #include <cstring>
 
-#include "backend/cpu/ops.h"
+#include "backend/cpu/reference.h"
 #include "format/gguf.h"
 #include "format/safetensors.h"
 #include "test_support.h"
 
-namespace ax::cpu {
+namespace ax::cpu::ref {
 namespace {
 
 std::vector<float> read_f32(const SafetensorsFile& f, const std::string& name) {
@@ -39,7 +39,7 @@ TEST(LinearReference, EveryQuantTypeMatchesIndependentDequantization) {
     std::vector<float> xx(x);
     for (float v : x) xx.push_back(2 * v);
     std::vector<float> y(2 * out);
-    linear_reference(*w, xx.data(), 2, y.data());
+    linear(*w, xx.data(), 2, y.data());
     for (int64_t o = 0; o < out; ++o) {
       double mag = 0;
       for (int64_t k = 0; k < in; ++k) mag += std::abs(static_cast<double>(wd[o * in + k]) * x[k]);
@@ -50,4 +50,4 @@ TEST(LinearReference, EveryQuantTypeMatchesIndependentDequantization) {
 }
 
 }  // namespace
-}  // namespace ax::cpu
+}  // namespace ax::cpu::ref

@@ -119,6 +119,7 @@ TEST(BlockManager, EvictsUncachedFirstThenLeastRecentlyReleasedLeavesFirst) {
   bm.admit(2, {});
   bm.grow(2, 6);
   EXPECT_EQ(bm.num_cached(), 3);
+  EXPECT_EQ(bm.num_evictions(), 0);
   EXPECT_EQ(bm.match(a).num_blocks, 3);
   // The next allocation evicts the leaf of the chain (released first), not the root.
   bm.grow(2, 8);
@@ -128,6 +129,7 @@ TEST(BlockManager, EvictsUncachedFirstThenLeastRecentlyReleasedLeavesFirst) {
   bm.grow(2, 10);
   EXPECT_EQ(bm.table(2).back(), table[1]);
   EXPECT_EQ(bm.match(a).num_blocks, 1);
+  EXPECT_EQ(bm.num_evictions(), 2);
   bm.check_invariants();
 }
 

@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "engine/engine.h"
 #include "format/safetensors.h"
 #include "model/model_source.h"
@@ -28,14 +28,19 @@ namespace ax {
 namespace {
 
 struct Loaded {
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
 };
 
-Loaded load(const std::string& path) {
+// reference: the CPU's scalar reference ops, which compute every row with the same instructions
+// whatever the batch (so batching must not move a log-prob by more than float noise); else the
+// default fast kernels of `kind` (cpu, cuda).
+Loaded load(const std::string& path, bool reference = false, const std::string& kind = "cpu") {
   Loaded l;
+  l.backend = make_backend({.kind = kind, .reference = reference});
   l.source = open_model(path);
-  l.model = load_model(*l.source);
+  l.model = load_model(*l.source, *l.backend);
   return l;
 }
 
@@ -91,8 +96,8 @@ std::vector<Result> run_all(Model& model, const EngineConfig& cfg, const std::ve
 
 // Greedy through the engine equals the reference, the three prompts in one batch, with chunked
 // prefill (budget smaller than the longest prompt).
-void expect_reference_greedy(const std::string& dir, int64_t block_size, int64_t budget) {
-  Loaded m = load(dir);
+void expect_reference_greedy(const std::string& dir, int64_t block_size, int64_t budget, const std::string& kind = "cpu") {
+  Loaded m = load(dir, false, kind);
   auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
   std::vector<Request> reqs;
   std::vector<std::vector<int32_t>> want;
@@ -236,31 +241,19 @@ void expect_batch_invariance(Model& model, int64_t vocab, int num_requests, int6
               num_requests, static_cast<long long>(preemptions), static_cast<long long>(cached));
 }
 
-// The scalar float32 reference linear computes every row with the same instructions whatever the
-// batch, so batching must not move a log-prob by more than float noise.
-class ReferenceLinear {
- public:
-  ReferenceLinear() : saved_(cpu::linear_kernel_in_use()) { cpu::set_linear_kernel(nullptr); }
-  ~ReferenceLinear() { cpu::set_linear_kernel(saved_); }
-
- private:
-  cpu::LinearKernel saved_;
-};
-
 TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
-  ReferenceLinear reference;
-  Loaded m = load(test::shared_model("stories260K/stories260K.gguf"));
+  Loaded m = load(test::shared_model("stories260K/stories260K.gguf"), /*reference=*/true);
   expect_batch_invariance(*m.model, m.model->config().vocab_size, 33, 120, 40, std::random_device{}(), 1e-4, true);
 }
 
 
 
 TEST(EngineModel, HfFixturesAreBatchInvariant) {
-  // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms.
-  ReferenceLinear reference;
-  for (const char* name : {"mistral", "qwen3"}) {
+  // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms;
+  // Gemma 2's soft-caps and alternating windows; Qwen3-MoE's routed experts.
+  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe"}) {
     SCOPED_TRACE(name);
-    Loaded m = load(test::fixture(name));
+    Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
   }
 }
@@ -268,9 +261,20 @@ TEST(EngineModel, HfFixturesAreBatchInvariant) {
 TEST(EngineModel, AxCode15mGreedyMatchesTheReferenceAndIsBatchInvariant) {
   const std::string dir = test::shared_model("ax-code-15m");
   expect_reference_greedy(dir, 16, 128);
-  ReferenceLinear reference;  // slow but batch-invariant: keep this workload small
-  Loaded m = load(dir);
+  Loaded m = load(dir, /*reference=*/true);  // slow but batch-invariant: keep this workload small
   expect_batch_invariance(*m.model, m.model->config().vocab_size, 5, 24, 8, std::random_device{}(), 1e-4, false);
+}
+
+// The runtime on the GPU, unchanged: continuous batching, chunked prefill, preemption, prefix
+// reuse and speculative rows give every request exactly the tokens (and log-probs) it gets alone,
+// because the CUDA kernels are batch-invariant too.
+TEST(EngineModel, CudaTokensAreTheSameAloneBatchedPreemptedCachedAndDrafted) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device on this machine";
+  for (const std::string& path : {test::shared_model("stories260K/stories260K.gguf"), test::fixture("qwen3")}) {
+    SCOPED_TRACE(path);
+    Loaded m = load(path, false, "cuda");
+    expect_batch_invariance(*m.model, m.model->config().vocab_size, 24, 90, 30, std::random_device{}(), 0.0, false);
+  }
 }
 
 }  // namespace

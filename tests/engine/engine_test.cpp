@@ -241,6 +241,44 @@ TEST(Engine, ABurstWithOneSystemPromptComputesItOnce) {
   EXPECT_EQ(model.rows, 43 + 7 * 3 + 8);
 }
 
+TEST(Engine, MetricsReportEachStepsRowMix) {
+  MockModel model;
+  EngineConfig c = small_config(64);
+  c.max_step_tokens = 8;
+  Engine engine(model, nullptr, c);
+  Request a = greedy({1, 2, 3}, 4), b = greedy(std::vector<int32_t>(12, 5), 2);
+  a.speculation.enabled = b.speculation.enabled = false;
+  engine.submit(a);
+  ASSERT_TRUE(engine.step());  // a's prompt: 3 prefill rows
+  EngineMetrics m = engine.metrics();
+  EXPECT_EQ(m.last_step_prefill_rows, 3);
+  EXPECT_EQ(m.last_step_decode_rows, 0);
+  EXPECT_EQ(m.last_step_sequences, 1);
+  engine.submit(b);
+  ASSERT_TRUE(engine.step());  // a decodes one row, b's first chunk takes the other 7
+  m = engine.metrics();
+  EXPECT_EQ(m.last_step_decode_rows, 1);
+  EXPECT_EQ(m.last_step_prefill_rows, 7);
+  EXPECT_EQ(m.last_step_sequences, 2);
+  EXPECT_EQ(m.last_step_tokens, 8);
+  engine.run_until_idle();
+}
+
+TEST(Engine, MetricsCountPrefixBlocksEvictedForOthers) {
+  MockModel model;
+  Engine engine(model, nullptr, small_config(6));  // 6 blocks of 4 tokens
+  std::vector<int32_t> p1(13), p2(13);
+  for (int i = 0; i < 13; ++i) p1[i] = 1 + i, p2[i] = 30 + i;
+  engine.submit(greedy(p1, 1));
+  engine.run_until_idle();
+  EXPECT_EQ(engine.metrics().kv_blocks_cached, 3);
+  EXPECT_EQ(engine.metrics().prefix_evictions, 0);
+  // 13 + 9 tokens, 21 of them computed: all 6 blocks, so p1's 3 cached blocks are reused.
+  engine.submit(greedy(p2, 9));
+  engine.run_until_idle();
+  EXPECT_EQ(engine.metrics().prefix_evictions, 3);
+}
+
 TEST(Engine, ForwardFailureFailsTheBatchNotTheEngine) {
   MockModel model;
   Engine engine(model, nullptr, small_config(64));

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "model/model.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
@@ -12,16 +12,17 @@
 namespace ax::test {
 
 struct LoadedModel {
+  std::unique_ptr<Backend> backend;
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tok;
 };
 
 inline LoadedModel load_test_model(const std::string& path, bool with_tokenizer = true) {
-  cpu::set_num_threads(1);
   LoadedModel l;
+  l.backend = make_backend({.kind = "cpu", .threads = 1});
   l.source = open_model(path);
-  l.model = load_model(*l.source);
+  l.model = load_model(*l.source, *l.backend);
   if (with_tokenizer) l.tok = load_tokenizer(*l.source);
   return l;
 }

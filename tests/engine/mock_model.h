@@ -1,15 +1,16 @@
 #pragma once
 // A stand-in model for engine tests: no weights, but it uses the paged KV cache the way a real
-// model must. forward() writes (token, position) into each new token's K slot through the block
-// table (in 10-bit digits, which an f16 cache keeps exactly), and the logits of a row are a pseudo-random function of the WHOLE token history read
-// back through the block table. So a wrong table, a stale or overwritten shared block, a rollback
+// model must. forward() writes (token, position) into each new token's K slot through the step's
+// slot mapping (in 10-bit digits, which an f16 cache keeps exactly), and the logits of a row are a
+// pseudo-random function of the WHOLE token history read back through the block table. So a wrong table, a stale or overwritten shared block, a rollback
 // that loses data or a position mix-up changes the tokens the engine produces (or throws), just as
 // it would corrupt a real model's output.
 #include <atomic>
 #include <cstdint>
 #include <vector>
 
-#include "model/kv_cache.h"
+#include "backend/backend.h"
+#include "backend/kv_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -18,7 +19,8 @@ namespace ax::test {
 
 class MockModel final : public Model {
  public:
-  explicit MockModel(int64_t vocab = 61, int64_t max_positions = 4096, std::vector<int64_t> eos = {}) {
+  explicit MockModel(int64_t vocab = 61, int64_t max_positions = 4096, std::vector<int64_t> eos = {})
+      : backend_(make_backend({.kind = "cpu", .threads = 1})) {
     cfg_.arch_name = "mock";
     cfg_.vocab_size = vocab;
     cfg_.hidden_size = 8;
@@ -31,49 +33,45 @@ class MockModel final : public Model {
     cfg_.eos_token_ids = std::move(eos);
   }
   const ModelConfig& config() const override { return cfg_; }
+  Backend& backend() const override { return *backend_; }
 
-  void forward(const Batch& batch, KvCache& kv, std::vector<float>& logits) override {
+  Tensor forward(const StepInput& in, KvCache& kv) override {
     if (fail_next) {
       fail_next = false;
       fail("mock model: asked to fail");
     }
     ++calls;
-    rows += batch.num_tokens();
-    max_rows = std::max<int64_t>(max_rows, batch.num_tokens());
+    rows += in.num_tokens();
+    max_rows = std::max<int64_t>(max_rows, in.num_tokens());
+    in.validate(kv.num_blocks(), cfg_.vocab_size);
     const int64_t bs = kv.block_size();
-    for (const BatchSequence& s : batch.sequences) {
-      const auto& table = *s.block_table;
-      if (static_cast<int64_t>(table.size()) * bs < s.start_pos + s.num_tokens)
-        fail("mock model: block table of {} blocks is short for {} positions", table.size(), s.start_pos + s.num_tokens);
-      for (int64_t i = 0; i < s.num_tokens; ++i) {
-        const int64_t pos = s.start_pos + i, tok = batch.tokens[s.token_offset + i];
-        const float k[4] = {static_cast<float>(tok % 1024), static_cast<float>(tok / 1024),
-                            static_cast<float>(pos % 1024), static_cast<float>(pos / 1024)};
-        const float v[4] = {};
-        kv.store(0, table[pos / bs], pos % bs, k, v);
-      }
+    for (int64_t t = 0; t < in.num_tokens(); ++t) {  // each token's K slot through its slot mapping
+      const int64_t pos = in.positions[t], tok = in.tokens[t];
+      const float k[4] = {static_cast<float>(tok % 1024), static_cast<float>(tok / 1024),
+                          static_cast<float>(pos % 1024), static_cast<float>(pos / 1024)};
+      const float v[4] = {};
+      kv.store(0, in.slots[t] / bs, in.slots[t] % bs, k, v);
     }
     const int64_t V = cfg_.vocab_size;
-    logits.assign(batch.logit_rows.size() * V, 0.0f);
-    for (size_t r = 0; r < batch.logit_rows.size(); ++r) {
-      const int64_t row = batch.logit_rows[r];
-      const BatchSequence* seq = nullptr;
-      for (const auto& s : batch.sequences)
-        if (row >= s.token_offset && row < s.token_offset + s.num_tokens) seq = &s;
-      if (!seq) fail("mock model: logit row {} belongs to no sequence", row);
-      const int64_t pos = seq->start_pos + (row - seq->token_offset);
+    logits_.assign(in.logit_rows.size() * V, 0.0f);
+    for (size_t r = 0; r < in.logit_rows.size(); ++r) {
+      const int64_t row = in.logit_rows[r], s = in.token_seq[row];
+      const int32_t* table = in.block_tables.data() + in.table_begin[s];
+      const int64_t pos = in.positions[row];
       uint64_t h = 0x9E3779B97F4A7C15ull;
-      for (int64_t q = 0; q <= pos; ++q) {
+      for (int64_t q = 0; q <= pos; ++q) {  // the whole history, read back through the block table
         float k[4], v[4];
-        kv.load(0, (*seq->block_table)[q / bs], q % bs, k, v);
+        kv.load(0, table[q / bs], q % bs, k, v);
         const int64_t held = static_cast<int64_t>(k[2]) + 1024 * static_cast<int64_t>(k[3]);
         if (held != q) fail("mock model: the K slot of position {} holds position {}", q, held);
         h = mix(h ^ static_cast<uint64_t>(k[0] + 1024 * k[1]));
       }
-      float* out = logits.data() + r * V;
+      float* out = logits_.data() + r * V;
       for (int64_t v = 0; v < V; ++v)
         out[v] = static_cast<float>((mix(h + static_cast<uint64_t>(v)) >> 11) * 0x1.0p-53 * 6.0);
     }
+    // Host memory is the CPU backend's memory: to_host reads it in place.
+    return Tensor{logits_.data(), static_cast<int64_t>(in.logit_rows.size()), V};
   }
 
   static uint64_t mix(uint64_t x) {  // splitmix64 finalizer
@@ -88,6 +86,8 @@ class MockModel final : public Model {
 
  private:
   ModelConfig cfg_;
+  std::unique_ptr<Backend> backend_;
+  std::vector<float> logits_;
 };
 
 // Token i decodes to one lowercase letter ('a' + i % 26); the ids in `special` are control tokens

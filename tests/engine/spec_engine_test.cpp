@@ -10,7 +10,6 @@
 
 #include <random>
 
-#include "backend/cpu/ops.h"
 #include "engine/engine.h"
 #include "engine/spec_generate.h"
 #include "model/model_source.h"

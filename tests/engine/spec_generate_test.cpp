@@ -10,7 +10,6 @@
 #include <random>
 
 #include "../model/golden_support.h"
-#include "backend/cpu/ops.h"
 #include "engine/spec_generate.h"
 #include "model/model_source.h"
 #include "loaded_model.h"

@@ -8,10 +8,11 @@
 #include <filesystem>
 #include <random>
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels/packed.h"
-#include "backend/cpu/ops.h"
+#include "format/dequant.h"
 #include "format/gguf.h"
-#include "format/gguf_export.h"
+#include "model/gguf_export.h"
 #include "format/gguf_writer.h"
 #include "golden_support.h"
 #include "model/model_source.h"
@@ -47,7 +48,7 @@ void write_quant_copy(const std::string& src_path, const std::string& dst_path, 
   w.copy_metadata(*src, "");
   for (const TensorView& t : src->tensors()) {
     if (t.shape.size() == 2 && t.cols() % 32 == 0 && t.dtype == DType::F32) {
-      w.add_tensor(t.name, type, t.shape, cpu::to_float(t));
+      w.add_tensor(t.name, type, t.shape, dequantize(t));
     } else {
       w.add_tensor_view(t, t.name);
     }
@@ -61,12 +62,15 @@ void write_dequantized_copy(const std::string& src_path, const std::string& dst_
   auto src = GgufFile::open(src_path);
   GgufWriter w;
   w.copy_metadata(*src, "");
-  for (const TensorView& t : src->tensors()) w.add_tensor(t.name, DType::F32, t.shape, cpu::to_float(t));
+  for (const TensorView& t : src->tensors()) w.add_tensor(t.name, DType::F32, t.shape, dequantize(t));
   w.write(dst_path);
 }
 
+std::unique_ptr<Backend> reference_backend() { return make_backend({.kind = "cpu", .reference = true}); }
+std::unique_ptr<Backend> fast_backend() { return make_backend({.kind = "cpu"}); }
+
 TEST(GgufModels, ConvertedFixturesMatchTransformers) {
-  ReferencePathOnly oracle;
+  auto oracle = reference_backend();
   for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(fixture(name));
@@ -77,14 +81,14 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
     auto gsrc = open_model(f32.path.string());
     auto qsrc = open_model(q8.path.string());
     auto dqsrc = open_model(dq.path.string());
-    if (hf->config().arch == Arch::Llama || hf->config().arch == Arch::Mistral) {
+    if (hf->config().arch_name == "llama" || hf->config().arch_name == "mistral") {
       EXPECT_EQ(gsrc->config().rope.style, RopeStyle::AdjacentPairs);
     }
     EXPECT_EQ(qsrc->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size}).dtype,
               DType::Q8_0);
-    auto gguf = load_model(*gsrc);
-    auto quant = load_model(*qsrc);
-    auto dequant = load_model(*dqsrc);
+    auto gguf = load_model(*gsrc, *oracle);
+    auto quant = load_model(*qsrc, *oracle);
+    auto dequant = load_model(*dqsrc, *oracle);
     const int64_t V = gguf->config().vocab_size;
     Reference ref = open_reference(fixture(name) + "/reference.safetensors");
     for (int i = 0; i < 3; ++i) {
@@ -144,15 +148,15 @@ TEST(GgufModels, QuantizedFilesOnTheFastPathAreBatchInvariant) {
     auto src = open_model(qf.path.string());
     std::vector<float> oracle;
     {
-      ReferencePathOnly reference;
-      auto model = load_model(*src);
+      auto reference = reference_backend();
+      auto model = load_model(*src, *reference);
       SequenceRunner run(*model, T);
       oracle = run.feed(ids, true);
     }
-    auto model = load_model(*src);
+    auto fast = fast_backend();
+    auto model = load_model(*src, *fast);
     const TensorView& up = src->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size});
-    const TensorView probe{"probe", up.dtype, up.shape, up.data, up.nbytes};
-    EXPECT_EQ(cpu::kernels::find_packed(probe) != nullptr, cpu::kernels::packable(probe));
+    EXPECT_EQ(cpu::packed_matrix(*fast->load_linears({&up})[0]) != nullptr, cpu::kernels::packable(up));
     SequenceRunner whole(*model, T);
     const auto all = whole.feed(ids, true);
     const LooseDiff q = loose_compare(all.data(), oracle.data(), T, hf->config().vocab_size);
@@ -165,7 +169,8 @@ TEST(GgufModels, QuantizedFilesOnTheFastPathAreBatchInvariant) {
 // and 172, 8-value heads): the per-row kernels and the elementwise ops are batch-invariant too.
 TEST(GgufModels, StoriesOnTheFastPathIsBatchInvariant) {
   auto src = open_model(test::shared_model("stories260K/stories260K.gguf"));
-  auto model = load_model(*src);
+  auto fast = fast_backend();
+  auto model = load_model(*src, *fast);
   std::vector<int32_t> ids;
   std::mt19937 rng(std::random_device{}());
   for (int i = 0; i < 45; ++i) ids.push_back(static_cast<int32_t>(3 + rng() % 500));

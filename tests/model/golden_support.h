@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu/ops.h"
+#include "backend/kv_cache.h"
 #include "format/safetensors.h"
-#include "model/kv_cache.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -44,26 +43,6 @@ class SequenceRunner {
   std::unique_ptr<KvCache> kv_;
   std::vector<int32_t> table_;
   int64_t pos_ = 0;
-};
-
-// While alive (and active), the model runs on the scalar reference ops only: no fast linear or
-// attention kernel.
-class ReferencePathOnly {
- public:
-  explicit ReferencePathOnly(bool active = true)
-      : linear_(cpu::linear_kernel_in_use()), attention_(cpu::attention_kernel_in_use()) {
-    if (active) cpu::use_fast_kernels(false);
-  }
-  ~ReferencePathOnly() {
-    cpu::set_linear_kernel(linear_);
-    cpu::set_attention_kernel(attention_);
-  }
-  ReferencePathOnly(const ReferencePathOnly&) = delete;
-  ReferencePathOnly& operator=(const ReferencePathOnly&) = delete;
-
- private:
-  cpu::LinearKernel linear_;
-  cpu::AttentionKernel attention_;
 };
 
 struct Diff {
@@ -102,7 +81,7 @@ inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t 
     : model_(model) {
   const int64_t blocks = (max_tokens + block_size - 1) / block_size;
   // Twice the blocks needed, and the table takes every other one in shuffled order.
-  kv_ = std::make_unique<KvCache>(model.config(), 2 * blocks, block_size, kv_type);
+  kv_ = std::make_unique<KvCache>(model.backend(), model.kv_shape(), 2 * blocks, block_size, kv_type);
   std::vector<int32_t> ids(2 * blocks);
   std::iota(ids.begin(), ids.end(), 0);
   std::shuffle(ids.begin(), ids.end(), std::mt19937(shuffle_seed));
@@ -110,23 +89,17 @@ inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t 
 }
 
 inline std::vector<float> SequenceRunner::feed(const std::vector<int32_t>& tokens, bool all_rows) {
-  Batch b;
-  b.tokens = tokens;
-  BatchSequence s;
-  s.token_offset = 0;
-  s.num_tokens = static_cast<int64_t>(tokens.size());
-  s.start_pos = pos_;
-  s.block_table = &table_;
-  b.sequences.push_back(s);
+  StepInput in(static_cast<int32_t>(kv_->block_size()));
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  in.add_sequence(tokens, pos_, table_);
   if (all_rows) {
-    for (int64_t i = 0; i < s.num_tokens; ++i) b.logit_rows.push_back(i);
+    for (int64_t i = 0; i < n; ++i) in.add_logit_row(i);
   } else {
-    b.logit_rows.push_back(s.num_tokens - 1);
+    in.add_logit_row(n - 1);
   }
-  std::vector<float> logits;
-  model_.forward(b, *kv_, logits);
-  pos_ += s.num_tokens;
-  return logits;
+  const std::span<const float> logits = model_.backend().to_host(model_.forward(in, *kv_));
+  pos_ += n;
+  return {logits.begin(), logits.end()};
 }
 
 inline Diff compare(const float* got, const float* want, size_t n) {

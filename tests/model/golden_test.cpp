@@ -15,10 +15,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "backend/cpu/ops.h"
+#include "backend/backend.h"
 #include "golden_support.h"
 #include "model/model_source.h"
-#include "backend/cpu/kernels/kernels.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -26,26 +25,35 @@ namespace {
 
 constexpr double kRelTol = 1e-4;
 
-// Each fixture runs twice: on the scalar reference ops (the oracle) and on the default path (the fast
-// kernels behind cpu::linear and cpu::attention). Both are held to the float32 tolerance and exact
-// greedy tokens: the default kernels are batch-invariant, so float weights see float32 activations
-// at every row count. Only with batch invariance off (the bf16 prefill GEMM) does the kernels path
-// fall back to the reduced-precision criterion (cosine, confident argmax).
+// Each fixture runs on every backend this machine has: the CPU's scalar reference ops (the oracle),
+// the CPU's fast kernels, and CUDA where a GPU is present. The CPU paths are held to the float32
+// tolerance and exact greedy tokens (the default kernels are batch-invariant, so float weights see
+// float32 activations at every row count); a backend whose matrix products round activations
+// below float32 (`exact` false) is held to the reduced-precision criterion (cosine, confident
+// argmax).
 struct FixtureCase {
   std::string name;
   std::string dir;
-  bool reference = true;
-  std::string label() const { return name + (reference ? "_reference" : "_kernels"); }
-  bool float32_exact() const { return reference || cpu::kernels::batch_invariant(); }
+  std::string backend;  // "reference", "cpu", "cuda"
+  bool exact = true;
+  std::string label() const { return name + "_" + backend; }
+  bool float32_exact() const { return exact; }
 };
 
 std::ostream& operator<<(std::ostream& os, const FixtureCase& c) { return os << c.label(); }
 
 class Golden : public ::testing::TestWithParam<FixtureCase> {
  protected:
-  void SetUp() override { path_ = std::make_unique<ReferencePathOnly>(GetParam().reference); }
-  void TearDown() override { path_.reset(); }
-  std::unique_ptr<ReferencePathOnly> path_;
+  void SetUp() override {
+    const FixtureCase& fc = GetParam();
+    if (fc.backend == "cuda" && cuda_devices().empty()) GTEST_SKIP() << "no CUDA device on this machine";
+    BackendOptions o;
+    o.kind = fc.backend == "reference" ? "cpu" : fc.backend;
+    o.reference = fc.backend == "reference";
+    backend_ = make_backend(o);
+  }
+  std::unique_ptr<Model> load(const ModelSource& source) { return load_model(source, *backend_); }
+  std::unique_ptr<Backend> backend_;
 };
 
 // Logits rows [rows, V] against the reference: the float32 tolerance, or the reduced-precision
@@ -115,7 +123,7 @@ void check_f16_cache(const FixtureCase& fc, Model& model, const PromptRef& p, in
 TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
   const FixtureCase& fc = GetParam();
   auto source = open_model(fc.dir);
-  auto model = load_model(*source);
+  auto model = load(*source);
   const int64_t V = model->config().vocab_size;
   Reference ref = open_reference(fc.dir + "/reference.safetensors");
 
@@ -183,7 +191,7 @@ TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
 TEST_P(Golden, MixedBatchMatchesReference) {
   const FixtureCase& fc = GetParam();
   auto source = open_model(fc.dir);
-  auto model = load_model(*source);
+  auto model = load(*source);
   const int64_t V = model->config().vocab_size;
   Reference ref = open_reference(fc.dir + "/reference.safetensors");
 
@@ -196,7 +204,7 @@ TEST_P(Golden, MixedBatchMatchesReference) {
     total += static_cast<int64_t>(ids[i].size());
   }
   const int64_t bs = 8;
-  KvCache kv(model->config(), total / bs + 6, bs);
+  KvCache kv(model->backend(), model->kv_shape(), total / bs + 6, bs);
   // Block ids dealt round-robin so that the sequences' blocks interleave in the pool.
   std::vector<std::vector<int32_t>> tables(3);
   int32_t next = 0;
@@ -208,28 +216,21 @@ TEST_P(Golden, MixedBatchMatchesReference) {
   // Step 1: the first 60% of each prompt; step 2: the rest. Each sequence's rows all return.
   std::vector<std::vector<float>> got(3);
   for (int step = 0; step < 2; ++step) {
-    Batch batch;
+    StepInput in(static_cast<int32_t>(bs));
     std::vector<std::pair<int, int64_t>> row_owner;
-    for (int i = 2; i >= 0; --i) {  // reverse order: the batch order must not matter
+    for (int i = 2; i >= 0; --i) {  // reverse order: the step's order must not matter
       const int64_t T = static_cast<int64_t>(ids[i].size());
       const int64_t split = (T * 3) / 5;
       const int64_t b = step == 0 ? 0 : split, e = step == 0 ? split : T;
       if (b == e) continue;
-      BatchSequence s;
-      s.token_offset = batch.num_tokens();
-      s.num_tokens = e - b;
-      s.start_pos = b;
-      s.block_table = &tables[i];
+      const int64_t first = in.add_sequence(std::span(ids[i]).subspan(b, e - b), b, tables[i]);
       for (int64_t t = b; t < e; ++t) {
-        batch.logit_rows.push_back(batch.num_tokens());
-        batch.tokens.push_back(ids[i][t]);
+        in.add_logit_row(first + (t - b));
         row_owner.push_back({i, t});
       }
-      batch.sequences.push_back(s);
     }
-    std::vector<float> logits;
-    model->forward(batch, kv, logits);
-    ASSERT_EQ(logits.size(), batch.logit_rows.size() * V);
+    const std::span<const float> logits = model->backend().to_host(model->forward(in, kv));
+    ASSERT_EQ(static_cast<int64_t>(logits.size()), in.num_logit_rows() * V);
     for (size_t r = 0; r < row_owner.size(); ++r)
       got[row_owner[r].first].insert(got[row_owner[r].first].end(), logits.begin() + r * V,
                                      logits.begin() + (r + 1) * V);
@@ -243,10 +244,12 @@ TEST_P(Golden, MixedBatchMatchesReference) {
 
 std::vector<FixtureCase> cases() {
   std::vector<FixtureCase> out;
-  for (bool reference : {true, false}) {
-    for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K"})
-      out.push_back({name, fixture(name), reference});
-    out.push_back({"ax_code_15m", shared_model("ax-code-15m"), reference});
+  for (const char* backend : {"reference", "cpu", "cuda"}) {
+    const bool exact = std::string(backend) != "cuda";
+    for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K", "phi3", "gemma2",
+                             "gemma3_text", "qwen3_moe"})
+      out.push_back({name, fixture(name), backend, exact});
+    out.push_back({"ax_code_15m", shared_model("ax-code-15m"), backend, exact});
   }
   return out;
 }

@@ -14,12 +14,12 @@ namespace ax::test {
 namespace {
 
 TEST(Stories260K, GgufAndHfGiveTheSameLogits) {
-  ReferencePathOnly oracle;
+  auto oracle = make_backend({.kind = "cpu", .reference = true});
   auto gguf_src = open_model(shared_model("stories260K/stories260K.gguf"));
   auto hf_src = open_model(fixture("stories260K"));
   ASSERT_EQ(gguf_src->config().rope.style, RopeStyle::AdjacentPairs);
-  auto gguf = load_model(*gguf_src);
-  auto hf = load_model(*hf_src);
+  auto gguf = load_model(*gguf_src, *oracle);
+  auto hf = load_model(*hf_src, *oracle);
   const int64_t V = hf->config().vocab_size;
   ASSERT_EQ(gguf->config().vocab_size, V);
   Reference ref = open_reference(fixture("stories260K/reference.safetensors"));
@@ -46,12 +46,12 @@ TEST(Stories260K, GgufReproducesLlama2cGreedyReference) {
   const auto want_logits = j.at("logits_first_8_positions").get<std::vector<std::vector<float>>>();
 
   auto src = open_model(shared_model("stories260K/stories260K.gguf"));
-  auto model = load_model(*src);
-  const int64_t V = model->config().vocab_size;
   // The reference ops (the oracle), then the default fast kernels.
   for (bool reference : {true, false}) {
     SCOPED_TRACE(reference ? "reference ops" : "fast kernels");
-    ReferencePathOnly path(reference);
+    auto be = make_backend({.kind = "cpu", .reference = reference});
+    auto model = load_model(*src, *be);
+    const int64_t V = model->config().vocab_size;
     SequenceRunner run(*model, 1 + static_cast<int64_t>(want_tokens.size()));
     std::vector<int32_t> got;
     std::vector<float> row = run.feed({1}, false);  // BOS

@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/sse_client.h"
 #include "server_process.h"
-#include "sse_client.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -24,6 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using server::post_sse;
+using server::SseResult;
 
 json post(httplib::Client& cli, const std::string& path, const json& body, int* status) {
   auto res = cli.Post(path.c_str(), body.dump(), "application/json");

@@ -13,12 +13,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/sse_client.h"
 #include "server_process.h"
-#include "sse_client.h"
 #include "test_support.h"
 
 namespace ax::test {
 namespace {
+
+using server::post_sse;
+using server::SseResult;
 
 using nlohmann::json;
 
@@ -351,9 +354,22 @@ TEST_F(StoriesServer, MetricsExposition) {
   EXPECT_EQ(res->status, 200);
   for (const char* name : {"ax_http_requests_total", "ax_time_to_first_token_seconds_bucket",
                            "ax_inter_token_latency_seconds_bucket", "ax_requests_waiting", "ax_kv_cache_usage_ratio",
-                           "ax_prefix_cache_hit_tokens_total", "ax_spec_acceptance_ratio", "ax_generation_tokens_total"})
+                           "ax_prefix_cache_hit_tokens_total", "ax_spec_acceptance_ratio", "ax_generation_tokens_total",
+                           "ax_prefix_cache_evicted_blocks_total"})
     EXPECT_NE(res->body.find(name), std::string::npos) << name;
   EXPECT_GT(metric(cli, "ax_generation_tokens_total"), 0);
+  EXPECT_GE(metric(cli, "ax_engine_generated_tokens_total"), 3);  // counted by the engine as it steps
+  EXPECT_GT(metric(cli, "process_resident_memory_bytes"), 1e6);  // the model alone is a megabyte
+}
+
+TEST(PrometheusText, ValueOfTheFirstSampleWithExactlyThatName) {
+  const std::string text =
+      "# HELP ax_kv_blocks_used KV blocks.\n# TYPE ax_kv_blocks_used gauge\nax_kv_blocks_used_ratio 0.5\n"
+      "ax_kv_blocks_used 12\nax_kv_blocks_used 13\nax_http_requests_total{route=\"/health\",status=\"200\"} 3\n";
+  EXPECT_EQ(server::prometheus_value(text, "ax_kv_blocks_used"), 12.0);
+  EXPECT_EQ(server::prometheus_value(text, "ax_http_requests_total{route=\"/health\",status=\"200\"}"), 3.0);
+  EXPECT_FALSE(server::prometheus_value(text, "ax_kv_blocks").has_value());
+  EXPECT_FALSE(server::prometheus_value("ax_x not-a-number\n", "ax_x").has_value());
 }
 
 TEST(ServerStartup, BadModelPathFailsWithOneLine) {

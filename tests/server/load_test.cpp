@@ -13,12 +13,15 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "server/sse_client.h"
 #include "server_process.h"
-#include "sse_client.h"
 #include "test_support.h"
 
 namespace ax::test {
 namespace {
+
+using server::post_sse;
+using server::SseResult;
 
 using nlohmann::json;
 

@@ -17,7 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "httplib_client.h"
+#include "server/httplib_config.h"
+#include "server/metrics.h"
 
 namespace ax::test {
 
@@ -25,11 +26,7 @@ namespace ax::test {
 inline double metric(httplib::Client& cli, const std::string& name) {
   auto res = cli.Get("/metrics");
   if (!res) return -1;
-  std::istringstream in(res->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  return -1;
+  return server::prometheus_value(res->body, name).value_or(-1);
 }
 
 class ServerProcess {

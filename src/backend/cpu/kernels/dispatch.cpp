@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/ops.h"
+#include "backend/cpu/reference.h"
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
@@ -99,7 +99,7 @@ bool has_fast_path(DType t, Isa isa) {
 }
 
 bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x, int64_t n,
-            float* y, Isa isa, ThreadPool* pool) {
+            float* y, Isa isa, ThreadPool* pool, bool batch_invariant) {
   const IsaKernels* table = table_for(isa);
   if (table == nullptr) return false;
   const RowsFn rows = rows_for(*table, wtype);
@@ -111,7 +111,7 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   if (out <= 0 || n <= 0) return true;
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
 
-  const GemmKind gemm = gemm_kind(wtype, isa, n, in);
+  const GemmKind gemm = gemm_kind(wtype, isa, n, in, batch_invariant);
   if (gemm == GemmKind::F32) {
     const size_t rb = row_bytes(wtype, in);
     tp.parallel_for(out, kF32PanelRows, [&](int64_t o0, int64_t o1) {
@@ -171,43 +171,13 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
   return true;
 }
 
-namespace {
-std::atomic<bool> g_batch_invariant{true};
-}  // namespace
-
-void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_order_relaxed); }
-bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
-
-GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in) {
+GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in, bool batch_invariant) {
   const IsaKernels* table = table_for(isa);
-  if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows || batch_invariant())
+  if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows || batch_invariant)
     return GemmKind::None;
   if (table->gemm_bf16 != nullptr && in % 32 == 0) return GemmKind::Bf16;
   if (table->gemm_f32 != nullptr) return GemmKind::F32;
   return GemmKind::None;
-}
-
-bool linear_kernel(const TensorView& w, const float* x, int64_t n, float* y) {
-  if (w.shape.size() != 2) return false;
-  if (const PackedMatrix* packed = find_packed(w)) {
-    matmul_packed(*packed, x, n, y);
-    return true;
-  }
-  const int64_t out = w.shape[0], in = w.shape[1];
-  if (in % dtype_info(w.dtype).block_size != 0 || w.nbytes < row_bytes(w.dtype, in) * out) return false;
-  return matmul(w.dtype, w.data, out, in, x, n, y, best_isa(), nullptr);
-}
-
-bool linear_kernel_many(const TensorView* const* ws, float* const* ys, int count, const float* x, int64_t n) {
-  constexpr int kMax = 8;
-  if (count <= 0 || count > kMax) return false;
-  const PackedMatrix* ms[kMax];
-  for (int i = 0; i < count; ++i) {
-    ms[i] = find_packed(*ws[i]);
-    if (ms[i] == nullptr || !can_share_acts(*ms[0], *ms[i])) return false;
-  }
-  matmul_packed_many(ms, ys, count, x, n);
-  return true;
 }
 
 namespace {
@@ -226,7 +196,7 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       const float* qh = a.q + t * a.q_stride + h * hd;
       float mx = -INFINITY;
       for (int64_t j = first; j <= pos; ++j) {
-        scores[j - first] = cpu::dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, kvh), hd, buf.data()), hd) * a.scale;
+        scores[j - first] = ref::dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, kvh), hd, buf.data()), hd) * a.scale;
         mx = std::max(mx, scores[j - first]);
       }
       float sum = 0;
@@ -244,22 +214,24 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
 
 }  // namespace
 
-void attention(const float* q, int64_t q_stride, int64_t T, int64_t start_pos, int64_t num_heads,
-               int64_t num_kv_heads, int64_t head_dim, float scale, int64_t window,
-               const PagedKvView& kv, float* out, int64_t out_stride, ThreadPool* pool, Isa isa) {
+void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
   if (!isa_supported(isa)) fail("attention: this CPU cannot run {} kernels", isa_name(isa));
-  if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0)
-    fail("attention: {} query heads cannot share {} kv heads evenly", num_heads, num_kv_heads);
-  if (T <= 0) return;
+  if (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+    fail("attention: {} query heads cannot share {} kv heads evenly", c.num_heads, c.num_kv_heads);
+  if (c.T <= 0) return;
+  const PagedKvView& kv = c.kv;
   if ((kv.k == nullptr) == (kv.k16 == nullptr) || (kv.v == nullptr) == (kv.v16 == nullptr) ||
       (kv.k16 == nullptr) != (kv.v16 == nullptr))
     fail("attention: the KV view needs float32 rows (k, v) or half rows (k16, v16), not both or a mix");
-  AttnArgs a{q, q_stride, T, start_pos, num_heads, num_kv_heads, head_dim, scale, window, kv, out, out_stride};
+  const int64_t T = c.T, start_pos = c.start_pos, num_heads = c.num_heads, head_dim = c.head_dim,
+                window = c.window;
+  AttnArgs a;
+  static_cast<AttentionCall&>(a) = c;
   const IsaKernels* table = table_for(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
   a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;
-  int64_t items = num_kv_heads * ((T + a.tile - 1) / a.tile);
+  int64_t items = c.num_kv_heads * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
   // Too few items for the threads (decode: one per kv head) and keys in several segments: each
   // segment its own item, folded after. The arithmetic is the one the items do alone. (The partial

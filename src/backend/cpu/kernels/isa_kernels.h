@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "backend/cpu/paged_kv.h"
+#include "backend/cpu/attention_call.h"
 #include "format/dtype.h"
 
 namespace ax::cpu::kernels {
@@ -34,17 +34,7 @@ using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, flo
 // query tokens) pairs, item = kv_head * ceil(T / tile) + tile index (consecutive items share one kv
 // head's keys and values, which then stay in L2); each item covers the query heads sharing that kv
 // head. tile > 1 needs window == 0.
-struct AttnArgs {
-  const float* q;        // [T, q_stride], head h at h * head_dim
-  int64_t q_stride;
-  int64_t T;             // query tokens
-  int64_t start_pos;     // position of query token 0
-  int64_t num_heads, num_kv_heads, head_dim;
-  float scale;
-  int64_t window;        // > 0: keys pos - window < j <= pos only
-  PagedKvView kv;        // the paged keys and values
-  float* out;            // [T, out_stride]
-  int64_t out_stride;
+struct AttnArgs : AttentionCall {
   int64_t tile = 1;      // query tokens per work item
   // > 0: items are single segments of keys (kAttnSegment each), written unnormalized: segment 0
   // into out, segment s > 0 of (token t, head h) into part_o[((t * num_heads + h) * segments + s) *

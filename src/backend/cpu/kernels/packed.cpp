@@ -1,14 +1,11 @@
-// Repacking weights into 16-row tiles (the layouts are in packed.h), the registry that lets
-// linear_kernel find a weight's packed copy, and the packed matmul's activation preparation and
-// threading. The tile kernels themselves are in packed_avx512.cpp.
+// Repacking weights into 16-row tiles (the layouts are in packed.h), and the packed matmul's
+// activation preparation and threading. The tile kernels themselves are in packed_avx512.cpp.
 #include "backend/cpu/kernels/packed.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -183,18 +180,6 @@ void unpack_block(DType t, const uint8_t* tile, int i, uint8_t* dst) {
   }
 }
 
-// ---- registry ----------------------------------------------------------------------------------
-
-struct Registry {
-  std::shared_mutex mu;
-  std::unordered_map<const uint8_t*, std::weak_ptr<const PackedMatrix>> by_data;
-  std::atomic<size_t> count{0};
-};
-Registry& registry() {
-  static Registry* r = new Registry;  // never destroyed: handles may outlive static destructors
-  return *r;
-}
-
 }  // namespace
 
 bool packable(const TensorView& w) {
@@ -338,72 +323,25 @@ void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int cou
   });
 }
 
-namespace {
-void unregister(const uint8_t* data) {
-  Registry& r = registry();
-  std::unique_lock lock(r.mu);
-  if (auto it = r.by_data.find(data); it != r.by_data.end() && it->second.expired()) {
-    r.by_data.erase(it);
-    r.count.fetch_sub(1);
-  }
-}
-}  // namespace
-
-std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vector<const TensorView*>& ws) {
-  Registry& r = registry();
+std::vector<std::shared_ptr<const PackedMatrix>> pack_linears(const std::vector<const TensorView*>& ws) {
   std::vector<std::shared_ptr<const PackedMatrix>> out(ws.size());
-  // Reuse what is registered already (a weight listed twice, or packed by an earlier call), and
-  // lay the rest out one after the other, each on a 64-byte boundary.
+  // Each distinct packable weight gets its place in one buffer, on a 64-byte boundary.
   std::vector<size_t> offset(ws.size(), SIZE_MAX);
-  std::unordered_map<const uint8_t*, size_t> first;  // data -> index of its first listing here
+  std::unordered_map<const uint8_t*, size_t> first;  // data -> index of its first listing
   size_t total = 0;
-  {
-    std::shared_lock lock(r.mu);
-    for (size_t i = 0; i < ws.size(); ++i) {
-      const TensorView& w = *ws[i];
-      if (!packable(w)) continue;
-      if (auto it = r.by_data.find(w.data); it != r.by_data.end())
-        if ((out[i] = it->second.lock()) != nullptr) continue;
-      if (first.emplace(w.data, i).second) {
-        offset[i] = total;
-        total += (packed_bytes(w) + 63) / 64 * 64;
-      }
-    }
-  }
-  if (total == 0) return out;  // every packable weight was registered already
-  auto storage = std::make_shared<HugeBuffer>(total);
   for (size_t i = 0; i < ws.size(); ++i) {
-    if (offset[i] == SIZE_MAX) continue;
-    const uint8_t* data = ws[i]->data;
-    // The registration goes with the last handle: the deleter removes it (unless re-registered).
-    std::shared_ptr<PackedMatrix> packed(pack(*ws[i], true, storage, storage->data() + offset[i]).release(),
-                                         [data](PackedMatrix* p) {
-                                           unregister(data);
-                                           delete p;
-                                         });
-    std::unique_lock lock(r.mu);
-    auto [it, inserted] = r.by_data.insert_or_assign(data, packed);
-    if (inserted) r.count.fetch_add(1);
-    out[i] = std::move(packed);
+    const TensorView& w = *ws[i];
+    if (!packable(w) || !first.emplace(w.data, i).second) continue;
+    offset[i] = total;
+    total += (packed_bytes(w) + 63) / 64 * 64;
   }
-  for (size_t i = 0; i < ws.size(); ++i)  // later listings of a weight packed here
+  if (total == 0) return out;
+  auto storage = std::make_shared<HugeBuffer>(total);
+  for (size_t i = 0; i < ws.size(); ++i)
+    if (offset[i] != SIZE_MAX) out[i] = pack(*ws[i], true, storage, storage->data() + offset[i]);
+  for (size_t i = 0; i < ws.size(); ++i)  // later listings of a weight packed above
     if (out[i] == nullptr && packable(*ws[i])) out[i] = out[first.at(ws[i]->data)];
   return out;
-}
-
-std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w) { return pack_for_linear({&w}).front(); }
-
-const PackedMatrix* find_packed(const TensorView& w) {
-  Registry& r = registry();
-  if (r.count.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::shared_lock lock(r.mu);
-  auto it = r.by_data.find(w.data);
-  if (it == r.by_data.end()) return nullptr;
-  auto p = it->second.lock();
-  // The handle's owner keeps it alive for as long as the weight is in use.
-  if (p == nullptr || p->dtype != w.dtype || w.shape.size() != 2 || p->out != w.shape[0] || p->in != w.shape[1])
-    return nullptr;
-  return p.get();
 }
 
 }  // namespace ax::cpu::kernels

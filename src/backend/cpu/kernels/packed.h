@@ -95,16 +95,12 @@ void set_amx_enabled(bool on);
 // True when a and b take the same x in the same form (same width, same activation quantization).
 bool can_share_acts(const PackedMatrix& a, const PackedMatrix& b);
 
-// The packed copies used for weights: pack_for_linear packs each w (when packable) and registers it
-// so that linear_kernel(w) runs the packed kernels; when w lies in a model file mapping its own pages
-// are released as they are packed (re-read from the file only if something still reads the
-// original, e.g. an embedding row), so peak memory holds one copy of the model. The weights of one
-// call share one buffer, in the order given: a model lists them in the order a decode step reads
-// them, so decode streams one ascending run of memory, on huge pages even where each matrix is
-// small. A registration lasts while its returned handle lives (nullptr: not packed).
-std::vector<std::shared_ptr<const PackedMatrix>> pack_for_linear(const std::vector<const TensorView*>& ws);
-std::shared_ptr<const PackedMatrix> pack_for_linear(const TensorView& w);
-// The registered packed copy of w, or nullptr.
-const PackedMatrix* find_packed(const TensorView& w);
+// Packed copies of a model's linear weights (those that are packable; nullptr for the others), one
+// handle per listing: a weight listed twice (a tied lm_head) is packed once. They share one buffer,
+// in the order given: a model lists them in the order a decode step reads them, so decode streams one
+// ascending run of memory, on huge pages even where each matrix is small. When a weight lies in a
+// model file mapping its own pages are released as it is packed (re-read from the file only if
+// something still reads the original, e.g. an embedding row), so peak memory holds one copy.
+std::vector<std::shared_ptr<const PackedMatrix>> pack_linears(const std::vector<const TensorView*>& ws);
 
 }  // namespace ax::cpu::kernels

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Binaries for the lent GPU hosts, which have the CUDA driver but none of this build's libraries:
+# everything but glibc and the driver is linked in (static libstdc++, static CUDA runtime, fmt
+# header-only). Writes gpu-bins/ (git-ignored; pass it to the device tool's `carry`):
+#   ax_gpu_tests     the backend conformance, golden and engine tests (CUDA cases run, CPU ones too)
+#   ax-bench         `ax-engine bench speed` (the CLI without the server)
+#   synthetic_model  random-weight GGUFs of real shapes (--shape llama-3.1-8b, qwen3-0.6b, ...)
+# and gpu-fixtures/ (git-ignored): the test fixtures, read through AX_SHARED_DIR=$PWD/gpu-fixtures.
+#   scripts/build-gpu-bins.sh [GENCODE]   default: sm_90a only (the lent H100/H200)
+# On the GPU host:  AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GENCODE=${1:-"-gencode=arch=compute_90a,code=sm_90a"}
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-DFMT_HEADER_ONLY \
+  -DCMAKE_CUDA_FLAGS=-DFMT_HEADER_ONLY -DAX_CUDA=ON "-DAX_CUDA_GENCODE=$GENCODE" \
+  -DAX_BUILD_TESTS=OFF -DAX_BUILD_FUZZERS=OFF >/dev/null
+cmake --build build-gpu --target ax_engine ax_model ax_tokenizer ax_backend ax_format ax_util
+mkdir -p gpu-bins
+CUDA_LIB=/usr/local/cuda/lib64
+LIBS=(build-gpu/libax_engine.a build-gpu/libax_model.a build-gpu/libax_tokenizer.a build-gpu/libax_backend.a
+      build-gpu/libax_format.a build-gpu/libax_util.a
+      -Wl,-Bstatic -lxxhash -lpcre2-8 -licuuc -licudata -Wl,-Bdynamic
+      "$CUDA_LIB/libcudart_static.a" -ldl -lrt -lpthread -static-libstdc++ -static-libgcc)
+CXX=(g++ -O2 -std=c++20 -DFMT_HEADER_ONLY -Isrc -Itests -I/usr/local/cuda/include)
+DEFS=(-DAX_SOURCE_DIR='"."' -DAX_SHARED_DIR='"../shared"')
+"${CXX[@]}" "${DEFS[@]}" tests/backend/backend_conformance_test.cpp tests/model/golden_test.cpp \
+  tests/engine/engine_model_test.cpp tests/test_support.cpp \
+  -Wl,-Bstatic -lgtest -lgtest_main -Wl,-Bdynamic "${LIBS[@]}" -o gpu-bins/ax_gpu_tests &
+"${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp src/cli/cmd_bench.cpp src/cli/llama_cpp_peer.cpp \
+  src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
+"${CXX[@]}" bench/synthetic_model.cpp "${LIBS[@]}" -o gpu-bins/synthetic_model &
+wait
+strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
+# Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
+# its transformers reference does not fit the transfer and stays behind).
+rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+cp -r ../shared/models/stories260K gpu-fixtures/models/
+# Vocabularies for synthetic_model, xz-compressed (the transfer holds 64 MiB with the repo):
+#   xz -dk gpu-fixtures/models/llamacpp-vocab/*.xz  (or python3 -m lzma ...) on the host.
+for v in llama-bpe qwen2; do
+  xz -9 -c ../shared/models/llamacpp-vocab/ggml-vocab-$v.gguf > gpu-fixtures/models/llamacpp-vocab/ggml-vocab-$v.gguf.xz
+done
+du -sh gpu-bins gpu-fixtures

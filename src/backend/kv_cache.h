@@ -1,0 +1,79 @@
+#pragma once
+// The paged KV cache: one preallocated pool of fixed-size blocks in a backend's memory. A sequence
+// owns a block table (block ids in position order); position p of a sequence lives in block
+// table[p / block_size], slot p % block_size. Attention reads K/V through the table, so sequences
+// can share prefix blocks and rollback is just a shorter length (O(1)). The pool knows only
+// geometry; who owns which block is the engine's business.
+//
+// Layout per layer, in the cache's element type (float32, or IEEE half for an f16 cache):
+//   k[layer]: [num_kv_heads, num_blocks, block_size, head_dim]
+//   v[layer]: [num_kv_heads, num_blocks, block_size, head_dim]
+// Each kv head's blocks lie side by side: attention reads one kv head's rows at a time, as one
+// contiguous run per block, and a sequence's blocks, mostly handed out in order, join into one long
+// run that the hardware prefetchers follow. (Head-major inside each block instead put the runs of a
+// head 32 KiB apart; on huge pages those all fell into the same few L2 sets.)
+// float32 is the reference (what the golden tests hold the model to); f16 halves the memory and
+// the bytes attention reads per token, at the cost of rounding K and V to 11 significant bits
+// (what llama.cpp's default cache does too).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "backend/backend.h"
+
+namespace ax {
+
+enum class KvType { F32, F16 };
+std::string_view kv_type_name(KvType t);  // "f32", "f16"
+std::optional<KvType> kv_type_from_name(std::string_view name);
+size_t kv_type_bytes(KvType t);
+
+// What a model keeps per token and layer.
+struct KvShape {
+  int64_t num_layers = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+class KvCache {
+ public:
+  KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size = 16, KvType type = KvType::F32);
+
+  Backend& backend() const { return be_; }
+  const KvShape& shape() const { return shape_; }
+  int64_t num_blocks() const { return num_blocks_; }
+  int64_t block_size() const { return block_size_; }
+  int64_t num_layers() const { return shape_.num_layers; }
+  int64_t num_kv_heads() const { return shape_.num_kv_heads; }
+  int64_t head_dim() const { return shape_.head_dim; }
+  int64_t kv_width() const { return shape_.num_kv_heads * shape_.head_dim; }
+  KvType type() const { return type_; }
+
+  // Layer `layer`'s K (or V) values in the cache's element type, in the backend's memory.
+  void* k_data(int64_t layer) const { return base(layer, false); }
+  void* v_data(int64_t layer) const { return base(layer, true); }
+  // Values between one kv head's blocks and the next head's.
+  int64_t head_stride() const { return num_blocks_ * block_size_ * shape_.head_dim; }
+
+  // One (layer, block, slot) written from / read back as floats ([num_kv_heads, head_dim] each), by
+  // copies through the backend (tests and tools; the model writes with Backend::write_kv). store
+  // rounds to the cache's type (nearest even); load is exact.
+  void store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v);
+  void load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const;
+
+  // Bytes one block costs across all layers (K and V): sizes the pool from a memory budget.
+  static size_t bytes_per_block(const KvShape& shape, int64_t block_size, KvType type);
+
+ private:
+  void* base(int64_t layer, bool v) const;
+  void check(int64_t layer, int64_t block, int64_t slot) const;
+  Backend& be_;
+  KvShape shape_;
+  int64_t num_blocks_, block_size_;
+  KvType type_;
+  size_t per_layer_;  // values of one layer's K (or V)
+  DeviceBuffer pool_;  // [layer][K, V][per_layer_] values, zero-filled
+};
+
+}  // namespace ax

@@ -1,0 +1,229 @@
+#include "model/architecture.h"
+#include "model/gguf_export.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "format/gguf.h"
+#include "model/gguf_config.h"
+#include "model/model_source.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace ax {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path temp_file(const std::string& tag) {
+  return fs::temp_directory_path() / ("ax_export_" + tag + "_" + std::to_string(std::random_device{}()) + ".gguf");
+}
+
+void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
+  EXPECT_EQ(g.arch_name, h.arch_name == "mistral" ? "llama" : h.arch_name);  // llama.cpp writes Mistral as llama
+  EXPECT_EQ(g.vocab_size, h.vocab_size);
+  EXPECT_EQ(g.hidden_size, h.hidden_size);
+  EXPECT_EQ(g.intermediate_size, h.intermediate_size);
+  EXPECT_EQ(g.num_layers, h.num_layers);
+  EXPECT_EQ(g.num_heads, h.num_heads);
+  EXPECT_EQ(g.num_kv_heads, h.num_kv_heads);
+  EXPECT_EQ(g.head_dim, h.head_dim);
+  EXPECT_EQ(g.max_position_embeddings, h.max_position_embeddings);
+  EXPECT_FLOAT_EQ(g.rms_norm_eps, h.rms_norm_eps);
+  EXPECT_FLOAT_EQ(g.rope.theta, h.rope.theta);
+  EXPECT_EQ(g.rope.scaling_type, h.rope.scaling_type);
+  EXPECT_EQ(g.rope.style, (h.arch_name == "llama" || h.arch_name == "mistral") ? RopeStyle::AdjacentPairs : RopeStyle::RotateHalf);
+  EXPECT_EQ(g.layer_windows(), h.layer_windows());
+  EXPECT_EQ(g.tie_word_embeddings, h.tie_word_embeddings);
+  EXPECT_EQ(g.qkv_bias, h.qkv_bias);
+  EXPECT_EQ(g.qk_norm, h.qk_norm);
+  EXPECT_EQ(g.bos_token_id, h.bos_token_id);
+  EXPECT_EQ(g.eos_token_ids, h.eos_token_ids);
+  EXPECT_EQ(g.pad_token_id, h.pad_token_id);
+}
+
+// Each HF fixture written as GGUF and opened again: same config, same tensors (q/k rows of llama
+// GGUFs permuted per head, biases included), llama3 RoPE carried by rope_freqs.weight.
+TEST(GgufExport, HfFixturesRoundTrip) {
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K"}) {
+    SCOPED_TRACE(name);
+    auto hf = open_model(test::fixture(name));
+    const ModelConfig& hc = hf->config();
+    GgufWriter w;
+    write_model_config(w, hc);
+    add_hf_tensors(w, hc, hf->tensors());
+    const fs::path path = temp_file(name);
+    w.write(path.string());
+    auto g = open_model(path.string());
+    const ModelConfig& gc = g->config();
+    expect_same_config(gc, hc);
+    if (hc.rope.scaling_type == "llama3") {
+      EXPECT_FLOAT_EQ(gc.rope.factor, hc.rope.factor);
+      // Any llama3 parameters that give the same divisors are equivalent; these are exact here.
+      EXPECT_EQ(llama3_rope_factors(gc.rope, gc.head_dim), llama3_rope_factors(hc.rope, hc.head_dim));
+      EXPECT_NE(g->find("rope_freqs.weight"), nullptr);
+    }
+    const int64_t d = hc.head_dim;
+    for (const auto& [tname, ht] : hf->tensors()) {
+      SCOPED_TRACE(tname);
+      const TensorView& gt = g->get(tname, ht.shape);
+      ASSERT_EQ(gt.dtype, ht.dtype);
+      const bool permuted = hc.arch_name != "qwen2" && hc.arch_name != "qwen3" &&
+                            (tname.find("q_proj") != std::string::npos || tname.find("k_proj") != std::string::npos);
+      if (!permuted) {
+        EXPECT_EQ(std::memcmp(gt.data, ht.data, ht.nbytes), 0);
+        continue;
+      }
+      const size_t row = ht.nbytes / static_cast<size_t>(ht.shape[0]);
+      for (int64_t h = 0; h < ht.shape[0] / d; ++h)
+        for (int64_t j = 0; j < 2; ++j)
+          for (int64_t k = 0; k < d / 2; ++k)
+            ASSERT_EQ(std::memcmp(gt.data + (h * d + 2 * k + j) * row, ht.data + (h * d + j * (d / 2) + k) * row, row), 0);
+    }
+    fs::remove(path);
+  }
+}
+
+// Released Llama 3.x RoPE settings survive the trip through rope_freqs.weight.
+TEST(GgufExport, Llama3RopeFromFreqsTensor) {
+  struct Case {
+    float theta, factor;
+    int64_t head_dim, original;
+  };
+  for (Case cs : {Case{500000.0f, 32.0f, 64, 8192}, Case{500000.0f, 8.0f, 128, 8192}, Case{500000.0f, 32.0f, 128, 8192},
+                  Case{10000.0f, 4.0f, 64, 2048}}) {
+    SCOPED_TRACE(cs.head_dim);
+    ModelConfig c;
+    c.arch_name = "llama";
+    c.vocab_size = 32;
+    c.hidden_size = cs.head_dim * 2;
+    c.intermediate_size = 64;
+    c.num_layers = 1;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = cs.head_dim;
+    c.max_position_embeddings = 131072;
+    c.layers.assign(1, LayerConfig{});
+    c.rope.theta = cs.theta;
+    c.rope.scaling_type = "llama3";
+    c.rope.factor = cs.factor;
+    c.rope.low_freq_factor = 1.0f;
+    c.rope.high_freq_factor = 4.0f;
+    c.rope.original_max_position = cs.original;
+    GgufWriter w;
+    write_model_config(w, c);
+    w.add_tensor("token_embd.weight", DType::F32, {32, c.hidden_size}, std::vector<float>(32 * c.hidden_size, 0.25f));
+    const auto bytes = w.to_bytes();
+    auto f = GgufFile::open_memory(bytes.data(), bytes.size(), "llama3.gguf");
+    const ModelConfig got = gguf_model_config(*f);
+    EXPECT_EQ(got.rope.scaling_type, "llama3");
+    EXPECT_FLOAT_EQ(got.rope.factor, cs.factor);
+    EXPECT_FLOAT_EQ(got.rope.low_freq_factor, 1.0f);
+    EXPECT_NEAR(got.rope.high_freq_factor, 4.0f, 1e-3);
+    EXPECT_EQ(got.rope.original_max_position, cs.original);
+    EXPECT_EQ(got.rope.style, RopeStyle::AdjacentPairs);
+  }
+}
+
+TEST(GgufExport, RejectsForeignRopeFreqs) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  GgufWriter w;
+  ModelConfig c;
+  c.arch_name = "llama";
+  c.vocab_size = 32;
+  c.hidden_size = 64;
+  c.intermediate_size = 64;
+  c.num_layers = 1;
+  c.num_heads = 2;
+  c.num_kv_heads = 2;
+  c.head_dim = 32;
+  c.layers.assign(1, LayerConfig{});
+  write_model_config(w, c);
+  std::vector<float> freqs(16);
+  for (auto& v : freqs) v = std::uniform_real_distribution<float>(1.0f, 40.0f)(rng);
+  w.add_tensor("rope_freqs.weight", DType::F32, {16}, freqs);
+  const auto bytes = w.to_bytes();
+  auto f = GgufFile::open_memory(bytes.data(), bytes.size(), "odd.gguf");
+  try {
+    gguf_model_config(*f);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.gguf: tensor 'rope_freqs.weight'"), std::string::npos) << e.what();
+  }
+}
+
+// The recipe for random-weight test models of real shapes: config -> metadata, a real
+// vocabulary's tokenizer metadata, weights filled while writing.
+TEST(GgufExport, RandomWeightModelWithRealVocab) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  auto vocab = GgufFile::open(test::shared_model("llamacpp-vocab/ggml-vocab-qwen2.gguf"));
+  ModelConfig c;
+  c.arch_name = "qwen3";
+  c.vocab_size = static_cast<int64_t>(vocab->find("tokenizer.ggml.tokens")->as_array().items.size());
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 32;
+  c.max_position_embeddings = 4096;
+  c.rope.theta = 1e6f;
+  c.layers.assign(2, LayerConfig{});
+  c.tie_word_embeddings = true;
+  c.qk_norm = true;
+  GgufWriter w;
+  write_model_config(w, c);
+  w.copy_metadata(*vocab, "tokenizer.");
+  std::mt19937 rng(seed);
+  auto fill_rows = [&](const std::vector<int64_t>& shape) {
+    return [&rng, cols = shape.back()](int64_t, int64_t rows, float* v) {
+      std::normal_distribution<float> nd(0.0f, 0.05f);
+      for (int64_t i = 0; i < rows * cols; ++i) v[i] = nd(rng);
+    };
+  };
+  w.add_tensor_fill("token_embd.weight", DType::Q8_0, {c.vocab_size, 64}, fill_rows({c.vocab_size, 64}));
+  w.add_tensor_fill("output_norm.weight", DType::F32, {64}, fill_rows({64}));
+  for (int l = 0; l < 2; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    for (auto [name, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+             {"attn_norm.weight", {64}}, {"attn_q.weight", {128, 64}}, {"attn_k.weight", {64, 64}},
+             {"attn_v.weight", {64, 64}}, {"attn_output.weight", {64, 128}}, {"attn_q_norm.weight", {32}},
+             {"attn_k_norm.weight", {32}}, {"ffn_norm.weight", {64}}, {"ffn_gate.weight", {96, 64}},
+             {"ffn_up.weight", {96, 64}}, {"ffn_down.weight", {64, 96}}})
+      w.add_tensor_fill(b + name, shape.size() == 1 ? DType::F32 : DType::Q8_0, shape, fill_rows(shape));
+  }
+  const fs::path path = temp_file("random_qwen3");
+  w.write(path.string());
+  auto m = open_model(path.string());
+  const ModelConfig& got = m->config();
+  EXPECT_EQ(got.arch_name, "qwen3");
+  EXPECT_EQ(got.vocab_size, 151936);
+  EXPECT_TRUE(got.tie_word_embeddings);
+  EXPECT_TRUE(got.qk_norm);
+  EXPECT_EQ(got.rope.style, RopeStyle::RotateHalf);
+  EXPECT_EQ(got.eos_token_ids, (std::vector<int64_t>{151643}));  // from the vocabulary
+  EXPECT_EQ(m->get("model.layers.1.mlp.down_proj.weight", {64, 96}).dtype, DType::Q8_0);
+  EXPECT_EQ(m->gguf()->get_string("tokenizer.ggml.pre"), "qwen2");
+  fs::remove(path);
+}
+
+TEST(GgufExport, NamesAreInverse) {
+  const Architecture& llama = architecture_for_hf("llama", "test");
+  for (const char* hf : {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+                         "model.layers.7.input_layernorm.weight", "model.layers.7.self_attn.q_proj.bias",
+                         "model.layers.0.self_attn.o_proj.weight", "model.layers.0.self_attn.k_norm.weight",
+                         "model.layers.3.post_attention_layernorm.weight", "model.layers.3.mlp.down_proj.weight"}) {
+    const std::string g = hf_to_gguf_name(llama, hf);
+    EXPECT_NE(g, hf);
+    EXPECT_EQ(gguf_to_hf_name(llama, g), hf);
+  }
+  EXPECT_EQ(hf_to_gguf_name(llama, "model.layers.x.mlp.down_proj.weight"), "model.layers.x.mlp.down_proj.weight");
+}
+
+}  // namespace
+}  // namespace ax

@@ -1,0 +1,178 @@
+#include "model/hf_config.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+#include "util/error.h"
+
+namespace ax {
+namespace {
+using nlohmann::json;
+
+std::string error_of(const json& config) {
+  try {
+    parse_hf_config(config, nullptr, "config.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// transformers 4 style minimal config; tests override fields.
+json base_config(const char* type) {
+  return {{"model_type", type},       {"vocab_size", 100},        {"hidden_size", 48},
+          {"intermediate_size", 96},  {"num_hidden_layers", 3},   {"num_attention_heads", 6},
+          {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5},     {"rope_theta", 1e6},
+          {"max_position_embeddings", 2048}};
+}
+
+TEST(HfConfig, Fixtures) {
+  ModelConfig llama = load_hf_config(test::fixture("llama"));
+  EXPECT_EQ(llama.arch_name, "llama");
+  EXPECT_EQ(llama.arch_name, "llama");
+  EXPECT_EQ(llama.vocab_size, 512);
+  EXPECT_EQ(llama.hidden_size, 64);
+  EXPECT_EQ(llama.intermediate_size, 128);
+  EXPECT_EQ(llama.num_layers, 2);
+  EXPECT_EQ(llama.num_heads, 4);
+  EXPECT_EQ(llama.num_kv_heads, 2);
+  EXPECT_EQ(llama.head_dim, 16);
+  EXPECT_EQ(llama.max_position_embeddings, 4096);
+  EXPECT_FLOAT_EQ(llama.rms_norm_eps, 1e-6f);
+  EXPECT_FLOAT_EQ(llama.rope.theta, 10000.0f);
+  EXPECT_EQ(llama.rope.scaling_type, "default");
+  EXPECT_EQ(llama.rope.style, RopeStyle::RotateHalf);
+  EXPECT_FALSE(llama.tie_word_embeddings);
+  EXPECT_FALSE(llama.qkv_bias);
+  EXPECT_FALSE(llama.qk_norm);
+  EXPECT_EQ(llama.layer_windows(), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(llama.bos_token_id, 1);
+  EXPECT_EQ(llama.eos_token_ids, (std::vector<int64_t>{2}));
+  EXPECT_EQ(llama.pad_token_id, 0);
+
+  ModelConfig l3 = load_hf_config(test::fixture("llama3_rope"));
+  EXPECT_EQ(l3.rope.scaling_type, "llama3");
+  EXPECT_FLOAT_EQ(l3.rope.theta, 500000.0f);
+  EXPECT_FLOAT_EQ(l3.rope.factor, 32.0f);
+  EXPECT_FLOAT_EQ(l3.rope.low_freq_factor, 1.0f);
+  EXPECT_FLOAT_EQ(l3.rope.high_freq_factor, 4.0f);
+  EXPECT_EQ(l3.rope.original_max_position, 8192);
+  EXPECT_TRUE(l3.tie_word_embeddings);
+
+  ModelConfig q2 = load_hf_config(test::fixture("qwen2"));
+  EXPECT_EQ(q2.arch_name, "qwen2");
+  EXPECT_TRUE(q2.qkv_bias);  // no attention_bias field: Qwen2 has q/k/v biases anyway
+  EXPECT_FALSE(q2.qk_norm);
+  EXPECT_EQ(q2.head_dim, 16);  // hidden / heads
+  EXPECT_EQ(q2.layer_windows(), (std::vector<int64_t>{0, 0}));
+
+  ModelConfig q3 = load_hf_config(test::fixture("qwen3"));
+  EXPECT_EQ(q3.arch_name, "qwen3");
+  EXPECT_TRUE(q3.qk_norm);
+  EXPECT_FALSE(q3.qkv_bias);
+  EXPECT_EQ(q3.head_dim, 32);
+
+  ModelConfig mi = load_hf_config(test::fixture("mistral"));
+  EXPECT_EQ(mi.arch_name, "mistral");
+  EXPECT_EQ(mi.layer_windows(), (std::vector<int64_t>{32, 32}));
+
+  ModelConfig st = load_hf_config(test::fixture("stories260K"));
+  EXPECT_EQ(st.head_dim, 8);
+  EXPECT_EQ(st.num_layers, 5);
+  EXPECT_EQ(st.intermediate_size, 172);
+  EXPECT_FLOAT_EQ(st.rms_norm_eps, 1e-5f);
+  EXPECT_TRUE(st.tie_word_embeddings);
+  EXPECT_EQ(st.pad_token_id, -1);  // null in config.json
+
+  ModelConfig ax = load_hf_config(test::shared_model("ax-code-15m"));
+  EXPECT_EQ(ax.arch_name, "qwen3");
+  EXPECT_EQ(ax.vocab_size, 8192);
+  EXPECT_EQ(ax.eos_token_ids, (std::vector<int64_t>{0, 2}));  // list in generation_config.json
+  EXPECT_EQ(ax.bos_token_id, 0);
+  EXPECT_EQ(ax.layer_windows(), std::vector<int64_t>(8, 0));
+}
+
+TEST(HfConfig, Transformers4Style) {
+  json c = base_config("llama");
+  c["rope_scaling"] = {{"type", "linear"}, {"factor", 4.0}};
+  ModelConfig m = parse_hf_config(c, nullptr, "config.json");
+  EXPECT_EQ(m.head_dim, 8);
+  EXPECT_EQ(m.rope.scaling_type, "linear");
+  EXPECT_FLOAT_EQ(m.rope.factor, 4.0f);
+  EXPECT_FLOAT_EQ(m.rope.theta, 1e6f);
+
+  c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
+  m = parse_hf_config(c, nullptr, "config.json");
+  EXPECT_EQ(m.rope.scaling_type, "yarn");
+  EXPECT_EQ(m.rope.original_max_position, 32768);
+  EXPECT_FLOAT_EQ(m.rope.beta_fast, 32.0f);
+  EXPECT_FLOAT_EQ(m.rope.beta_slow, 1.0f);
+  EXPECT_TRUE(m.rope.yarn_truncate);
+  c["rope_scaling"]["truncate"] = false;
+  EXPECT_FALSE(parse_hf_config(c, nullptr, "config.json").rope.yarn_truncate);
+
+  c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  c["eos_token_id"] = json::array({128001, 128008, 128009});
+  c["bos_token_id"] = 128000;
+  m = parse_hf_config(c, nullptr, "config.json");
+  EXPECT_EQ(m.rope.scaling_type, "llama3");
+  EXPECT_FLOAT_EQ(m.rope.factor, 8.0f);
+  EXPECT_EQ(m.eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
+  EXPECT_EQ(m.bos_token_id, 128000);
+  json gen = {{"eos_token_id", 7}};
+  EXPECT_EQ(parse_hf_config(c, &gen, "config.json").eos_token_ids, (std::vector<int64_t>{7}));
+}
+
+TEST(HfConfig, SlidingWindows) {
+  json q = base_config("qwen2");
+  q["sliding_window"] = 64;
+  q["use_sliding_window"] = false;
+  EXPECT_EQ(parse_hf_config(q, nullptr, "c").layer_windows(), (std::vector<int64_t>{0, 0, 0}));
+  q["use_sliding_window"] = true;
+  q["max_window_layers"] = 1;
+  EXPECT_EQ(parse_hf_config(q, nullptr, "c").layer_windows(), (std::vector<int64_t>{0, 64, 64}));
+  q["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention"};
+  EXPECT_EQ(parse_hf_config(q, nullptr, "c").layer_windows(), (std::vector<int64_t>{64, 0, 64}));
+  q["layer_types"] = {"sliding_attention"};
+  EXPECT_NE(error_of(q).find("layer_types"), std::string::npos);
+
+  json mi = base_config("mistral");
+  mi["sliding_window"] = nullptr;
+  EXPECT_EQ(parse_hf_config(mi, nullptr, "c").layer_windows(), (std::vector<int64_t>{0, 0, 0}));
+  mi["sliding_window"] = 4096;
+  EXPECT_EQ(parse_hf_config(mi, nullptr, "c").layer_windows(), (std::vector<int64_t>{4096, 4096, 4096}));
+}
+
+TEST(HfConfig, Errors) {
+  json c = base_config("mamba");
+  EXPECT_NE(error_of(c).find("model_type 'mamba' is not supported"), std::string::npos);
+  c = base_config("llama");
+  c.erase("hidden_size");
+  EXPECT_NE(error_of(c).find("config.json: required field 'hidden_size' is missing"), std::string::npos);
+  c = base_config("llama");
+  c["num_key_value_heads"] = 4;
+  EXPECT_NE(error_of(c).find("not a multiple of num_key_value_heads"), std::string::npos);
+  c = base_config("llama");
+  c["hidden_size"] = "64";
+  EXPECT_NE(error_of(c).find("'hidden_size' is not an integer"), std::string::npos);
+  c = base_config("llama");
+  c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_NE(error_of(c).find("rope type 'dynamic' is not supported"), std::string::npos);
+  c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 2.0}};
+  EXPECT_NE(error_of(c).find("needs field 'low_freq_factor'"), std::string::npos);
+  c = base_config("llama");
+  c["attention_bias"] = true;
+  EXPECT_NE(error_of(c).find("attention_bias"), std::string::npos);
+  c = base_config("llama");
+  c["hidden_act"] = "gelu";
+  EXPECT_NE(error_of(c).find("hidden_act 'gelu'"), std::string::npos);
+  c = base_config("llama");
+  c["num_attention_heads"] = 0;
+  EXPECT_NE(error_of(c).find("must be positive"), std::string::npos);
+  EXPECT_NE(error_of(json::array()).find("not a JSON object"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ax
