@@ -26,15 +26,15 @@ DEFS=(-DAX_SOURCE_DIR='"."' -DAX_SHARED_DIR='"../shared"')
 "${CXX[@]}" "${DEFS[@]}" tests/backend/backend_conformance_test.cpp tests/model/golden_test.cpp \
   tests/engine/engine_model_test.cpp tests/test_support.cpp \
   -Wl,-Bstatic -lgtest -lgtest_main -Wl,-Bdynamic "${LIBS[@]}" -o gpu-bins/ax_gpu_tests &
-"${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp src/cli/cmd_bench.cpp src/cli/llama_cpp_peer.cpp \
-  src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
+"${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp scripts/gpu/bench_speed_only.cpp src/cli/bench_speed.cpp \
+  src/cli/llama_cpp_peer.cpp src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
 "${CXX[@]}" bench/synthetic_model.cpp "${LIBS[@]}" -o gpu-bins/synthetic_model &
 wait
 strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
 # Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
 # its transformers reference does not fit the transfer and stays behind).
 rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
-for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
 cp -r ../shared/models/stories260K gpu-fixtures/models/
 # Vocabularies for synthetic_model, xz-compressed (the transfer holds 64 MiB with the repo):
 #   xz -dk gpu-fixtures/models/llamacpp-vocab/*.xz  (or python3 -m lzma ...) on the host.
