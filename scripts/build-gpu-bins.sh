@@ -7,7 +7,8 @@
 #   synthetic_model  random-weight GGUFs of real shapes (--shape llama-3.1-8b, qwen3-0.6b, ...)
 # and gpu-fixtures/ (git-ignored): the test fixtures, read through AX_SHARED_DIR=$PWD/gpu-fixtures.
 #   scripts/build-gpu-bins.sh [GENCODE]   default: sm_90a only (the lent H100/H200)
-# On the GPU host:  AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
+# On the GPU host:  cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
+#                   AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GENCODE=${1:-"-gencode=arch=compute_90a,code=sm_90a"}
@@ -35,7 +36,10 @@ strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
 # its transformers reference does not fit the transfer and stays behind).
 rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
 for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
-cp -r ../shared/models/stories260K gpu-fixtures/models/
+# stories260K without its weights: the repo carries the same stories260K.gguf (models/), and the
+# transfer holds 64 MiB with the repo. On the host: cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
+mkdir -p gpu-fixtures/models/stories260K
+cp ../shared/models/stories260K/{greedy_reference.json,tok512.bin,provenance.txt} gpu-fixtures/models/stories260K/
 # Vocabularies for synthetic_model, xz-compressed (the transfer holds 64 MiB with the repo):
 #   xz -dk gpu-fixtures/models/llamacpp-vocab/*.xz  (or python3 -m lzma ...) on the host.
 for v in llama-bpe qwen2; do
