@@ -16,13 +16,6 @@ std::unique_ptr<Model> make(const ModelSource& source, Backend& backend) {
   return make_decoder(source, backend, find_llama_tensors);
 }
 
-void check_moe(const std::string& where, const ModelConfig& m) {
-  const MoeConfig& e = m.moe;
-  if (e.num_experts <= 0 || e.top_k <= 0 || e.top_k > e.num_experts || e.expert_intermediate <= 0)
-    fail("{}: a mixture of {} experts, {} per token, of width {} is not valid", where, e.num_experts, e.top_k,
-         e.expert_intermediate);
-}
-
 void qwen3_moe_hf(const HfFields& c, ModelConfig& m) {
   if (parse_hf_activation(c) != Activation::Silu) fail("{}: hidden_act must be silu for qwen3_moe", c.where());
   if (c.get_bool_or("attention_bias", false))
@@ -33,7 +26,7 @@ void qwen3_moe_hf(const HfFields& c, ModelConfig& m) {
   m.moe.top_k = c.get_int_or("num_experts_per_tok", 0);
   m.moe.expert_intermediate = c.get_int_or("moe_intermediate_size", 0);
   m.moe.norm_topk_prob = c.get_bool_or("norm_topk_prob", false);
-  check_moe(c.where(), m);
+  m.moe.validate(c.where());
   const int64_t step = c.get_int_or("decoder_sparse_step", 1);
   if (step <= 0) fail("{}: field 'decoder_sparse_step' must be positive, got {}", c.where(), step);
   std::vector<int64_t> dense;
@@ -58,17 +51,13 @@ void qwen3_moe_gguf(const GgufFile& f, ModelConfig& m) {
   m.moe.top_k = f.get_int_or(p + "expert_used_count", 0);
   m.moe.expert_intermediate = f.get_int_or(p + "expert_feed_forward_length", 0);
   m.moe.norm_topk_prob = f.get_int_or(p + "expert_weights_norm", 1) != 0;
-  check_moe(f.path(), m);
+  m.moe.validate(f.path());
   for (int64_t l = 0; l < m.num_layers; ++l)
     m.layers[l].moe = f.tensor("blk." + std::to_string(l) + ".ffn_gate_inp.weight") != nullptr;
 }
 
 constexpr TensorNamePair kNames[] = {
     {"ffn_norm", "post_attention_layernorm"},
-    {"ffn_gate_inp", "mlp.gate"},
-    {"ffn_gate_exps", "mlp.experts.gate_proj"},
-    {"ffn_up_exps", "mlp.experts.up_proj"},
-    {"ffn_down_exps", "mlp.experts.down_proj"},
 };
 
 }  // namespace

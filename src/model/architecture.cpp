@@ -1,6 +1,7 @@
 #include "model/architecture.h"
 
 #include <array>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -10,16 +11,18 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch;
+    kGemma3Arch, kGlm4MoeArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
-                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch};
+                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
+                                    &kGlm4MoeArch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
-// model.layers.N.
-constexpr std::array<TensorNamePair, 10> kCommonLayerNames{{
+// model.layers.N. A stem that carries its suffix (".bias") names the whole tensor: HF's name for
+// it has no suffix of its own.
+constexpr std::array<TensorNamePair, 18> kCommonLayerNames{{
     {"attn_norm", "input_layernorm"},
     {"attn_q", "self_attn.q_proj"},
     {"attn_k", "self_attn.k_proj"},
@@ -30,7 +33,21 @@ constexpr std::array<TensorNamePair, 10> kCommonLayerNames{{
     {"ffn_gate", "mlp.gate_proj"},
     {"ffn_up", "mlp.up_proj"},
     {"ffn_down", "mlp.down_proj"},
+    // mixtures of experts: the router, every expert in one 3-D tensor, the shared expert
+    {"ffn_gate_inp", "mlp.gate"},
+    {"exp_probs_b.bias", "mlp.gate.e_score_correction_bias"},
+    {"ffn_gate_exps", "mlp.experts.gate_proj"},
+    {"ffn_up_exps", "mlp.experts.up_proj"},
+    {"ffn_down_exps", "mlp.experts.down_proj"},
+    {"ffn_gate_shexp", "mlp.shared_experts.gate_proj"},
+    {"ffn_up_shexp", "mlp.shared_experts.up_proj"},
+    {"ffn_down_shexp", "mlp.shared_experts.down_proj"},
 }};
+
+bool names_whole_tensor(const TensorNamePair& p) {
+  const std::string_view g = p.gguf;
+  return g.ends_with(".weight") || g.ends_with(".bias");
+}
 
 std::string supported(bool hf) {
   std::string s;
@@ -83,11 +100,12 @@ std::string gguf_to_hf_name(const Architecture& a, const std::string& name) {
   const size_t dot2 = name.rfind('.');
   if (dot2 <= dot1) return name;
   const std::string stem = name.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string suffix = name.substr(dot2);  // ".weight" / ".bias"
+  const std::string rest = name.substr(dot1 + 1);  // stem and suffix
+  const std::string suffix = name.substr(dot2);    // ".weight" / ".bias"
   std::string out = name;
   for_each_name(a, [&](const TensorNamePair& p) {
-    if (stem != p.gguf) return false;
-    out = "model.layers." + layer + "." + p.hf + suffix;
+    if (names_whole_tensor(p) ? rest != p.gguf : stem != p.gguf) return false;
+    out = "model.layers." + layer + "." + p.hf + (names_whole_tensor(p) ? "" : suffix);
     return true;
   });
   return out;
@@ -106,12 +124,18 @@ std::string hf_to_gguf_name(const Architecture& a, const std::string& name) {
   const size_t last = name.rfind('.');
   if (last <= dot) return name;
   const std::string module = name.substr(dot + 1, last - dot - 1);
+  const std::string rest = name.substr(dot + 1);
   std::string out = name;
-  for_each_name(a, [&](const TensorNamePair& p) {  // the first stem naming the module wins
-    if (module != p.hf) return false;
-    out = "blk." + layer + "." + p.gguf + name.substr(last);
-    return true;
-  });
+  // Whole-tensor names first (mlp.gate.e_score_correction_bias lives beside mlp.gate.weight).
+  for (const bool whole : {true, false}) {
+    bool found = false;
+    for_each_name(a, [&](const TensorNamePair& p) {  // the first stem naming the module wins
+      if (names_whole_tensor(p) != whole || (whole ? rest != p.hf : module != p.hf)) return false;
+      out = "blk." + layer + "." + p.gguf + (whole ? "" : name.substr(last));
+      return found = true;
+    });
+    if (found) break;
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/moe_routing.h"
+
 namespace ax {
 
 // How RoPE pairs the dimensions of a head.
@@ -48,15 +50,25 @@ struct LayerConfig {
 };
 
 // A mixture-of-experts feed-forward block: a router picks top_k of num_experts experts per token,
-// each a gated MLP of width expert_intermediate; their outputs are summed with the routing weights.
+// each a gated MLP of width expert_intermediate; their outputs are summed with the routing weights
+// (backend/moe_routing.h says how each routing picks and weighs), plus the shared expert's output
+// where the model has one.
 struct MoeConfig {
   int64_t num_experts = 0;
   int64_t top_k = 0;
   int64_t expert_intermediate = 0;
-  // softmax over all experts, keep the top_k; renormalise the kept weights to sum 1 when
-  // norm_topk_prob (Qwen3-MoE's released checkpoints), then scale by routed_scaling.
+  MoeRouting routing = MoeRouting::SoftmaxTopK;
+  // renormalise the kept weights to sum 1 (Qwen3-MoE's released checkpoints, GLM, DeepSeek), then
+  // scale them by routed_scaling
   bool norm_topk_prob = false;
   float routed_scaling = 1.0f;
+  int64_t n_group = 1, topk_group = 1;  // SigmoidGroupTopK: choose within the topk_group best groups
+  // A dense MLP every token goes through besides the routed experts (GLM-4.5, DeepSeek-V3: the
+  // n_shared_experts are one MLP of their summed width). 0: none.
+  int64_t shared_intermediate = 0;
+
+  // Throws naming `where` when the sizes do not make a mixture.
+  void validate(const std::string& where) const;
 };
 
 struct ModelConfig {

@@ -72,6 +72,13 @@ DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig
       t.experts.push_back({src.get(x + "gate_proj.weight", {I, H}), src.get(x + "up_proj.weight", {I, H}),
                            src.get(x + "down_proj.weight", {H, I})});
     }
+    if (cfg.moe.routing == MoeRouting::SigmoidGroupTopK && src.find(p + "mlp.gate.e_score_correction_bias"))
+      t.selection_bias = &src.get(p + "mlp.gate.e_score_correction_bias", {E});
+    if (const int64_t S = cfg.moe.shared_intermediate; S > 0) {
+      const std::string x = p + "mlp.shared_experts.";
+      t.shared = {src.get(x + "gate_proj.weight", {S, H}), src.get(x + "up_proj.weight", {S, H}),
+                  src.get(x + "down_proj.weight", {H, S})};
+    }
   } else {
     const int64_t I = cfg.intermediate_size;
     t.gate = src.get(p + "mlp.gate_proj.weight", {I, H});
@@ -105,6 +112,8 @@ class DecoderModel final : public Model {
     const Weight* down = nullptr;
     const Weight* router = nullptr;  // MoE
     std::vector<MoeExpert> experts;
+    std::vector<float> selection_bias;  // [num_experts] on the host, where routing runs (empty: none)
+    MoeExpert shared;                   // the shared expert (null weights: none)
   };
 
   // A 1-D tensor as float32 on the backend (a norm's weight + 1 for (1 + w) norms).
@@ -166,6 +175,10 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
       linears.push_back(t.router);
       for (auto& e : t.experts)
         for (TensorView& w : e) linears.push_back(&w);
+      if (cfg_.moe.shared_intermediate > 0) {
+        for (TensorView& w : t.shared) linears.push_back(&w);
+        widest_ffn_ = std::max(widest_ffn_, cfg_.moe.shared_intermediate);
+      }
     } else {
       for (TensorView* w : {&t.gate, &t.up, &t.down}) linears.push_back(w);
       widest_ffn_ = std::max(widest_ffn_, t.gate.rows());
@@ -209,6 +222,12 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
         x.down = weights_[next++].get();
         L.experts.push_back(x);
       }
+      if (cfg_.moe.shared_intermediate > 0) {
+        L.shared.gate = weights_[next++].get();
+        L.shared.up = weights_[next++].get();
+        L.shared.down = weights_[next++].get();
+      }
+      if (t.selection_bias) L.selection_bias = dequantize(*t.selection_bias);
     } else {
       L.gate = weights_[next++].get();
       L.up = weights_[next++].get();
@@ -248,10 +267,10 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   const int64_t T = step.num_tokens(), R = with_logits ? step.num_logit_rows() : 0;
   const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size, E = cfg_.moe.num_experts;
   const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
-  // x, n, y [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, widest MLP]; router [T, E]; final
-  // rows [R, H], logits [R, V] (each rounded up to 16 floats by the workspace).
+  // x, n, y, shared [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, widest MLP]; router [T, E];
+  // final rows [R, H], logits [R, V] (each rounded up to 16 floats by the workspace).
   const int64_t pad = 16;
-  ws_.reserve(T * (3 * H + 2 * qw + 2 * kvw + 2 * widest_ffn_ + E) + R * (H + V) + 12 * pad);
+  ws_.reserve(T * (4 * H + 2 * qw + 2 * kvw + 2 * widest_ffn_ + E) + R * (H + V) + 13 * pad);
   // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
   // counts: replayable (hidden states are a rarer shape; not worth recording).
   return be_.run_step(step, kv, /*replayable=*/with_logits,
@@ -270,6 +289,7 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
   AttentionScratch a{ws_.take(T, qw), ws_.take(T, kvw), ws_.take(T, kvw), ws_.take(T, qw)};
   Tensor gate = ws_.take(T, widest_ffn_), up = ws_.take(T, widest_ffn_);  // [T, intermediate]
   Tensor router = ws_.take(T, E);                                          // [T, experts]
+  Tensor shared = ws_.take(T, H);  // the shared expert's output [T, hidden]
 
   be_.embedding(*embed_, step, x);
   if (cfg_.embed_scale != 1.0f) be_.scale(x, cfg_.embed_scale);
@@ -282,12 +302,18 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
 
     if (!L.experts.empty()) {
       be_.linear(*L.router, n, router);
+      const MoeConfig& mc = cfg_.moe;
       MoeParams mp;
-      mp.routing.top_k = cfg_.moe.top_k;
-      mp.routing.norm_topk_prob = cfg_.moe.norm_topk_prob;
-      mp.routing.routed_scaling = cfg_.moe.routed_scaling;
+      mp.routing = {mc.routing, mc.top_k, mc.norm_topk_prob, mc.routed_scaling, mc.n_group, mc.topk_group,
+                    L.selection_bias};
       mp.activation = act_;
       be_.moe(n, router, L.experts, mp, y);
+      if (L.shared.gate != nullptr) {  // y = routed + shared(n)
+        const int64_t S = L.shared.gate->rows;
+        mlp_glu(be_, act_, *L.shared.gate, *L.shared.up, *L.shared.down, n, Tensor{gate.data, T, S},
+                Tensor{up.data, T, S}, shared);
+        be_.add(y, shared);
+      }
     } else {
       const int64_t I = L.gate->rows;
       mlp_glu(be_, act_, *L.gate, *L.up, *L.down, n, Tensor{gate.data, T, I}, Tensor{up.data, T, I}, y);

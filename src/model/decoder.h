@@ -38,7 +38,9 @@ struct DecoderLayerTensors {
   const TensorView* k_norm = nullptr;
   TensorView gate, up, down;                   // dense MLP: [I, hidden] x2, [hidden, I]
   const TensorView* router = nullptr;          // MoE: [num_experts, hidden]
+  const TensorView* selection_bias = nullptr;  // MoE: [num_experts], added to the scores for the choice only
   std::vector<std::array<TensorView, 3>> experts;  // MoE: gate, up, down of each expert
+  std::array<TensorView, 3> shared;            // MoE: the shared expert's gate, up, down (when the config has one)
 };
 
 // Finds layer l's tensors in the source, checking their shapes (ModelSource::get).
@@ -55,9 +57,10 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 
 // The usual names (Llama, Qwen, Mistral): input_layernorm, post_attention_layernorm as the
 // feed-forward's input norm, self_attn.{q,k,v,o}_proj (+ biases and q/k norms where the config has
-// them), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router) and
-// mlp.experts.{e}.{gate,up,down}_proj (or mlp.experts.{gate,up,down}_proj holding every expert:
-// [experts, rows, cols], as GGUF files store them).
+// them), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
+// e_score_correction_bias for sigmoid routing), mlp.experts.{e}.{gate,up,down}_proj (or
+// mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
+// them) and mlp.shared_experts.{gate,up,down}_proj.
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
 
 }  // namespace ax
