@@ -16,23 +16,11 @@ Phases, each reported as one line of JSON:
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import time
 
-
-def proc_stats(pid):
-    if not pid:
-        return {}
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("Threads:", "VmRSS:")):
-                k, v = line.split(":", 1)
-                out[k.lower()] = int(v.split()[0])
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    return out
+from proc_stats import proc_stats  # scripts/proc_stats.py
 
 
 async def health(host, port, timeout=5.0):

@@ -21,6 +21,8 @@ import random
 import sys
 import time
 
+from proc_stats import proc_stats  # scripts/proc_stats.py
+
 COUNTS = {}
 UNEXPECTED = []
 
@@ -173,18 +175,6 @@ async def client(host, port, seed, deadline):
             unexpected(f"transport: {type(e).__name__} {e}")
 
 
-def proc(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "Threads:")):
-                k, v = line.split(":", 1)
-                out[k.lower()] = int(v.split()[0])
-    import os
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    return out
-
-
 async def metric(host, port, name):
     status, body = await http(host, port, "GET", "/metrics")
     for line in body.decode().splitlines():
@@ -195,13 +185,13 @@ async def metric(host, port, name):
 
 async def main_async(args):
     deadline = time.monotonic() + args.minutes * 60
-    start = proc(args.pid)
+    start = proc_stats(args.pid)
     samples = []
 
     async def sampler():
         while time.monotonic() < deadline:
             await asyncio.sleep(args.sample)
-            s = proc(args.pid)
+            s = proc_stats(args.pid)
             s["kv_used"] = await metric(args.host, args.port, "ax_kv_blocks_used")
             s["t"] = round(time.monotonic() - (deadline - args.minutes * 60))
             samples.append(s)
@@ -217,7 +207,7 @@ async def main_async(args):
             break
         await asyncio.sleep(0.1)
     await asyncio.sleep(args.idle_wait)  # idle worker threads end after 30 s
-    end = proc(args.pid)
+    end = proc_stats(args.pid)
     kv = await metric(args.host, args.port, "ax_kv_blocks_used")
     running = await metric(args.host, args.port, "ax_requests_running")
     third = max(1, len(samples) // 3)

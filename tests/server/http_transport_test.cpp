@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,14 +83,6 @@ int health(int port, double seconds = 2) {
 
 int status_of(const std::string& response) {
   return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
-}
-
-int threads_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  return -1;
 }
 
 std::string model() { return source_dir() + "/models/stories260K/stories260K.gguf"; }
@@ -173,7 +164,7 @@ TEST(HttpTransport, ConnectionCapAndBurst) {
 // start on demand and end when idle.
 TEST(HttpTransport, IdleServerHoldsFewThreads) {
   ServerProcess server(model());
-  EXPECT_LT(threads_of(server.pid()), 16);
+  EXPECT_LT(proc_status(server.pid(), "Threads"), 16);
 }
 
 // A blocking request whose client hangs up used to run to its end; the transport now watches

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -27,6 +29,15 @@ inline double metric(httplib::Client& cli, const std::string& name) {
   auto res = cli.Get("/metrics");
   if (!res) return -1;
   return server::prometheus_value(res->body, name).value_or(-1);
+}
+
+// A number from /proc/PID/status: "Threads", "VmRSS" (kB), ...; -1 if absent.
+inline int64_t proc_status(pid_t pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  return -1;
 }
 
 class ServerProcess {
