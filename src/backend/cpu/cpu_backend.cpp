@@ -48,7 +48,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   std::string description() const override {
     return reference_ ? "cpu (scalar reference)"
-                      : fmt::format("cpu ({}, {} threads)", kernels::isa_name(kernels::best_isa()), threads());
+                      : fmt::format("cpu ({}, {} threads)", kernels::kernel_tier(), threads());
   }
 
   DeviceBuffer alloc(size_t bytes) override {

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "backend/cpu/attention_call.h"
+#include "backend/cpu/kernels/kernels.h"
 #include "format/dtype.h"
 
 namespace ax::cpu::kernels {
@@ -87,5 +88,7 @@ constexpr int64_t kF32PanelRows = 16;
 
 const IsaKernels& avx2_kernels();
 const IsaKernels& avx512_kernels();
+// The table of a tier (Avx2Vnni runs the AVX2 one), or nullptr for Scalar and tiers this CPU lacks.
+const IsaKernels* isa_kernels(Isa isa);
 
 }  // namespace ax::cpu::kernels
