@@ -287,6 +287,30 @@ void to_f16(const float* x, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(x[i]);
 }
 
+void add(float* y, const float* x, int64_t n) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table != nullptr) return table->add(y, x, n);
+  ref::add(y, x, n);
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table != nullptr) return table->rms_norm(x, w, n, dim, eps, y);
+  ref::rms_norm(x, w, n, dim, eps, y);
+}
+
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table == nullptr) return ref::rope(q, num_q_heads, k, num_k_heads, head_dim, pos, f);
+  thread_local std::vector<float> c, s;
+  c.resize(f.inv_freq.size());
+  s.resize(f.inv_freq.size());
+  ref::rope_angles(head_dim, pos, f, c.data(), s.data());  // once for q and k
+  table->rope_rotate(q, num_q_heads, head_dim, f.rotary_dim, f.adjacent_pairs, c.data(), s.data());
+  if (k != nullptr) table->rope_rotate(k, num_k_heads, head_dim, f.rotary_dim, f.adjacent_pairs, c.data(), s.data());
+}
+
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   const IsaKernels* table = isa_kernels(best_isa());
   if (table != nullptr) {

@@ -62,6 +62,11 @@ struct IsaKernels {
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // The row ops of kernels.h (add, rms_norm, rope), bit for bit the reference's results.
+  void (*add)(float* y, const float* x, int64_t n) = nullptr;
+  void (*rms_norm)(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) = nullptr;
+  void (*rope_rotate)(float* x, int64_t num_heads, int64_t head_dim, int64_t rotary_dim, bool adjacent, const float* c,
+                      const float* s) = nullptr;
   void (*to_f16)(const float* x, uint16_t* out, int64_t n) = nullptr;
   void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
   void (*attention_combine)(const AttnArgs& a, int64_t pair0, int64_t pair1) = nullptr;

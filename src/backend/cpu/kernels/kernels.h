@@ -12,6 +12,7 @@
 #include <string>
 
 #include "backend/cpu/attention_call.h"
+#include "backend/rope_freqs.h"
 #include "format/dtype.h"
 #include "format/tensor.h"
 
@@ -80,6 +81,13 @@ void attention(const AttentionCall& c, ThreadPool* pool = nullptr, Isa isa = bes
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// The row ops of a forward step at the engine's tier's vector width, bit for bit the reference's
+// results (backend/cpu/reference.h: ref::add, ref::rms_norm, ref::rope).
+void add(float* y, const float* x, int64_t n);
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f);
 
 // x as IEEE half, rounded to nearest even (f32_to_fp16 of util/half.h, F16C where the CPU has it):
 // what an f16 KV cache stores.
