@@ -75,10 +75,13 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   }
   bool cuda() const { return GetParam() == "cuda"; }
   // Relative error allowed for a linear of weight type t: CUDA multiplies f16 operands; the CPU's
-  // quantized kernels see x quantized to 8 bits.
-  double linear_tolerance(DType t) const {
+  // quantized kernels see x quantized to 8 bits: what that moves the reference's own result
+  // (quantized_effect: the reference run on x as those kernels see it) plus float rounding. (A fixed
+  // 1.5e-2 failed about one run in six: with the Q4_K/Q5_K mins of random weights, outputs are
+  // small differences of large terms, and a single row of 37 outputs gives a noisy norm.)
+  double linear_tolerance(DType t, double quantized_effect) const {
     if (cuda()) return 3e-3;
-    return dtype_info(t).block_size == 1 ? 1e-5 : 1.5e-2;
+    return dtype_info(t).block_size == 1 ? 1e-5 : quantized_effect + 1e-4;
   }
   Tensor run(Backend& be, const StepInput& in, const KvCache& kv, const std::function<Tensor(const StepView&)>& f) {
     return be.run_step(in, kv, false, f);
@@ -114,8 +117,12 @@ TEST_P(Conformance, LinearMatchesReferenceForEveryType) {
         be_->linear(*wb[0], xb.t, yb.t);
         ref_->linear(*wr[0], xr.t, yr.t);
         be_->synchronize();
-        const double e = rel_error(download(*be_, yb.t), download(*ref_, yr.t));
-        ASSERT_LE(e, linear_tolerance(t));
+        const std::vector<float> want = download(*ref_, yr.t);
+        const double e = rel_error(download(*be_, yb.t), want);
+        // The reference on x rounded to the CPU kernels' 8-bit blocks (Q3_K: unchanged, no kernel).
+        DevTensor xq = upload(*ref_, cpu::kernels::activation_view(t, x).x, n, k), yq = zeros(*ref_, n, m);
+        ref_->linear(*wr[0], xq.t, yq.t);
+        ASSERT_LE(e, linear_tolerance(t, rel_error(download(*ref_, yq.t), want)));
       }
     }
   }
