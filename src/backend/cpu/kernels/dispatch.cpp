@@ -107,6 +107,21 @@ std::string kernel_tier() {
   return s;
 }
 
+std::string kernel_tier_description() {
+  std::string s;
+  switch (best_isa()) {
+    case Isa::Scalar: s = "scalar reference"; break;
+    case Isa::Avx2: s = "avx2 packed tiles (vpmaddubsw)"; break;
+    case Isa::Avx2Vnni: s = "avx2-vnni packed tiles (256-bit vpdpbusd)"; break;
+    case Isa::Avx512: s = kernel_tier() == "avx512+amx" ? "avx512-vnni packed tiles + AMX-INT8" : "avx512-vnni packed tiles"; break;
+  }
+  Isa widest = Isa::Scalar;
+  for (Isa t : {Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512})
+    if (isa_supported(t)) widest = t;
+  if (widest != best_isa()) s += fmt::format(" (capped by AX_CPU_TIER; this CPU runs {})", isa_name(widest));
+  return s;
+}
+
 const IsaKernels* isa_kernels(Isa isa) {
   if (!isa_supported(isa)) return nullptr;
   switch (isa) {

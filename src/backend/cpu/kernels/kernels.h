@@ -40,6 +40,10 @@ bool isa_supported(Isa isa);    // this CPU can run it
 // The kernels the engine runs, for logs and reports: isa_name(best_isa()), with "+amx" where
 // packed calls of many rows run on AMX tiles.
 std::string kernel_tier();
+// The same in words, for doctor and bench speed: "avx2 packed tiles (vpmaddubsw)", "avx512-vnni
+// packed tiles + AMX-INT8", "scalar reference", ...; where AX_CPU_TIER capped the tier it says so
+// and names this CPU's own.
+std::string kernel_tier_description();
 
 // True when `isa` has a fast kernel for weights of type t (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
 // Q6_K). Scalar never does: its path is the reference.

@@ -194,15 +194,20 @@ const PackedKernels* packed_kernels(Isa isa) {
   return nullptr;
 }
 
-bool packable(const TensorView& w) {
-  if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0 || packed_kernels(best_isa()) == nullptr) return false;
+namespace {
+// w has a tile layout (whatever the CPU runs).
+bool has_layout(const TensorView& w) {
+  if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0) return false;
   const int64_t out = w.shape[0], in = w.shape[1];
   return out > 0 && out % kPackRows == 0 && in % block_values(w.dtype) == 0 &&
          w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
 }
+}  // namespace
+
+bool packable(const TensorView& w) { return has_layout(w) && packed_kernels(best_isa()) != nullptr; }
 
 size_t packed_bytes(const TensorView& w) {
-  if (!packable(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
+  if (!has_layout(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
   return static_cast<size_t>(w.shape[0] / kPackRows * (w.shape[1] / block_values(w.dtype))) * tile_bytes_of(w.dtype);
 }
 

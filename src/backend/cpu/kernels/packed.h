@@ -70,10 +70,10 @@ struct PackedMatrix {
   }
 };
 
-// Bytes of w's packed copy (w must be packable).
+// Bytes of w's packed copy (w must have a tile layout: what packable asks of it besides the tier).
 size_t packed_bytes(const TensorView& w);
 
-// The tile layout of w's stored bytes (w must be packable), in a buffer of its own, or at `dst`
+// The tile layout of w's stored bytes (w as for packed_bytes), in a buffer of its own, or at `dst`
 // inside `storage` (packed_bytes(w) bytes there). release_source: w lives in a model file mapping
 // whose pages may go once packed (MappedFile::release_pages; ignored otherwise).
 std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source = false,
