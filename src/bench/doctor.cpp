@@ -103,10 +103,10 @@ std::vector<Finding> machine_findings(const json& machine) {
   std::vector<Finding> f;
   const json& cpu = machine.value("cpu", json::object());
   const std::string kernels = cpu.value("kernels", "");
-  if (kernels == "scalar reference")
+  if (kernels.find("AX_CPU_TIER") != std::string::npos)
+    f.push_back({Level::Warning, "CPU kernels: " + kernels + ": unset AX_CPU_TIER for full speed"});
+  else if (kernels == "scalar reference")
     f.push_back({Level::Problem, "the CPU lacks AVX2/FMA/F16C: only the scalar reference kernels run, many times slower"});
-  else if (kernels == "avx2")
-    f.push_back({Level::Info, "AVX2 kernels (AVX-512 VNNI CPUs run the faster packed-tile kernels)"});
   else
     f.push_back({Level::Ok, "CPU kernels: " + kernels});
   const json& mem = machine.value("memory", json::object());

@@ -19,6 +19,7 @@
 #include <random>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/kernels.h"
 #include "backend/kv_cache.h"
 #include "cli/backend_options.h"
 #include "cli/bench_subcommands.h"
@@ -196,11 +197,12 @@ int run_speed(const SpeedOptions& o) {
   const double gbps = decode / o.batch * wbytes / 1e9;  // steps/s x weight bytes per step
 
   if (o.json) {
-    std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+    std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"kernel_tier\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
                 "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, \"ttft_ms\": %.2f, "
                 "\"weight_gb_per_s\": %.2f, \"read_bandwidth_gb_per_s\": %.2f, \"decode_floor_tokens_per_s\": %.2f, "
                 "\"decode_fraction_of_floor\": %.3f, \"peak_rss_mb\": %.1f",
-                o.model.c_str(), backend->description().c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
+                o.model.c_str(), backend->description().c_str(),
+                backend->name() == "cpu" ? cpu::kernels::kernel_tier().c_str() : "", threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
                 static_cast<long long>(o.prompt_tokens),
                 static_cast<long long>(o.gen_tokens), prefill, decode, median(ttft), gbps, bw, floor_tps,
                 decode / floor_tps, rss_mb);
@@ -215,6 +217,7 @@ int run_speed(const SpeedOptions& o) {
   std::printf("cpu        %s, %d threads, %s\n", cpu::cpu_features().model_name.c_str(), threads,
               cpu::cpu_features().summary().c_str());
   std::printf("backend    %s\n", backend->description().c_str());
+  if (backend->name() == "cpu") std::printf("kernels    %s\n", cpu::kernels::kernel_tier_description().c_str());
   std::printf("weights    %.1f MB read per decode step; read bandwidth %.1f GB/s\n", wbytes / 1e6, bw);
   std::printf("%-12s %12s %12s %8s\n", "test", "ax tok/s", "llama.cpp", "ratio");
   auto row = [&](const char* name, double ours, const std::vector<double>& peer) {
