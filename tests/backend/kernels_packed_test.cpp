@@ -3,6 +3,7 @@
 // matches the double-precision reference with x quantized as the kernels quantize it (float
 // weights: x as is), rows are bit-identical whatever the batch (the point of the layout) and
 // whatever the tier, and the CPU backend runs the packed copies of the weights it loads.
+// AX_REQUIRE_ISA turns a tier this CPU lacks into a failure (backend/required_tiers.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "backend/cpu/kernels/packed.h"
 #include "backend/cpu/kernels/packed_kernels.h"
 #include "backend/kernel_test_data.h"
+#include "backend/required_tiers.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -24,22 +26,19 @@ namespace {
 const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                               DType::F32,  DType::F16,  DType::BF16};
 
-// Whether the engine's tier packs weights (any AVX2 CPU).
-bool have_packed() {
-  std::vector<uint8_t> w(row_bytes(DType::Q8_0, 32) * 16);
-  return packable(view_of(DType::Q8_0, w, 16, 32));
-}
+// Whether this CPU has packed kernels (any AVX2 CPU), and whether the engine's tier packs the
+// weights it loads (not when AX_CPU_TIER caps it to scalar).
+bool have_packed() { return isa_supported(Isa::Avx2); }
+bool engine_packs() { return packed_kernels(best_isa()) != nullptr; }
+#define SKIP_UNLESS_ENGINE_PACKS()                                                                         \
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");                                                              \
+  if (!engine_packs()) GTEST_SKIP() << "the engine's kernel tier (" << kernel_tier() << ") does not pack"
 
 // The tiers with packed kernels that this CPU runs.
-std::vector<Isa> packed_tiers() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
+std::vector<Isa> packed_tiers() { return tiers_to_test({Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512}); }
 
 TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   std::vector<uint8_t> w(row_bytes(DType::Q4_K, 256) * 32);
   EXPECT_TRUE(packable(view_of(DType::Q4_K, w, 32, 256)));
   EXPECT_FALSE(packable(view_of(DType::Q4_K, w, 24, 256)));   // not a multiple of 16 rows
@@ -50,7 +49,7 @@ TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
 }
 
 TEST(KernelsPacked, RepackIsLossless) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   for (DType t : kPackedTypes) {
@@ -67,7 +66,7 @@ TEST(KernelsPacked, RepackIsLossless) {
 }
 
 TEST(KernelsPacked, EveryTypeMatchesReference) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(2);
@@ -94,7 +93,7 @@ TEST(KernelsPacked, EveryTypeMatchesReference) {
 // Decode (1 row), verify (a few) and prefill (many) give every row bit for bit the same output,
 // at any offset in the batch and with any thread count.
 TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool one(1), two(2);
@@ -124,7 +123,7 @@ TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
 // vpmaddubsw adds pairs of products into int16 with saturation and the AVX2 kernels add several
 // steps in int16 before widening; any overflow or saturation would show against the reference.
 TEST(KernelsPacked, LargestProductsDoNotOverflow) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   ThreadPool pool(2);
   for (Isa isa : packed_tiers())
     for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
@@ -160,7 +159,7 @@ TEST(KernelsPacked, LargestProductsDoNotOverflow) {
 // request's tokens do not depend on the CPU that served it. Row counts cover one row (both halves
 // of a tile per block on AVX2), the 4-row tiles and their remainders, and AMX's 32-row chunks.
 TEST(KernelsPacked, EveryTierGivesTheSameBits) {
-  const std::vector<Isa> tiers = packed_tiers();
+  const std::vector<Isa> tiers = packed_tiers();  // a required tier this CPU lacks has failed here
   if (tiers.size() < 2) GTEST_SKIP() << "fewer than two packed tiers on this CPU: nothing to compare";
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
@@ -191,7 +190,7 @@ TEST(KernelsPacked, EveryTierGivesTheSameBits) {
 // kernels give (so decode and prefill still agree), for whole tiles, two-tile chunks and the rows
 // past the last whole tile.
 TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
-  if (packed_amx_kernels() == nullptr) GTEST_SKIP() << "no AMX int8 tiles on this CPU";
+  AX_SKIP_UNLESS_TIER(packed_amx_kernels() != nullptr, "amx");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(3);
@@ -219,7 +218,7 @@ TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
 // q/k/v and gate/up run as one pass over their matrices (one quantization of x, one dispatch): every
 // output is bit for bit what the matrix gives alone.
 TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(2);
@@ -263,13 +262,13 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
   const PackedMatrix* mixed[] = {q4k.get(), q80.get()};
   std::vector<float> x(in, 1.0f), y0(16), y1(16);
   float* ys[] = {y0.data(), y1.data()};
-  EXPECT_THROW(matmul_packed_many(mixed, ys, 2, x.data(), 1, &pool), ax::Error);
+  EXPECT_THROW(matmul_packed_many(mixed, ys, 2, x.data(), 1, &pool, Isa::Avx2), ax::Error);
 }
 
 // A model's weights are packed into one buffer in the order listed (the order decode reads them);
 // a weight listed twice (tied embeddings) is packed once; what cannot be packed gets no copy.
 TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   const auto a = random_weights(DType::Q4_K, 32, 256, rng), b = random_weights(DType::Q6_K, 16, 512, rng),
@@ -294,7 +293,7 @@ TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
 // same result as the packed kernel called directly, and close to the per-row kernels on the stored
 // layout (which sum in another order).
 TEST(KernelsPacked, CpuBackendRunsThePackedCopyOfWhatItLoads) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX2 on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   const int64_t out = 32, in = 256, n = 3;

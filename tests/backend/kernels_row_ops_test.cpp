@@ -11,16 +11,13 @@
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/reference.h"
+#include "backend/required_tiers.h"
 
 namespace ax::cpu::kernels {
 namespace {
 
-std::vector<Isa> tiers() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
+// The tiers with vector row ops (Avx2Vnni runs the AVX2 table) that this CPU runs.
+std::vector<Isa> tiers() { return tiers_to_test({Isa::Avx2, Isa::Avx512}); }
 
 std::vector<float> normal(std::mt19937& rng, size_t n, float sd) {
   std::normal_distribution<float> d(0.0f, sd);
@@ -34,10 +31,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(KernelsRowOps, AddAndRmsNormEqualTheReference) {
-  if (tiers().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = tiers();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
-  for (Isa isa : tiers())
+  for (Isa isa : isas)
     for (int64_t dim : {1, 7, 13, 200, 1024, 1030}) {
       SCOPED_TRACE(testing::Message() << isa_name(isa) << " dim " << dim << " seed " << seed);
       const int64_t n = 3;
@@ -55,13 +53,14 @@ TEST(KernelsRowOps, AddAndRmsNormEqualTheReference) {
 }
 
 TEST(KernelsRowOps, RopeEqualsTheReference) {
-  if (tiers().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = tiers();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
   struct Shape {
     int64_t head_dim, rotary_dim;
   };
-  for (Isa isa : tiers())
+  for (Isa isa : isas)
     for (bool adjacent : {false, true})
       for (const Shape& sh : {Shape{128, 128}, Shape{64, 64}, Shape{32, 24}, Shape{8, 6}, Shape{80, 40}}) {
         SCOPED_TRACE(testing::Message() << isa_name(isa) << " adjacent " << adjacent << " head_dim " << sh.head_dim
