@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "bench/llama_cpp_build.h"
 #include "bench/machine.h"
 #include "model/model_source.h"
 
@@ -164,6 +165,7 @@ json doctor_report(const DoctorOptions& o) {
   json peer = {{"dir", o.llama_cpp_dir}};
   for (const char* tool : {"llama-bench", "llama-batched-bench", "llama-server"})
     peer[tool] = fs::exists(fs::path(o.llama_cpp_dir) / tool);
+  peer["isa"] = llama_cpp_build_isa(o.llama_cpp_dir);
   r["llama_cpp"] = peer;
   r["model_dirs"] = o.model_dirs;
   r["models"] = scan_models(o.model_dirs);
@@ -213,6 +215,7 @@ std::string doctor_text(const json& r) {
   const json& p = r["llama_cpp"];
   s += fmt::format("llama.cpp  llama-bench {}, llama-server {} ({})\n", p["llama-bench"].get<bool>() ? "found" : "missing",
                    p["llama-server"].get<bool>() ? "found" : "missing", p.value("dir", ""));
+  if (!p.value("isa", "").empty()) s += fmt::format("           built for: {}\n", p.value("isa", ""));
   std::string dirs;
   for (const json& d : r["model_dirs"]) dirs += (dirs.empty() ? "" : ", ") + d.get<std::string>();
   s += fmt::format("models     searched {}\n", dirs.empty() ? "(nothing)" : dirs);

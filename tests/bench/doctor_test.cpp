@@ -111,5 +111,21 @@ TEST(Doctor, NamesTheKernelTierInUse) {
   fs::remove(out);
 }
 
+// The llama.cpp peer's line says what its binaries were built for (AX_LLAMA_CPP_BIN names them).
+TEST(Doctor, SaysWhatTheLlamaCppPeerWasBuiltFor) {
+  const fs::path dir = fs::path(testing::TempDir()) / ("ax_doctor_llama_" + std::to_string(getpid()));
+  fs::create_directories(dir / "bin");
+  std::ofstream(dir / "CMakeCache.txt") << "GGML_AVX2:BOOL=ON\nGGML_AVX512:BOOL=OFF\nGGML_FMA:BOOL=ON\n";
+  const fs::path out = dir / "doctor.txt";
+  const std::string doctor = "AX_LLAMA_CPP_BIN=" + (dir / "bin").string() + " " + AX_ENGINE_BINARY + " doctor --no-bandwidth";
+  ASSERT_EQ(std::system((doctor + " --json > " + out.string()).c_str()), 0);
+  EXPECT_EQ(json::parse(std::ifstream(out))["llama_cpp"]["isa"], "AVX2 FMA");
+  ASSERT_EQ(std::system((doctor + " > " + out.string()).c_str()), 0);
+  std::ifstream text(out);
+  const std::string s((std::istreambuf_iterator<char>(text)), {});
+  EXPECT_NE(s.find("           built for: AVX2 FMA\n"), std::string::npos) << s;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ax::bench
