@@ -123,7 +123,7 @@ struct Workload {
 
 std::vector<Workload> make_workloads(const ModelSource& src, const Tokenizer& tok, int64_t vocab) {
   std::vector<Workload> w;
-  const bool code = src.config().arch == Arch::Qwen3;  // ax-code-15m; otherwise a stories model
+  const bool code = src.config().arch_name == "qwen3";  // ax-code-15m; otherwise a stories model
   if (code) {
     // (a) the file, then a header asking for it again with one name changed; the model copies.
     const std::string file = kPythonFile;

@@ -5,6 +5,12 @@
 //
 // fuzz-sources: src/format/gguf.cpp src/model/gguf_config.cpp src/format/dtype.cpp
 // fuzz-sources: src/format/dequant.cpp src/util/mapped_file.cpp
+// The config hooks of every architecture, and what their forward passes link to:
+// fuzz-sources: src/model/architecture.cpp src/model/arch_*.cpp src/model/config.cpp
+// fuzz-sources: src/model/hf_fields.cpp src/model/decoder.cpp src/model/blocks.cpp src/model/rope.cpp
+// fuzz-sources: src/model/model.cpp src/model/model_source.cpp src/backend/backend.cpp
+// fuzz-sources: src/backend/step_input.cpp src/backend/moe_routing.cpp src/format/safetensors.cpp
+// fuzz-sources: src/model/hf_config.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-qwen2.gguf@65536

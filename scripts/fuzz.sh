@@ -9,7 +9,7 @@
 #                                        seed corpus only; exit status 0 = no crash (CTest uses this)
 #
 # Each fuzzer lists what it needs in its own comments, so adding one needs no edit here:
-#   // fuzz-sources: src/a.cpp src/b.cpp      engine sources to compile in (repo-relative)
+#   // fuzz-sources: src/a.cpp src/b*.cpp     engine sources to compile in (repo-relative; globs)
 #   // fuzz-seeds: ../shared/x.gguf y@65536   seed files (repo-relative; @N = first N bytes only)
 #   // fuzz-libs: -lpcre2-8                   extra link flags (fmt and pthread are always linked)
 # Only those sources are compiled, into $AX_FUZZ_BUILD_DIR (default build-fuzz/), one object
@@ -39,7 +39,10 @@ build() {
   jobs="$(nproc 2>/dev/null || echo 2)"
   mkdir -p "$objdir"
   # Compile with at most nproc jobs; every engine source gets coverage hooks (fuzzer-no-link).
-  for f in $(directive "$src" sources) "fuzz/${name}_fuzz.cpp"; do
+  local sources
+  # Patterns (src/model/arch_*.cpp) expand from the repository root.
+  sources="$(cd "$ROOT" && for p in $(directive "$src" sources); do printf '%s ' $p; done)"
+  for f in $sources "fuzz/${name}_fuzz.cpp"; do
     local obj="$objdir/$(echo "$f" | tr '/' '_').o"
     objs+=("$obj")
     if [ "$running" -ge "$jobs" ]; then

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/moe_routing.h"
 #include "backend/rope_freqs.h"
 #include "backend/step_input.h"
 #include "format/tensor.h"
@@ -91,7 +92,7 @@ struct RopeTable {
 
 // A weight matrix {rows = out, cols = in} uploaded to a backend; what lies behind it is the
 // backend's business (the CPU keeps the mapped bytes and maybe a repacked copy).
-class Weight {
+struct Weight {
  public:
   virtual ~Weight() = default;
   DType dtype = DType::F32;  // as stored in the model file
@@ -115,14 +116,39 @@ struct StepView {
   int64_t num_tokens() const { return host->num_tokens(); }
 };
 
-// One attention layer's shape. Room for what the next architectures need: separate value width
-// (MLA), logit soft-capping and attention sinks (gpt-oss).
+// One attention layer's shape and options.
 struct AttentionParams {
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;  // query head h reads kv head h / (num_heads / num_kv_heads)
   int64_t head_dim = 0;      // q and k width per head (and v: this engine's caches keep one width)
   float scale = 0.0f;        // score = q . k * scale
   int64_t window = 0;        // sliding window W: position p sees keys j with p - W < j <= p; 0: all
+  float softcap = 0.0f;      // > 0: score -> softcap * tanh(score / softcap) (Gemma 2)
+  // Attention sinks (gpt-oss): one logit per query head [num_heads] that joins every softmax (its
+  // max and its sum) without a value; null: none.
+  const DeviceVector* sinks = nullptr;
+};
+
+// The gate activation of a gated MLP: gate = act(gate) * up.
+enum class GluKind {
+  Silu,         // SwiGLU
+  GeluTanh,     // GeGLU, GELU with the tanh approximation
+  SiluClamped,  // gpt-oss: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate, 7)
+};
+inline constexpr float kGluClampLimit = 7.0f, kGluClampAlpha = 1.702f;
+
+// A mixture-of-experts feed-forward block (see Backend::moe).
+struct MoeExpert {
+  const Weight* gate = nullptr;  // [expert intermediate, hidden]
+  const Weight* up = nullptr;    // [expert intermediate, hidden]
+  const Weight* down = nullptr;  // [hidden, expert intermediate]
+  const DeviceVector* gate_bias = nullptr;  // biases (gpt-oss); null: none
+  const DeviceVector* up_bias = nullptr;
+  const DeviceVector* down_bias = nullptr;
+};
+struct MoeParams {
+  MoeRoutingParams routing;
+  GluKind activation = GluKind::Silu;
 };
 
 struct MemoryInfo {
@@ -188,7 +214,9 @@ class Backend {
   // The residual add and the next sub-block's norm in one pass: x += y, then out = rms_norm(x, w).
   virtual void add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out);
   virtual void add_bias(Tensor y, const DeviceVector& b) = 0;          // y[r, :] += b
-  virtual void swiglu(Tensor gate, const Tensor& up) = 0;              // gate = silu(gate) * up
+  virtual void glu(GluKind kind, Tensor gate, const Tensor& up) = 0;  // gate = act(gate) * up
+  virtual void scale(Tensor x, float s) = 0;                           // x *= s
+  virtual void softcap(Tensor x, float cap) = 0;                       // x = cap * tanh(x / cap)
   // Rotates q [T, num_q_heads * head_dim] and k [T, num_k_heads * head_dim] in place, token t at
   // step.positions[t].
   virtual void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads,
@@ -202,6 +230,12 @@ class Backend {
                          const AttentionParams& p) = 0;
   // out[i, :] = x[step.logit_rows[i], :]; out: [R, cols].
   virtual void gather_logit_rows(const StepView& step, const Tensor& x, Tensor out) = 0;
+  // Mixture of experts: each row t of x [T, hidden] goes to the experts its router logits
+  // [T, num_experts] pick (p.routing, backend/moe_routing.h); out[t] = sum over its experts, in
+  // expert order, of weight * down(act(gate(x_t)) * up(x_t)) (biases where given). Each row's
+  // result depends only on that row.
+  virtual void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts,
+                   const MoeParams& p, Tensor out) = 0;
 };
 
 // A bump allocator of Tensors over one backend buffer, reset every step. Grows (reallocating)

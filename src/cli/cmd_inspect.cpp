@@ -14,6 +14,7 @@
 #include "format/gguf.h"
 #include "model/gguf_config.h"
 #include "format/safetensors.h"
+#include "model/architecture.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -109,8 +110,9 @@ void print_config(const ModelConfig& c) {
   if (r.rotary_dim) rope += fmt::format(", rotary_dim {}", r.rotary_dim);
   std::printf("  rope: %s\n", rope.c_str());
   bool any_window = false;
-  for (auto w : c.layer_window) any_window |= w > 0;
-  std::printf("  sliding window: %s\n", any_window ? fmt::format("[{}]", fmt::join(c.layer_window, ", ")).c_str() : "none");
+  const std::vector<int64_t> windows = c.layer_windows();
+  for (auto w : windows) any_window |= w > 0;
+  std::printf("  sliding window: %s\n", any_window ? fmt::format("[{}]", fmt::join(windows, ", ")).c_str() : "none");
   std::printf("  tie_word_embeddings %s, qkv_bias %s, qk_norm %s\n", c.tie_word_embeddings ? "yes" : "no",
               c.qkv_bias ? "yes" : "no", c.qk_norm ? "yes" : "no");
   std::printf("  bos %lld, eos [%s], pad %lld\n", (long long)c.bos_token_id, fmt::format("{}", fmt::join(c.eos_token_ids, ", ")).c_str(),
@@ -125,7 +127,7 @@ json config_json(const ModelConfig& c) {
           {"rope", {{"theta", c.rope.theta}, {"style", c.rope.style == RopeStyle::RotateHalf ? "rotate_half" : "adjacent_pairs"},
                     {"scaling_type", c.rope.scaling_type}, {"factor", c.rope.factor},
                     {"original_max_position", c.rope.original_max_position}, {"rotary_dim", c.rope.rotary_dim}}},
-          {"layer_window", c.layer_window}, {"tie_word_embeddings", c.tie_word_embeddings},
+          {"layer_window", c.layer_windows()}, {"tie_word_embeddings", c.tie_word_embeddings},
           {"qkv_bias", c.qkv_bias}, {"qk_norm", c.qk_norm}, {"bos_token_id", c.bos_token_id},
           {"eos_token_ids", c.eos_token_ids}, {"pad_token_id", c.pad_token_id}};
 }
@@ -171,10 +173,15 @@ int run_inspect(const InspectOptions& o) {
     r.arch = g->get_string_or("general.architecture", "");
   }
   if (g) {
-    // GGUF: list tensors in file order under their HF names (as the engine sees them).
+    // GGUF: list tensors in file order under their HF names (as the engine sees them), where the
+    // architecture is one the engine knows.
+    const Architecture* arch = nullptr;
+    for (const Architecture* a : architectures())
+      for (const std::string& n : a->gguf_archs)
+        if (n == r.arch) arch = a;
     for (const TensorView& t : g->tensors()) {
       TensorView v = t;
-      v.name = gguf_to_hf_name(t.name);
+      v.name = arch ? gguf_to_hf_name(*arch, t.name) : t.name;
       r.gguf_names[v.name] = t.name;
       r.tensors.push_back(v);
     }

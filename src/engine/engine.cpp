@@ -296,6 +296,9 @@ bool Engine::step() {
     spans.push_back(span);
   }
 
+  // Held until the last logits row is sampled: another thread's pass (embeddings) would
+  // overwrite the rows being read.
+  std::unique_lock pass(model_.pass_mutex());
   std::span<const float> logits;
   try {
     const auto t_forward = EngineClock::now();
@@ -327,6 +330,7 @@ bool Engine::step() {
       finish(s, FinishReason::Error, {}, fmt::format("generating the next token failed: {}", e.what()));
     }
   }
+  pass.unlock();
 
   counters_.steps += 1;
   counters_.computed_tokens += plan.num_tokens;

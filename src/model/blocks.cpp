@@ -30,12 +30,12 @@ void attention_block(Backend& be, const AttentionWeights& w, const AttentionPara
   if (!w.o_bias.empty()) be.add_bias(out, w.o_bias);
 }
 
-void mlp_swiglu(Backend& be, const Weight& gate, const Weight& up, const Weight& down, const Tensor& h, Tensor g,
-                Tensor u, Tensor out) {
+void mlp_glu(Backend& be, GluKind act, const Weight& gate, const Weight& up, const Weight& down, const Tensor& h,
+             Tensor g, Tensor u, Tensor out) {
   const Weight* gate_up_w[] = {&gate, &up};
   const Tensor gate_up_y[] = {g, u};
   be.linear_many(gate_up_w, h, gate_up_y);
-  be.swiglu(g, u);
+  be.glu(act, g, u);
   be.linear(down, g, out);
 }
 

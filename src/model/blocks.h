@@ -37,9 +37,9 @@ void attention_block(Backend& be, const AttentionWeights& w, const AttentionPara
                      const RopeTable& rope, const StepView& step, KvCache& kv, int64_t layer, const Tensor& h,
                      AttentionScratch& s, Tensor out);
 
-// SwiGLU feed-forward: out[T, hidden] = down(silu(gate(h)) * up(h)).
+// Gated feed-forward (SwiGLU, GeGLU): out[T, hidden] = down(act(gate(h)) * up(h)).
 //   gate, up: [intermediate, hidden]; down: [hidden, intermediate]; g, u: [T, intermediate] scratch.
-void mlp_swiglu(Backend& be, const Weight& gate, const Weight& up, const Weight& down, const Tensor& h, Tensor g,
-                Tensor u, Tensor out);
+void mlp_glu(Backend& be, GluKind act, const Weight& gate, const Weight& up, const Weight& down, const Tensor& h,
+             Tensor g, Tensor u, Tensor out);
 
 }  // namespace ax

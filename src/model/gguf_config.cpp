@@ -6,28 +6,11 @@
 #include <cstring>
 
 #include "format/gguf.h"
+#include "model/architecture.h"
 #include "util/error.h"
 
 namespace ax {
 namespace {
-
-// Per-layer GGUF tensor stems -> HF module paths under model.layers.N.
-constexpr std::array<std::pair<const char*, const char*>, 13> kLayerNames{{
-    {"attn_norm", "input_layernorm"},
-    {"attn_q", "self_attn.q_proj"},
-    {"attn_k", "self_attn.k_proj"},
-    {"attn_v", "self_attn.v_proj"},
-    {"attn_output", "self_attn.o_proj"},
-    {"attn_q_norm", "self_attn.q_norm"},
-    {"attn_k_norm", "self_attn.k_norm"},
-    {"ffn_norm", "post_attention_layernorm"},
-    {"ffn_gate", "mlp.gate_proj"},
-    {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"},
-    // Some converters name the post-attention norm like this (same tensor role).
-    {"post_attention_norm", "post_attention_layernorm"},
-    {"attn_qkv", "self_attn.qkv_proj"},
-}};
 
 // A token id from tokenizer.ggml.*; absent or the u32 "none" value (0xFFFFFFFF) -> -1.
 int64_t token_id(const GgufFile& f, const std::string& key) {
@@ -137,60 +120,11 @@ std::vector<float> llama3_rope_factors(const RopeConfig& r, int64_t rot) {
   return out;
 }
 
-std::string hf_to_gguf_name(const std::string& name) {
-  if (name == "model.embed_tokens.weight") return "token_embd.weight";
-  if (name == "model.norm.weight") return "output_norm.weight";
-  if (name == "lm_head.weight") return "output.weight";
-  const std::string prefix = "model.layers.";
-  if (name.rfind(prefix, 0) != 0) return name;
-  const size_t dot = name.find('.', prefix.size());
-  if (dot == std::string::npos) return name;
-  const std::string layer = name.substr(prefix.size(), dot - prefix.size());
-  if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return name;
-  const size_t last = name.rfind('.');
-  if (last <= dot) return name;
-  const std::string module = name.substr(dot + 1, last - dot - 1);
-  for (const auto& [g, hf] : kLayerNames)
-    if (module == hf && std::string(g) != "post_attention_norm") return "blk." + layer + "." + g + name.substr(last);
-  return name;
-}
-
-std::string gguf_to_hf_name(const std::string& name) {
-  if (name == "token_embd.weight") return "model.embed_tokens.weight";
-  if (name == "output_norm.weight") return "model.norm.weight";
-  if (name == "output.weight") return "lm_head.weight";
-  // blk.<N>.<stem>.<weight|bias>
-  if (name.rfind("blk.", 0) != 0) return name;
-  const size_t dot1 = name.find('.', 4);
-  if (dot1 == std::string::npos || dot1 == 4) return name;
-  const std::string layer = name.substr(4, dot1 - 4);
-  for (char c : layer)
-    if (c < '0' || c > '9') return name;
-  const size_t dot2 = name.rfind('.');
-  if (dot2 <= dot1) return name;
-  const std::string stem = name.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string suffix = name.substr(dot2);  // ".weight" / ".bias"
-  for (const auto& [g, hf] : kLayerNames)
-    if (stem == g) return "model.layers." + layer + "." + hf + suffix;
-  return name;
-}
-
 ModelConfig gguf_model_config(const GgufFile& f) {
   ModelConfig m;
-  m.arch_name = f.get_string("general.architecture");
-  const std::string& a = m.arch_name;
-  if (a == "llama") {
-    m.arch = Arch::Llama;
-  } else if (a == "mistral") {
-    m.arch = Arch::Mistral;
-  } else if (a == "qwen2") {
-    m.arch = Arch::Qwen2;
-  } else if (a == "qwen3") {
-    m.arch = Arch::Qwen3;
-  } else {
-    fail("{}: general.architecture '{}' is not supported (supported: llama, mistral, qwen2, qwen3)",
-         f.path(), a);
-  }
+  const std::string a = f.get_string("general.architecture");
+  const Architecture& arch = architecture_for_gguf(a, f.path());
+  m.arch_name = arch.hf_model_types.front();
   const std::string p = a + ".";
   auto positive = [&](const std::string& key, int64_t v) {
     if (v <= 0) fail("{}: metadata key '{}' must be positive, got {}", f.path(), key, v);
@@ -198,7 +132,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   };
   m.hidden_size = positive(p + "embedding_length", f.get_int(p + "embedding_length"));
   m.num_layers = positive(p + "block_count", f.get_int(p + "block_count"));
-  m.intermediate_size = positive(p + "feed_forward_length", f.get_int(p + "feed_forward_length"));
+  m.intermediate_size = f.get_int_or(p + "feed_forward_length", 0);
+  if (m.intermediate_size < 0) fail("{}: metadata key '{}feed_forward_length' is negative", f.path(), p);
   m.num_heads = positive(p + "attention.head_count", f.get_int(p + "attention.head_count"));
   m.num_kv_heads = positive(p + "attention.head_count_kv", f.get_int_or(p + "attention.head_count_kv", m.num_heads));
   if (m.num_heads % m.num_kv_heads != 0)
@@ -223,7 +158,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   positive("vocab size", m.vocab_size);
 
   RopeConfig& r = m.rope;
-  r.style = (m.arch == Arch::Llama || m.arch == Arch::Mistral) ? RopeStyle::AdjacentPairs : RopeStyle::RotateHalf;
+  r.style = RopeStyle::RotateHalf;  // llama.cpp's NEOX mode; "normal" mode architectures say so in from_gguf
   r.theta = static_cast<float>(f.get_float_or(p + "rope.freq_base", 10000.0));
   if (!(r.theta > 0)) fail("{}: metadata key '{}rope.freq_base' must be positive", f.path(), p);
   const int64_t rot = f.get_int_or(p + "rope.dimension_count", m.head_dim);
@@ -252,15 +187,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   if (const TensorView* freqs = f.tensor("rope_freqs.weight"); freqs && r.scaling_type == "default")
     infer_llama3_rope(f, *freqs, r, rot);
 
-  const int64_t window = f.get_int_or(p + "attention.sliding_window", 0);
-  if (window < 0) fail("{}: metadata key '{}attention.sliding_window' is negative", f.path(), p);
-  m.layer_window.assign(static_cast<size_t>(m.num_layers), window);
-
   m.tie_word_embeddings = f.tensor("output.weight") == nullptr;
-  m.qkv_bias = f.tensor("blk.0.attn_q.bias") != nullptr;
-  if (f.tensor("blk.0.attn_output.bias"))
-    fail("{}: tensor 'blk.0.attn_output.bias' (attention output bias) is not supported", f.path());
-  m.qk_norm = m.arch == Arch::Qwen3 || f.tensor("blk.0.attn_q_norm.weight") != nullptr;
+  m.layers.assign(static_cast<size_t>(m.num_layers), LayerConfig{0, m.rope, false});
 
   m.bos_token_id = token_id(f, "tokenizer.ggml.bos_token_id");
   m.pad_token_id = token_id(f, "tokenizer.ggml.padding_token_id");
@@ -270,6 +198,7 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     if (id >= 0 && std::find(m.eos_token_ids.begin(), m.eos_token_ids.end(), id) == m.eos_token_ids.end())
       m.eos_token_ids.push_back(id);
   }
+  arch.from_gguf(f, m);
   return m;
 }
 

@@ -1,11 +1,10 @@
 #pragma once
-// GGUF metadata -> ModelConfig, and GGUF tensor names -> Hugging Face names, for the llama.cpp
-// architectures "llama" (also Mistral models, which llama.cpp converts as "llama"), "mistral",
-// "qwen2" and "qwen3".
+// GGUF metadata -> ModelConfig for every architecture of the registry (model/architecture.h): the
+// common keys here (under "<general.architecture>."), the rest by the architecture.
 //
 // RoPE: llama.cpp's converter permutes the Q/K rows of "llama"/"mistral" checkpoints so that
-// rotating adjacent pairs gives the same result as HF's rotate-half; those GGUFs get
-// RopeStyle::AdjacentPairs and their weights are used as stored. Qwen GGUFs are rotate-half (NEOX).
+// rotating adjacent pairs gives the same result as HF's rotate-half; those architectures set
+// RopeStyle::AdjacentPairs and their weights are used as stored. The others are rotate-half (NEOX).
 #include <string>
 #include <vector>
 
@@ -16,12 +15,6 @@ namespace ax {
 class GgufFile;
 
 ModelConfig gguf_model_config(const GgufFile& f);
-
-// "blk.3.attn_q.weight" -> "model.layers.3.self_attn.q_proj.weight"; names with no HF
-// counterpart (e.g. "rope_freqs.weight") come back unchanged.
-std::string gguf_to_hf_name(const std::string& gguf_name);
-// The inverse; names with no GGUF counterpart come back unchanged.
-std::string hf_to_gguf_name(const std::string& hf_name);
 
 // Llama 3 RoPE as llama.cpp stores it: not as metadata but as a tensor "rope_freqs.weight" of
 // rotary_dim / 2 divisors, one per frequency (1 = unchanged, factor = fully slowed). Computed

@@ -2,19 +2,15 @@
 
 #include <cstring>
 
+#include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "util/error.h"
 
 namespace ax {
 
 std::string gguf_arch_name(const ModelConfig& c) {
-  switch (c.arch) {
-    case Arch::Llama:
-    case Arch::Mistral: return "llama";
-    case Arch::Qwen2: return "qwen2";
-    case Arch::Qwen3: return "qwen3";
-  }
-  return "llama";
+  if (c.arch_name == "mistral") return "llama";  // as llama.cpp's converter writes Mistral checkpoints
+  return architecture_of(c).gguf_archs.front();
 }
 
 void write_model_config(GgufWriter& w, const ModelConfig& c) {
@@ -51,11 +47,12 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
     fail("GGUF export: rope scaling '{}' has no GGUF form", r.scaling_type);
   }
   int64_t window = 0;
-  for (int64_t wnd : c.layer_window) {
+  const std::vector<int64_t> windows = c.layer_windows();
+  for (int64_t wnd : windows) {
     if (wnd != 0 && window != 0 && wnd != window) fail("GGUF export: layers use different sliding windows");
     if (wnd != 0) window = wnd;
   }
-  for (int64_t wnd : c.layer_window)
+  for (int64_t wnd : windows)
     if (window != 0 && wnd == 0) fail("GGUF export: a mix of sliding-window and full-attention layers has no GGUF form");
   if (window > 0) w.set_u32(p + "attention.sliding_window", static_cast<uint32_t>(window));
   if (c.bos_token_id >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
@@ -67,7 +64,7 @@ void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::str
   const bool permute = gguf_arch_name(c) == "llama";
   const int64_t d = c.head_dim;
   for (const auto& [name, t] : tensors) {
-    const std::string gname = hf_to_gguf_name(name);
+    const std::string gname = hf_to_gguf_name(architecture_of(c), name);
     const bool is_qk = name.find("self_attn.q_proj.") != std::string::npos || name.find("self_attn.k_proj.") != std::string::npos;
     if (!permute || !is_qk) {
       w.add_tensor_view(t, gname);

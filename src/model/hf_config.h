@@ -1,9 +1,9 @@
 #pragma once
-// Hugging Face config.json (+ generation_config.json) -> ModelConfig, for model_type llama,
-// mistral, qwen2 and qwen3. Reads both transformers 4 style (rope_theta / rope_scaling at top
-// level) and transformers 5 style ("rope_parameters"). Anything the engine would silently get
-// wrong (unknown model_type, rope type, activation, o_proj/MLP biases) is an ax::Error naming the
-// file and field.
+// Hugging Face config.json (+ generation_config.json) -> ModelConfig, for every model_type of the
+// architecture registry (model/architecture.h): the common fields here, the rest by the
+// architecture. Reads both transformers 4 style (rope_theta / rope_scaling at top level) and
+// transformers 5 style ("rope_parameters"). Anything the engine would silently get wrong (unknown
+// model_type, rope type, activation, unsupported biases) is an ax::Error naming the file and field.
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 

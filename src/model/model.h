@@ -33,6 +33,14 @@ class Model {
   virtual Tensor hidden_states(const StepInput& step, KvCache& kv) {
     fail("model '{}' does not expose hidden states (needed for embeddings)", config().arch_name);
   }
+
+  // A pass's result stays valid only until the next pass (it lives in the model's workspace and
+  // the backend's host buffers). Threads that run passes beside each other (the engine's thread,
+  // embeddings on others) hold this lock from the pass until they are done reading its result.
+  std::mutex& pass_mutex() { return pass_mu_; }
+
+ private:
+  std::mutex pass_mu_;
 };
 
 // Builds the model for source.config().arch on `backend` (weights uploaded once). source and

@@ -8,6 +8,7 @@
 
 #include "format/gguf.h"
 #include "format/safetensors.h"
+#include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "model/hf_config.h"
 #include "util/error.h"
@@ -62,9 +63,10 @@ class GgufModelSource : public ModelSource {
     path_ = path;
     file_ = GgufFile::open(path);
     config_ = gguf_model_config(*file_);
+    const Architecture& arch = architecture_of(config_);
     for (const TensorView& t : file_->tensors()) {
       TensorView v = t;
-      v.name = gguf_to_hf_name(t.name);
+      v.name = gguf_to_hf_name(arch, t.name);
       if (!tensors_.emplace(v.name, v).second)
         fail("{}: tensors '{}' and another both map to '{}'", path, t.name, v.name);
       gguf_name_[v.name] = t.name;

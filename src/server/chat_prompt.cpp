@@ -1,6 +1,7 @@
 #include "server/chat_prompt.h"
 
 #include "server/api_error.h"
+#include "tokenizer/chat_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -37,11 +38,8 @@ std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& 
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
-  ChatTemplateOptions opt;
-  opt.add_generation_prompt = true;
   const Tokenizer& tok = *ctx.tokenizer;
-  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
-  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
+  ChatTemplateOptions opt = chat_template_options(tok);
   if (with_tools) opt.tools = raw["tools"];
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {

@@ -72,7 +72,5 @@ void register_completion_routes(HttpServer& http, ServingContext& ctx);
 void register_generate_routes(HttpServer& http, ServingContext& ctx);
 void register_chat_routes(HttpServer& http, ServingContext& ctx);
 void register_embedding_routes(HttpServer& http, ServingContext& ctx);
-// Reads the model's embedding pooling from its files (route_embeddings.cpp).
-void detect_embedding_pooling(ServingContext& ctx);
 
 }  // namespace ax::server

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/metric_samples.h"
+
 namespace ax::server {
 
 // Fixed-bucket histogram of seconds.
@@ -29,12 +31,7 @@ class Histogram {
 };
 
 // One sample of a gauge or counter owned elsewhere (the engine), for render().
-struct ExternalMetric {
-  std::string name;
-  std::string help;
-  std::string type;  // "gauge" or "counter"
-  double value = 0;
-};
+using ExternalMetric = MetricSample;
 
 class ServerMetrics {
  public:

@@ -1,15 +1,8 @@
-// POST /v1/embeddings: one L2-normalised vector per input, pooled from the model's final hidden
-// states (Model::hidden_states) over a private KV cache. Runs on the HTTP thread, one pass at a
-// time, beside the engine (never blocking its loop).
-#include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <numeric>
-
-#include "format/gguf.h"
-#include "backend/kv_cache.h"
+// POST /v1/embeddings: one L2-normalised vector per input (model/embedding.h: the model's final
+// hidden states pooled, over a private KV cache). Runs on the HTTP thread; its passes
+// take turns with the engine's steps (Model::pass_mutex).
+#include "model/embedding.h"
 #include "model/model.h"
-#include "model/model_source.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
 #include "server/httplib_config.h"
@@ -79,33 +72,6 @@ std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& 
   return out;
 }
 
-// One input through the model on its own KV cache: the pooled, L2-normalised hidden state.
-std::vector<float> embed_one(ServingContext& ctx, const std::vector<int32_t>& ids) {
-  const ModelConfig& cfg = ctx.model->config();
-  const int64_t T = static_cast<int64_t>(ids.size()), H = cfg.hidden_size, block = 16;
-  Backend& be = ctx.model->backend();
-  KvCache kv(be, ctx.model->kv_shape(), (T + block - 1) / block, block, KvType::F32);
-  std::vector<int32_t> table(kv.num_blocks());
-  std::iota(table.begin(), table.end(), 0);
-  StepInput step(static_cast<int32_t>(block));
-  step.add_sequence(ids, 0, table);
-  std::span<const float> hidden = be.to_host(ctx.model->hidden_states(step, kv));  // [T, H]
-  std::vector<float> v(H, 0.0f);
-  if (ctx.embedding_pooling == ServingContext::Pooling::Mean) {
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t h = 0; h < H; ++h) v[h] += hidden[t * H + h];
-    for (auto& x : v) x /= static_cast<float>(T);
-  } else {
-    std::copy(hidden.end() - H, hidden.end(), v.begin());
-  }
-  double norm = 0;
-  for (float x : v) norm += double(x) * x;
-  norm = std::sqrt(norm);
-  if (norm > 0)
-    for (auto& x : v) x = static_cast<float>(x / norm);
-  return v;
-}
-
 void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
   json body = parse_json_body(req.body);
   if (!body.contains("input") || body["input"].is_null()) bad_param("input", "is required");
@@ -131,11 +97,7 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
   json data = json::array();
   int64_t tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<float> v;
-    {
-      std::lock_guard lock(ctx.embedding_mutex);
-      v = embed_one(ctx, inputs[i]);
-    }
+    const std::vector<float> v = embed_tokens(*ctx.model, inputs[i], ctx.embedding_pooling);
     tokens += static_cast<int64_t>(inputs[i].size());
     json e = {{"object", "embedding"}, {"index", i}};
     if (as_base64) e["embedding"] = base64(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
@@ -148,23 +110,6 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
 }
 
 }  // namespace
-
-void detect_embedding_pooling(ServingContext& ctx) {
-  // GGUF: "<arch>.pooling_type" (llama.cpp's numbering: 1 mean, 3 last). HF folders:
-  // sentence-transformers' 1_Pooling/config.json.
-  if (const GgufFile* g = ctx.source->gguf()) {
-    int64_t type = g->get_int_or(ctx.model->config().arch_name + ".pooling_type", -1);
-    if (type == 1) ctx.embedding_pooling = ServingContext::Pooling::Mean;
-    if (type == 3) ctx.embedding_pooling = ServingContext::Pooling::Last;
-    return;
-  }
-  const std::string dir = ctx.source->hf_dir();
-  std::ifstream f(std::filesystem::path(dir) / "1_Pooling" / "config.json");
-  if (dir.empty() || !f) return;
-  json cfg = json::parse(f, nullptr, false);
-  if (cfg.is_object() && cfg.value("pooling_mode_mean_tokens", false)) ctx.embedding_pooling = ServingContext::Pooling::Mean;
-  if (cfg.is_object() && cfg.value("pooling_mode_lasttoken", false)) ctx.embedding_pooling = ServingContext::Pooling::Last;
-}
 
 void register_embedding_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/embeddings", kRouteNeedsModel | kRouteGeneration,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/embedding.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
 
@@ -51,11 +52,8 @@ struct ServingContext {
   ServerMetrics metrics;
 
   // Embeddings: how token states become one vector, as the model's files say (default: the last
-  // token, right for causal decoders), and a lock so one embedding pass runs at a time beside
-  // the engine.
-  enum class Pooling { Last, Mean };
-  Pooling embedding_pooling = Pooling::Last;
-  std::mutex embedding_mutex;
+  // token, right for causal decoders).
+  EmbeddingPooling embedding_pooling = EmbeddingPooling::Last;
 
   // The vocabulary as a byte trie for constrained decoding; built on first use.
   std::shared_ptr<const TokenTrie> token_trie();

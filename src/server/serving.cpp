@@ -7,6 +7,8 @@
 #include <random>
 
 #include "engine/engine.h"
+#include "engine/metric_samples.h"
+#include "model/embedding.h"
 #include "model/model.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
@@ -40,7 +42,7 @@ void start_engine(ServingContext& ctx) {
       ctx.chat_template_error = e.what();
     }
   }
-  detect_embedding_pooling(ctx);
+  ctx.embedding_pooling = detect_embedding_pooling(*ctx.source);
   ctx.engine->start();
 }
 
@@ -60,34 +62,9 @@ double resident_bytes() {
 
 std::vector<ExternalMetric> engine_metrics(ServingContext& ctx) {
   if (!ctx.engine) return {};
-  const EngineMetrics m = ctx.engine->metrics();
-  const double kv_usage = m.kv_blocks_total ? static_cast<double>(m.kv_blocks_used) / m.kv_blocks_total : 0.0;
-  return {
-      {"ax_requests_running", "Sequences in the running batch.", "gauge", static_cast<double>(m.running)},
-      {"ax_requests_waiting", "Sequences queued for admission (queue depth, preempted included).", "gauge",
-       static_cast<double>(m.waiting)},
-      {"ax_kv_blocks_total", "KV cache blocks in the pool.", "gauge", static_cast<double>(m.kv_blocks_total)},
-      {"ax_kv_blocks_used", "KV cache blocks referenced by live sequences.", "gauge", static_cast<double>(m.kv_blocks_used)},
-      {"ax_kv_blocks_cached", "KV cache blocks registered in the prefix cache.", "gauge",
-       static_cast<double>(m.kv_blocks_cached)},
-      {"ax_kv_cache_usage_ratio", "Fraction of KV cache blocks in use.", "gauge", kv_usage},
-      {"ax_engine_preemptions_total", "Sequences preempted for lack of KV blocks.", "counter",
-       static_cast<double>(m.preemptions)},
-      {"ax_engine_prompt_tokens_total", "Prompt tokens admitted.", "counter", static_cast<double>(m.prompt_tokens)},
-      {"ax_prefix_cache_hit_tokens_total", "Prompt tokens served from the prefix cache.", "counter",
-       static_cast<double>(m.prefix_cached_tokens)},
-      {"ax_prefix_cache_hit_ratio", "Prefix-cache hit tokens over prompt tokens.", "gauge", m.prefix_hit_rate()},
-      {"ax_prefix_cache_evicted_blocks_total", "Cached prefix blocks evicted to hold other tokens.", "counter",
-       static_cast<double>(m.prefix_evictions)},
-      {"process_resident_memory_bytes", "Resident memory of the server process.", "gauge", resident_bytes()},
-      {"ax_engine_steps_total", "Engine steps run.", "counter", static_cast<double>(m.steps)},
-      {"ax_engine_computed_tokens_total", "Rows run through the model.", "counter", static_cast<double>(m.computed_tokens)},
-      {"ax_spec_drafted_tokens_total", "Draft tokens proposed by n-gram speculation.", "counter",
-       static_cast<double>(m.speculation.drafted_tokens)},
-      {"ax_spec_accepted_tokens_total", "Draft tokens accepted.", "counter",
-       static_cast<double>(m.speculation.accepted_tokens)},
-      {"ax_spec_acceptance_ratio", "Accepted over drafted tokens.", "gauge", m.speculation.acceptance_rate()},
-  };
+  std::vector<ExternalMetric> samples = metric_samples(ctx.engine->metrics());
+  samples.push_back({"process_resident_memory_bytes", "Resident memory of the server process.", "gauge", resident_bytes()});
+  return samples;
 }
 
 std::vector<Request> make_choice_requests(ServingContext& ctx, const std::vector<int32_t>& prompt,

@@ -2,13 +2,17 @@
 
 namespace ax {
 
-ChatPrompt::ChatPrompt(const Tokenizer& tok, std::string_view template_source) : tok_(tok) {
+ChatTemplateOptions chat_template_options(const Tokenizer& tok) {
+  ChatTemplateOptions opt;
+  opt.add_generation_prompt = true;
+  if (tok.bos_id() >= 0) opt.bos_token = tok.token_piece(tok.bos_id());
+  if (tok.eos_id() >= 0) opt.eos_token = tok.token_piece(tok.eos_id());
+  return opt;
+}
+
+ChatPrompt::ChatPrompt(const Tokenizer& tok, std::string_view template_source)
+    : tok_(tok), options_(chat_template_options(tok)) {
   if (!template_source.empty()) tpl_ = std::make_unique<ChatTemplate>(template_source);
-  options_.add_generation_prompt = true;
-  // Templates print these as text ("{{ bos_token }}"); tokenizing with parse_special turns them
-  // back into the one token.
-  if (tok.bos_id() >= 0) options_.bos_token = tok.token_piece(tok.bos_id());
-  if (tok.eos_id() >= 0) options_.eos_token = tok.token_piece(tok.eos_id());
 }
 
 std::string ChatPrompt::render(const nlohmann::ordered_json& messages) const {

@@ -20,6 +20,12 @@
 
 namespace ax {
 
+// The options every front end renders a model's template with (the CLI's chat, the server, the
+// Python package): the generation prompt opened, bos_token / eos_token set to the tokenizer's
+// pieces (templates print them as text; tokenizing with parse_special turns them back into the
+// one token).
+ChatTemplateOptions chat_template_options(const Tokenizer& tok);
+
 class ChatPrompt {
  public:
   // template_source: the model's Jinja template (Tokenizer::chat_template()); empty means the

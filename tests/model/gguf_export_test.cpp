@@ -1,3 +1,4 @@
+#include "model/architecture.h"
 #include "model/gguf_export.h"
 
 #include <gtest/gtest.h>
@@ -21,7 +22,7 @@ fs::path temp_file(const std::string& tag) {
 }
 
 void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
-  EXPECT_EQ(g.arch, h.arch == Arch::Mistral ? Arch::Llama : h.arch);  // llama.cpp writes Mistral as llama
+  EXPECT_EQ(g.arch_name, h.arch_name == "mistral" ? "llama" : h.arch_name);  // llama.cpp writes Mistral as llama
   EXPECT_EQ(g.vocab_size, h.vocab_size);
   EXPECT_EQ(g.hidden_size, h.hidden_size);
   EXPECT_EQ(g.intermediate_size, h.intermediate_size);
@@ -33,8 +34,8 @@ void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
   EXPECT_FLOAT_EQ(g.rms_norm_eps, h.rms_norm_eps);
   EXPECT_FLOAT_EQ(g.rope.theta, h.rope.theta);
   EXPECT_EQ(g.rope.scaling_type, h.rope.scaling_type);
-  EXPECT_EQ(g.rope.style, (h.arch == Arch::Llama || h.arch == Arch::Mistral) ? RopeStyle::AdjacentPairs : RopeStyle::RotateHalf);
-  EXPECT_EQ(g.layer_window, h.layer_window);
+  EXPECT_EQ(g.rope.style, (h.arch_name == "llama" || h.arch_name == "mistral") ? RopeStyle::AdjacentPairs : RopeStyle::RotateHalf);
+  EXPECT_EQ(g.layer_windows(), h.layer_windows());
   EXPECT_EQ(g.tie_word_embeddings, h.tie_word_embeddings);
   EXPECT_EQ(g.qkv_bias, h.qkv_bias);
   EXPECT_EQ(g.qk_norm, h.qk_norm);
@@ -69,7 +70,7 @@ TEST(GgufExport, HfFixturesRoundTrip) {
       SCOPED_TRACE(tname);
       const TensorView& gt = g->get(tname, ht.shape);
       ASSERT_EQ(gt.dtype, ht.dtype);
-      const bool permuted = hc.arch != Arch::Qwen2 && hc.arch != Arch::Qwen3 &&
+      const bool permuted = hc.arch_name != "qwen2" && hc.arch_name != "qwen3" &&
                             (tname.find("q_proj") != std::string::npos || tname.find("k_proj") != std::string::npos);
       if (!permuted) {
         EXPECT_EQ(std::memcmp(gt.data, ht.data, ht.nbytes), 0);
@@ -95,7 +96,6 @@ TEST(GgufExport, Llama3RopeFromFreqsTensor) {
                   Case{10000.0f, 4.0f, 64, 2048}}) {
     SCOPED_TRACE(cs.head_dim);
     ModelConfig c;
-    c.arch = Arch::Llama;
     c.arch_name = "llama";
     c.vocab_size = 32;
     c.hidden_size = cs.head_dim * 2;
@@ -105,7 +105,7 @@ TEST(GgufExport, Llama3RopeFromFreqsTensor) {
     c.num_kv_heads = 1;
     c.head_dim = cs.head_dim;
     c.max_position_embeddings = 131072;
-    c.layer_window = {0};
+    c.layers.assign(1, LayerConfig{});
     c.rope.theta = cs.theta;
     c.rope.scaling_type = "llama3";
     c.rope.factor = cs.factor;
@@ -141,7 +141,7 @@ TEST(GgufExport, RejectsForeignRopeFreqs) {
   c.num_heads = 2;
   c.num_kv_heads = 2;
   c.head_dim = 32;
-  c.layer_window = {0};
+  c.layers.assign(1, LayerConfig{});
   write_model_config(w, c);
   std::vector<float> freqs(16);
   for (auto& v : freqs) v = std::uniform_real_distribution<float>(1.0f, 40.0f)(rng);
@@ -163,7 +163,6 @@ TEST(GgufExport, RandomWeightModelWithRealVocab) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   auto vocab = GgufFile::open(test::shared_model("llamacpp-vocab/ggml-vocab-qwen2.gguf"));
   ModelConfig c;
-  c.arch = Arch::Qwen3;
   c.arch_name = "qwen3";
   c.vocab_size = static_cast<int64_t>(vocab->find("tokenizer.ggml.tokens")->as_array().items.size());
   c.hidden_size = 64;
@@ -174,7 +173,7 @@ TEST(GgufExport, RandomWeightModelWithRealVocab) {
   c.head_dim = 32;
   c.max_position_embeddings = 4096;
   c.rope.theta = 1e6f;
-  c.layer_window = {0, 0};
+  c.layers.assign(2, LayerConfig{});
   c.tie_word_embeddings = true;
   c.qk_norm = true;
   GgufWriter w;
@@ -202,7 +201,7 @@ TEST(GgufExport, RandomWeightModelWithRealVocab) {
   w.write(path.string());
   auto m = open_model(path.string());
   const ModelConfig& got = m->config();
-  EXPECT_EQ(got.arch, Arch::Qwen3);
+  EXPECT_EQ(got.arch_name, "qwen3");
   EXPECT_EQ(got.vocab_size, 151936);
   EXPECT_TRUE(got.tie_word_embeddings);
   EXPECT_TRUE(got.qk_norm);
@@ -214,15 +213,16 @@ TEST(GgufExport, RandomWeightModelWithRealVocab) {
 }
 
 TEST(GgufExport, NamesAreInverse) {
+  const Architecture& llama = architecture_for_hf("llama", "test");
   for (const char* hf : {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
                          "model.layers.7.input_layernorm.weight", "model.layers.7.self_attn.q_proj.bias",
                          "model.layers.0.self_attn.o_proj.weight", "model.layers.0.self_attn.k_norm.weight",
                          "model.layers.3.post_attention_layernorm.weight", "model.layers.3.mlp.down_proj.weight"}) {
-    const std::string g = hf_to_gguf_name(hf);
+    const std::string g = hf_to_gguf_name(llama, hf);
     EXPECT_NE(g, hf);
-    EXPECT_EQ(gguf_to_hf_name(g), hf);
+    EXPECT_EQ(gguf_to_hf_name(llama, g), hf);
   }
-  EXPECT_EQ(hf_to_gguf_name("model.layers.x.mlp.down_proj.weight"), "model.layers.x.mlp.down_proj.weight");
+  EXPECT_EQ(hf_to_gguf_name(llama, "model.layers.x.mlp.down_proj.weight"), "model.layers.x.mlp.down_proj.weight");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "format/gguf.h"
+#include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -44,7 +45,7 @@ TEST(ModelSource, HfFixtures) {
     EXPECT_EQ(m->find("model.layers.0.self_attn.q_norm.weight") != nullptr, c.qk_norm);
   }
   auto ax = open_model(test::shared_model("ax-code-15m"));
-  EXPECT_EQ(ax->config().arch, Arch::Qwen3);
+  EXPECT_EQ(ax->config().arch_name, "qwen3");
   EXPECT_EQ(ax->find("model.embed_tokens.weight")->dtype, DType::BF16);
 }
 
@@ -58,7 +59,7 @@ TEST(ModelSource, StoriesGgufMatchesHf) {
   ASSERT_NE(g->gguf(), nullptr);
   const ModelConfig& gc = g->config();
   const ModelConfig& hc = h->config();
-  EXPECT_EQ(gc.arch, Arch::Llama);
+  EXPECT_EQ(gc.arch_name, "llama");
   EXPECT_EQ(gc.rope.style, RopeStyle::AdjacentPairs);
   EXPECT_EQ(hc.rope.style, RopeStyle::RotateHalf);
   EXPECT_EQ(gc.vocab_size, hc.vocab_size);
@@ -71,7 +72,7 @@ TEST(ModelSource, StoriesGgufMatchesHf) {
   EXPECT_FLOAT_EQ(gc.rms_norm_eps, hc.rms_norm_eps);
   EXPECT_FLOAT_EQ(gc.rope.theta, hc.rope.theta);
   EXPECT_EQ(gc.rope.scaling_type, "default");
-  EXPECT_EQ(gc.layer_window, hc.layer_window);
+  EXPECT_EQ(gc.layer_windows(), hc.layer_windows());
   EXPECT_EQ(gc.bos_token_id, 1);
   EXPECT_EQ(gc.eos_token_ids, (std::vector<int64_t>{2}));
   EXPECT_EQ(gc.pad_token_id, -1);  // stored as 0xFFFFFFFF
@@ -134,28 +135,34 @@ TEST(ModelSource, OpenErrors) {
   EXPECT_NE(error_of(test::fixture("quants")).find("no config.json"), std::string::npos);
   EXPECT_NE(error_of(test::fixture("quants/quants.gguf")).find("general.architecture 'none' is not supported"),
             std::string::npos);
-  EXPECT_NE(error_of(test::fixture("gemma2")).find("model_type 'gemma2' is not supported"), std::string::npos);
+  // A folder whose architecture the engine does not run.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ax_mamba_" + std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << R"({"model_type": "mamba", "vocab_size": 8, "hidden_size": 8})";
+  EXPECT_NE(error_of(dir.string()).find("model_type 'mamba' is not supported"), std::string::npos);
+  std::filesystem::remove_all(dir);
   EXPECT_NE(error_of(test::fixture("quants/README.md")).find("not a .gguf file"), std::string::npos);
 }
 
 TEST(GgufNames, MapsToHf) {
-  EXPECT_EQ(gguf_to_hf_name("token_embd.weight"), "model.embed_tokens.weight");
-  EXPECT_EQ(gguf_to_hf_name("output_norm.weight"), "model.norm.weight");
-  EXPECT_EQ(gguf_to_hf_name("output.weight"), "lm_head.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.12.attn_norm.weight"), "model.layers.12.input_layernorm.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.0.attn_q.bias"), "model.layers.0.self_attn.q_proj.bias");
-  EXPECT_EQ(gguf_to_hf_name("blk.0.attn_k.weight"), "model.layers.0.self_attn.k_proj.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.0.attn_v.bias"), "model.layers.0.self_attn.v_proj.bias");
-  EXPECT_EQ(gguf_to_hf_name("blk.0.attn_output.weight"), "model.layers.0.self_attn.o_proj.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.3.attn_q_norm.weight"), "model.layers.3.self_attn.q_norm.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.1.ffn_norm.weight"), "model.layers.1.post_attention_layernorm.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.1.ffn_gate.weight"), "model.layers.1.mlp.gate_proj.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.1.ffn_up.weight"), "model.layers.1.mlp.up_proj.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.1.ffn_down.weight"), "model.layers.1.mlp.down_proj.weight");
-  EXPECT_EQ(gguf_to_hf_name("rope_freqs.weight"), "rope_freqs.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk.x.ffn_down.weight"), "blk.x.ffn_down.weight");
-  EXPECT_EQ(gguf_to_hf_name("blk..weight"), "blk..weight");
+  const Architecture& llama = architecture_for_hf("llama", "test");
+  EXPECT_EQ(gguf_to_hf_name(llama, "token_embd.weight"), "model.embed_tokens.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "output_norm.weight"), "model.norm.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "output.weight"), "lm_head.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.12.attn_norm.weight"), "model.layers.12.input_layernorm.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.0.attn_q.bias"), "model.layers.0.self_attn.q_proj.bias");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.0.attn_k.weight"), "model.layers.0.self_attn.k_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.0.attn_v.bias"), "model.layers.0.self_attn.v_proj.bias");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.0.attn_output.weight"), "model.layers.0.self_attn.o_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.3.attn_q_norm.weight"), "model.layers.3.self_attn.q_norm.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.1.ffn_norm.weight"), "model.layers.1.post_attention_layernorm.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.1.ffn_gate.weight"), "model.layers.1.mlp.gate_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.1.ffn_up.weight"), "model.layers.1.mlp.up_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.1.ffn_down.weight"), "model.layers.1.mlp.down_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "rope_freqs.weight"), "rope_freqs.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk.x.ffn_down.weight"), "blk.x.ffn_down.weight");
+  EXPECT_EQ(gguf_to_hf_name(llama, "blk..weight"), "blk..weight");
 }
 
 }  // namespace

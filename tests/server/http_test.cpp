@@ -358,6 +358,7 @@ TEST_F(StoriesServer, MetricsExposition) {
                            "ax_prefix_cache_evicted_blocks_total"})
     EXPECT_NE(res->body.find(name), std::string::npos) << name;
   EXPECT_GT(metric(cli, "ax_generation_tokens_total"), 0);
+  EXPECT_GE(metric(cli, "ax_engine_generated_tokens_total"), 3);  // counted by the engine as it steps
   EXPECT_GT(metric(cli, "process_resident_memory_bytes"), 1e6);  // the model alone is a megabyte
 }
 

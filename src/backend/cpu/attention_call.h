@@ -21,6 +21,8 @@ struct AttentionCall {
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
   float scale = 0.0f;
   int64_t window = 0;     // > 0: keys pos - window < j <= pos only
+  float softcap = 0.0f;   // > 0: scores -> softcap * tanh(score / softcap)
+  const float* sinks = nullptr;  // [num_heads]: a logit per head in every softmax, with no value
   PagedKvView kv;         // the paged keys and values
   float* out = nullptr;
   int64_t out_stride = 0;

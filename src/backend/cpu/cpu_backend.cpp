@@ -11,6 +11,7 @@
 #include "backend/cpu/memory_bandwidth.h"
 #include "backend/cpu/reference.h"
 #include "backend/kv_cache.h"
+#include "backend/moe_routing.h"
 #include "util/error.h"
 #include "util/half.h"
 #include "util/huge_buffer.h"
@@ -156,13 +157,19 @@ class CpuBackend final : public Backend {
     elementwise(y.size(), [&](int64_t b, int64_t e) { kernels::add(y.data + b, x.data + b, e - b); });
   }
   void add_bias(Tensor y, const DeviceVector& b) override { ref::add_bias(y.data, b.data(), y.rows, y.cols); }
-  void swiglu(Tensor gate, const Tensor& up) override {
-    if (reference_) {
-      ref::swiglu(gate.data, up.data, gate.size());
-      return;
-    }
-    elementwise(gate.size(),
-                [&](int64_t b, int64_t e) { kernels::swiglu(gate.data + b, up.data + b, gate.data + b, e - b); });
+  void glu(GluKind kind, Tensor gate, const Tensor& up) override {
+    elementwise(gate.size(), [&](int64_t b, int64_t e) {
+      if (kind == GluKind::GeluTanh) ref::geglu(gate.data + b, up.data + b, e - b);
+      else if (kind == GluKind::SiluClamped) ref::swiglu_clamped(gate.data + b, up.data + b, e - b);
+      else if (reference_) ref::swiglu(gate.data + b, up.data + b, e - b);
+      else kernels::swiglu(gate.data + b, up.data + b, gate.data + b, e - b);
+    });
+  }
+  void scale(Tensor x, float s) override {
+    elementwise(x.size(), [&](int64_t b, int64_t e) { ref::scale(x.data + b, s, e - b); });
+  }
+  void softcap(Tensor x, float cap) override {
+    elementwise(x.size(), [&](int64_t b, int64_t e) { ref::softcap(x.data + b, cap, e - b); });
   }
 
   void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads, int64_t head_dim,
@@ -213,6 +220,10 @@ class CpuBackend final : public Backend {
     c.head_dim = p.head_dim;
     c.scale = p.scale;
     c.window = p.window;
+    c.softcap = p.softcap;
+    c.sinks = p.sinks != nullptr ? p.sinks->data() : nullptr;
+    // The fast kernels take neither soft-capped scores nor sinks: those run the reference.
+    const bool fast = !reference_ && c.softcap == 0 && c.sinks == nullptr;
     c.kv.block_size = kv.block_size();
     c.kv.block_stride = kv.block_size() * kv.head_dim();
     c.kv.head_stride = kv.head_stride();
@@ -231,13 +242,62 @@ class CpuBackend final : public Backend {
       c.q = q.data + t0 * q.cols;
       c.out = out.data + t0 * out.cols;
       c.kv.block_table = in.block_tables.data() + in.table_begin[s];
-      if (reference_) ref::attention(c);
-      else kernels::attention(c);
+      if (fast) kernels::attention(c);
+      else ref::attention(c);
     }
   }
 
   void gather_logit_rows(const StepView& step, const Tensor& x, Tensor out) override {
     for (int64_t r = 0; r < out.rows; ++r) std::copy_n(x.data + step.logit_rows[r] * x.cols, x.cols, out.data + r * out.cols);
+  }
+
+  // Routing per row, then each expert's rows gathered and run through its MLP as one call (the
+  // kernels compute every row alike whatever the call holds), then each row's experts summed in
+  // expert order.
+  void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts, const MoeParams& p,
+           Tensor out) override {
+    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.routing.top_k;
+    if (router_logits.rows != T || router_logits.cols != E || k < 1 || k > E)
+      fail("moe: {} router logits of {} experts for {} rows, top {}", router_logits.rows, router_logits.cols, T, k);
+    thread_local std::vector<int32_t> ids;
+    thread_local std::vector<float> weights, gathered, g, u, d, results;
+    ids.resize(T * k);
+    weights.resize(T * k);
+    for (int64_t t = 0; t < T; ++t)
+      route_experts(router_logits.data + t * E, E, p.routing, &ids[t * k], &weights[t * k]);
+    results.assign(static_cast<size_t>(T * k * H), 0.0f);  // [row][its i-th expert][hidden]
+    std::vector<int64_t> slots;                            // (row * k + i) of the expert's rows
+    for (int64_t e = 0; e < E; ++e) {
+      slots.clear();
+      for (int64_t i = 0; i < T * k; ++i)
+        if (ids[i] == e) slots.push_back(i);
+      if (slots.empty()) continue;
+      const int64_t n = static_cast<int64_t>(slots.size()), I = experts[e].gate->rows;
+      gathered.resize(n * H);
+      g.resize(n * I);
+      u.resize(n * I);
+      d.resize(n * H);
+      for (int64_t r = 0; r < n; ++r) std::copy_n(x.data + (slots[r] / k) * H, H, gathered.data() + r * H);
+      const Tensor xs{gathered.data(), n, H}, gs{g.data(), n, I}, us{u.data(), n, I}, ds{d.data(), n, H};
+      const Weight* gate_up[] = {experts[e].gate, experts[e].up};
+      const Tensor gate_up_y[] = {gs, us};
+      linear_many(gate_up, xs, gate_up_y);
+      if (experts[e].gate_bias) add_bias(gs, *experts[e].gate_bias);
+      if (experts[e].up_bias) add_bias(us, *experts[e].up_bias);
+      glu(p.activation, gs, us);
+      linear(*experts[e].down, gs, ds);
+      if (experts[e].down_bias) add_bias(ds, *experts[e].down_bias);
+      for (int64_t r = 0; r < n; ++r) std::copy_n(d.data() + r * H, H, results.data() + slots[r] * H);
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      float* o = out.data + t * out.cols;
+      std::fill(o, o + H, 0.0f);
+      for (int64_t i = 0; i < k; ++i) {
+        const float w = weights[t * k + i];
+        const float* r = results.data() + (t * k + i) * H;
+        for (int64_t h = 0; h < H; ++h) o[h] += w * r[h];
+      }
+    }
   }
 
  private:

@@ -104,6 +104,26 @@ void swiglu(float* gate, const float* up, int64_t count) {
   for (int64_t i = 0; i < count; ++i) gate[i] = silu(gate[i]) * up[i];
 }
 
+void geglu(float* gate, const float* up, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
+}
+
+void swiglu_clamped(float* gate, const float* up, int64_t count) {
+  constexpr float limit = 7.0f, alpha = 1.702f;  // Backend's kGluClampLimit, kGluClampAlpha
+  for (int64_t i = 0; i < count; ++i) {
+    const float g = std::min(gate[i], limit), u = std::clamp(up[i], -limit, limit);
+    gate[i] = (u + 1.0f) * (g / (1.0f + std::exp(-alpha * g)));
+  }
+}
+
+void scale(float* x, float s, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) x[i] *= s;
+}
+
+void softcap(float* x, float cap, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 void rope_angles(int64_t head_dim, int64_t pos, const RopeFreqs& f, float* c, float* s) {
   const int64_t half = f.rotary_dim / 2;
   if (f.rotary_dim > head_dim || f.rotary_dim % 2 != 0 || static_cast<int64_t>(f.inv_freq.size()) != half)
@@ -161,9 +181,18 @@ void attention(const AttentionCall& c) {
     for (int64_t h = 0; h < c.num_heads; ++h) {
       const int64_t g = h / group;
       const float* qh = c.q + t * c.q_stride + h * hd;
-      for (int64_t j = first; j <= pos; ++j)  // scores, then softmax, then the weighted sum of V
-        scores[j - first] = dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, g), hd, kbuf.data()), hd) * c.scale;
-      softmax(scores.data(), static_cast<int64_t>(scores.size()));
+      for (int64_t j = first; j <= pos; ++j) {  // scores, then softmax, then the weighted sum of V
+        float s = dot(qh, kv_row_f32(kv.k, kv.k16, kv.at(j, g), hd, kbuf.data()), hd) * c.scale;
+        if (c.softcap > 0) s = c.softcap * std::tanh(s / c.softcap);
+        scores[j - first] = s;
+      }
+      if (c.sinks != nullptr) {  // the sink joins the softmax as one more logit, with no value
+        scores.push_back(c.sinks[h]);
+        softmax(scores.data(), static_cast<int64_t>(scores.size()));
+        scores.pop_back();
+      } else {
+        softmax(scores.data(), static_cast<int64_t>(scores.size()));
+      }
       float* oh = c.out + t * c.out_stride + h * hd;
       std::fill(oh, oh + hd, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {

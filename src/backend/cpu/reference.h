@@ -3,6 +3,7 @@
 // checked against, and what the reference backend (BackendOptions::reference) runs. Activations
 // are row-major float32 arrays; weights are TensorViews of any supported dtype (shape {out, in},
 // rows contiguous), read in place from the mapped file.
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -31,7 +32,17 @@ void add_bias(float* x, const float* b, int64_t n, int64_t dim);  // x[r, :] += 
 void add(float* y, const float* x, int64_t count);                 // y[i] += x[i]
 void softmax(float* x, int64_t n);                                 // in place, max-subtracted
 inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
+// GELU with the tanh approximation (PyTorch's gelu(approximate="tanh")).
+inline float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
 void swiglu(float* gate, const float* up, int64_t count);          // gate[i] = silu(gate[i]) * up[i]
+void geglu(float* gate, const float* up, int64_t count);           // gate[i] = gelu_tanh(gate[i]) * up[i]
+// gpt-oss: gate[i] = (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate[i], 7).
+void swiglu_clamped(float* gate, const float* up, int64_t count);
+void scale(float* x, float s, int64_t count);                      // x[i] *= s
+void softcap(float* x, float cap, int64_t count);                  // x[i] = cap * tanh(x[i] / cap)
+
 
 // Rotates a token's queries q[num_q_heads, head_dim] and keys k[num_k_heads, head_dim] (k may be
 // null) for position pos: the angles' cosines and sines are computed once for both.

@@ -44,6 +44,14 @@ __device__ __forceinline__ void load8<float>(const float* p, float (&v)[8]) {
 __device__ __forceinline__ float to_f(__half h) { return __half2float(h); }
 __device__ __forceinline__ float to_f(float f) { return f; }
 
+// The output of a head from its folded (m, l, acc): with a sink logit, the sink joins the softmax
+// (its max and its sum) and brings no value.
+__device__ __forceinline__ float finish(float m, float l, float acc, const float* sinks, int64_t h) {
+  if (sinks == nullptr) return acc / l;
+  const float M = fmaxf(m, sinks[h]), e = __expf(m - M);
+  return acc * e / (l * e + __expf(sinks[h] - M));
+}
+
 // Folds (bm, bl, ba) into the running (fm, fl, fa); an empty side (m = -inf) changes nothing.
 __device__ __forceinline__ void fold(float& fm, float& fl, float& fa, float bm, float bl, float ba) {
   if (bm == -INFINITY) return;
@@ -116,7 +124,8 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
         }
       }
       for (int hh = 0; hh < kHeadsPerPass; ++hh) {
-        const float sc = valid ? s[hh] * a.scale : -INFINITY;
+        float sc = valid ? s[hh] * a.scale : -INFINITY;
+        if (valid && a.softcap > 0) sc = a.softcap * tanhf(sc / a.softcap);
         const float m_new = fmaxf(m[hh], warp_max(sc));
         const float p = valid ? __expf(sc - m_new) : 0.0f;
         const float corr = __expf(m[hh] - m_new);
@@ -164,7 +173,7 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
              wacc[(w * kHeadsPerPass + hh) * D + d]);
       const int64_t h = kh * G + h0 + hh;
       if (single) {
-        a.out[tok * a.heads * D + h * D + d] = fa / fl;
+        a.out[tok * a.heads * D + h * D + d] = finish(fm, fl, fa, a.sinks, h);
       } else {
         float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (D + 2);
         part[2 + d] = fa;
@@ -192,7 +201,7 @@ __global__ void attention_combine_kernel(AttentionArgs a, int64_t t0, int max_se
       const float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (D + 2);
       fold(fm, fl, fa, part[0], part[1], part[2 + d]);
     }
-    a.out[tok * a.heads * D + h * D + d] = fa / fl;
+    a.out[tok * a.heads * D + h * D + d] = finish(fm, fl, fa, a.sinks, h);
   }
 }
 

@@ -20,6 +20,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/kv_cache.h"
+#include "backend/moe_routing.h"
 #include "util/error.h"
 
 namespace ax::cuda {
@@ -210,8 +211,9 @@ class CudaBackend final : public Backend {
     }
     if (it != graphs_by_key_.end()) forget(it);
     // First sight of this shape: run it plainly (scratch buffers grow outside any capture); the
-    // second time, record it and replay from then on.
-    if (seen_once_.insert(key).second) return body(view);
+    // second time, record it and replay from then on. A body that cannot be recorded (it needs the
+    // host in the middle, as MoE routing does) runs plainly from then on.
+    if (seen_once_.insert(key).second || unrecordable_.count(key)) return body(view);
     const uint64_t epoch = epoch_;
     AX_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     Tensor out;
@@ -226,6 +228,7 @@ class CudaBackend final : public Backend {
     cudaGetLastError();
     if (!captured || end != cudaSuccess || epoch != epoch_) {
       if (graph != nullptr) cudaGraphDestroy(graph);
+      if (!captured || end != cudaSuccess) unrecordable_.insert(key);
       return body(view);
     }
     cudaGraphExec_t exec = nullptr;
@@ -296,7 +299,11 @@ class CudaBackend final : public Backend {
   }
   void add(Tensor y, const Tensor& x) override { cuda::add(y.data, x.data, y.size(), stream_); }
   void add_bias(Tensor y, const DeviceVector& b) override { cuda::add_bias(y.data, b.data(), y.rows, y.cols, stream_); }
-  void swiglu(Tensor gate, const Tensor& up) override { cuda::swiglu(gate.data, up.data, gate.size(), stream_); }
+  void glu(GluKind kind, Tensor gate, const Tensor& up) override {
+    cuda::glu(gate.data, up.data, gate.size(), static_cast<int>(kind), stream_);
+  }
+  void scale(Tensor x, float s) override { cuda::scale(x.data, s, x.size(), stream_); }
+  void softcap(Tensor x, float cap) override { cuda::softcap(x.data, cap, x.size(), stream_); }
   void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads, int64_t head_dim,
             const RopeTable& r) override {
     RopeArgs a;
@@ -322,6 +329,8 @@ class CudaBackend final : public Backend {
     a.head_dim = p.head_dim;
     a.scale = p.scale;
     a.window = p.window;
+    a.softcap = p.softcap;
+    a.sinks = p.sinks != nullptr ? p.sinks->data() : nullptr;
     a.positions = step.positions;
     a.token_seq = step.token_seq;
     a.table_begin = step.table_begin;
@@ -334,6 +343,69 @@ class CudaBackend final : public Backend {
   }
   void gather_logit_rows(const StepView& step, const Tensor& x, Tensor out) override {
     gather_rows(x.data, x.cols, step.logit_rows, out.rows, out.data, stream_);
+  }
+
+  // Routing on the host (the router logits come back: a sync, so steps of MoE models are not
+  // recorded as graphs), then each expert's rows gathered, run through its MLP, scattered to their
+  // slots, and each row's experts summed in expert order.
+  void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts, const MoeParams& p,
+           Tensor out) override {
+    const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.routing.top_k;
+    if (router_logits.rows != T || router_logits.cols != E || k < 1 || k > E)
+      fail("moe: {} router logits of {} experts for {} rows, top {}", router_logits.rows, router_logits.cols, T, k);
+    std::vector<float> logits(static_cast<size_t>(T * E));
+    copy_to_host(logits.data(), router_logits.data, logits.size() * sizeof(float));
+    std::vector<int32_t> ids(T * k), tokens, slots;
+    std::vector<float> weights(T * k);
+    for (int64_t t = 0; t < T; ++t)
+      route_experts(logits.data() + t * E, E, p.routing, &ids[t * k], &weights[t * k]);
+    std::vector<int64_t> begin(E + 1, 0);  // expert e's rows: [begin[e], begin[e + 1]) of tokens/slots
+    for (int64_t e = 0; e < E; ++e) {
+      begin[e] = static_cast<int64_t>(tokens.size());
+      for (int64_t i = 0; i < T * k; ++i)
+        if (ids[i] == e) {
+          tokens.push_back(static_cast<int32_t>(i / k));
+          slots.push_back(static_cast<int32_t>(i));
+        }
+    }
+    begin[E] = static_cast<int64_t>(tokens.size());
+    int64_t widest = 0, most = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      widest = std::max(widest, experts[e].gate->rows);
+      most = std::max(most, begin[e + 1] - begin[e]);
+    }
+    // Scratch: ids (tokens, slots), weights, gathered rows, gate/up, down, one row per (token, expert).
+    const size_t n_all = tokens.size();
+    uint8_t* base = ensure(moe_scratch_, align16(2 * n_all * 4) + align16(n_all * 4) +
+                                             (most * (2 * H + 2 * widest) + n_all * H) * sizeof(float))
+                        ->as<uint8_t>();
+    auto* d_tokens = reinterpret_cast<int32_t*>(base);
+    int32_t* d_slots = d_tokens + n_all;
+    auto* d_weights = reinterpret_cast<float*>(base + align16(2 * n_all * 4));
+    float* gathered = reinterpret_cast<float*>(base + align16(2 * n_all * 4) + align16(n_all * 4));
+    float* g = gathered + most * H;
+    float* u = g + most * widest;
+    float* d = u + most * widest;
+    float* results = d + most * H;
+    copy_to_device(d_tokens, tokens.data(), n_all * 4);
+    copy_to_device(d_slots, slots.data(), n_all * 4);
+    copy_to_device(d_weights, weights.data(), n_all * 4);
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t n = begin[e + 1] - begin[e], I = experts[e].gate->rows;
+      if (n == 0) continue;
+      gather_rows(x.data, H, d_tokens + begin[e], n, gathered, stream_);
+      const Tensor xs{gathered, n, H}, gs{g, n, I}, us{u, n, I}, ds{d, n, H};
+      const Weight* gate_up[] = {experts[e].gate, experts[e].up};
+      const Tensor gate_up_y[] = {gs, us};
+      linear_many(gate_up, xs, gate_up_y);
+      if (experts[e].gate_bias) add_bias(gs, *experts[e].gate_bias);
+      if (experts[e].up_bias) add_bias(us, *experts[e].up_bias);
+      glu(p.activation, gs, us);
+      linear(*experts[e].down, gs, ds);
+      if (experts[e].down_bias) add_bias(ds, *experts[e].down_bias);
+      scatter_rows(d, H, d_slots + begin[e], n, results, stream_);
+    }
+    weighted_rows(results, d_weights, T, k, H, out.data, out.cols, stream_);
   }
 
  private:
@@ -437,10 +509,10 @@ class CudaBackend final : public Backend {
   uint64_t epoch_ = 0;
   PinnedBuffer step_host_, out_host_;
   bool upload_pending_ = false;
-  DeviceBuffer step_dev_, xf_, attn_scratch_;
+  DeviceBuffer step_dev_, xf_, attn_scratch_, moe_scratch_;
   std::map<GraphKey, Recorded> graphs_by_key_;
   std::list<GraphKey> lru_;
-  std::set<GraphKey> seen_once_;
+  std::set<GraphKey> seen_once_, unrecordable_;
 };
 
 }  // namespace

@@ -47,7 +47,16 @@ void rms_norm(float* x, const float* residual, const float* w, int64_t rows, int
               cudaStream_t stream);
 void add(float* y, const float* x, int64_t count, cudaStream_t stream);
 void add_bias(float* y, const float* b, int64_t rows, int64_t dim, cudaStream_t stream);
-void swiglu(float* gate, const float* up, int64_t count, cudaStream_t stream);
+// gate = act(gate) * up; kind: 0 SiLU, 1 GELU (tanh approximation), 2 gpt-oss's clamped SiLU
+// (backend.h's GluKind).
+void glu(float* gate, const float* up, int64_t count, int kind, cudaStream_t stream);
+void scale(float* x, float s, int64_t count, cudaStream_t stream);
+void softcap(float* x, float cap, int64_t count, cudaStream_t stream);
+// out[t, :] = sum_i w[t * k + i] * rows[t * k + i, :] for t < n (MoE: each row's experts in order).
+void weighted_rows(const float* rows, const float* w, int64_t n, int64_t k, int64_t cols, float* out, int64_t ldo,
+                   cudaStream_t stream);
+// rows[dst[r], :] = src[r, :] for r < n.
+void scatter_rows(const float* src, int64_t cols, const int32_t* dst, int64_t n, float* rows, cudaStream_t stream);
 struct RopeArgs {
   const int32_t* positions = nullptr;  // [T]
   const float* inv_freq = nullptr;     // [rotary_dim / 2]
@@ -79,6 +88,8 @@ struct AttentionArgs {
   int64_t T = 0, heads = 0, kv_heads = 0, head_dim = 0;
   float scale = 0;
   int64_t window = 0;
+  float softcap = 0;             // > 0: scores -> softcap * tanh(score / softcap)
+  const float* sinks = nullptr;  // [heads]: one logit per head in every softmax, with no value
   const int32_t* positions = nullptr;
   const int32_t* token_seq = nullptr;
   const int32_t* table_begin = nullptr;

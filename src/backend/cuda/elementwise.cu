@@ -109,11 +109,47 @@ __global__ void add_bias_kernel(float* __restrict__ y, const float* __restrict__
   if (i < count) y[i] += b[i % dim];
 }
 
-__global__ void swiglu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t count) {
+__global__ void glu_kernel(float* __restrict__ gate, const float* __restrict__ up, int64_t count, int kind) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   const float g = gate[i];
-  gate[i] = g / (1.0f + expf(-g)) * up[i];
+  if (kind == 2) {  // gpt-oss: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate, 7)
+    const float gc = fminf(g, 7.0f), u = fminf(fmaxf(up[i], -7.0f), 7.0f);
+    gate[i] = (u + 1.0f) * (gc / (1.0f + expf(-1.702f * gc)));
+    return;
+  }
+  const float a = kind == 1 ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)))
+                            : g / (1.0f + expf(-g));
+  gate[i] = a * up[i];
+}
+
+__global__ void scale_kernel(float* __restrict__ x, float s, int64_t count) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] *= s;
+}
+
+__global__ void softcap_kernel(float* __restrict__ x, float cap, int64_t count) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] = cap * tanhf(x[i] / cap);
+}
+
+// out[t, :] = sum over i < k of w[t * k + i] * rows[(t * k + i), :]: each row's experts in order.
+__global__ void weighted_rows_kernel(const float* __restrict__ rows, const float* __restrict__ w, int64_t k,
+                                     int64_t cols, float* __restrict__ out, int64_t ldo) {
+  const int64_t t = blockIdx.y;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= cols) return;
+  float s = 0.0f;
+  for (int64_t i = 0; i < k; ++i) s += w[t * k + i] * rows[(t * k + i) * cols + c];
+  out[t * ldo + c] = s;
+}
+
+// rows[dst[r], :] = src[r, :].
+__global__ void scatter_rows_kernel(const float* __restrict__ src, int64_t cols, const int32_t* __restrict__ dst,
+                                    float* __restrict__ rows) {
+  const int64_t r = blockIdx.y;
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c < cols) rows[static_cast<int64_t>(dst[r]) * cols + c] = src[r * cols + c];
 }
 
 // One thread per (token, head, rotated pair); q heads first, then k heads. The angle is formed in
@@ -191,9 +227,35 @@ void add_bias(float* y, const float* b, int64_t rows, int64_t dim, cudaStream_t 
   AX_CUDA_LAUNCHED();
 }
 
-void swiglu(float* gate, const float* up, int64_t count, cudaStream_t stream) {
+void glu(float* gate, const float* up, int64_t count, int kind, cudaStream_t stream) {
   if (count == 0) return;
-  swiglu_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(gate, up, count);
+  glu_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(gate, up, count, kind);
+  AX_CUDA_LAUNCHED();
+}
+
+void scale(float* x, float s, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  scale_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(x, s, count);
+  AX_CUDA_LAUNCHED();
+}
+
+void softcap(float* x, float cap, int64_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  softcap_kernel<<<blocks_for(count, 256), 256, 0, stream>>>(x, cap, count);
+  AX_CUDA_LAUNCHED();
+}
+
+void weighted_rows(const float* rows, const float* w, int64_t n, int64_t k, int64_t cols, float* out, int64_t ldo,
+                   cudaStream_t stream) {
+  if (n == 0) return;
+  weighted_rows_kernel<<<dim3(blocks_for(cols, 256), static_cast<unsigned>(n)), 256, 0, stream>>>(rows, w, k, cols, out,
+                                                                                                  ldo);
+  AX_CUDA_LAUNCHED();
+}
+
+void scatter_rows(const float* src, int64_t cols, const int32_t* dst, int64_t n, float* rows, cudaStream_t stream) {
+  if (n == 0) return;
+  scatter_rows_kernel<<<dim3(blocks_for(cols, 256), static_cast<unsigned>(n)), 256, 0, stream>>>(src, cols, dst, rows);
   AX_CUDA_LAUNCHED();
 }
 

@@ -1,0 +1,140 @@
+// Gemma 2 and Gemma 3 (text): the shared decoder with Gemma's conventions:
+//   - RMSNorm multiplies by (1 + w) (weights stored near 0; llama.cpp's converter adds the 1);
+//   - embeddings are scaled by sqrt(hidden);
+//   - a norm on each block's output too (post_attention_layernorm, post_feedforward_layernorm),
+//     and pre_feedforward_layernorm as the feed-forward's input norm;
+//   - GeGLU (GELU, tanh approximation);
+//   - attention scale query_pre_attn_scalar^-0.5; sliding and full layers (layer_types);
+//   - Gemma 2: attention and final logits soft-capped;
+//   - Gemma 3: per-head q/k norms, and a RoPE base per layer kind (sliding / full).
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "format/gguf.h"
+#include "model/architecture.h"
+#include "model/decoder.h"
+#include "util/error.h"
+
+namespace ax {
+namespace {
+
+DecoderLayerTensors find_gemma_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, hd = cfg.head_dim;
+  const int64_t qw = cfg.num_heads * hd, kvw = cfg.num_kv_heads * hd;
+  const std::string p = fmt::format("model.layers.{}.", l);
+  DecoderLayerTensors t;
+  t.input_norm = &src.get(p + "input_layernorm.weight", {H});
+  t.post_attn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
+  t.pre_ffn_norm = &src.get(p + "pre_feedforward_layernorm.weight", {H});
+  t.post_ffn_norm = &src.get(p + "post_feedforward_layernorm.weight", {H});
+  t.q = src.get(p + "self_attn.q_proj.weight", {qw, H});
+  t.k = src.get(p + "self_attn.k_proj.weight", {kvw, H});
+  t.v = src.get(p + "self_attn.v_proj.weight", {kvw, H});
+  t.o = src.get(p + "self_attn.o_proj.weight", {H, qw});
+  if (cfg.qk_norm) {
+    t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
+    t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
+  }
+  t.gate = src.get(p + "mlp.gate_proj.weight", {I, H});
+  t.up = src.get(p + "mlp.up_proj.weight", {I, H});
+  t.down = src.get(p + "mlp.down_proj.weight", {H, I});
+  return t;
+}
+
+std::unique_ptr<Model> make(const ModelSource& source, Backend& backend) {
+  return make_decoder(source, backend, find_gemma_tensors);
+}
+
+// What both generations share, from config.json.
+void gemma_common_hf(const HfFields& c, ModelConfig& m) {
+  if (parse_hf_activation(c) != Activation::GeluTanh)
+    fail("{}: hidden_activation must be gelu_pytorch_tanh for {}", c.where(), m.arch_name);
+  if (c.get_bool_or("attention_bias", false)) fail("{}: attention_bias true is not supported", c.where());
+  if (c.get_bool_or("use_bidirectional_attention", false))
+    fail("{}: use_bidirectional_attention true is not supported (causal decoders only)", c.where());
+  if (m.intermediate_size <= 0) fail("{}: required field 'intermediate_size' is missing", c.where());
+  m.activation = Activation::GeluTanh;
+  m.norm_plus_one = true;
+  m.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(m.hidden_size)));
+  const double qscalar = c.get_float_or("query_pre_attn_scalar", static_cast<double>(m.head_dim));
+  if (!(qscalar > 0)) fail("{}: field 'query_pre_attn_scalar' must be positive", c.where());
+  m.attn_scale = static_cast<float>(std::pow(qscalar, -0.5));
+  m.attn_softcap = static_cast<float>(c.get_float_or("attn_logit_softcapping", 0.0));
+  m.final_softcap = static_cast<float>(c.get_float_or("final_logit_softcapping", 0.0));
+  if (m.attn_softcap < 0 || m.final_softcap < 0) fail("{}: soft-capping values must not be negative", c.where());
+  const int64_t window = c.get_int_or("sliding_window", 0);
+  if (window < 0) fail("{}: field 'sliding_window' must be positive, got {}", c.where(), window);
+  if (!parse_hf_layer_types(c, window, m.layers)) {
+    // Older configs: every `sliding_window_pattern`-th layer is full, the others slide.
+    const int64_t pattern = c.get_int_or("sliding_window_pattern", c.get_int_or("_sliding_window_pattern", 2));
+    if (pattern <= 0) fail("{}: field 'sliding_window_pattern' must be positive", c.where());
+    for (int64_t l = 0; l < m.num_layers; ++l) m.layers[l].window = (l + 1) % pattern != 0 ? window : 0;
+  }
+}
+
+void gemma2_hf(const HfFields& c, ModelConfig& m) { gemma_common_hf(c, m); }
+
+void gemma3_hf(const HfFields& c, ModelConfig& m) {
+  gemma_common_hf(c, m);
+  m.qk_norm = true;
+  // RoPE per layer kind: transformers 5 nests rope_parameters by layer type; older configs give
+  // rope_theta (full layers, with rope_scaling) and rope_local_base_freq (sliding layers).
+  RopeConfig full = m.rope, sliding = m.rope;
+  if (c.has("rope_parameters") && c.at("rope_parameters").contains("full_attention")) {
+    for (auto [kind, rope] : {std::pair{"full_attention", &full}, {"sliding_attention", &sliding}}) {
+      const std::string where = c.where() + " rope_parameters";
+      const auto& params = c.at("rope_parameters");
+      if (!params.contains(kind)) fail("{}: no '{}' entry", where, kind);
+      nlohmann::json wrapper = {{"rope_parameters", params.at(kind)}};
+      *rope = parse_hf_rope(HfFields(wrapper, where + "." + kind), m.head_dim);
+    }
+  } else {
+    sliding.scaling_type = "default";
+    sliding.factor = 1.0f;
+    sliding.theta = static_cast<float>(c.get_float_or("rope_local_base_freq", 10000.0));
+  }
+  for (LayerConfig& l : m.layers) l.rope = l.window > 0 ? sliding : full;
+  m.rope = full;
+}
+
+// llama.cpp's converter stores Gemma's norms as (1 + w) already; the layer pattern is fixed per
+// generation (llama.cpp's swa pattern: Gemma 2 every other layer, Gemma 3 five of every six).
+void gemma_gguf(const GgufFile& f, ModelConfig& m, int64_t pattern) {
+  const std::string p = f.get_string("general.architecture") + ".";
+  if (m.intermediate_size <= 0) fail("{}: metadata key '{}feed_forward_length' must be positive", f.path(), p);
+  m.activation = Activation::GeluTanh;
+  m.norm_plus_one = false;
+  m.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(m.hidden_size)));
+  m.attn_softcap = static_cast<float>(f.get_float_or(p + "attn_logit_softcapping", 0.0));
+  m.final_softcap = static_cast<float>(f.get_float_or(p + "final_logit_softcapping", 0.0));
+  const int64_t window = f.get_int_or(p + "attention.sliding_window", 0);
+  if (window < 0) fail("{}: metadata key '{}attention.sliding_window' is negative", f.path(), p);
+  for (int64_t l = 0; l < m.num_layers; ++l) m.layers[l].window = l % pattern < pattern - 1 ? window : 0;
+}
+
+void gemma2_gguf(const GgufFile& f, ModelConfig& m) { gemma_gguf(f, m, 2); }
+
+void gemma3_gguf(const GgufFile& f, ModelConfig& m) {
+  gemma_gguf(f, m, 6);
+  m.qk_norm = true;
+  for (LayerConfig& l : m.layers)
+    if (l.window > 0) {  // sliding layers: base 10000, no scaling (llama.cpp's rope_freq_base_swa)
+      l.rope.theta = 10000.0f;
+      l.rope.scaling_type = "default";
+      l.rope.factor = 1.0f;
+    }
+}
+
+constexpr TensorNamePair kNames[] = {
+    {"post_attention_norm", "post_attention_layernorm"},
+    {"ffn_norm", "pre_feedforward_layernorm"},
+    {"post_ffw_norm", "post_feedforward_layernorm"},
+};
+
+}  // namespace
+
+extern const Architecture kGemma2Arch{{"gemma2"}, {"gemma2"}, gemma2_hf, gemma2_gguf, kNames, make};
+extern const Architecture kGemma3Arch{{"gemma3_text"}, {"gemma3"}, gemma3_hf, gemma3_gguf, kNames, make};
+
+}  // namespace ax

@@ -1,0 +1,350 @@
+#include "model/decoder.h"
+
+#include <cmath>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "format/dequant.h"
+#include "model/blocks.h"
+#include "model/rope.h"
+#include "util/error.h"
+
+namespace ax {
+
+TensorView row_slice(const TensorView& t, int64_t r0, int64_t n) {
+  if (t.shape.size() != 2 || r0 < 0 || n <= 0 || r0 + n > t.shape[0])
+    fail("tensor '{}': rows [{}, {}) are outside its {} rows", t.name, r0, r0 + n, t.rows());
+  TensorView s = t;
+  const size_t rb = row_bytes(t.dtype, t.cols());
+  s.name = fmt::format("{}[{}:{}]", t.name, r0, r0 + n);
+  s.shape = {n, t.cols()};
+  s.data = t.data + static_cast<size_t>(r0) * rb;
+  s.nbytes = static_cast<size_t>(n) * rb;
+  return s;
+}
+
+TensorView expert_slice(const TensorView& t, int64_t e) {
+  if (t.shape.size() != 3 || e < 0 || e >= t.shape[0])
+    fail("tensor '{}': expert {} is outside its {} experts", t.name, e, t.shape.empty() ? 0 : t.shape[0]);
+  TensorView s = t;
+  const size_t bytes = row_bytes(t.dtype, t.shape[2]) * static_cast<size_t>(t.shape[1]);
+  s.name = fmt::format("{}[{}]", t.name, e);
+  s.shape = {t.shape[1], t.shape[2]};
+  s.data = t.data + static_cast<size_t>(e) * bytes;
+  s.nbytes = bytes;
+  return s;
+}
+
+DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+  const int64_t H = cfg.hidden_size, hd = cfg.head_dim, nh = cfg.num_heads, nkv = cfg.num_kv_heads;
+  const std::string p = fmt::format("model.layers.{}.", l);
+  DecoderLayerTensors t;
+  t.input_norm = &src.get(p + "input_layernorm.weight", {H});
+  t.pre_ffn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
+  t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
+  t.k = src.get(p + "self_attn.k_proj.weight", {nkv * hd, H});
+  t.v = src.get(p + "self_attn.v_proj.weight", {nkv * hd, H});
+  t.o = src.get(p + "self_attn.o_proj.weight", {H, nh * hd});
+  if (cfg.qkv_bias) {
+    t.q_bias = &src.get(p + "self_attn.q_proj.bias", {nh * hd});
+    t.k_bias = &src.get(p + "self_attn.k_proj.bias", {nkv * hd});
+    t.v_bias = &src.get(p + "self_attn.v_proj.bias", {nkv * hd});
+  }
+  if (src.find(p + "self_attn.o_proj.bias")) t.o_bias = &src.get(p + "self_attn.o_proj.bias", {H});
+  if (cfg.qk_norm) {
+    t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
+    t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
+  }
+  if (cfg.layers[l].moe) {
+    const int64_t E = cfg.moe.num_experts, I = cfg.moe.expert_intermediate;
+    t.router = &src.get(p + "mlp.gate.weight", {E, H});
+    // One tensor per expert (HF checkpoints), or all experts in one 3-D tensor each (GGUF).
+    const bool fused = src.find(p + "mlp.experts.gate_proj.weight") != nullptr;
+    for (int64_t e = 0; e < E; ++e) {
+      if (fused) {
+        t.experts.push_back({expert_slice(src.get(p + "mlp.experts.gate_proj.weight", {E, I, H}), e),
+                             expert_slice(src.get(p + "mlp.experts.up_proj.weight", {E, I, H}), e),
+                             expert_slice(src.get(p + "mlp.experts.down_proj.weight", {E, H, I}), e)});
+        continue;
+      }
+      const std::string x = fmt::format("{}mlp.experts.{}.", p, e);
+      t.experts.push_back({src.get(x + "gate_proj.weight", {I, H}), src.get(x + "up_proj.weight", {I, H}),
+                           src.get(x + "down_proj.weight", {H, I})});
+    }
+    if (cfg.moe.routing == MoeRouting::SigmoidGroupTopK && src.find(p + "mlp.gate.e_score_correction_bias"))
+      t.selection_bias = &src.get(p + "mlp.gate.e_score_correction_bias", {E});
+    if (const int64_t S = cfg.moe.shared_intermediate; S > 0) {
+      const std::string x = p + "mlp.shared_experts.";
+      t.shared = {src.get(x + "gate_proj.weight", {S, H}), src.get(x + "up_proj.weight", {S, H}),
+                  src.get(x + "down_proj.weight", {H, S})};
+    }
+  } else {
+    const int64_t I = cfg.intermediate_size;
+    t.gate = src.get(p + "mlp.gate_proj.weight", {I, H});
+    t.up = src.get(p + "mlp.up_proj.weight", {I, H});
+    t.down = src.get(p + "mlp.down_proj.weight", {H, I});
+  }
+  return t;
+}
+
+namespace {
+
+class DecoderModel final : public Model {
+ public:
+  DecoderModel(const ModelSource& src, Backend& be, const DecoderTensorFinder& find);
+  const ModelConfig& config() const override { return cfg_; }
+  Backend& backend() const override { return be_; }
+  Tensor forward(const StepInput& step, KvCache& kv) override { return run(step, kv, true); }
+  Tensor hidden_states(const StepInput& step, KvCache& kv) override { return run(step, kv, false); }
+
+ private:
+  Tensor run(const StepInput& step, KvCache& kv, bool with_logits);
+  Tensor compute(const StepView& step, KvCache& kv, bool with_logits);
+
+  struct Layer {
+    DeviceVector input_norm, post_attn_norm, pre_ffn_norm, post_ffn_norm;  // empty: none
+    AttentionWeights attn;
+    AttentionParams shape;
+    const RopeTable* rope = nullptr;
+    const Weight* gate = nullptr;  // dense MLP
+    const Weight* up = nullptr;
+    const Weight* down = nullptr;
+    const Weight* router = nullptr;  // MoE
+    std::vector<MoeExpert> experts;
+    std::vector<float> selection_bias;  // [num_experts] on the host, where routing runs (empty: none)
+    MoeExpert shared;                   // the shared expert (null weights: none)
+  };
+
+  // A 1-D tensor as float32 on the backend (a norm's weight + 1 for (1 + w) norms).
+  DeviceVector vec(const TensorView* t, bool norm = false) const;
+
+  ModelConfig cfg_;
+  Backend& be_;
+  GluKind act_;
+  std::vector<WeightPtr> weights_;  // every linear, in the order a decode step reads them
+  WeightPtr embed_table_;           // model.embed_tokens.weight [vocab, hidden], unless tied
+  const Weight* embed_ = nullptr;   // the table embedding reads (lm_head itself when tied)
+  const Weight* lm_head_ = nullptr; // lm_head.weight [vocab, hidden] (or embed_tokens when tied)
+  std::vector<Layer> layers_;
+  DeviceVector final_norm_;         // model.norm.weight [hidden]
+  std::vector<std::unique_ptr<RopeTable>> ropes_;  // one per distinct RoPE schedule
+  Workspace ws_;
+  int64_t widest_ffn_ = 0;          // the widest dense MLP (scratch)
+  std::mutex mu_;                   // one pass at a time (the engine's thread, and the server's embeddings)
+};
+
+DeviceVector DecoderModel::vec(const TensorView* t, bool norm) const {
+  if (t == nullptr) return {};
+  std::vector<float> v = dequantize(*t);
+  if (norm && cfg_.norm_plus_one)
+    for (float& x : v) x += 1.0f;
+  return be_.load_vector(v);
+}
+
+DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTensorFinder& find)
+    : cfg_(src.config()), be_(be), ws_(be) {
+  const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size;
+  const int64_t hd = cfg_.head_dim, nh = cfg_.num_heads, nkv = cfg_.num_kv_heads;
+  if (H <= 0 || V <= 0 || hd <= 0 || nh <= 0 || nkv <= 0 || cfg_.num_layers <= 0)
+    fail("{}: config has a non-positive size (hidden {}, vocab {}, head_dim {}, heads {}/{}, layers {})", src.path(), H,
+         V, hd, nh, nkv, cfg_.num_layers);
+  if (nh % nkv != 0) fail("{}: {} attention heads are not a multiple of {} kv heads", src.path(), nh, nkv);
+  if (static_cast<int64_t>(cfg_.layers.size()) != cfg_.num_layers)
+    fail("{}: config describes {} layers of {}", src.path(), cfg_.layers.size(), cfg_.num_layers);
+  act_ = cfg_.activation == Activation::GeluTanh ? GluKind::GeluTanh : GluKind::Silu;
+
+  const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
+  final_norm_ = vec(&src.get("model.norm.weight", {H}), true);
+  // Tied embeddings (or a file without an output matrix, as llama.cpp reads it) reuse embed_tokens.
+  const bool tied = cfg_.tie_word_embeddings || src.find("lm_head.weight") == nullptr;
+  const TensorView& lm_head = tied ? embed : src.get("lm_head.weight", {V, H});
+
+  // Every layer's tensors, then the linears in the order a decode step reads them (a backend may
+  // lay them out so); each layer's handles are picked back out of that list.
+  std::vector<DecoderLayerTensors> tensors;
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) tensors.push_back(find(src, cfg_, l));
+  std::vector<const TensorView*> linears;  // pointers into `tensors`, complete by now
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    DecoderLayerTensors& t = tensors[l];
+    for (TensorView* w : {&t.q, &t.k, &t.v, &t.o}) linears.push_back(w);
+    if (cfg_.layers[l].moe) {
+      if (t.router == nullptr || static_cast<int64_t>(t.experts.size()) != cfg_.moe.num_experts)
+        fail("{}: layer {} is a mixture of experts without its router and {} experts", src.path(), l,
+             cfg_.moe.num_experts);
+      linears.push_back(t.router);
+      for (auto& e : t.experts)
+        for (TensorView& w : e) linears.push_back(&w);
+      if (cfg_.moe.shared_intermediate > 0) {
+        for (TensorView& w : t.shared) linears.push_back(&w);
+        widest_ffn_ = std::max(widest_ffn_, cfg_.moe.shared_intermediate);
+      }
+    } else {
+      for (TensorView* w : {&t.gate, &t.up, &t.down}) linears.push_back(w);
+      widest_ffn_ = std::max(widest_ffn_, t.gate.rows());
+    }
+  }
+  linears.push_back(&lm_head);
+  weights_ = be.load_linears(linears);
+  lm_head_ = weights_.back().get();
+  if (tied) {
+    embed_ = lm_head_;
+  } else {
+    embed_table_ = be.load_table(embed);
+    embed_ = embed_table_.get();
+  }
+
+  size_t next = 0;
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    const DecoderLayerTensors& t = tensors[l];
+    const LayerConfig& lc = cfg_.layers[l];
+    Layer L;
+    L.input_norm = vec(t.input_norm, true);
+    L.post_attn_norm = vec(t.post_attn_norm, true);
+    L.pre_ffn_norm = vec(t.pre_ffn_norm, true);
+    L.post_ffn_norm = vec(t.post_ffn_norm, true);
+    L.attn.q = weights_[next++].get();
+    L.attn.k = weights_[next++].get();
+    L.attn.v = weights_[next++].get();
+    L.attn.o = weights_[next++].get();
+    L.attn.q_bias = vec(t.q_bias);
+    L.attn.k_bias = vec(t.k_bias);
+    L.attn.v_bias = vec(t.v_bias);
+    L.attn.o_bias = vec(t.o_bias);
+    L.attn.q_norm = vec(t.q_norm, true);
+    L.attn.k_norm = vec(t.k_norm, true);
+    if (lc.moe) {
+      L.router = weights_[next++].get();
+      for (size_t e = 0; e < t.experts.size(); ++e) {
+        MoeExpert x;
+        x.gate = weights_[next++].get();
+        x.up = weights_[next++].get();
+        x.down = weights_[next++].get();
+        L.experts.push_back(x);
+      }
+      if (cfg_.moe.shared_intermediate > 0) {
+        L.shared.gate = weights_[next++].get();
+        L.shared.up = weights_[next++].get();
+        L.shared.down = weights_[next++].get();
+      }
+      if (t.selection_bias) L.selection_bias = dequantize(*t.selection_bias);
+    } else {
+      L.gate = weights_[next++].get();
+      L.up = weights_[next++].get();
+      L.down = weights_[next++].get();
+    }
+    L.shape.num_heads = nh;
+    L.shape.num_kv_heads = nkv;
+    L.shape.head_dim = hd;
+    L.shape.window = lc.window;
+    L.shape.scale = cfg_.attention_scale();
+    L.shape.softcap = cfg_.attn_softcap;
+    // Layers with the same schedule share one table (Gemma 3: one for sliding, one for full layers).
+    const RopeFreqs f = make_rope_freqs(lc.rope, hd);
+    for (const auto& r : ropes_)
+      if (r->freqs.inv_freq == f.inv_freq && r->freqs.rotary_dim == f.rotary_dim &&
+          r->freqs.adjacent_pairs == f.adjacent_pairs && r->freqs.attention_factor == f.attention_factor)
+        L.rope = r.get();
+    if (L.rope == nullptr) {
+      ropes_.push_back(std::make_unique<RopeTable>(be.load_rope(f)));
+      L.rope = ropes_.back().get();
+    }
+    layers_.push_back(std::move(L));
+  }
+}
+
+Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const KvShape want = kv_shape();
+  if (kv.num_layers() != want.num_layers || kv.num_kv_heads() != want.num_kv_heads || kv.head_dim() != want.head_dim)
+    fail("forward: the KV cache has {} layers of {} kv heads x {}, the model needs {} of {} x {}", kv.num_layers(),
+         kv.num_kv_heads(), kv.head_dim(), want.num_layers, want.num_kv_heads, want.head_dim);
+  if (&kv.backend() != &be_) fail("forward: the KV cache lives on another backend than the model");
+  if (step.block_size() != kv.block_size())
+    fail("forward: the step addresses blocks of {} slots, the KV cache has {}", step.block_size(), kv.block_size());
+  step.validate(kv.num_blocks(), cfg_.vocab_size);
+
+  const int64_t T = step.num_tokens(), R = with_logits ? step.num_logit_rows() : 0;
+  const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size, E = cfg_.moe.num_experts;
+  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  // x, n, y, shared [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, widest MLP]; router [T, E];
+  // final rows [R, H], logits [R, V] (each rounded up to 16 floats by the workspace).
+  const int64_t pad = 16;
+  ws_.reserve(T * (4 * H + 2 * qw + 2 * kvw + 2 * widest_ffn_ + E) + R * (H + V) + 13 * pad);
+  // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
+  // counts: replayable (hidden states are a rarer shape; not worth recording).
+  return be_.run_step(step, kv, /*replayable=*/with_logits,
+                      [&](const StepView& view) { return compute(view, kv, with_logits); });
+}
+
+Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits) {
+  const StepInput& in = *step.host;
+  const int64_t T = in.num_tokens(), H = cfg_.hidden_size, E = cfg_.moe.num_experts;
+  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  const float eps = cfg_.rms_norm_eps;
+  ws_.reset();
+  Tensor x = ws_.take(T, H);  // residual stream [T, hidden]
+  Tensor n = ws_.take(T, H);  // normalised input of a sub-block [T, hidden]
+  Tensor y = ws_.take(T, H);  // a sub-block's output [T, hidden]
+  AttentionScratch a{ws_.take(T, qw), ws_.take(T, kvw), ws_.take(T, kvw), ws_.take(T, qw)};
+  Tensor gate = ws_.take(T, widest_ffn_), up = ws_.take(T, widest_ffn_);  // [T, intermediate]
+  Tensor router = ws_.take(T, E);                                          // [T, experts]
+  Tensor shared = ws_.take(T, H);  // the shared expert's output [T, hidden]
+
+  be_.embedding(*embed_, step, x);
+  if (cfg_.embed_scale != 1.0f) be_.scale(x, cfg_.embed_scale);
+  be_.rms_norm(x, layers_[0].input_norm, eps, n);
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    const Layer& L = layers_[l];
+    attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, l, n, a, y);
+    if (!L.post_attn_norm.empty()) be_.rms_norm(y, L.post_attn_norm, eps, y);
+    be_.add_rms_norm(x, y, L.pre_ffn_norm, eps, n);  // x += attention; n = the feed-forward's input
+
+    if (!L.experts.empty()) {
+      be_.linear(*L.router, n, router);
+      const MoeConfig& mc = cfg_.moe;
+      MoeParams mp;
+      mp.routing = {mc.routing, mc.top_k, mc.norm_topk_prob, mc.routed_scaling, mc.n_group, mc.topk_group,
+                    L.selection_bias};
+      mp.activation = act_;
+      be_.moe(n, router, L.experts, mp, y);
+      if (L.shared.gate != nullptr) {  // y = routed + shared(n)
+        const int64_t S = L.shared.gate->rows;
+        mlp_glu(be_, act_, *L.shared.gate, *L.shared.up, *L.shared.down, n, Tensor{gate.data, T, S},
+                Tensor{up.data, T, S}, shared);
+        be_.add(y, shared);
+      }
+    } else {
+      const int64_t I = L.gate->rows;
+      mlp_glu(be_, act_, *L.gate, *L.up, *L.down, n, Tensor{gate.data, T, I}, Tensor{up.data, T, I}, y);
+    }
+    if (!L.post_ffn_norm.empty()) be_.rms_norm(y, L.post_ffn_norm, eps, y);
+    if (l + 1 < cfg_.num_layers) {
+      be_.add_rms_norm(x, y, layers_[l + 1].input_norm, eps, n);  // and the next layer's input
+    } else {
+      be_.add(x, y);
+    }
+  }
+
+  if (!with_logits) {  // hidden states: every row, final-normed [T, hidden]
+    be_.rms_norm(x, final_norm_, eps, n);
+    return n;
+  }
+  // Final norm and lm_head only for the rows that need logits: [R, hidden] -> [R, vocab].
+  const int64_t R = in.num_logit_rows();
+  Tensor rows = ws_.take(R, H), logits = ws_.take(R, cfg_.vocab_size);
+  if (R == 0) return logits;
+  be_.gather_logit_rows(step, x, rows);
+  be_.rms_norm(rows, final_norm_, eps, rows);
+  be_.linear(*lm_head_, rows, logits);
+  if (cfg_.final_softcap > 0) be_.softcap(logits, cfg_.final_softcap);
+  return logits;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend, const DecoderTensorFinder& find) {
+  return std::make_unique<DecoderModel>(source, backend, find);
+}
+
+}  // namespace ax

@@ -1,0 +1,66 @@
+#pragma once
+// The decoder that most architectures are: token embeddings, then per layer an attention block
+// and a feed-forward block (a gated MLP or a mixture of experts), each around a residual, then a
+// final norm and lm_head. What differs between families is options of these blocks (ModelConfig)
+// and where the weights are; an architecture file says where (DecoderTensors) and reuses this
+// forward:
+//
+//   x = embed(tokens) * embed_scale
+//   for each layer l:
+//     y = attention(input_norm(x))                  q/k norms, biases, RoPE, window, soft-cap, sinks
+//     x += post_attention_norm?(y)                  (Gemma: a norm on the block's output)
+//     y = ffn(pre_ffn_norm(x))                      gated MLP or MoE (+ shared expert)
+//     x += post_ffn_norm?(y)
+//   logits = softcap?(lm_head(norm(x)))             only for the requested rows
+#include <array>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "format/tensor.h"
+#include "model/model.h"
+
+namespace ax {
+
+// One layer's weights, as views into the model file (Hugging Face shapes: [out, in]). Fused
+// checkpoint tensors (Phi-3's qkv_proj and gate_up_proj) are split into row ranges here.
+struct DecoderLayerTensors {
+  const TensorView* input_norm = nullptr;      // [hidden]
+  const TensorView* post_attn_norm = nullptr;  // [hidden], Gemma: on the attention output (else null)
+  const TensorView* pre_ffn_norm = nullptr;    // [hidden], the feed-forward block's input norm
+  const TensorView* post_ffn_norm = nullptr;   // [hidden], Gemma: on the feed-forward output (else null)
+  TensorView q, k, v, o;                       // [q width, hidden], [kv width, hidden] x2, [hidden, q width]
+  const TensorView* q_bias = nullptr;          // biases: null when absent
+  const TensorView* k_bias = nullptr;
+  const TensorView* v_bias = nullptr;
+  const TensorView* o_bias = nullptr;
+  const TensorView* q_norm = nullptr;          // [head_dim] per-head norms: null when absent
+  const TensorView* k_norm = nullptr;
+  TensorView gate, up, down;                   // dense MLP: [I, hidden] x2, [hidden, I]
+  const TensorView* router = nullptr;          // MoE: [num_experts, hidden]
+  const TensorView* selection_bias = nullptr;  // MoE: [num_experts], added to the scores for the choice only
+  std::vector<std::array<TensorView, 3>> experts;  // MoE: gate, up, down of each expert
+  std::array<TensorView, 3> shared;            // MoE: the shared expert's gate, up, down (when the config has one)
+};
+
+// Finds layer l's tensors in the source, checking their shapes (ModelSource::get).
+using DecoderTensorFinder = std::function<DecoderLayerTensors(const ModelSource& src, const ModelConfig& cfg, int64_t l)>;
+
+// Rows [r0, r0 + n) of a 2-D tensor, as a tensor of its own (same bytes).
+TensorView row_slice(const TensorView& t, int64_t r0, int64_t n);
+// Expert e of a 3-D [experts, rows, cols] tensor, as a 2-D tensor of its own (same bytes).
+TensorView expert_slice(const TensorView& t, int64_t e);
+
+// The decoder over `source` with the layer tensors `find` gives; the rest of the names are the
+// common ones (model.embed_tokens.weight, model.norm.weight, lm_head.weight).
+std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend, const DecoderTensorFinder& find);
+
+// The usual names (Llama, Qwen, Mistral): input_layernorm, post_attention_layernorm as the
+// feed-forward's input norm, self_attn.{q,k,v,o}_proj (+ biases and q/k norms where the config has
+// them), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
+// e_score_correction_bias for sigmoid routing), mlp.experts.{e}.{gate,up,down}_proj (or
+// mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
+// them) and mlp.shared_experts.{gate,up,down}_proj.
+DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
+
+}  // namespace ax
