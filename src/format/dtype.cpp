@@ -15,7 +15,7 @@ struct Entry {
 };
 
 // Block geometry from the GGML type table (a file-format fact).
-constexpr std::array<Entry, 22> kTypes{{
+constexpr std::array<Entry, 23> kTypes{{
     {0, {"F32", 1, 4, true}},
     {1, {"F16", 1, 2, true}},
     {2, {"Q4_0", 32, 18, true}},
@@ -38,6 +38,7 @@ constexpr std::array<Entry, 22> kTypes{{
     {27, {"I64", 1, 8, false}},
     {28, {"F64", 1, 8, false}},
     {30, {"BF16", 1, 2, true}},
+    {39, {"MXFP4", 32, 17, true}},
 }};
 
 }  // namespace
