@@ -59,7 +59,7 @@ std::vector<Isa> fast_isas() {
 }
 
 const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                        DType::MXFP4, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
   if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";

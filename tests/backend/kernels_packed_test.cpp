@@ -20,8 +20,8 @@
 namespace ax::cpu::kernels {
 namespace {
 
-const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
-                              DType::F32,  DType::F16,  DType::BF16};
+const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::MXFP4, DType::Q4_K, DType::Q5_K,
+                              DType::Q6_K, DType::F32,  DType::F16,   DType::BF16};
 
 bool have_packed() {
   std::vector<uint8_t> w(row_bytes(DType::Q8_0, 32) * 16);
@@ -116,7 +116,7 @@ TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
   std::mt19937 rng(seed);
   ThreadPool pool(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::MXFP4, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const int64_t out = 80, in = 4 * 256;
     const auto w = random_weights(t, out, in, rng);
     const auto m = pack(view_of(t, w, out, in));
@@ -146,7 +146,7 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const std::vector<std::vector<std::pair<DType, int64_t>>> sets = {
       {{DType::Q4_K, 48}, {DType::Q6_K, 32}, {DType::Q5_K, 16}},  // a Q4_K_M q/k/v
-      {{DType::Q8_0, 32}, {DType::Q4_0, 16}},
+      {{DType::Q8_0, 32}, {DType::Q4_0, 16}, {DType::MXFP4, 16}},  // x in blocks of 32 for all three
       {{DType::F16, 48}, {DType::BF16, 16}, {DType::F32, 32}}};
   const int64_t in = 512;
   for (const auto& set : sets) {
