@@ -37,6 +37,10 @@ struct Architecture {
   void (*from_gguf)(const GgufFile& f, ModelConfig& m) = nullptr;
   std::span<const TensorNamePair> gguf_layer_names;  // per-layer stems beyond the common ones
   std::unique_ptr<Model> (*make)(const ModelSource& source, Backend& backend) = nullptr;
+  // Null for most: converts, when a Hugging Face folder is opened, tensors its checkpoints store in
+  // a layout of their own into the engine's (copies the source owns, ModelSource::add_owned), so
+  // that HF and GGUF files reach `make` with the same names and shapes (gpt-oss's experts).
+  void (*adapt_hf)(ModelSource& source) = nullptr;
 };
 
 // Every architecture the engine runs.

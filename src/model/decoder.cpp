@@ -36,10 +36,9 @@ TensorView expert_slice(const TensorView& t, int64_t e) {
   return s;
 }
 
-DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_t l, DecoderLayerTensors& t) {
   const int64_t H = cfg.hidden_size, hd = cfg.head_dim, nh = cfg.num_heads, nkv = cfg.num_kv_heads;
   const std::string p = fmt::format("model.layers.{}.", l);
-  DecoderLayerTensors t;
   t.input_norm = &src.get(p + "input_layernorm.weight", {H});
   t.pre_ffn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
   t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
@@ -56,6 +55,13 @@ DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig
     t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
     t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
   }
+}
+
+DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+  const int64_t H = cfg.hidden_size;
+  const std::string p = fmt::format("model.layers.{}.", l);
+  DecoderLayerTensors t;
+  find_llama_attention(src, cfg, l, t);
   if (cfg.layers[l].moe) {
     const int64_t E = cfg.moe.num_experts, I = cfg.moe.expert_intermediate;
     t.router = &src.get(p + "mlp.gate.weight", {E, H});

@@ -68,5 +68,8 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 // mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
 // them) and mlp.shared_experts.{gate,up,down}_proj.
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
+// Its attention part alone: input_layernorm, post_attention_layernorm (as pre_ffn_norm),
+// self_attn.{q,k,v,o}_proj with the biases and q/k norms the config has, into t.
+void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_t l, DecoderLayerTensors& t);
 
 }  // namespace ax
