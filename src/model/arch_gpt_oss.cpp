@@ -2,8 +2,10 @@
 // mixture of experts, with:
 //   - q/k/v/o biases and one attention-sink logit per head (self_attn.sinks) joining each softmax;
 //   - layers alternating sliding-window and full attention (layer_types; sliding on even layers);
-//   - YaRN RoPE; the released configs do not round its correction range ("truncate": false, as
-//     OpenAI's reference implementation computes it), which GGUF files cannot say: they get it too;
+//   - YaRN RoPE whose correction range is not rounded ("truncate": false in the released configs,
+//     as OpenAI's reference implementation computes it). GGUF has no key for it: gpt-oss GGUFs get
+//     the same. (llama.cpp rounds it for every model; on the gpt_oss fixture that alone moves its
+//     logits away from transformers', and with the rounding this engine matches llama.cpp's.)
 //   - a router with a bias: the top_k logits, then a softmax over those alone (MoeRouting::TopKSoftmax);
 //   - experts with biases and the clamped SwiGLU (Activation::SiluClamped).
 //
@@ -20,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/decoder.h"
 #include "model/model_source.h"
@@ -157,6 +160,30 @@ void gpt_oss_gguf(const GgufFile& f, ModelConfig& m) {
   finish(m, f.path());
 }
 
+// The inverse of gpt_oss_gguf: the sliding layers as a per-layer list unless they are llama.cpp's
+// default (every even layer), and their RoPE base where it is not the model's.
+void gpt_oss_to_gguf(GgufWriter& w, const ModelConfig& m) {
+  const std::string p = "gpt-oss.";
+  std::vector<int32_t> sliding;
+  bool even = true;
+  float swa_theta = 0.0f;
+  for (int64_t l = 0; l < m.num_layers; ++l) {
+    const LayerConfig& lc = m.layers[l];
+    sliding.push_back(lc.window > 0 ? 1 : 0);
+    even = even && (lc.window > 0) == (l % 2 == 0);
+    if (lc.rope.scaling_type == "yarn" && lc.rope.yarn_truncate)
+      fail("GGUF export: gpt-oss with YaRN's correction range rounded (\"truncate\": true) has no GGUF form");
+    if (lc.window == 0 && lc.rope.theta != m.rope.theta)
+      fail("GGUF export: a gpt-oss full-attention layer with RoPE base {} (the model's is {}) has no GGUF form",
+           lc.rope.theta, m.rope.theta);
+    if (lc.window > 0 && swa_theta != 0.0f && lc.rope.theta != swa_theta)
+      fail("GGUF export: gpt-oss sliding layers with different RoPE bases have no GGUF form");
+    if (lc.window > 0) swa_theta = lc.rope.theta;
+  }
+  if (!even) w.set_i32s(p + "attention.sliding_window_pattern", sliding);
+  if (swa_theta != 0.0f && swa_theta != m.rope.theta) w.set_f32(p + "rope.freq_base_swa", swa_theta);
+}
+
 constexpr TensorNamePair kNames[] = {
     {"post_attention_norm", "post_attention_layernorm"},
     {"attn_sinks.weight", "self_attn.sinks"},
@@ -165,6 +192,7 @@ constexpr TensorNamePair kNames[] = {
 
 }  // namespace
 
-extern const Architecture kGptOssArch{{"gpt_oss"}, {"gpt-oss"}, gpt_oss_hf, gpt_oss_gguf, kNames, make, adapt_hf};
+extern const Architecture kGptOssArch{{"gpt_oss"}, {"gpt-oss"}, gpt_oss_hf,      gpt_oss_gguf,
+                                      kNames,      make,        adapt_hf,        gpt_oss_to_gguf};
 
 }  // namespace ax

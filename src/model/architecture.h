@@ -17,6 +17,7 @@ namespace ax {
 
 class Backend;
 class GgufFile;
+class GgufWriter;
 class Model;
 class ModelSource;
 
@@ -41,6 +42,10 @@ struct Architecture {
   // a layout of their own into the engine's (copies the source owns, ModelSource::add_owned), so
   // that HF and GGUF files reach `make` with the same names and shapes (gpt-oss's experts).
   void (*adapt_hf)(ModelSource& source) = nullptr;
+  // Null for most: writes the GGUF metadata keys of this architecture beyond the common ones
+  // (model/gguf_export.cpp), the inverse of from_gguf. Architectures whose layers mix sliding and
+  // full attention say here how (without it the export refuses such a mix).
+  void (*to_gguf)(GgufWriter& w, const ModelConfig& m) = nullptr;
 };
 
 // Every architecture the engine runs.

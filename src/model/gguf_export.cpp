@@ -1,5 +1,6 @@
 #include "model/gguf_export.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "model/architecture.h"
@@ -46,6 +47,7 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
   } else if (r.scaling_type != "default") {
     fail("GGUF export: rope scaling '{}' has no GGUF form", r.scaling_type);
   }
+  const Architecture& arch = architecture_of(c);
   int64_t window = 0;
   const std::vector<int64_t> windows = c.layer_windows();
   for (int64_t wnd : windows) {
@@ -53,8 +55,15 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
     if (wnd != 0) window = wnd;
   }
   for (int64_t wnd : windows)
-    if (window != 0 && wnd == 0) fail("GGUF export: a mix of sliding-window and full-attention layers has no GGUF form");
+    if (window != 0 && wnd == 0 && arch.to_gguf == nullptr)
+      fail("GGUF export: a mix of sliding-window and full-attention layers has no GGUF form for {}", a);
   if (window > 0) w.set_u32(p + "attention.sliding_window", static_cast<uint32_t>(window));
+  if (std::any_of(c.layers.begin(), c.layers.end(), [](const LayerConfig& l) { return l.moe; })) {
+    w.set_u32(p + "expert_count", static_cast<uint32_t>(c.moe.num_experts));
+    w.set_u32(p + "expert_used_count", static_cast<uint32_t>(c.moe.top_k));
+    w.set_u32(p + "expert_feed_forward_length", static_cast<uint32_t>(c.moe.expert_intermediate));
+  }
+  if (arch.to_gguf != nullptr) arch.to_gguf(w, c);
   if (c.bos_token_id >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
   if (!c.eos_token_ids.empty()) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_ids[0]));
   if (c.pad_token_id >= 0) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(c.pad_token_id));

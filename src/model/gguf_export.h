@@ -11,8 +11,9 @@
 namespace ax {
 
 // general.architecture and the "<arch>." keys (Mistral is written as "llama", as llama.cpp does),
+// the expert counts of mixtures of experts, the architecture's own keys (Architecture::to_gguf),
 // special token ids when set, and for llama3 RoPE the "rope_freqs.weight" tensor. Throws for what
-// GGUF cannot express here (per-layer mixes of sliding windows).
+// GGUF cannot express here (per-layer mixes of sliding windows the architecture has no form for).
 void write_model_config(GgufWriter& w, const ModelConfig& c);
 
 // The GGUF architecture name write_model_config() uses.
