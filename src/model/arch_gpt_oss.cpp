@@ -9,16 +9,19 @@
 //   - a router with a bias: the top_k logits, then a softmax over those alone (MoeRouting::TopKSoftmax);
 //   - experts with biases and the clamped SwiGLU (Activation::SiluClamped).
 //
-// Hugging Face stores the experts transposed and interleaved: mlp.experts.gate_up_proj [E, H, 2I]
+// Hugging Face stores float experts transposed and interleaved: mlp.experts.gate_up_proj [E, H, 2I]
 // used as x.W with the gate in the even columns and up in the odd ones, down_proj [E, I, H] used as
 // x.W, and the biases gate_up_proj_bias [E, 2I] (interleaved alike) and down_proj_bias [E, H].
-// adapt_hf turns them at open into the layout llama.cpp's GGUFs have (and the engine's [out, in]):
-// mlp.experts.{gate,up}_proj.weight [E, I, H], down_proj.weight [E, H, I] and their .bias tensors
-// ([E, I], [E, I], [E, H]), so one tensor finder serves both.
+// OpenAI's released checkpoints keep the experts in MXFP4 instead (gate_up_proj_blocks/_scales,
+// rows [out, in], gate and up interleaved by row). adapt_hf turns either at open into the layout
+// llama.cpp's GGUFs have (and the engine's [out, in]): mlp.experts.{gate,up}_proj.weight [E, I, H],
+// down_proj.weight [E, H, I] (MXFP4 stays MXFP4) and their .bias tensors ([E, I], [E, I], [E, H]),
+// so one tensor finder serves both file kinds.
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "backend/backend.h"
 #include "format/gguf.h"
@@ -45,31 +48,85 @@ std::vector<uint8_t> columns_as_rows(const TensorView& t, int64_t first, int64_t
   return out;
 }
 
+// Float expert tensors are transposed value by value: F32, F16 or BF16 only.
+void plain_type(const ModelSource& src, const TensorView& t) {
+  if (dtype_info(t.dtype).block_size != 1)
+    fail("{}: tensor '{}' is {}; gpt-oss's float experts must be F32, F16 or BF16", src.origin(t.name), t.name,
+         dtype_name(t.dtype));
+}
+
+// A U8 tensor of a checkpoint (get() refuses U8: it is no weight type), checked against `shape`.
+const TensorView& u8_tensor(const ModelSource& src, const std::string& name, const std::vector<int64_t>& shape) {
+  const TensorView* t = src.find(name);
+  if (t == nullptr) fail("{}: tensor '{}' is missing", src.path(), name);
+  if (t->dtype != DType::U8 || t->shape != shape)
+    fail("{}: tensor '{}' is {} [{}], expected U8 [{}]", src.origin(name), name, dtype_name(t->dtype),
+         fmt::join(t->shape, ", "), fmt::join(shape, ", "));
+  return *t;
+}
+
+// HF's MXFP4 experts (transformers' layout, not transposed): blocks [E, R, C/32, 16] and scales
+// [E, R, C/32] for R rows of C values; byte j of a block holds value 2j in its low nibble and 2j + 1
+// in its high one, the scale byte is the E8M0 exponent (value = E2M1(code) * 2^(e - 127), the same
+// number as GGML's doubled table times 2^(e - 128)). Rows first, first + step, ... (count of them)
+// -> GGUF MXFP4 [E, count, C]: per block the scale byte, then byte j = value j | value j + 16 << 4.
+std::vector<uint8_t> mxfp4_rows_to_gguf(const TensorView& blocks, const TensorView& scales, int64_t first,
+                                         int64_t step, int64_t count) {
+  const int64_t E = blocks.shape[0], R = blocks.shape[1], G = blocks.shape[2];
+  std::vector<uint8_t> out(static_cast<size_t>(E * count * G) * 17);
+  uint8_t* o = out.data();
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t g = 0; g < G; ++g, o += 17) {
+        const int64_t at = (e * R + first + j * step) * G + g;
+        const uint8_t* b = blocks.data + at * 16;
+        uint8_t v[32];
+        for (int i = 0; i < 16; ++i) {
+          v[2 * i] = b[i] & 0x0f;
+          v[2 * i + 1] = b[i] >> 4;
+        }
+        o[0] = scales.data[at];
+        for (int i = 0; i < 16; ++i) o[1 + i] = static_cast<uint8_t>(v[i] | (v[i + 16] << 4));
+      }
+  return out;
+}
+
 void adapt_hf(ModelSource& src) {
   const ModelConfig& c = src.config();
   const int64_t E = c.moe.num_experts, I = c.moe.expert_intermediate, H = c.hidden_size;
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = fmt::format("model.layers.{}.mlp.experts.", l);
-    if (src.find(p + "gate_up_proj_blocks") != nullptr)
-      fail("{}: layer {} holds its experts as MXFP4 blocks and scales, which this engine does not read from "
-           "Hugging Face folders yet (convert the model to GGUF, or use a BF16 copy)", src.path(), l);
-    TensorView gate_up = src.get(p + "gate_up_proj", {E, H, 2 * I});
+    std::vector<std::string> done = {"gate_up_proj_bias", "down_proj_bias"};
+    if (src.find(p + "gate_up_proj_blocks") != nullptr) {  // MXFP4, as OpenAI released the models
+      if (H % 32 != 0 || I % 32 != 0)
+        fail("{}: MXFP4 experts need widths in blocks of 32 (hidden {}, intermediate {})", src.path(), H, I);
+      const TensorView& gu_blocks = u8_tensor(src, p + "gate_up_proj_blocks", {E, 2 * I, H / 32, 16});
+      const TensorView& gu_scales = u8_tensor(src, p + "gate_up_proj_scales", {E, 2 * I, H / 32});
+      const TensorView& d_blocks = u8_tensor(src, p + "down_proj_blocks", {E, H, I / 32, 16});
+      const TensorView& d_scales = u8_tensor(src, p + "down_proj_scales", {E, H, I / 32});
+      src.add_owned(p + "gate_proj.weight", DType::MXFP4, {E, I, H}, mxfp4_rows_to_gguf(gu_blocks, gu_scales, 0, 2, I));
+      src.add_owned(p + "up_proj.weight", DType::MXFP4, {E, I, H}, mxfp4_rows_to_gguf(gu_blocks, gu_scales, 1, 2, I));
+      src.add_owned(p + "down_proj.weight", DType::MXFP4, {E, H, I}, mxfp4_rows_to_gguf(d_blocks, d_scales, 0, 1, H));
+      done.insert(done.end(), {"gate_up_proj_blocks", "gate_up_proj_scales", "down_proj_blocks", "down_proj_scales"});
+    } else {  // float experts, transposed
+      const TensorView gate_up = src.get(p + "gate_up_proj", {E, H, 2 * I});
+      const TensorView down = src.get(p + "down_proj", {E, I, H});
+      for (const TensorView* t : {&gate_up, &down}) plain_type(src, *t);
+      src.add_owned(p + "gate_proj.weight", gate_up.dtype, {E, I, H}, columns_as_rows(gate_up, 0, 2, I));
+      src.add_owned(p + "up_proj.weight", gate_up.dtype, {E, I, H}, columns_as_rows(gate_up, 1, 2, I));
+      src.add_owned(p + "down_proj.weight", down.dtype, {E, H, I}, columns_as_rows(down, 0, 1, H));
+      done.insert(done.end(), {"gate_up_proj", "down_proj"});
+    }
+    // The biases, as one-row matrices: gate and up interleaved by column.
     TensorView gate_up_bias = src.get(p + "gate_up_proj_bias", {E, 2 * I});
-    TensorView down = src.get(p + "down_proj", {E, I, H});
     TensorView down_bias = src.get(p + "down_proj_bias", {E, H});
-    for (const TensorView* t : {&gate_up, &gate_up_bias, &down, &down_bias})
-      if (dtype_info(t->dtype).block_size != 1)
-        fail("{}: tensor '{}' is {}; gpt-oss experts are read from F32, F16 or BF16 checkpoints", src.origin(t->name),
-             t->name, dtype_name(t->dtype));
-    gate_up_bias.shape = {E, 1, 2 * I};  // the biases as one-row matrices
+    for (const TensorView* t : {&gate_up_bias, &down_bias}) plain_type(src, *t);
+    gate_up_bias.shape = {E, 1, 2 * I};
     down_bias.shape = {E, 1, H};
-    src.add_owned(p + "gate_proj.weight", gate_up.dtype, {E, I, H}, columns_as_rows(gate_up, 0, 2, I));
-    src.add_owned(p + "up_proj.weight", gate_up.dtype, {E, I, H}, columns_as_rows(gate_up, 1, 2, I));
-    src.add_owned(p + "down_proj.weight", down.dtype, {E, H, I}, columns_as_rows(down, 0, 1, H));
     src.add_owned(p + "gate_proj.bias", gate_up_bias.dtype, {E, I}, columns_as_rows(gate_up_bias, 0, 2, I));
     src.add_owned(p + "up_proj.bias", gate_up_bias.dtype, {E, I}, columns_as_rows(gate_up_bias, 1, 2, I));
     src.add_owned(p + "down_proj.bias", down_bias.dtype, {E, H}, columns_as_rows(down_bias, 0, 1, H));
-    for (const char* name : {"gate_up_proj", "gate_up_proj_bias", "down_proj", "down_proj_bias"}) src.remove(p + name);
+    for (const std::string& name : done) src.remove(p + name);
   }
 }
 

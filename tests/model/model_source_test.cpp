@@ -8,7 +8,6 @@
 #include <random>
 
 #include "format/gguf.h"
-#include "format/safetensors.h"
 #include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "test_support.h"
@@ -104,43 +103,6 @@ TEST(ModelSource, StoriesGgufMatchesHf) {
   }
   const TensorView& out = g->get("lm_head.weight", {gc.vocab_size, gc.hidden_size});
   EXPECT_EQ(std::memcmp(out.data, h->find("model.embed_tokens.weight")->data, out.nbytes), 0);
-}
-
-// gpt-oss's HF experts (transposed, gate and up interleaved by column) are converted at open into
-// llama.cpp's [out, in] tensors, owned by the source: gate_proj[e][i][h] = gate_up_proj[e][h][2i],
-// up_proj[e][i][h] = gate_up_proj[e][h][2i + 1], down_proj[e][h][i] = HF down_proj[e][i][h], and the
-// biases alike; the HF tensors are gone.
-TEST(ModelSource, GptOssExpertsConvertedToLlamaCppLayout) {
-  auto m = open_model(test::fixture("gpt_oss"));
-  auto raw = SafetensorsModel::open(test::fixture("gpt_oss"));
-  const int64_t E = 8, I = 64, H = 64;
-  for (int l = 0; l < 2; ++l) {
-    SCOPED_TRACE(l);
-    const std::string p = "model.layers." + std::to_string(l) + ".mlp.experts.";
-    EXPECT_EQ(m->find(p + "gate_up_proj"), nullptr);
-    EXPECT_EQ(m->find(p + "down_proj_bias"), nullptr);
-    const float* gu = floats(raw->tensors().at(p + "gate_up_proj"));
-    const float* gub = floats(raw->tensors().at(p + "gate_up_proj_bias"));
-    const float* dn = floats(raw->tensors().at(p + "down_proj"));
-    const float* dnb = floats(raw->tensors().at(p + "down_proj_bias"));
-    const float* gate = floats(m->get(p + "gate_proj.weight", {E, I, H}));
-    const float* up = floats(m->get(p + "up_proj.weight", {E, I, H}));
-    const float* down = floats(m->get(p + "down_proj.weight", {E, H, I}));
-    const float* gate_b = floats(m->get(p + "gate_proj.bias", {E, I}));
-    const float* up_b = floats(m->get(p + "up_proj.bias", {E, I}));
-    const float* down_b = floats(m->get(p + "down_proj.bias", {E, H}));
-    for (int64_t e = 0; e < E; ++e)
-      for (int64_t i = 0; i < I; ++i) {
-        for (int64_t h = 0; h < H; ++h) {
-          ASSERT_EQ(gate[(e * I + i) * H + h], gu[(e * H + h) * 2 * I + 2 * i]);
-          ASSERT_EQ(up[(e * I + i) * H + h], gu[(e * H + h) * 2 * I + 2 * i + 1]);
-          ASSERT_EQ(down[(e * H + h) * I + i], dn[(e * I + i) * H + h]);
-        }
-        ASSERT_EQ(gate_b[e * I + i], gub[e * 2 * I + 2 * i]);
-        ASSERT_EQ(up_b[e * I + i], gub[e * 2 * I + 2 * i + 1]);
-      }
-    for (int64_t k = 0; k < E * H; ++k) ASSERT_EQ(down_b[k], dnb[k]);
-  }
 }
 
 TEST(ModelSource, GetErrorsNameFileAndTensor) {
