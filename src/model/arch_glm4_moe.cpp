@@ -9,6 +9,7 @@
 #include <string>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/decoder.h"
 #include "util/error.h"
@@ -91,6 +92,16 @@ void glm4_moe_gguf(const GgufFile& f, ModelConfig& m) {
   set_moe_layers(m, f.get_int_or(p + "leading_dense_block_count", 0), f.path());
 }
 
+void glm4_moe_to_gguf(const ModelConfig& c, GgufWriter& w) {
+  const std::string p = "glm4moe.";
+  int64_t dense_lead = 0;
+  while (dense_lead < c.num_layers && !c.layers[dense_lead].moe) ++dense_lead;
+  for (int64_t l = dense_lead; l < c.num_layers; ++l)
+    if (!c.layers[l].moe) fail("GGUF export: glm4moe has dense layers only before the first MoE layer (layer {} is dense)", l);
+  w.set_u32(p + "leading_dense_block_count", static_cast<uint32_t>(dense_lead));
+  w.set_u32(p + "nextn_predict_layers", 0);
+}
+
 // llama.cpp stores GLM's pre-feed-forward norm (HF post_attention_layernorm) as
 // post_attention_norm.
 constexpr TensorNamePair kNames[] = {
@@ -99,6 +110,7 @@ constexpr TensorNamePair kNames[] = {
 
 }  // namespace
 
-extern const Architecture kGlm4MoeArch{{"glm4_moe"}, {"glm4moe"}, glm4_moe_hf, glm4_moe_gguf, kNames, make};
+extern const Architecture kGlm4MoeArch{{"glm4_moe"}, {"glm4moe"}, glm4_moe_hf, glm4_moe_gguf, kNames, make,
+                                 glm4_moe_to_gguf};
 
 }  // namespace ax

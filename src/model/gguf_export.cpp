@@ -1,7 +1,10 @@
 #include "model/gguf_export.h"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
+#include "format/dequant.h"
 #include "model/architecture.h"
 #include "model/gguf_config.h"
 #include "util/error.h"
@@ -12,6 +15,39 @@ std::string gguf_arch_name(const ModelConfig& c) {
   if (c.arch_name == "mistral") return "llama";  // as llama.cpp's converter writes Mistral checkpoints
   return architecture_of(c).gguf_archs.front();
 }
+
+namespace {
+
+// llama.cpp's expert_gating_func values.
+constexpr uint32_t kGatingSoftmax = 1, kGatingSigmoid = 2;
+
+// The mixture-of-experts keys llama.cpp's MoE architectures share.
+void write_moe_config(GgufWriter& w, const std::string& p, const ModelConfig& c) {
+  if (std::none_of(c.layers.begin(), c.layers.end(), [](const LayerConfig& l) { return l.moe; })) return;
+  const MoeConfig& e = c.moe;
+  w.set_u32(p + "expert_count", static_cast<uint32_t>(e.num_experts));
+  w.set_u32(p + "expert_used_count", static_cast<uint32_t>(e.top_k));
+  w.set_u32(p + "expert_feed_forward_length", static_cast<uint32_t>(e.expert_intermediate));
+  w.set_bool(p + "expert_weights_norm", e.norm_topk_prob);
+  if (e.routed_scaling != 1.0f) w.set_f32(p + "expert_weights_scale", e.routed_scaling);
+  switch (e.routing) {
+    case MoeRouting::SoftmaxTopK: w.set_u32(p + "expert_gating_func", kGatingSoftmax); break;
+    case MoeRouting::SigmoidGroupTopK: w.set_u32(p + "expert_gating_func", kGatingSigmoid); break;
+    default: fail("GGUF export: this expert routing has no GGUF form here");
+  }
+  if (e.n_group > 1) {
+    w.set_u32(p + "expert_group_count", static_cast<uint32_t>(e.n_group));
+    w.set_u32(p + "expert_group_used_count", static_cast<uint32_t>(e.topk_group));
+  }
+  if (e.shared_intermediate > 0) {
+    if (e.shared_intermediate % e.expert_intermediate != 0)
+      fail("GGUF export: a shared expert of width {} is not a whole number of experts of width {}",
+           e.shared_intermediate, e.expert_intermediate);
+    w.set_u32(p + "expert_shared_count", static_cast<uint32_t>(e.shared_intermediate / e.expert_intermediate));
+  }
+}
+
+}  // namespace
 
 void write_model_config(GgufWriter& w, const ModelConfig& c) {
   const std::string a = gguf_arch_name(c);
@@ -46,25 +82,96 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
   } else if (r.scaling_type != "default") {
     fail("GGUF export: rope scaling '{}' has no GGUF form", r.scaling_type);
   }
+  // Sliding windows: one width for the sliding layers; which layers slide is a per-layer list
+  // (llama.cpp's attention.sliding_window_pattern) when some do not.
   int64_t window = 0;
   const std::vector<int64_t> windows = c.layer_windows();
+  std::vector<bool> sliding;
   for (int64_t wnd : windows) {
     if (wnd != 0 && window != 0 && wnd != window) fail("GGUF export: layers use different sliding windows");
     if (wnd != 0) window = wnd;
+    sliding.push_back(wnd != 0);
   }
-  for (int64_t wnd : windows)
-    if (window != 0 && wnd == 0) fail("GGUF export: a mix of sliding-window and full-attention layers has no GGUF form");
-  if (window > 0) w.set_u32(p + "attention.sliding_window", static_cast<uint32_t>(window));
+  if (window > 0) {
+    w.set_u32(p + "attention.sliding_window", static_cast<uint32_t>(window));
+    if (std::find(sliding.begin(), sliding.end(), false) != sliding.end())
+      w.set_bools(p + "attention.sliding_window_pattern", sliding);
+  }
+  for (const LayerConfig& l : c.layers)  // the sliding layers' own RoPE base (Gemma 3)
+    if (l.window > 0 && l.rope.theta != r.theta) {
+      if (l.rope.scaling_type != "default") fail("GGUF export: sliding layers with scaled RoPE have no GGUF form");
+      w.set_f32(p + "rope.freq_base_swa", l.rope.theta);
+    }
+  if (c.attn_softcap > 0) w.set_f32(p + "attn_logit_softcapping", c.attn_softcap);
+  if (c.final_softcap > 0) w.set_f32(p + "final_logit_softcapping", c.final_softcap);
+  write_moe_config(w, p, c);
+  if (const Architecture& arch = architecture_of(c); arch.to_gguf != nullptr) arch.to_gguf(c, w);
   if (c.bos_token_id >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
   if (!c.eos_token_ids.empty()) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_ids[0]));
   if (c.pad_token_id >= 0) w.set_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(c.pad_token_id));
 }
 
+namespace {
+
+// "model.layers.3.mlp.experts.5.up_proj.weight" -> expert 5 of "model.layers.3.mlp.experts.up_proj.weight"
+// (the name of all experts stacked); -1 for other names.
+int64_t expert_index(const std::string& name, std::string* stacked) {
+  const std::string key = ".mlp.experts.";
+  const size_t at = name.find(key);
+  if (at == std::string::npos) return -1;
+  const size_t first = at + key.size();
+  size_t end = first;
+  while (end < name.size() && name[end] >= '0' && name[end] <= '9') ++end;
+  if (end == first || end >= name.size() || name[end] != '.') return -1;
+  *stacked = name.substr(0, first) + name.substr(end + 1);
+  return std::stoll(name.substr(first, end - first));
+}
+
+// Experts stored one tensor each (Hugging Face) become one [experts, rows, cols] tensor (GGUF).
+void add_stacked_experts(GgufWriter& w, const Architecture& arch,
+                         const std::map<std::string, std::map<int64_t, const TensorView*>>& experts) {
+  for (const auto& [stacked, parts] : experts) {
+    const TensorView& first = *parts.begin()->second;
+    if (parts.begin()->first != 0 || parts.rbegin()->first != static_cast<int64_t>(parts.size()) - 1)
+      fail("GGUF export: the experts of '{}' are not numbered 0..{}", stacked, parts.size() - 1);
+    std::vector<uint8_t> bytes;
+    bytes.reserve(first.nbytes * parts.size());
+    for (const auto& [e, t] : parts) {
+      if (t->dtype != first.dtype || t->shape != first.shape)
+        fail("GGUF export: expert {} of '{}' differs in type or shape from expert 0", e, stacked);
+      bytes.insert(bytes.end(), t->data, t->data + t->nbytes);
+    }
+    std::vector<int64_t> shape = first.shape;
+    shape.insert(shape.begin(), static_cast<int64_t>(parts.size()));
+    w.add_tensor(hf_to_gguf_name(arch, stacked), first.dtype, shape, std::move(bytes));
+  }
+}
+
+// A float norm weight plus one: llama.cpp's converter stores Gemma's (1 + w) norms that way.
+std::vector<float> plus_one(const TensorView& t) {
+  std::vector<float> v = dequantize(t);
+  for (float& x : v) x += 1.0f;
+  return v;
+}
+
+}  // namespace
+
 void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::string, TensorView>& tensors) {
+  const Architecture& arch = architecture_of(c);
   const bool permute = gguf_arch_name(c) == "llama";
   const int64_t d = c.head_dim;
+  std::map<std::string, std::map<int64_t, const TensorView*>> experts;
   for (const auto& [name, t] : tensors) {
-    const std::string gname = hf_to_gguf_name(architecture_of(c), name);
+    std::string stacked;
+    if (const int64_t e = expert_index(name, &stacked); e >= 0) {
+      experts[stacked][e] = &t;
+      continue;
+    }
+    if (c.norm_plus_one && name.ends_with("norm.weight")) {
+      w.add_tensor(hf_to_gguf_name(arch, name), t.dtype, t.shape, plus_one(t));
+      continue;
+    }
+    const std::string gname = hf_to_gguf_name(arch, name);
     const bool is_qk = name.find("self_attn.q_proj.") != std::string::npos || name.find("self_attn.k_proj.") != std::string::npos;
     if (!permute || !is_qk) {
       w.add_tensor_view(t, gname);
@@ -83,6 +190,7 @@ void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::str
                       t.data + static_cast<size_t>(h * d + j * (d / 2) + k) * row_size, row_size);
     w.add_tensor(gname, t.dtype, t.shape, std::move(out));
   }
+  add_stacked_experts(w, arch, experts);
 }
 
 }  // namespace ax
