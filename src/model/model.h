@@ -18,9 +18,12 @@ class Model {
   virtual ~Model() = default;
   virtual const ModelConfig& config() const = 0;
   virtual Backend& backend() const = 0;
-  // What the model keeps per token and layer: the KV cache to build for it.
+  // What the model keeps per token and layer: the KV cache to build for it. Latent attention keeps
+  // one row [c_kv | k_rope] per token, its V being the c_kv prefix (model/mla.h).
   virtual KvShape kv_shape() const {
     const ModelConfig& c = config();
+    if (c.mla.enabled())
+      return {c.num_layers, 1, c.mla.kv_lora_rank + c.mla.qk_rope_head_dim, c.mla.kv_lora_rank};
     return {c.num_layers, c.num_kv_heads, c.head_dim};
   }
   // One step: validates `step` against kv, writes the K/V of every token into kv and returns the
