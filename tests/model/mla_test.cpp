@@ -9,6 +9,10 @@
 #include <cstdio>
 
 #include "backend/backend.h"
+#include "format/gguf.h"
+#include "format/gguf_writer.h"
+#include "model/gguf_config.h"
+#include "model/gguf_export.h"
 #include "model/hf_config.h"
 #include "model/model.h"
 #include "model/model_source.h"
@@ -118,6 +122,27 @@ TEST(Mla, ReleasedConfigs) {
   json no_rank = glm4_7_flash_config();
   no_rank["kv_lora_rank"] = 0;
   EXPECT_THROW(parse_hf_config(no_rank, nullptr, "config.json"), Error);
+}
+
+// DeepSeek-V3's YaRN through GGUF: llama.cpp's keys (factor, original context, yarn_log_multiplier
+// = 0.1 x mscale_all_dim) give back the same RoPE and the same softmax scale.
+TEST(Mla, YarnSurvivesTheGgufRoundTrip) {
+  const ModelConfig hc = parse_hf_config(deepseek_v3_config(), nullptr, "DeepSeek-V3");
+  GgufWriter w;
+  write_model_config(w, hc);
+  const auto bytes = w.to_bytes();
+  auto f = GgufFile::open_memory(bytes.data(), bytes.size(), "deepseek-v3.gguf");
+  EXPECT_FLOAT_EQ(static_cast<float>(f->get_float_or("deepseek2.rope.scaling.yarn_log_multiplier", 0.0)), 0.1f);
+  const ModelConfig gc = gguf_model_config(*f);
+  EXPECT_EQ(gc.rope.scaling_type, "yarn");
+  EXPECT_FLOAT_EQ(gc.rope.factor, 40.0f);
+  EXPECT_EQ(gc.rope.original_max_position, 4096);
+  EXPECT_FLOAT_EQ(gc.rope.mscale_all_dim, 1.0f);
+  EXPECT_FLOAT_EQ(gc.rope.attention_factor, 1.0f);
+  EXPECT_FLOAT_EQ(gc.attention_scale(), hc.attention_scale());
+  EXPECT_EQ(gc.head_dim, 192);
+  EXPECT_EQ(gc.mla.v_head_dim, 128);
+  for (int64_t l = 0; l < gc.num_layers; ++l) EXPECT_EQ(gc.layers[l].moe, l >= 3) << "layer " << l;
 }
 
 }  // namespace
