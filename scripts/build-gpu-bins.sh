@@ -7,7 +7,8 @@
 #   synthetic_model  random-weight GGUFs of real shapes (--shape llama-3.1-8b, qwen3-0.6b, ...)
 # and gpu-fixtures/ (git-ignored): the test fixtures, read through AX_SHARED_DIR=$PWD/gpu-fixtures.
 #   scripts/build-gpu-bins.sh [GENCODE]   default: sm_90a only (the lent H100/H200)
-# On the GPU host:  AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
+# On the GPU host:  cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
+#                   AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GENCODE=${1:-"-gencode=arch=compute_90a,code=sm_90a"}
@@ -26,16 +27,19 @@ DEFS=(-DAX_SOURCE_DIR='"."' -DAX_SHARED_DIR='"../shared"')
 "${CXX[@]}" "${DEFS[@]}" tests/backend/backend_conformance_test.cpp tests/model/golden_test.cpp \
   tests/engine/engine_model_test.cpp tests/test_support.cpp \
   -Wl,-Bstatic -lgtest -lgtest_main -Wl,-Bdynamic "${LIBS[@]}" -o gpu-bins/ax_gpu_tests &
-"${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp src/cli/cmd_bench.cpp src/cli/llama_cpp_peer.cpp \
-  src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
+"${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp scripts/gpu/bench_speed_only.cpp src/cli/bench_speed.cpp \
+  src/cli/llama_cpp_peer.cpp src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
 "${CXX[@]}" bench/synthetic_model.cpp "${LIBS[@]}" -o gpu-bins/synthetic_model &
 wait
 strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
 # Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
 # its transformers reference does not fit the transfer and stays behind).
 rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
-for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
-cp -r ../shared/models/stories260K gpu-fixtures/models/
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+# stories260K without its weights: the repo carries the same stories260K.gguf (models/), and the
+# transfer holds 64 MiB with the repo. On the host: cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
+mkdir -p gpu-fixtures/models/stories260K
+cp ../shared/models/stories260K/{greedy_reference.json,tok512.bin,provenance.txt} gpu-fixtures/models/stories260K/
 # Vocabularies for synthetic_model, xz-compressed (the transfer holds 64 MiB with the repo):
 #   xz -dk gpu-fixtures/models/llamacpp-vocab/*.xz  (or python3 -m lzma ...) on the host.
 for v in llama-bpe qwen2; do

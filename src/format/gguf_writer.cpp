@@ -157,6 +157,12 @@ void GgufWriter::set_i32s(const std::string& k, const std::vector<int32_t>& v) {
   for (int32_t x : v) a.items.push_back(make(GgufType::I32, int64_t{x}));
   set(k, make(GgufType::ARRAY, std::move(a)));
 }
+void GgufWriter::set_bools(const std::string& k, const std::vector<bool>& v) {
+  GgufArray a;
+  a.elem_type = GgufType::BOOL;
+  for (bool x : v) a.items.push_back(make(GgufType::BOOL, x));
+  set(k, make(GgufType::ARRAY, std::move(a)));
+}
 void GgufWriter::set_f32s(const std::string& k, const std::vector<float>& v) {
   GgufArray a;
   a.elem_type = GgufType::F32;

@@ -44,6 +44,7 @@ class GgufWriter {
   void set_strings(const std::string& key, const std::vector<std::string>& v);
   void set_i32s(const std::string& key, const std::vector<int32_t>& v);
   void set_f32s(const std::string& key, const std::vector<float>& v);
+  void set_bools(const std::string& key, const std::vector<bool>& v);
   void remove(const std::string& key);
   // Copies every key of `src` that starts with `prefix` ("tokenizer." copies the vocabulary,
   // merges, special ids and chat template); "" copies everything except general.alignment.

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/decoder.h"
 #include "model/grouped_moe.h"
@@ -100,6 +101,23 @@ void deepseek2_gguf(const GgufFile& f, ModelConfig& m) {
   grouped_moe_from_gguf(f, m, glm47 ? MoeRouting::SigmoidGroupTopK : MoeRouting::SoftmaxTopK);
 }
 
+// llama.cpp's converter for the absorbed form: one kv head whose key/value_length are the latent
+// row's and the value's widths, the heads' sizes in *_length_mla, DeepSeek's YaRN mscale_all_dim as
+// 0.1 x it, and the grouped MoE's own keys.
+void deepseek2_to_gguf(const ModelConfig& c, GgufWriter& w) {
+  const std::string p = "deepseek2.";
+  const MlaConfig& a = c.mla;
+  w.set_u32(p + "attention.head_count_kv", 1);
+  w.set_u32(p + "attention.key_length", static_cast<uint32_t>(a.kv_lora_rank + a.qk_rope_head_dim));
+  w.set_u32(p + "attention.value_length", static_cast<uint32_t>(a.kv_lora_rank));
+  w.set_u32(p + "attention.key_length_mla", static_cast<uint32_t>(a.qk_nope_head_dim + a.qk_rope_head_dim));
+  w.set_u32(p + "attention.value_length_mla", static_cast<uint32_t>(a.v_head_dim));
+  w.set_u32(p + "attention.kv_lora_rank", static_cast<uint32_t>(a.kv_lora_rank));
+  if (a.q_lora_rank > 0) w.set_u32(p + "attention.q_lora_rank", static_cast<uint32_t>(a.q_lora_rank));
+  if (c.rope.mscale_all_dim != 0.0f) w.set_f32(p + "rope.scaling.yarn_log_multiplier", 0.1f * c.rope.mscale_all_dim);
+  grouped_moe_to_gguf(c, w, p);
+}
+
 // llama.cpp's names for the latent attention's tensors (k_b_proj / v_b_proj: its converter's split
 // of kv_b_proj) and the feed-forward norm.
 constexpr TensorNamePair kNames[] = {
@@ -118,8 +136,9 @@ constexpr TensorNamePair kNames[] = {
 
 // A "deepseek2" GGUF loads as deepseek_v3 (the first of the two in the registry): GLM-4.7-Flash's
 // GGUF files are the same architecture.
-extern const Architecture kDeepseekV3Arch{{"deepseek_v3"}, {"deepseek2"}, deepseek_v3_hf, deepseek2_gguf, kNames, make};
+extern const Architecture kDeepseekV3Arch{{"deepseek_v3"}, {"deepseek2"}, deepseek_v3_hf, deepseek2_gguf, kNames, make,
+                                          deepseek2_to_gguf};
 extern const Architecture kGlm4MoeLiteArch{{"glm4_moe_lite"}, {"deepseek2"}, glm4_moe_lite_hf, deepseek2_gguf, kNames,
-                                           make};
+                                           make, deepseek2_to_gguf};
 
 }  // namespace ax

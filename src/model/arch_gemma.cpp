@@ -12,8 +12,11 @@
 #include <fmt/format.h>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/decoder.h"
+#include "model/gguf_config.h"
+#include "model/gguf_export.h"
 #include "util/error.h"
 
 namespace ax {
@@ -98,9 +101,18 @@ void gemma3_hf(const HfFields& c, ModelConfig& m) {
   m.rope = full;
 }
 
-// llama.cpp's converter stores Gemma's norms as (1 + w) already; the layer pattern is fixed per
-// generation (llama.cpp's swa pattern: Gemma 2 every other layer, Gemma 3 five of every six).
-void gemma_gguf(const GgufFile& f, ModelConfig& m, int64_t pattern) {
+// llama.cpp's converter stores Gemma's norms as (1 + w) already; which layers slide is
+// attention.sliding_window_pattern where the file has it, else llama.cpp's default per
+// generation (Gemma 2 every other layer, Gemma 3 five of every six).
+// llama.cpp has no key for query_pre_attn_scalar: it scales by head_dim^-0.5, except for the 27B
+// models (known by their layer count) where the scalar is hidden / heads.
+float llama_cpp_gemma_scale(const ModelConfig& m, int64_t layers_27b) {
+  const int64_t scalar = m.num_layers == layers_27b ? m.hidden_size / m.num_heads : m.head_dim;
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(scalar)));
+}
+
+// Our GGUFs carry any other scale as "<arch>.attention.scale" (llama.cpp ignores it for Gemma).
+void gemma_gguf(const GgufFile& f, ModelConfig& m, int64_t pattern, int64_t layers_27b) {
   const std::string p = f.get_string("general.architecture") + ".";
   if (m.intermediate_size <= 0) fail("{}: metadata key '{}feed_forward_length' must be positive", f.path(), p);
   m.activation = Activation::GeluTanh;
@@ -108,23 +120,35 @@ void gemma_gguf(const GgufFile& f, ModelConfig& m, int64_t pattern) {
   m.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(m.hidden_size)));
   m.attn_softcap = static_cast<float>(f.get_float_or(p + "attn_logit_softcapping", 0.0));
   m.final_softcap = static_cast<float>(f.get_float_or(p + "final_logit_softcapping", 0.0));
+  m.attn_scale = static_cast<float>(f.get_float_or(p + "attention.scale", llama_cpp_gemma_scale(m, layers_27b)));
+  if (!(m.attn_scale > 0)) fail("{}: metadata key '{}attention.scale' must be positive", f.path(), p);
   const int64_t window = f.get_int_or(p + "attention.sliding_window", 0);
   if (window < 0) fail("{}: metadata key '{}attention.sliding_window' is negative", f.path(), p);
-  for (int64_t l = 0; l < m.num_layers; ++l) m.layers[l].window = l % pattern < pattern - 1 ? window : 0;
+  const std::vector<bool> sliding = gguf_sliding_layers(f, m.num_layers, pattern);
+  for (int64_t l = 0; l < m.num_layers; ++l) m.layers[l].window = sliding[l] ? window : 0;
 }
 
-void gemma2_gguf(const GgufFile& f, ModelConfig& m) { gemma_gguf(f, m, 2); }
+constexpr int64_t kGemma2Layers27b = 46, kGemma3Layers27b = 62;
+
+void gemma2_gguf(const GgufFile& f, ModelConfig& m) { gemma_gguf(f, m, 2, kGemma2Layers27b); }
 
 void gemma3_gguf(const GgufFile& f, ModelConfig& m) {
-  gemma_gguf(f, m, 6);
+  gemma_gguf(f, m, 6, kGemma3Layers27b);
   m.qk_norm = true;
   for (LayerConfig& l : m.layers)
-    if (l.window > 0) {  // sliding layers: base 10000, no scaling (llama.cpp's rope_freq_base_swa)
-      l.rope.theta = 10000.0f;
+    if (l.window > 0) {  // sliding layers: their own base (10000 unless the file says), no scaling
+      l.rope.theta = static_cast<float>(f.get_float_or(f.get_string("general.architecture") + ".rope.freq_base_swa", 10000.0));
       l.rope.scaling_type = "default";
       l.rope.factor = 1.0f;
     }
 }
+
+void gemma_to_gguf(const ModelConfig& c, GgufWriter& w, int64_t layers_27b) {
+  if (std::fabs(c.attention_scale() - llama_cpp_gemma_scale(c, layers_27b)) > 1e-7f * c.attention_scale())
+    w.set_f32(gguf_arch_name(c) + ".attention.scale", c.attention_scale());
+}
+void gemma2_to_gguf(const ModelConfig& c, GgufWriter& w) { gemma_to_gguf(c, w, kGemma2Layers27b); }
+void gemma3_to_gguf(const ModelConfig& c, GgufWriter& w) { gemma_to_gguf(c, w, kGemma3Layers27b); }
 
 constexpr TensorNamePair kNames[] = {
     {"post_attention_norm", "post_attention_layernorm"},
@@ -134,7 +158,7 @@ constexpr TensorNamePair kNames[] = {
 
 }  // namespace
 
-extern const Architecture kGemma2Arch{{"gemma2"}, {"gemma2"}, gemma2_hf, gemma2_gguf, kNames, make};
-extern const Architecture kGemma3Arch{{"gemma3_text"}, {"gemma3"}, gemma3_hf, gemma3_gguf, kNames, make};
+extern const Architecture kGemma2Arch{{"gemma2"}, {"gemma2"}, gemma2_hf, gemma2_gguf, kNames, make, gemma2_to_gguf};
+extern const Architecture kGemma3Arch{{"gemma3_text"}, {"gemma3"}, gemma3_hf, gemma3_gguf, kNames, make, gemma3_to_gguf};
 
 }  // namespace ax

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/architecture.h"
 #include "model/decoder.h"
 #include "model/grouped_moe.h"
@@ -42,6 +43,11 @@ void glm4_moe_gguf(const GgufFile& f, ModelConfig& m) {
   grouped_moe_from_gguf(f, m, MoeRouting::SigmoidGroupTopK);
 }
 
+void glm4_moe_to_gguf(const ModelConfig& c, GgufWriter& w) {
+  grouped_moe_to_gguf(c, w, "glm4moe.");
+  w.set_u32("glm4moe.nextn_predict_layers", 0);
+}
+
 // llama.cpp stores GLM's pre-feed-forward norm (HF post_attention_layernorm) as
 // post_attention_norm.
 constexpr TensorNamePair kNames[] = {
@@ -50,6 +56,7 @@ constexpr TensorNamePair kNames[] = {
 
 }  // namespace
 
-extern const Architecture kGlm4MoeArch{{"glm4_moe"}, {"glm4moe"}, glm4_moe_hf, glm4_moe_gguf, kNames, make};
+extern const Architecture kGlm4MoeArch{{"glm4_moe"}, {"glm4moe"}, glm4_moe_hf, glm4_moe_gguf, kNames, make,
+                                 glm4_moe_to_gguf};
 
 }  // namespace ax

@@ -17,6 +17,7 @@ namespace ax {
 
 class Backend;
 class GgufFile;
+class GgufWriter;
 class Model;
 class ModelSource;
 
@@ -37,6 +38,9 @@ struct Architecture {
   void (*from_gguf)(const GgufFile& f, ModelConfig& m) = nullptr;
   std::span<const TensorNamePair> gguf_layer_names;  // per-layer stems beyond the common ones
   std::unique_ptr<Model> (*make)(const ModelSource& source, Backend& backend) = nullptr;
+  // Writes the "<arch>." keys beyond the common ones (model/gguf_export.h), as llama.cpp's
+  // converter does for this architecture; null when there are none.
+  void (*to_gguf)(const ModelConfig& c, GgufWriter& w) = nullptr;
 };
 
 // Every architecture the engine runs.

@@ -120,6 +120,23 @@ std::vector<float> llama3_rope_factors(const RopeConfig& r, int64_t rot) {
   return out;
 }
 
+std::vector<bool> gguf_sliding_layers(const GgufFile& f, int64_t num_layers, int64_t default_period) {
+  const std::string key = f.get_string("general.architecture") + ".attention.sliding_window_pattern";
+  std::vector<bool> sliding(static_cast<size_t>(num_layers));
+  const GgufValue* v = f.find(key);
+  if (v != nullptr && v->type == GgufType::ARRAY) {
+    const auto& items = v->as_array().items;
+    if (static_cast<int64_t>(items.size()) != num_layers)
+      fail("{}: metadata key '{}' has {} entries for {} layers", f.path(), key, items.size(), num_layers);
+    for (size_t l = 0; l < items.size(); ++l) sliding[l] = items[l].as_int() != 0;
+    return sliding;
+  }
+  const int64_t period = v != nullptr ? v->as_int() : default_period;
+  if (period < 0) fail("{}: metadata key '{}' is negative", f.path(), key);
+  for (int64_t l = 0; l < num_layers; ++l) sliding[l] = period == 0 || l % period < period - 1;
+  return sliding;
+}
+
 ModelConfig gguf_model_config(const GgufFile& f) {
   ModelConfig m;
   const std::string a = f.get_string("general.architecture");

@@ -16,6 +16,11 @@ class GgufFile;
 
 ModelConfig gguf_model_config(const GgufFile& f);
 
+// Which layers use the sliding window: llama.cpp's "<arch>.attention.sliding_window_pattern",
+// either one flag per layer (true: sliding) or a period n (layer l slides unless l % n == n - 1;
+// 0: every layer slides); `default_period` where the file has neither.
+std::vector<bool> gguf_sliding_layers(const GgufFile& f, int64_t num_layers, int64_t default_period);
+
 // Llama 3 RoPE as llama.cpp stores it: not as metadata but as a tensor "rope_freqs.weight" of
 // rotary_dim / 2 divisors, one per frequency (1 = unchanged, factor = fully slowed). Computed
 // from r's llama3 parameters (llama3_rope_factors) when writing; on reading, gguf_model_config()

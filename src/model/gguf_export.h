@@ -10,21 +10,22 @@
 
 namespace ax {
 
-// general.architecture and the "<arch>." keys (Mistral is written as "llama", as llama.cpp does;
-// mixtures of experts and latent attention in llama.cpp's keys), special token ids when set, and
-// for llama3 RoPE the "rope_freqs.weight" tensor. Throws for what GGUF cannot express here
-// (per-layer mixes of sliding windows).
+// general.architecture and the "<arch>." keys (Mistral is written as "llama", as llama.cpp does):
+// the common ones, sliding windows (with the per-layer attention.sliding_window_pattern where some
+// layers do not slide), soft-caps, the mixture-of-experts keys, then the architecture's own
+// (Architecture::to_gguf); special token ids when set, and for llama3 RoPE the
+// "rope_freqs.weight" tensor. Throws for what GGUF cannot express (layers of different windows).
 void write_model_config(GgufWriter& w, const ModelConfig& c);
 
 // The GGUF architecture name write_model_config() uses.
 std::string gguf_arch_name(const ModelConfig& c);
 
-// Adds HF-named tensors under their GGUF names, unchanged except that for llama-architecture
-// GGUFs the q_proj/k_proj rows are permuted per head from rotate-half to adjacent-pair order
-// (as llama.cpp's converter does; see RopeStyle), per-expert tensors are stacked into one 3-D
-// tensor per kind (ffn_{gate,up,down}_exps), and latent attention's kv_b_proj is split per head
-// into attn_k_b (transposed) and attn_v_b. Tensors written as they are are borrowed: their bytes
-// must stay mapped until the writer has written.
+// Adds HF-named tensors under their GGUF names, changed only where llama.cpp's converter changes
+// them: for llama-architecture GGUFs the q_proj/k_proj rows are permuted per head from
+// rotate-half to adjacent-pair order (see RopeStyle); experts stored one tensor each are stacked
+// into one [experts, rows, cols] tensor per projection; (1 + w) norms (Gemma) are stored as
+// 1 + w; latent attention's kv_b_proj is split per head into attn_k_b (transposed) and attn_v_b.
+// Unchanged tensors are borrowed: their bytes must stay mapped until the writer has written.
 void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::string, TensorView>& tensors);
 
 }  // namespace ax

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "util/error.h"
 
 namespace ax {
@@ -76,6 +77,19 @@ void grouped_moe_from_gguf(const GgufFile& f, ModelConfig& m, MoeRouting gating_
   e.shared_intermediate = shared * e.expert_intermediate;
   e.validate(f.path());
   set_moe_layers(m, f.get_int_or(p + "leading_dense_block_count", 0), f.path());
+}
+
+void grouped_moe_to_gguf(const ModelConfig& c, GgufWriter& w, const std::string& p) {
+  int64_t dense_lead = 0;
+  while (dense_lead < c.num_layers && !c.layers[dense_lead].moe) ++dense_lead;
+  for (int64_t l = dense_lead; l < c.num_layers; ++l)
+    if (!c.layers[l].moe)
+      fail("GGUF export: {} has dense layers only before the first MoE layer (layer {} is dense)",
+           p.substr(0, p.size() - 1), l);
+  w.set_u32(p + "leading_dense_block_count", static_cast<uint32_t>(dense_lead));
+  const MoeConfig& e = c.moe;
+  if (e.expert_intermediate > 0 && e.shared_intermediate % e.expert_intermediate == 0)
+    w.set_u32(p + "expert_shared_count", static_cast<uint32_t>(e.shared_intermediate / e.expert_intermediate));
 }
 
 void drop_nextn_layers(const GgufFile& f, ModelConfig& m) {

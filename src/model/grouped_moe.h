@@ -5,6 +5,7 @@
 // routed_scaling_factor, n_shared_experts always-on experts, and the first layers dense. Read from
 // a Hugging Face config.json or from llama.cpp's GGUF keys.
 #include <cstdint>
+#include <string>
 
 #include "model/config.h"
 #include "model/hf_fields.h"
@@ -12,6 +13,7 @@
 namespace ax {
 
 class GgufFile;
+class GgufWriter;
 
 // Values transformers' config class assumes when config.json leaves a field out.
 struct GroupedMoeDefaults {
@@ -29,6 +31,11 @@ void grouped_moe_from_hf(const HfFields& c, ModelConfig& m, const GroupedMoeDefa
 // expert_shared_count, leading_dense_block_count and expert_gating_func (1 softmax, 2 sigmoid;
 // `gating_if_absent` where the file has none).
 void grouped_moe_from_gguf(const GgufFile& f, ModelConfig& m, MoeRouting gating_if_absent);
+
+// The keys of these mixtures beyond the common MoE ones (model/gguf_export.h writes those), under
+// prefix p ("deepseek2."): leading_dense_block_count (throws when a dense layer follows an MoE
+// layer) and expert_shared_count, which llama.cpp's deepseek2 requires even when 0.
+void grouped_moe_to_gguf(const ModelConfig& c, GgufWriter& w, const std::string& p);
 
 // llama.cpp counts the multi-token-prediction layers stored after the model's own in block_count
 // (nextn_predict_layers); the forward pass does not use them.

@@ -21,6 +21,16 @@ fs::path temp_file(const std::string& tag) {
   return fs::temp_directory_path() / ("ax_export_" + tag + "_" + std::to_string(std::random_device{}()) + ".gguf");
 }
 
+// `hf` written as a GGUF file in the temporary folder (removed by the caller).
+fs::path write_temp_gguf(const ModelSource& hf, const std::string& tag) {
+  GgufWriter w;
+  write_model_config(w, hf.config());
+  add_hf_tensors(w, hf.config(), hf.tensors());
+  const fs::path path = temp_file(tag);
+  w.write(path.string());
+  return path;
+}
+
 void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
   EXPECT_EQ(g.arch_name, h.arch_name == "mistral" ? "llama" : h.arch_name);  // llama.cpp writes Mistral as llama
   EXPECT_EQ(g.vocab_size, h.vocab_size);
@@ -51,11 +61,7 @@ TEST(GgufExport, HfFixturesRoundTrip) {
     SCOPED_TRACE(name);
     auto hf = open_model(test::fixture(name));
     const ModelConfig& hc = hf->config();
-    GgufWriter w;
-    write_model_config(w, hc);
-    add_hf_tensors(w, hc, hf->tensors());
-    const fs::path path = temp_file(name);
-    w.write(path.string());
+    const fs::path path = write_temp_gguf(*hf, name);
     auto g = open_model(path.string());
     const ModelConfig& gc = g->config();
     expect_same_config(gc, hc);
@@ -155,6 +161,65 @@ TEST(GgufExport, LatentAttentionFixturesRoundTrip) {
         const TensorView& one = hf->get(p + "mlp.experts." + std::to_string(e) + ".gate_proj.weight", {I, H});
         ASSERT_EQ(0, std::memcmp(gate.data + e * one.nbytes, one.data, one.nbytes)) << "expert " << e;
       }
+    }
+    fs::remove(path);
+  }
+}
+
+// The newer families written as GGUF and opened again: the same layer plan (windows, each
+// layer's RoPE, dense or MoE), options and routing; experts stored one tensor each (HF) arrive as
+// one [experts, rows, cols] tensor holding them in order; (1 + w) norms are stored as 1 + w.
+TEST(GgufExport, FamiliesRoundTrip) {
+  for (const char* name : {"phi3", "gemma2", "gemma3_text", "qwen3_moe", "glm4_moe"}) {
+    SCOPED_TRACE(name);
+    auto hf = open_model(test::fixture(name));
+    const ModelConfig& hc = hf->config();
+    const fs::path path = write_temp_gguf(*hf, name);
+    auto g = open_model(path.string());
+    const ModelConfig& gc = g->config();
+    expect_same_config(gc, hc);
+    EXPECT_EQ(gc.rope.rotary_dim, hc.rope.rotary_dim);
+    ASSERT_EQ(gc.layers.size(), hc.layers.size());
+    for (size_t l = 0; l < hc.layers.size(); ++l) {
+      EXPECT_EQ(gc.layers[l].moe, hc.layers[l].moe) << "layer " << l;
+      EXPECT_FLOAT_EQ(gc.layers[l].rope.theta, hc.layers[l].rope.theta) << "layer " << l;
+    }
+    EXPECT_EQ(gc.activation, hc.activation);
+    EXPECT_FLOAT_EQ(gc.embed_scale, hc.embed_scale);
+    EXPECT_FLOAT_EQ(gc.attn_softcap, hc.attn_softcap);
+    EXPECT_FLOAT_EQ(gc.final_softcap, hc.final_softcap);
+    EXPECT_EQ(gc.moe.num_experts, hc.moe.num_experts);
+    EXPECT_EQ(gc.moe.top_k, hc.moe.top_k);
+    EXPECT_EQ(gc.moe.expert_intermediate, hc.moe.expert_intermediate);
+    EXPECT_EQ(gc.moe.shared_intermediate, hc.moe.shared_intermediate);
+    EXPECT_EQ(gc.moe.routing, hc.moe.routing);
+    EXPECT_EQ(gc.moe.norm_topk_prob, hc.moe.norm_topk_prob);
+    EXPECT_FLOAT_EQ(gc.moe.routed_scaling, hc.moe.routed_scaling);
+    auto file = GgufFile::open(path.string());
+    for (const auto& [tname, ht] : hf->tensors()) {
+      SCOPED_TRACE(tname);
+      const std::string gname = hf_to_gguf_name(architecture_of(hc), tname);
+      if (const TensorView* gt = file->tensor(gname)) {
+        ASSERT_EQ(gt->shape, ht.shape);
+        if (hc.norm_plus_one && tname.ends_with("norm.weight")) {
+          const float* a = reinterpret_cast<const float*>(gt->data);
+          const float* b = reinterpret_cast<const float*>(ht.data);
+          for (int64_t i = 0; i < ht.shape[0]; ++i) ASSERT_EQ(a[i], b[i] + 1.0f);
+        } else {
+          EXPECT_EQ(std::memcmp(gt->data, ht.data, ht.nbytes), 0);
+        }
+        continue;
+      }
+      // An expert: model.layers.L.mlp.experts.E.P.weight is slice E of blk.L.ffn_P_exps.
+      const size_t at = tname.find(".mlp.experts.");
+      ASSERT_NE(at, std::string::npos) << "not in the GGUF";
+      const size_t dot = tname.find('.', at + 13);
+      const int64_t e = std::stoll(tname.substr(at + 13, dot - at - 13));
+      const std::string stacked = tname.substr(0, at + 13) + tname.substr(dot + 1);
+      const TensorView* st = file->tensor(hf_to_gguf_name(architecture_of(hc), stacked));
+      ASSERT_NE(st, nullptr) << stacked;
+      ASSERT_EQ(st->shape, (std::vector<int64_t>{hc.moe.num_experts, ht.shape[0], ht.shape[1]}));
+      EXPECT_EQ(std::memcmp(st->data + e * ht.nbytes, ht.data, ht.nbytes), 0);
     }
     fs::remove(path);
   }

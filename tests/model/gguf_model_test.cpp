@@ -41,13 +41,15 @@ void write_gguf(const ModelSource& hf, const std::string& path) {
 }
 
 // A copy of an F32 GGUF with every 2-D weight whose rows are whole 32-value blocks stored as
-// `type` (Q8_0 or Q4_0).
+// `type` (Q8_0 or Q4_0), except MoE routers (llama-quantize keeps ffn_gate_inp as it is: a
+// quantized router picks other experts).
 void write_quant_copy(const std::string& src_path, const std::string& dst_path, DType type = DType::Q8_0) {
   auto src = GgufFile::open(src_path);
   GgufWriter w;
   w.copy_metadata(*src, "");
   for (const TensorView& t : src->tensors()) {
-    if (t.shape.size() == 2 && t.cols() % 32 == 0 && t.dtype == DType::F32) {
+    if (t.shape.size() == 2 && t.cols() % 32 == 0 && t.dtype == DType::F32 &&
+        t.name.find("ffn_gate_inp") == std::string::npos) {
       w.add_tensor(t.name, type, t.shape, dequantize(t));
     } else {
       w.add_tensor_view(t, t.name);
@@ -71,9 +73,9 @@ std::unique_ptr<Backend> fast_backend() { return make_backend({.kind = "cpu"}); 
 
 TEST(GgufModels, ConvertedFixturesMatchTransformers) {
   auto oracle = reference_backend();
-  // deepseek_v3, glm4_moe_lite: latent attention as llama.cpp's "deepseek2" (attn_k_b / attn_v_b),
-  // experts stacked per layer.
-  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "deepseek_v3", "glm4_moe_lite"}) {
+  // deepseek_v3, glm4_moe_lite: latent attention as llama.cpp's "deepseek2" (attn_k_b / attn_v_b).
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text",
+                           "qwen3_moe", "glm4_moe", "deepseek_v3", "glm4_moe_lite"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(fixture(name));
     TempFile f32(name), q8(std::string(name) + "_q8"), dq(std::string(name) + "_dq");
@@ -86,8 +88,9 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
     if (hf->config().arch_name == "llama" || hf->config().arch_name == "mistral") {
       EXPECT_EQ(gsrc->config().rope.style, RopeStyle::AdjacentPairs);
     }
-    EXPECT_EQ(qsrc->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size}).dtype,
-              DType::Q8_0);
+    if (!hf->config().layers[0].moe && hf->config().arch_name != "phi3")  // Phi-3 keeps gate and up fused
+      EXPECT_EQ(qsrc->get("model.layers.0.mlp.up_proj.weight", {hf->config().intermediate_size, hf->config().hidden_size}).dtype,
+                DType::Q8_0);
     auto gguf = load_model(*gsrc, *oracle);
     auto quant = load_model(*qsrc, *oracle);
     auto dequant = load_model(*dqsrc, *oracle);
@@ -105,15 +108,21 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
       const Diff dq = compare(lb.data(), lc.data(), lc.size());
       EXPECT_LE(dq.max_abs, dq.tolerance(1e-4)) << "prompt " << i << ": Q8_0 vs its dequantized F32 copy";
       // ...and that model is the original up to quantization noise (a sanity bound, not a
-      // precision claim: random N(0, 0.12^2) weights quantize worse than trained ones). Not for
-      // mixtures of experts: the noise moves router scores across the fixtures' close choices, and
-      // a position whose experts change has other logits (cosine 0.64 seen).
+      // precision claim: random N(0, 0.12^2) weights quantize worse than trained ones). In an MoE
+      // the noise flips the choice of near-tied experts at some positions, which changes those
+      // rows entirely: there, most rows must stay close.
       const LooseDiff q = loose_compare(lb.data(), want.data(), T, V);
       const Diff qref = compare(lb.data(), want.data(), want.size());
-      if (hf->config().moe.num_experts == 0) EXPECT_GT(q.min_cosine, 0.99) << "prompt " << i << ": Q8_0 vs transformers";
+      const bool moe = std::any_of(hf->config().layers.begin(), hf->config().layers.end(), [](const auto& l) { return l.moe; });
+      if (moe) {
+        EXPECT_LE(q.rows_below_0_99 * 5, T) << "prompt " << i << ": Q8_0 vs transformers, rows under cosine 0.99";
+      } else {
+        EXPECT_GT(q.min_cosine, 0.99) << "prompt " << i << ": Q8_0 vs transformers";
+      }
       std::printf("GOLDEN %-12s GGUF prompt %d (T=%3lld): F32 vs transformers max|d| %.2e; Q8_0 vs dequantized "
-                  "F32 %.2e; Q8_0 vs transformers %.2e, min cosine %.6f (scale %.2f)\n",
-                  name, i, static_cast<long long>(T), d.max_abs, dq.max_abs, qref.max_abs, q.min_cosine, d.scale);
+                  "F32 %.2e; Q8_0 vs transformers %.2e, min cosine %.6f, %lld rows under 0.99 (scale %.2f)\n",
+                  name, i, static_cast<long long>(T), d.max_abs, dq.max_abs, qref.max_abs, q.min_cosine,
+                  static_cast<long long>(q.rows_below_0_99), d.scale);
     }
   }
 }

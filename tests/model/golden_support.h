@@ -117,6 +117,7 @@ inline Diff compare(const float* got, const float* want, size_t n) {
 // the reference's top-2 margin exceeds 5% of the row's scale.
 struct LooseDiff {
   double min_cosine = 1.0;
+  int64_t rows_below_0_99 = 0;  // rows whose cosine is under 0.99
   int64_t confident_argmax_mismatches = 0;
 };
 
@@ -152,7 +153,9 @@ inline LooseDiff loose_compare(const float* got, const float* want, int64_t rows
       gg += static_cast<double>(g[i]) * g[i];
       ww += static_cast<double>(w[i]) * w[i];
     }
-    d.min_cosine = std::min(d.min_cosine, gw / std::sqrt(gg * ww));
+    const double cosine = gw / std::sqrt(gg * ww);
+    d.min_cosine = std::min(d.min_cosine, cosine);
+    if (cosine < 0.99) ++d.rows_below_0_99;
     if (top2_margin(w, n) > 0.05 * row_scale(w, n) && argmax(g, n) != argmax(w, n)) ++d.confident_argmax_mismatches;
   }
   return d;
