@@ -2,7 +2,6 @@
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "tokenizer/tokenizer.h"
 
@@ -12,7 +11,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
   // {"prompt" | "content" | "text": string, "add_special": bool (default true)}, or
   // {"messages": [...], "tools": [...]} rendered with the chat template as /v1/chat/completions does
   //   -> {"tokens": [ids], "count": n, "max_model_len": context}
-  http.add_route("POST", "/tokenize", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.add_route("POST", "/tokenize", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
     nlohmann::json body = parse_json_body(req.body);
     if (body.contains("messages") && !body["messages"].is_null()) {
       ChatRequest cr = parse_chat_request(body);
@@ -41,7 +40,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
   });
 
   // {"tokens": [ids]} -> {"prompt": text, "content": text}
-  http.add_route("POST", "/detokenize", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.add_route("POST", "/detokenize", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
     nlohmann::json body = parse_json_body(req.body);
     if (!body.contains("tokens") || body["tokens"].is_null()) bad_param("tokens", "is required (an array of token ids)");
     const nlohmann::json& t = body["tokens"];
