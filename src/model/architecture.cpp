@@ -12,13 +12,15 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch, kGlm4MoeArch, kDeepseekV3Arch, kGlm4MoeLiteArch;
+    kGemma3Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
+    kGlm4MoeLiteArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
                                     &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
-                                    &kGlm4MoeArch, &kDeepseekV3Arch, &kGlm4MoeLiteArch};
+                                    &kGlm4MoeArch, &kGptOssArch, &kDeepseekV3Arch,
+                                    &kGlm4MoeLiteArch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
 // model.layers.N. A stem that carries its suffix (".bias") names the whole tensor: HF's name for

@@ -251,9 +251,11 @@ TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
 TEST(EngineModel, HfFixturesAreBatchInvariant) {
   // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms;
   // Gemma 2's soft-caps and alternating windows; Qwen3-MoE's routed experts; GLM-4.5's grouped
-  // sigmoid routing, shared expert and half-rotated heads; DeepSeek-V3's and GLM-4.7-Flash's latent
-  // attention over a cache of latent rows.
-  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "deepseek_v3", "glm4_moe_lite"}) {
+  // sigmoid routing, shared expert and half-rotated heads; gpt-oss's attention sinks over sliding
+  // windows, biased router and experts, clamped SwiGLU and YaRN; DeepSeek-V3's and GLM-4.7-Flash's
+  // latent attention over a cache of latent rows.
+  for (const char* name :
+       {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3", "glm4_moe_lite"}) {
     SCOPED_TRACE(name);
     Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
