@@ -10,7 +10,7 @@
 // fuzz-sources: src/model/hf_fields.cpp src/model/decoder.cpp src/model/blocks.cpp src/model/rope.cpp
 // fuzz-sources: src/model/model.cpp src/model/model_source.cpp src/backend/backend.cpp
 // fuzz-sources: src/backend/step_input.cpp src/backend/moe_routing.cpp src/format/safetensors.cpp
-// fuzz-sources: src/model/hf_config.cpp
+// fuzz-sources: src/model/hf_config.cpp src/model/mla.cpp src/model/grouped_moe.cpp
 // Architecture::to_gguf (GGUF export) links the writer and the quantizers:
 // fuzz-sources: src/model/gguf_export.cpp src/format/gguf_writer.cpp src/format/quantize.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf

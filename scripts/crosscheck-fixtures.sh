@@ -11,7 +11,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/build/crosscheck-fixtures}
 shift || true
 FIXTURES=("$@")
-[ ${#FIXTURES[@]} -gt 0 ] || FIXTURES=(llama llama3_rope qwen2 qwen3 mistral phi3 gemma2 gemma3_text qwen3_moe glm4_moe)
+[ ${#FIXTURES[@]} -gt 0 ] || FIXTURES=(llama llama3_rope qwen2 qwen3 mistral phi3 gemma2 gemma3_text qwen3_moe glm4_moe
+                                       deepseek_v3 glm4_moe_lite)
 THREADS=${THREADS:-2}
 SHARED=${AX_SHARED_DIR:-$ROOT/../shared}
 mkdir -p "$OUT"

@@ -10,3 +10,6 @@ set_tests_properties(inspect_sharded_hf PROPERTIES LABELS cli PASS_REGULAR_EXPRE
 add_test(NAME inspect_unloadable COMMAND ax-engine inspect --model ${AX_SHARED}/fixtures/quants/quants.gguf)
 set_tests_properties(inspect_unloadable PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
   "not loadable: .*general.architecture 'none' is not supported.*IQ4_XS +1 tensors")
+add_test(NAME inspect_latent_attention COMMAND ax-engine inspect --model ${AX_SHARED}/fixtures/deepseek_v3)
+set_tests_properties(inspect_latent_attention PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+  "architecture: deepseek_v3.*latent attention: q_lora_rank 32, kv_lora_rank 32, heads of 16 \\+ 8.*kv cache per token: 120 values, 240 bytes at f16 \\(one latent row")

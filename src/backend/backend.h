@@ -120,13 +120,18 @@ struct StepView {
 struct AttentionParams {
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;  // query head h reads kv head h / (num_heads / num_kv_heads)
-  int64_t head_dim = 0;      // q and k width per head (and v: this engine's caches keep one width)
+  int64_t head_dim = 0;      // q and k width per head
+  // v (and output) width per head; 0: head_dim. Less than head_dim only over a cache whose V is the
+  // prefix of each K row (KvShape::v_in_k, MLA's latent: K = [c_kv | k_rope], V = c_kv).
+  int64_t v_head_dim = 0;
   float scale = 0.0f;        // score = q . k * scale
   int64_t window = 0;        // sliding window W: position p sees keys j with p - W < j <= p; 0: all
   float softcap = 0.0f;      // > 0: score -> softcap * tanh(score / softcap) (Gemma 2)
   // Attention sinks (gpt-oss): one logit per query head [num_heads] that joins every softmax (its
   // max and its sum) without a value; null: none.
   const DeviceVector* sinks = nullptr;
+
+  int64_t v_dim() const { return v_head_dim > 0 ? v_head_dim : head_dim; }
 };
 
 // The gate activation of a gated MLP: gate = act(gate) * up.
@@ -210,6 +215,13 @@ class Backend {
   virtual void linear(const Weight& w, const Tensor& x, Tensor y) = 0;
   // ys[i] = x . W_i^T for weights that read the same x (q/k/v, gate/up); one pass where possible.
   virtual void linear_many(std::span<const Weight* const> ws, const Tensor& x, std::span<const Tensor> ys);
+  // A weight per head (MLA's absorbed projections): x [n, heads * in], y [n, heads * out], every
+  // ws[h] {out, in}; y[:, h * out .. + out) = x[:, h * in .. + in) . W_h^T, heads = ws.size(). Each
+  // head's rows are computed as linear() computes them.
+  virtual void linear_heads(std::span<const Weight* const> ws, const Tensor& x, Tensor y) = 0;
+  // Per head, a's values then b's: a [n, heads * da], b [n, heads * db] -> out [n, heads * (da + db)]
+  // (MLA: the latent query and the rotated one; the latent and k_rope into one cache row).
+  virtual void concat_heads(const Tensor& a, const Tensor& b, int64_t heads, Tensor out) = 0;
   virtual void add(Tensor y, const Tensor& x) = 0;                     // y += x
   // The residual add and the next sub-block's norm in one pass: x += y, then out = rms_norm(x, w).
   virtual void add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out);
@@ -221,11 +233,12 @@ class Backend {
   // step.positions[t].
   virtual void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads,
                     int64_t head_dim, const RopeTable& rope) = 0;
-  // K/V rows [T, num_kv_heads * head_dim] of every token into its slot of layer `layer`.
+  // K/V rows [T, num_kv_heads * head_dim] of every token into its slot of layer `layer` (K alone
+  // for a cache whose V lies in K, KvShape::v_in_k: v is then not read).
   virtual void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) = 0;
   // Causal attention of every token of the step over its own sequence's cached K/V (its own K/V
   // already written): out[t, h] = sum_j softmax_j(q[t, h] . k_j * scale) v_j over the visible j.
-  // q, out: [T, num_heads * head_dim].
+  // q: [T, num_heads * head_dim], out: [T, num_heads * p.v_dim()].
   virtual void attention(const StepView& step, const KvCache& kv, int64_t layer, const Tensor& q, Tensor out,
                          const AttentionParams& p) = 0;
   // out[i, :] = x[step.logit_rows[i], :]; out: [R, cols].

@@ -15,6 +15,10 @@
 // float32 is the reference (what the golden tests hold the model to); f16 halves the memory and
 // the bytes attention reads per token, at the cost of rounding K and V to 11 significant bits
 // (what llama.cpp's default cache does too).
+//
+// Multi-head latent attention (DeepSeek-V3, GLM-4.7-Flash) caches one compressed row per token
+// instead of K and V per head: K = [c_kv (kv_lora) | k_rope], and V is the c_kv prefix of that same
+// row (KvShape::v_in_k). Such a cache has no V pool: v_data() is k_data(), read with K's strides.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -33,7 +37,14 @@ size_t kv_type_bytes(KvType t);
 struct KvShape {
   int64_t num_layers = 0;
   int64_t num_kv_heads = 0;
-  int64_t head_dim = 0;
+  int64_t head_dim = 0;  // K values per kv head (and V values, unless v_in_k)
+  // > 0: the cache keeps K rows only, and V is the first v_in_k values of each K row (MLA's latent:
+  // K = [c_kv | k_rope], V = c_kv, v_in_k = kv_lora_rank). 0: V rows of head_dim values of their own.
+  int64_t v_in_k = 0;
+
+  int64_t v_head_dim() const { return v_in_k > 0 ? v_in_k : head_dim; }
+  // Values one token keeps per layer (K, plus V unless it lies inside K).
+  int64_t values_per_token_layer() const { return num_kv_heads * head_dim * (v_in_k > 0 ? 1 : 2); }
 };
 
 class KvCache {
@@ -47,25 +58,31 @@ class KvCache {
   int64_t num_layers() const { return shape_.num_layers; }
   int64_t num_kv_heads() const { return shape_.num_kv_heads; }
   int64_t head_dim() const { return shape_.head_dim; }
+  int64_t v_head_dim() const { return shape_.v_head_dim(); }
+  bool v_in_k() const { return shape_.v_in_k > 0; }  // no V rows: V is a prefix of each K row
   int64_t kv_width() const { return shape_.num_kv_heads * shape_.head_dim; }
   KvType type() const { return type_; }
 
-  // Layer `layer`'s K (or V) values in the cache's element type, in the backend's memory.
+  // Layer `layer`'s K (or V) values in the cache's element type, in the backend's memory. With
+  // v_in_k, v_data is k_data: V is read from the K rows, with K's strides.
   void* k_data(int64_t layer) const { return base(layer, false); }
-  void* v_data(int64_t layer) const { return base(layer, true); }
+  void* v_data(int64_t layer) const { return base(layer, !v_in_k()); }
   // Values between one kv head's blocks and the next head's.
   int64_t head_stride() const { return num_blocks_ * block_size_ * shape_.head_dim; }
 
-  // One (layer, block, slot) written from / read back as floats ([num_kv_heads, head_dim] each), by
-  // copies through the backend (tests and tools; the model writes with Backend::write_kv). store
-  // rounds to the cache's type (nearest even); load is exact.
+  // One (layer, block, slot) written from / read back as floats (k: [num_kv_heads, head_dim], v:
+  // [num_kv_heads, v_head_dim]), by copies through the backend (tests and tools; the model writes
+  // with Backend::write_kv). store rounds to the cache's type (nearest even); load is exact. With
+  // v_in_k, store ignores v (V is part of K) and load fills v from the K row's prefix.
   void store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v);
   void load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const;
 
-  // Bytes one block costs across all layers (K and V): sizes the pool from a memory budget.
+  // Bytes one block costs across all layers (K and V, or K alone with v_in_k): sizes the pool from a
+  // memory budget.
   static size_t bytes_per_block(const KvShape& shape, int64_t block_size, KvType type);
 
  private:
+  int pools_per_layer() const { return v_in_k() ? 1 : 2; }  // K and V, or K alone
   void* base(int64_t layer, bool v) const;
   void check(int64_t layer, int64_t block, int64_t slot) const;
   Backend& be_;
@@ -73,7 +90,7 @@ class KvCache {
   int64_t num_blocks_, block_size_;
   KvType type_;
   size_t per_layer_;  // values of one layer's K (or V)
-  DeviceBuffer pool_;  // [layer][K, V][per_layer_] values, zero-filled
+  DeviceBuffer pool_;  // [layer][K, V][per_layer_] values ([layer][K] with v_in_k), zero-filled
 };
 
 }  // namespace ax

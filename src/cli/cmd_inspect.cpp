@@ -15,6 +15,7 @@
 #include "model/gguf_config.h"
 #include "format/safetensors.h"
 #include "model/architecture.h"
+#include "model/model.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -117,10 +118,20 @@ void print_config(const ModelConfig& c) {
               c.qkv_bias ? "yes" : "no", c.qk_norm ? "yes" : "no");
   std::printf("  bos %lld, eos [%s], pad %lld\n", (long long)c.bos_token_id, fmt::format("{}", fmt::join(c.eos_token_ids, ", ")).c_str(),
               (long long)c.pad_token_id);
+  const MlaConfig& a = c.mla;
+  if (a.enabled())
+    std::printf("  latent attention: q_lora_rank %lld, kv_lora_rank %lld, heads of %lld + %lld (RoPE) query/key values "
+                "and %lld value values\n", (long long)a.q_lora_rank, (long long)a.kv_lora_rank,
+                (long long)a.qk_nope_head_dim, (long long)a.qk_rope_head_dim, (long long)a.v_head_dim);
+  const KvShape kv = kv_shape_for(c);
+  std::printf("  kv cache per token: %lld values, %lld bytes at f16 (%s)\n",
+              (long long)(kv.num_layers * kv.values_per_token_layer()),
+              (long long)KvCache::bytes_per_block(kv, 1, KvType::F16),
+              a.enabled() ? "one latent row [c_kv | k_rope] per layer" : "K and V of every kv head per layer");
 }
 
 json config_json(const ModelConfig& c) {
-  return {{"arch", c.arch_name}, {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+  json j = {{"arch", c.arch_name}, {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
           {"intermediate_size", c.intermediate_size}, {"num_layers", c.num_layers}, {"num_heads", c.num_heads},
           {"num_kv_heads", c.num_kv_heads}, {"head_dim", c.head_dim},
           {"max_position_embeddings", c.max_position_embeddings}, {"rms_norm_eps", c.rms_norm_eps},
@@ -130,6 +141,13 @@ json config_json(const ModelConfig& c) {
           {"layer_window", c.layer_windows()}, {"tie_word_embeddings", c.tie_word_embeddings},
           {"qkv_bias", c.qkv_bias}, {"qk_norm", c.qk_norm}, {"bos_token_id", c.bos_token_id},
           {"eos_token_ids", c.eos_token_ids}, {"pad_token_id", c.pad_token_id}};
+  const KvShape kv = kv_shape_for(c);
+  j["kv_values_per_token"] = kv.num_layers * kv.values_per_token_layer();
+  if (c.mla.enabled())
+    j["mla"] = {{"q_lora_rank", c.mla.q_lora_rank}, {"kv_lora_rank", c.mla.kv_lora_rank},
+                {"qk_nope_head_dim", c.mla.qk_nope_head_dim}, {"qk_rope_head_dim", c.mla.qk_rope_head_dim},
+                {"v_head_dim", c.mla.v_head_dim}};
+  return j;
 }
 
 int run_inspect(const InspectOptions& o) {

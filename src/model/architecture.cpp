@@ -1,5 +1,6 @@
 #include "model/architecture.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -11,13 +12,15 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch, kGlm4MoeArch, kGptOssArch;
+    kGemma3Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
+    kGlm4MoeLiteArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
                                     &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
-                                    &kGlm4MoeArch, &kGptOssArch};
+                                    &kGlm4MoeArch, &kGptOssArch, &kDeepseekV3Arch,
+                                    &kGlm4MoeLiteArch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
 // model.layers.N. A stem that carries its suffix (".bias") names the whole tensor: HF's name for
@@ -51,8 +54,13 @@ bool names_whole_tensor(const TensorNamePair& p) {
 
 std::string supported(bool hf) {
   std::string s;
+  std::vector<std::string> listed;  // several model types share a GGUF architecture (deepseek2)
   for (const Architecture* a : kAll)
-    for (const std::string& n : hf ? a->hf_model_types : a->gguf_archs) s += (s.empty() ? "" : ", ") + n;
+    for (const std::string& n : hf ? a->hf_model_types : a->gguf_archs) {
+      if (std::find(listed.begin(), listed.end(), n) != listed.end()) continue;
+      listed.push_back(n);
+      s += (s.empty() ? "" : ", ") + n;
+    }
   return s;
 }
 

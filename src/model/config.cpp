@@ -30,6 +30,13 @@ void MoeConfig::validate(const std::string& where) const {
     fail("{}: {} experts cannot be cut into {} groups choosing {}", where, num_experts, n_group, topk_group);
 }
 
+void MlaConfig::validate(const std::string& where) const {
+  if (kv_lora_rank <= 0 || q_lora_rank < 0 || qk_nope_head_dim <= 0 || qk_rope_head_dim <= 0 ||
+      qk_rope_head_dim % 2 != 0 || v_head_dim <= 0)
+    fail("{}: latent attention of q rank {}, kv rank {}, head dims {} + {} (RoPE, even) and value {} is not valid",
+         where, q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim);
+}
+
 float ModelConfig::attention_scale() const {
   return attn_scale > 0 ? attn_scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
 }

@@ -31,6 +31,9 @@ struct RopeConfig {
   float beta_slow = 1.0f;
   float attention_factor = 0.0f;  // 0: derive from factor
   bool yarn_truncate = true;       // floor/ceil the correction range (HF "truncate", default true)
+  // DeepSeek's YaRN "mscale_all_dim" (0: none): its attention scores are scaled by mscale^2,
+  // mscale = 0.1 * mscale_all_dim * ln(factor) + 1 (ModelConfig::attn_scale carries it)
+  float mscale_all_dim = 0.0f;
   int rotary_dim = 0;              // dims rotated per head (0: all of head_dim)
 };
 
@@ -72,6 +75,20 @@ struct MoeConfig {
   void validate(const std::string& where) const;
 };
 
+// Multi-head latent attention (DeepSeek-V2/V3, GLM-4.7-Flash; model/mla.h): queries through a rank
+// q_lora_rank bottleneck (or a plain q_proj), keys and values from a kv_lora_rank-wide latent shared
+// by all heads plus one qk_rope_head_dim RoPE part; per head the query/key is qk_nope_head_dim +
+// qk_rope_head_dim wide and the value v_head_dim. The KV cache keeps the latent row.
+struct MlaConfig {
+  int64_t q_lora_rank = 0;   // 0: q_proj
+  int64_t kv_lora_rank = 0;  // 0: not MLA
+  int64_t qk_nope_head_dim = 0, qk_rope_head_dim = 0, v_head_dim = 0;
+  float latent_norm_eps = 1e-6f;  // epsilon of the q_a / kv_a RMSNorms (transformers: 1e-6 always)
+  bool enabled() const { return kv_lora_rank > 0; }
+  // Throws naming `where` when the sizes do not make an MLA layer.
+  void validate(const std::string& where) const;
+};
+
 struct ModelConfig {
   std::string arch_name;  // the architecture, as Hugging Face's model_type names it: "llama", "gemma2"...
   int64_t vocab_size = 0;
@@ -95,6 +112,7 @@ struct ModelConfig {
   float final_softcap = 0.0f;   // the same on the final logits
   std::vector<LayerConfig> layers;  // [num_layers]
   MoeConfig moe;                    // when some layer has moe
+  MlaConfig mla;                    // when attention is MLA (then head_dim = qk_nope + qk_rope)
 
   // Token ids from the model's own files (-1 when absent).
   int64_t bos_token_id = -1;

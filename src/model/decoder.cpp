@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -41,19 +42,23 @@ void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_
   const std::string p = fmt::format("model.layers.{}.", l);
   t.input_norm = &src.get(p + "input_layernorm.weight", {H});
   t.pre_ffn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
-  t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
-  t.k = src.get(p + "self_attn.k_proj.weight", {nkv * hd, H});
-  t.v = src.get(p + "self_attn.v_proj.weight", {nkv * hd, H});
-  t.o = src.get(p + "self_attn.o_proj.weight", {H, nh * hd});
-  if (cfg.qkv_bias) {
-    t.q_bias = &src.get(p + "self_attn.q_proj.bias", {nh * hd});
-    t.k_bias = &src.get(p + "self_attn.k_proj.bias", {nkv * hd});
-    t.v_bias = &src.get(p + "self_attn.v_proj.bias", {nkv * hd});
-  }
-  if (src.find(p + "self_attn.o_proj.bias")) t.o_bias = &src.get(p + "self_attn.o_proj.bias", {H});
-  if (cfg.qk_norm) {
-    t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
-    t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
+  if (cfg.mla.enabled()) {
+    t.mla = std::make_shared<MlaLayerTensors>(find_mla_tensors(src, cfg, l));
+  } else {
+    t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
+    t.k = src.get(p + "self_attn.k_proj.weight", {nkv * hd, H});
+    t.v = src.get(p + "self_attn.v_proj.weight", {nkv * hd, H});
+    t.o = src.get(p + "self_attn.o_proj.weight", {H, nh * hd});
+    if (cfg.qkv_bias) {
+      t.q_bias = &src.get(p + "self_attn.q_proj.bias", {nh * hd});
+      t.k_bias = &src.get(p + "self_attn.k_proj.bias", {nkv * hd});
+      t.v_bias = &src.get(p + "self_attn.v_proj.bias", {nkv * hd});
+    }
+    if (src.find(p + "self_attn.o_proj.bias")) t.o_bias = &src.get(p + "self_attn.o_proj.bias", {H});
+    if (cfg.qk_norm) {
+      t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
+      t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
+    }
   }
 }
 
@@ -116,6 +121,7 @@ class DecoderModel final : public Model {
     const Weight* gate = nullptr;  // dense MLP
     const Weight* up = nullptr;
     const Weight* down = nullptr;
+    std::optional<MlaWeights> mla;   // latent attention instead of attn
     DeviceVector sinks;  // [num_heads] (empty: none; shape.sinks points here)
     const Weight* router = nullptr;  // MoE
     DeviceVector router_bias;        // [num_experts] (empty: none)
@@ -139,6 +145,8 @@ class DecoderModel final : public Model {
   DeviceVector final_norm_;         // model.norm.weight [hidden]
   std::vector<std::unique_ptr<RopeTable>> ropes_;  // one per distinct RoPE schedule
   Workspace ws_;
+  MlaShape mla_;                    // latent attention's sizes (when the config has MLA)
+  std::vector<std::shared_ptr<MlaLayerTensors>> mla_tensors_;  // their rearranged weights' bytes
   int64_t widest_ffn_ = 0;          // the widest dense MLP (scratch)
   std::mutex mu_;                   // one pass at a time (the engine's thread, and the server's embeddings)
 };
@@ -164,6 +172,10 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   act_ = cfg_.activation == Activation::GeluTanh      ? GluKind::GeluTanh
          : cfg_.activation == Activation::SiluClamped ? GluKind::SiluClamped
                                                       : GluKind::Silu;
+  if (cfg_.mla.enabled()) {
+    cfg_.mla.validate(src.path());
+    mla_ = mla_shape(cfg_);
+  }
 
   const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
   final_norm_ = vec(&src.get("model.norm.weight", {H}), true);
@@ -178,7 +190,12 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   std::vector<const TensorView*> linears;  // pointers into `tensors`, complete by now
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     DecoderLayerTensors& t = tensors[l];
-    for (TensorView* w : {&t.q, &t.k, &t.v, &t.o}) linears.push_back(w);
+    if (t.mla) {
+      for (TensorView* w : t.mla->linears()) linears.push_back(w);
+      mla_tensors_.push_back(t.mla);
+    } else {
+      for (TensorView* w : {&t.q, &t.k, &t.v, &t.o}) linears.push_back(w);
+    }
     if (cfg_.layers[l].moe) {
       if (t.router == nullptr || static_cast<int64_t>(t.experts.size()) != cfg_.moe.num_experts)
         fail("{}: layer {} is a mixture of experts without its router and {} experts", src.path(), l,
@@ -215,17 +232,21 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
     L.post_attn_norm = vec(t.post_attn_norm, true);
     L.pre_ffn_norm = vec(t.pre_ffn_norm, true);
     L.post_ffn_norm = vec(t.post_ffn_norm, true);
-    L.attn.q = weights_[next++].get();
-    L.attn.k = weights_[next++].get();
-    L.attn.v = weights_[next++].get();
-    L.attn.o = weights_[next++].get();
-    L.attn.q_bias = vec(t.q_bias);
-    L.attn.k_bias = vec(t.k_bias);
-    L.attn.v_bias = vec(t.v_bias);
-    L.attn.o_bias = vec(t.o_bias);
-    L.attn.q_norm = vec(t.q_norm, true);
-    L.attn.k_norm = vec(t.k_norm, true);
-    L.sinks = vec(t.sinks);
+    if (t.mla) {
+      L.mla = mla_weights(*t.mla, be, weights_, next);
+    } else {
+      L.attn.q = weights_[next++].get();
+      L.attn.k = weights_[next++].get();
+      L.attn.v = weights_[next++].get();
+      L.attn.o = weights_[next++].get();
+      L.attn.q_bias = vec(t.q_bias);
+      L.attn.k_bias = vec(t.k_bias);
+      L.attn.v_bias = vec(t.v_bias);
+      L.attn.o_bias = vec(t.o_bias);
+      L.attn.q_norm = vec(t.q_norm, true);
+      L.attn.k_norm = vec(t.k_norm, true);
+      L.sinks = vec(t.sinks);
+    }
     if (lc.moe) {
       L.router = weights_[next++].get();
       L.router_bias = vec(t.router_bias);
@@ -277,9 +298,11 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
 Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   std::lock_guard<std::mutex> lock(mu_);
   const KvShape want = kv_shape();
-  if (kv.num_layers() != want.num_layers || kv.num_kv_heads() != want.num_kv_heads || kv.head_dim() != want.head_dim)
-    fail("forward: the KV cache has {} layers of {} kv heads x {}, the model needs {} of {} x {}", kv.num_layers(),
-         kv.num_kv_heads(), kv.head_dim(), want.num_layers, want.num_kv_heads, want.head_dim);
+  if (kv.num_layers() != want.num_layers || kv.num_kv_heads() != want.num_kv_heads || kv.head_dim() != want.head_dim ||
+      kv.shape().v_in_k != want.v_in_k)
+    fail("forward: the KV cache has {} layers of {} kv heads x {} (V {}), the model needs {} of {} x {} (V {})",
+         kv.num_layers(), kv.num_kv_heads(), kv.head_dim(), kv.v_head_dim(), want.num_layers, want.num_kv_heads,
+         want.head_dim, want.v_head_dim());
   if (&kv.backend() != &be_) fail("forward: the KV cache lives on another backend than the model");
   if (step.block_size() != kv.block_size())
     fail("forward: the step addresses blocks of {} slots, the KV cache has {}", step.block_size(), kv.block_size());
@@ -290,8 +313,11 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
   // x, n, y, shared [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, widest MLP]; router [T, E];
   // final rows [R, H], logits [R, V] (each rounded up to 16 floats by the workspace).
+  // (latent attention: its own buffers, model/mla.h)
   const int64_t pad = 16;
-  ws_.reserve(T * (4 * H + 2 * qw + 2 * kvw + 2 * widest_ffn_ + E) + R * (H + V) + 13 * pad);
+  const int64_t attn = cfg_.mla.enabled() ? mla_scratch_floats_per_token(mla_) : 2 * qw + 2 * kvw;
+  const int64_t attn_buffers = cfg_.mla.enabled() ? kMlaScratchBuffers : 4;
+  ws_.reserve(T * (4 * H + attn + 2 * widest_ffn_ + E) + R * (H + V) + (9 + attn_buffers) * pad);
   // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
   // counts: replayable (hidden states are a rarer shape; not worth recording).
   return be_.run_step(step, kv, /*replayable=*/with_logits,
@@ -307,7 +333,13 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
   Tensor x = ws_.take(T, H);  // residual stream [T, hidden]
   Tensor n = ws_.take(T, H);  // normalised input of a sub-block [T, hidden]
   Tensor y = ws_.take(T, H);  // a sub-block's output [T, hidden]
-  AttentionScratch a{ws_.take(T, qw), ws_.take(T, kvw), ws_.take(T, kvw), ws_.take(T, qw)};
+  AttentionScratch a;
+  MlaScratch mla;
+  if (cfg_.mla.enabled()) {
+    mla = take_mla_scratch(ws_, mla_, T);
+  } else {
+    a = {ws_.take(T, qw), ws_.take(T, kvw), ws_.take(T, kvw), ws_.take(T, qw)};
+  }
   Tensor gate = ws_.take(T, widest_ffn_), up = ws_.take(T, widest_ffn_);  // [T, intermediate]
   Tensor router = ws_.take(T, E);                                          // [T, experts]
   Tensor shared = ws_.take(T, H);  // the shared expert's output [T, hidden]
@@ -317,7 +349,11 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
   be_.rms_norm(x, layers_[0].input_norm, eps, n);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
-    attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, l, n, a, y);
+    if (L.mla) {
+      mla_attention_block(be_, *L.mla, mla_, *L.rope, step, kv, l, n, mla, y);
+    } else {
+      attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, l, n, a, y);
+    }
     if (!L.post_attn_norm.empty()) be_.rms_norm(y, L.post_attn_norm, eps, y);
     be_.add_rms_norm(x, y, L.pre_ffn_norm, eps, n);  // x += attention; n = the feed-forward's input
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "format/tensor.h"
+#include "model/mla.h"
 #include "model/model.h"
 
 namespace ax {
@@ -46,6 +47,7 @@ struct DecoderLayerTensors {
   // MoE: the biases of each expert's gate, up, down ([I], [I], [hidden]; gpt-oss); empty: none
   std::vector<std::array<TensorView, 3>> expert_biases;
   std::array<TensorView, 3> shared;            // MoE: the shared expert's gate, up, down (when the config has one)
+  std::shared_ptr<MlaLayerTensors> mla;        // latent attention (model/mla.h); then q, k, v, o are unused
 };
 
 // Finds layer l's tensors in the source, checking their shapes (ModelSource::get).
@@ -63,7 +65,7 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 
 // The usual names (Llama, Qwen, Mistral): input_layernorm, post_attention_layernorm as the
 // feed-forward's input norm, self_attn.{q,k,v,o}_proj (+ biases and q/k norms where the config has
-// them), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
+// them; latent attention's tensors where the config has MLA, find_mla_tensors), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
 // e_score_correction_bias for sigmoid routing), mlp.experts.{e}.{gate,up,down}_proj (or
 // mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
 // them) and mlp.shared_experts.{gate,up,down}_proj.

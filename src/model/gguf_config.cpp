@@ -159,7 +159,9 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   if (!f.find(p + "attention.key_length") && m.hidden_size % m.num_heads != 0)
     fail("{}: embedding_length {} is not a multiple of attention.head_count {}", f.path(), m.hidden_size, m.num_heads);
   m.head_dim = positive(p + "attention.key_length", f.get_int_or(p + "attention.key_length", m.hidden_size / m.num_heads));
-  if (f.get_int_or(p + "attention.value_length", m.head_dim) != m.head_dim)
+  // Latent-attention files (attention.kv_lora_rank) give the latent's widths here; their
+  // architecture reads the head sizes.
+  if (f.get_int_or(p + "attention.value_length", m.head_dim) != m.head_dim && !f.find(p + "attention.kv_lora_rank"))
     fail("{}: attention.value_length differs from attention.key_length (not supported)", f.path());
   m.max_position_embeddings = f.get_int_or(p + "context_length", 0);
   m.rms_norm_eps = static_cast<float>(f.get_float_or(p + "attention.layer_norm_rms_epsilon", 1e-5));

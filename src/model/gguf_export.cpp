@@ -151,6 +151,32 @@ void add_stacked_experts(GgufWriter& w, const Architecture& arch,
   }
 }
 
+// Latent attention's kv_b_proj [nh * (nope + v), c] split per head into attn_k_b [nh, c, nope] (each
+// head's k_nope rows transposed) and attn_v_b [nh, v, c], as llama.cpp's converter writes them for
+// the absorbed form.
+void add_split_kv_b(GgufWriter& w, const ModelConfig& c, const std::string& name, const TensorView& t) {
+  const MlaConfig& a = c.mla;
+  const int64_t nh = c.num_heads, lat = a.kv_lora_rank, nope = a.qk_nope_head_dim, v = a.v_head_dim;
+  const size_t es = dtype_info(t.dtype).block_size == 1 ? dtype_info(t.dtype).type_size : 0;
+  if (es == 0) fail("GGUF export: tensor '{}' of type {} cannot be transposed per head", name, dtype_name(t.dtype));
+  if (t.shape != std::vector<int64_t>{nh * (nope + v), lat}) fail("GGUF export: tensor '{}' has an unexpected shape", name);
+  std::vector<uint8_t> kb(static_cast<size_t>(nh * lat * nope) * es), vb(static_cast<size_t>(nh * v * lat) * es);
+  for (int64_t h = 0; h < nh; ++h) {
+    const uint8_t* head = t.data + static_cast<size_t>(h * (nope + v) * lat) * es;
+    for (int64_t i = 0; i < nope; ++i)
+      for (int64_t j = 0; j < lat; ++j)
+        std::memcpy(kb.data() + static_cast<size_t>((h * lat + j) * nope + i) * es, head + static_cast<size_t>(i * lat + j) * es, es);
+    std::memcpy(vb.data() + static_cast<size_t>(h * v * lat) * es, head + static_cast<size_t>(nope * lat) * es,
+                static_cast<size_t>(v * lat) * es);
+  }
+  const Architecture& arch = architecture_of(c);
+  const size_t at = name.rfind("kv_b_proj");
+  w.add_tensor(hf_to_gguf_name(arch, name.substr(0, at) + "k_b_proj" + name.substr(at + 9)), t.dtype, {nh, lat, nope},
+               std::move(kb));
+  w.add_tensor(hf_to_gguf_name(arch, name.substr(0, at) + "v_b_proj" + name.substr(at + 9)), t.dtype, {nh, v, lat},
+               std::move(vb));
+}
+
 // A float norm weight plus one: llama.cpp's converter stores Gemma's (1 + w) norms that way.
 std::vector<float> plus_one(const TensorView& t) {
   std::vector<float> v = dequantize(t);
@@ -169,6 +195,10 @@ void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::str
     std::string stacked;
     if (const int64_t e = expert_index(name, &stacked); e >= 0) {
       experts[stacked][e] = &t;
+      continue;
+    }
+    if (c.mla.enabled() && name.ends_with("self_attn.kv_b_proj.weight")) {
+      add_split_kv_b(w, c, name, t);
       continue;
     }
     if (c.norm_plus_one && name.ends_with("norm.weight")) {

@@ -24,7 +24,8 @@ std::string gguf_arch_name(const ModelConfig& c);
 // them: for llama-architecture GGUFs the q_proj/k_proj rows are permuted per head from
 // rotate-half to adjacent-pair order (see RopeStyle); experts stored one tensor each are stacked
 // into one [experts, rows, cols] tensor per projection; (1 + w) norms (Gemma) are stored as
-// 1 + w. Unchanged tensors are borrowed: their bytes must stay mapped until the writer has written.
+// 1 + w; latent attention's kv_b_proj is split per head into attn_k_b (transposed) and attn_v_b.
+// Unchanged tensors are borrowed: their bytes must stay mapped until the writer has written.
 void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::string, TensorView>& tensors);
 
 }  // namespace ax

@@ -33,7 +33,9 @@ ModelConfig parse_hf_config(const json& config, const json* generation, const st
   if (m.num_heads % m.num_kv_heads != 0)
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", where, m.num_heads,
          m.num_kv_heads);
-  if (!c.has("head_dim") && m.hidden_size % m.num_heads != 0)
+  // Latent-attention configs (kv_lora_rank) size their heads by qk_nope/qk_rope_head_dim: their
+  // architecture sets head_dim (GLM-4.7-Flash: hidden 2048 over 20 heads).
+  if (!c.has("head_dim") && !c.has("kv_lora_rank") && m.hidden_size % m.num_heads != 0)
     fail("{}: hidden_size {} is not a multiple of num_attention_heads {} and head_dim is not given",
          where, m.hidden_size, m.num_heads);
   m.head_dim = c.get_int_or("head_dim", m.hidden_size / m.num_heads);

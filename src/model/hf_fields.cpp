@@ -1,5 +1,7 @@
 #include "model/hf_fields.h"
 
+#include <cmath>
+
 #include "util/error.h"
 
 namespace ax {
@@ -102,6 +104,15 @@ RopeConfig parse_hf_rope(const HfFields& c, int64_t head_dim) {
     r.beta_slow = static_cast<float>(p.get_float_or("beta_slow", 1.0));
     r.attention_factor = static_cast<float>(p.get_float_or("attention_factor", 0.0));
     r.yarn_truncate = p.get_bool_or("truncate", true);
+    // DeepSeek: with mscale and mscale_all_dim, the rotated values are scaled by their ratio of
+    // get_mscale(factor, .) = 0.1 * . * ln(factor) + 1 (1 when they are equal, as released), and
+    // the attention scores by get_mscale(factor, mscale_all_dim)^2 (the architecture applies that).
+    const double mscale = p.get_float_or("mscale", 0.0), mscale_all_dim = p.get_float_or("mscale_all_dim", 0.0);
+    r.mscale_all_dim = static_cast<float>(mscale_all_dim);
+    if (r.attention_factor == 0.0f && mscale != 0.0 && mscale_all_dim != 0.0) {
+      auto get_mscale = [&](double m) { return r.factor <= 1.0f ? 1.0 : 0.1 * m * std::log(r.factor) + 1.0; };
+      r.attention_factor = static_cast<float>(get_mscale(mscale) / get_mscale(mscale_all_dim));
+    }
   } else {
     fail("{}: rope type '{}' is not supported (supported: default, linear, llama3, yarn)", where,
          r.scaling_type);

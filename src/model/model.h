@@ -13,16 +13,20 @@
 
 namespace ax {
 
+// What a model of config c keeps per token and layer: K and V rows of its kv heads, or for latent
+// attention one row [c_kv | k_rope] whose V is the c_kv prefix (model/mla.h).
+inline KvShape kv_shape_for(const ModelConfig& c) {
+  if (c.mla.enabled()) return {c.num_layers, 1, c.mla.kv_lora_rank + c.mla.qk_rope_head_dim, c.mla.kv_lora_rank};
+  return {c.num_layers, c.num_kv_heads, c.head_dim};
+}
+
 class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelConfig& config() const = 0;
   virtual Backend& backend() const = 0;
   // What the model keeps per token and layer: the KV cache to build for it.
-  virtual KvShape kv_shape() const {
-    const ModelConfig& c = config();
-    return {c.num_layers, c.num_kv_heads, c.head_dim};
-  }
+  virtual KvShape kv_shape() const { return kv_shape_for(config()); }
   // One step: validates `step` against kv, writes the K/V of every token into kv and returns the
   // logits of step.logit_rows, [R, vocab] float32 in the backend's memory (Backend::to_host reads
   // them), valid until the model's next call.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "backend/backend.h"
@@ -170,6 +171,69 @@ TEST_P(Conformance, LinearRowsAreBitIdenticalWhateverTheBatch) {
   }
 }
 
+// A weight per head (MLA's absorbed projections): against the reference, each head's columns equal
+// to linear() over those columns alone, and each row the same bits alone as among many rows.
+TEST_P(Conformance, LinearHeadsMatchReferenceAndLinear) {
+  struct Shape {
+    int64_t heads, out, in;
+  };
+  for (DType t : {DType::F32, DType::F16, DType::Q8_0}) {
+    // q_nope -> latent (out > in), latent -> v (out < in), 16-row groups and a ragged one
+    for (Shape sh : {Shape{5, 64, 32}, Shape{3, 48, 96}, Shape{20, 37, 64}}) {
+      const int64_t H = sh.heads, out = sh.out, in = sh.in;
+      std::vector<std::vector<uint8_t>> bytes;
+      std::vector<TensorView> views;
+      for (int64_t h = 0; h < H; ++h) bytes.push_back(random_weights(t, out, in, rng_));
+      for (int64_t h = 0; h < H; ++h) views.push_back(view_of(t, bytes[h], out, in));
+      std::vector<const TensorView*> ptrs;
+      for (const TensorView& v : views) ptrs.push_back(&v);
+      auto wb = be_->load_linears(ptrs), wr = ref_->load_linears(ptrs);
+      std::vector<const Weight*> hb, hr;
+      for (int64_t h = 0; h < H; ++h) hb.push_back(wb[h].get()), hr.push_back(wr[h].get());
+      for (int64_t n : {1, 9, 40}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(t) << " heads=" << H << " " << in << "->" << out << " n=" << n
+                                          << " seed=" << seed_);
+        const auto x = normal(rng_, static_cast<size_t>(n * H * in));
+        DevTensor xb = upload(*be_, x, n, H * in), yb = zeros(*be_, n, H * out);
+        DevTensor xr = upload(*ref_, x, n, H * in), yr = zeros(*ref_, n, H * out);
+        be_->linear_heads(hb, xb.t, yb.t);
+        ref_->linear_heads(hr, xr.t, yr.t);
+        const auto got = download(*be_, yb.t);
+        ASSERT_LE(rel_error(got, download(*ref_, yr.t)), fixed_tolerance(t));
+        for (int64_t h : {int64_t{0}, H - 1}) {  // head h: linear() over its columns alone
+          std::vector<float> xh;
+          for (int64_t r = 0; r < n; ++r) xh.insert(xh.end(), x.begin() + (r * H + h) * in, x.begin() + (r * H + h + 1) * in);
+          DevTensor xt = upload(*be_, xh, n, in), yt = zeros(*be_, n, out);
+          be_->linear(*hb[h], xt.t, yt.t);
+          const auto want = download(*be_, yt.t);
+          for (int64_t r = 0; r < n; ++r)
+            ASSERT_EQ(0, std::memcmp(want.data() + r * out, got.data() + (r * H + h) * out, out * sizeof(float)))
+                << "head " << h << " row " << r;
+        }
+        DevTensor y1 = zeros(*be_, 1, H * out);  // the last row alone
+        be_->linear_heads(hb, xb.t.slice_rows(n - 1, 1), y1.t);
+        ASSERT_EQ(0, std::memcmp(download(*be_, y1.t).data(), got.data() + (n - 1) * H * out, H * out * sizeof(float)));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, ConcatHeadsIsExact) {
+  SCOPED_TRACE(::testing::Message() << "seed=" << seed_);
+  for (auto [heads, da, db] : {std::tuple<int64_t, int64_t, int64_t>{1, 32, 8}, {4, 32, 8}, {3, 5, 2}}) {
+    const int64_t n = 6;
+    const auto a = normal(rng_, n * heads * da), b = normal(rng_, n * heads * db);
+    DevTensor at = upload(*be_, a, n, heads * da), bt = upload(*be_, b, n, heads * db), o = zeros(*be_, n, heads * (da + db));
+    be_->concat_heads(at.t, bt.t, heads, o.t);
+    const auto got = download(*be_, o.t);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < da + db; ++i)
+          ASSERT_EQ(got[(t * heads + h) * (da + db) + i],
+                    i < da ? a[(t * heads + h) * da + i] : b[(t * heads + h) * db + i - da]);
+  }
+}
+
 TEST_P(Conformance, RowOpsMatchReference) {
   SCOPED_TRACE(::testing::Message() << "seed=" << seed_);
   const int64_t n = 7, dim = 200;
@@ -277,101 +341,115 @@ TEST_P(Conformance, StepOpsMatchReference) {
 
 // Attention over a paged cache (blocks shuffled, several sequences, contexts past one segment,
 // sliding windows, f16 and f32 caches) against the reference; and each token's output is bit for
-// bit the same alone as in the whole step.
+// bit the same alone as in the whole step. Two shapes: GQA, and MLA's latent cache (one kv head
+// whose K rows are [c_kv 512 | k_rope 64] and whose V is their c_kv prefix, 20 query heads).
 TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
-  const int64_t heads = 8, kv_heads = 2, hd = 64, bs = 16;
-  const std::vector<int64_t> lens = {1, 37, 700, 1100};  // keys before the new tokens
-  const std::vector<int64_t> news = {1, 5, 1, 3};        // new tokens per sequence
-  int64_t blocks = 0;
-  for (size_t s = 0; s < lens.size(); ++s) blocks += (lens[s] + news[s] + bs - 1) / bs;
-  std::vector<int32_t> ids(blocks + 7);
-  std::iota(ids.begin(), ids.end(), 0);
-  std::shuffle(ids.begin(), ids.end(), rng_);
-  std::vector<std::vector<int32_t>> tables;
-  int64_t next = 0;
-  for (size_t s = 0; s < lens.size(); ++s) {
-    const int64_t nb = (lens[s] + news[s] + bs - 1) / bs;
-    tables.emplace_back(ids.begin() + next, ids.begin() + next + nb);
-    next += nb;
-  }
-  // (cache type, window, soft-cap and sinks): plain, windowed, and Gemma 2 / gpt-oss options.
-  struct Variant {
-    KvType type;
-    int64_t window;
-    bool capped_with_sinks;
+  struct Shape {
+    int64_t heads, kv_heads, hd, v_in_k;
   };
-  const auto sink_values = normal(rng_, heads, 2.0f);
-  for (Variant var : {Variant{KvType::F16, 0, false}, Variant{KvType::F16, 300, false}, Variant{KvType::F32, 0, false},
-                      Variant{KvType::F32, 300, false}, Variant{KvType::F16, 0, true}, Variant{KvType::F32, 300, true}}) {
-    const KvType type = var.type;
-    const int64_t window = var.window;
-    {
-      SCOPED_TRACE(::testing::Message() << kv_type_name(type) << " window=" << window << " softcap+sinks="
-                                        << var.capped_with_sinks << " seed=" << seed_);
-      // The whole history of every sequence (prefix + new tokens) as random K/V rows.
-      std::vector<std::vector<float>> kvals, vvals;
-      for (size_t s = 0; s < lens.size(); ++s) {
-        kvals.push_back(normal(rng_, (lens[s] + news[s]) * kv_heads * hd));
-        vvals.push_back(normal(rng_, (lens[s] + news[s]) * kv_heads * hd));
-      }
-      int64_t T = 0;
-      for (int64_t nt : news) T += nt;
-      const auto q = normal(rng_, T * heads * hd, 0.3f);
-      std::vector<float> out[2];
-      Backend* bes[] = {be_.get(), ref_.get()};
-      for (int i = 0; i < 2; ++i) {
-        Backend& be = *bes[i];
-        const DeviceVector sinks = be.load_vector(sink_values);
-        AttentionParams p{heads, kv_heads, hd, 1.0f / std::sqrt(float(hd)), window};
-        if (var.capped_with_sinks) {
-          p.softcap = 4.0f;
-          p.sinks = &sinks;
-        }
-        KvCache kv(be, {1, kv_heads, hd}, static_cast<int64_t>(ids.size()), bs, type);
-        // Prefixes through write_kv in one step of all their tokens, then the new tokens' step.
-        StepInput pre(bs), step(bs);
-        std::vector<float> pk, pv, nk, nv;
+  for (Shape shape : {Shape{8, 2, 64, 0}, Shape{20, 1, 576, 512}}) {
+    const int64_t heads = shape.heads, kv_heads = shape.kv_heads, hd = shape.hd, bs = 16;
+    const int64_t vd = shape.v_in_k > 0 ? shape.v_in_k : hd;
+    const std::vector<int64_t> lens = {1, 37, 700, 1100};  // keys before the new tokens
+    const std::vector<int64_t> news = {1, 5, 1, 3};        // new tokens per sequence
+    int64_t blocks = 0;
+    for (size_t s = 0; s < lens.size(); ++s) blocks += (lens[s] + news[s] + bs - 1) / bs;
+    std::vector<int32_t> ids(blocks + 7);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng_);
+    std::vector<std::vector<int32_t>> tables;
+    int64_t next = 0;
+    for (size_t s = 0; s < lens.size(); ++s) {
+      const int64_t nb = (lens[s] + news[s] + bs - 1) / bs;
+      tables.emplace_back(ids.begin() + next, ids.begin() + next + nb);
+      next += nb;
+    }
+    // (cache type, window, soft-cap and sinks): plain, windowed, and Gemma 2 / gpt-oss options.
+    struct Variant {
+      KvType type;
+      int64_t window;
+      bool capped_with_sinks;
+    };
+    const auto sink_values = normal(rng_, heads, 2.0f);
+    for (Variant var : {Variant{KvType::F16, 0, false}, Variant{KvType::F16, 300, false}, Variant{KvType::F32, 0, false},
+                        Variant{KvType::F32, 300, false}, Variant{KvType::F16, 0, true}, Variant{KvType::F32, 300, true}}) {
+      const KvType type = var.type;
+      const int64_t window = var.window;
+      {
+        SCOPED_TRACE(::testing::Message() << "heads " << heads << "/" << kv_heads << " of " << hd << " (v " << vd << ") "
+                                          << kv_type_name(type) << " window=" << window << " softcap+sinks="
+                                          << var.capped_with_sinks << " seed=" << seed_);
+        // The whole history of every sequence (prefix + new tokens) as random K/V rows.
+        std::vector<std::vector<float>> kvals, vvals;
         for (size_t s = 0; s < lens.size(); ++s) {
-          pre.add_sequence(std::vector<int32_t>(lens[s], 0), 0, tables[s]);
-          pk.insert(pk.end(), kvals[s].begin(), kvals[s].begin() + lens[s] * kv_heads * hd);
-          pv.insert(pv.end(), vvals[s].begin(), vvals[s].begin() + lens[s] * kv_heads * hd);
-          step.add_sequence(std::vector<int32_t>(news[s], 0), lens[s], tables[s]);
-          nk.insert(nk.end(), kvals[s].begin() + lens[s] * kv_heads * hd, kvals[s].end());
-          nv.insert(nv.end(), vvals[s].begin() + lens[s] * kv_heads * hd, vvals[s].end());
+          kvals.push_back(normal(rng_, (lens[s] + news[s]) * kv_heads * hd));
+          vvals.push_back(normal(rng_, (lens[s] + news[s]) * kv_heads * hd));
         }
-        DevTensor pkt = upload(be, pk, pre.num_tokens(), kv_heads * hd), pvt = upload(be, pv, pre.num_tokens(), kv_heads * hd);
-        run(be, pre, kv, [&](const StepView& s) {
-          be.write_kv(s, kv, 0, pkt.t, pvt.t);
-          return pkt.t;
-        });
-        DevTensor nkt = upload(be, nk, T, kv_heads * hd), nvt = upload(be, nv, T, kv_heads * hd);
-        DevTensor qt = upload(be, q, T, heads * hd), o = zeros(be, T, heads * hd);
-        run(be, step, kv, [&](const StepView& s) {
-          be.write_kv(s, kv, 0, nkt.t, nvt.t);
-          be.attention(s, kv, 0, qt.t, o.t, p);
-          return o.t;
-        });
-        out[i] = download(be, o.t);
-        if (i == 1) continue;
-        // Each sequence's last token alone: the same bits as in the whole step.
-        int64_t row = 0;
-        for (size_t s = 0; s < lens.size(); ++s) {
-          row += news[s];
-          StepInput one(bs);
-          one.add_sequence(std::vector<int32_t>(1, 0), lens[s] + news[s] - 1, tables[s]);
-          DevTensor q1 = upload(be, std::vector<float>(q.begin() + (row - 1) * heads * hd, q.begin() + row * heads * hd),
-                                1, heads * hd);
-          DevTensor o1 = zeros(be, 1, heads * hd);
-          run(be, one, kv, [&](const StepView& sv) {
-            be.attention(sv, kv, 0, q1.t, o1.t, p);
-            return o1.t;
+        int64_t T = 0;
+        for (int64_t nt : news) T += nt;
+        const auto q = normal(rng_, T * heads * hd, 0.3f);
+        std::vector<float> out[2];
+        Backend* bes[] = {be_.get(), ref_.get()};
+        for (int i = 0; i < 2; ++i) {
+          Backend& be = *bes[i];
+          const DeviceVector sinks = be.load_vector(sink_values);
+          AttentionParams p;
+          p.num_heads = heads;
+          p.num_kv_heads = kv_heads;
+          p.head_dim = hd;
+          p.v_head_dim = shape.v_in_k;
+          p.scale = 1.0f / std::sqrt(float(hd));
+          p.window = window;
+          if (var.capped_with_sinks) {
+            p.softcap = 4.0f;
+            p.sinks = &sinks;
+          }
+          KvCache kv(be, {1, kv_heads, hd, shape.v_in_k}, static_cast<int64_t>(ids.size()), bs, type);
+          // Prefixes through write_kv in one step of all their tokens, then the new tokens' step.
+          StepInput pre(bs), step(bs);
+          std::vector<float> pk, pv, nk, nv;
+          for (size_t s = 0; s < lens.size(); ++s) {
+            pre.add_sequence(std::vector<int32_t>(lens[s], 0), 0, tables[s]);
+            pk.insert(pk.end(), kvals[s].begin(), kvals[s].begin() + lens[s] * kv_heads * hd);
+            pv.insert(pv.end(), vvals[s].begin(), vvals[s].begin() + lens[s] * kv_heads * hd);
+            step.add_sequence(std::vector<int32_t>(news[s], 0), lens[s], tables[s]);
+            nk.insert(nk.end(), kvals[s].begin() + lens[s] * kv_heads * hd, kvals[s].end());
+            nv.insert(nv.end(), vvals[s].begin() + lens[s] * kv_heads * hd, vvals[s].end());
+          }
+          DevTensor pkt = upload(be, pk, pre.num_tokens(), kv_heads * hd), pvt = upload(be, pv, pre.num_tokens(), kv_heads * hd);
+          run(be, pre, kv, [&](const StepView& s) {
+            be.write_kv(s, kv, 0, pkt.t, pvt.t);
+            return pkt.t;
           });
-          const auto alone = download(be, o1.t);
-          ASSERT_EQ(0, std::memcmp(alone.data(), out[0].data() + (row - 1) * heads * hd, alone.size() * sizeof(float)))
-              << "sequence " << s << " alone";
+          DevTensor nkt = upload(be, nk, T, kv_heads * hd), nvt = upload(be, nv, T, kv_heads * hd);
+          DevTensor qt = upload(be, q, T, heads * hd), o = zeros(be, T, heads * vd);
+          run(be, step, kv, [&](const StepView& s) {
+            be.write_kv(s, kv, 0, nkt.t, nvt.t);
+            be.attention(s, kv, 0, qt.t, o.t, p);
+            return o.t;
+          });
+          out[i] = download(be, o.t);
+          if (i == 1) continue;
+          // Each sequence's last token alone: the same bits as in the whole step.
+          int64_t row = 0;
+          for (size_t s = 0; s < lens.size(); ++s) {
+            row += news[s];
+            StepInput one(bs);
+            one.add_sequence(std::vector<int32_t>(1, 0), lens[s] + news[s] - 1, tables[s]);
+            DevTensor q1 = upload(be, std::vector<float>(q.begin() + (row - 1) * heads * hd, q.begin() + row * heads * hd),
+                                  1, heads * hd);
+            DevTensor o1 = zeros(be, 1, heads * vd);
+            run(be, one, kv, [&](const StepView& sv) {
+              be.attention(sv, kv, 0, q1.t, o1.t, p);
+              return o1.t;
+            });
+            const auto alone = download(be, o1.t);
+            ASSERT_EQ(0, std::memcmp(alone.data(), out[0].data() + (row - 1) * heads * vd, alone.size() * sizeof(float)))
+                << "sequence " << s << " alone";
+          }
         }
+        EXPECT_LE(rel_error(out[0], out[1]), cuda() ? 2e-3 : 1e-5);
       }
-      EXPECT_LE(rel_error(out[0], out[1]), cuda() ? 2e-3 : 1e-5);
     }
   }
 }

@@ -66,6 +66,30 @@ TEST(KvCache, SlotsAreDistinctAndLaidOutPerHead) {
   EXPECT_EQ(kv_type_from_name("q8_0"), std::nullopt);
 }
 
+// MLA's latent cache: K rows only ([c_kv | k_rope]), V read as the c_kv prefix of the same rows; the
+// pool holds half of what separate V rows of the same width would take.
+TEST(KvCache, LatentCacheKeepsKRowsOnlyAndReadsVFromTheirPrefix) {
+  auto be = cpu::make_cpu_backend({.threads = 1});
+  const KvShape latent{2, 1, 40, 32};  // 2 layers, one row of 40 values (32 latent + 8 rope)
+  EXPECT_EQ(latent.v_head_dim(), 32);
+  EXPECT_EQ(latent.values_per_token_layer(), 40);
+  EXPECT_EQ(KvCache::bytes_per_block(latent, 4, KvType::F16), 2u * 4 * 40 * sizeof(uint16_t));
+  EXPECT_EQ(KvCache::bytes_per_block(KvShape{2, 1, 40}, 4, KvType::F16), 2u * 2 * 4 * 40 * sizeof(uint16_t));
+  KvCache kv(*be, latent, 3, 4, KvType::F32);
+  EXPECT_TRUE(kv.v_in_k());
+  EXPECT_EQ(kv.v_data(1), kv.k_data(1));
+  EXPECT_NE(kv.k_data(1), kv.k_data(0));
+  std::vector<float> k(40), v(32, -1.0f), got_k(40), got_v(32);
+  for (int i = 0; i < 40; ++i) k[i] = 0.5f * i - 3.0f;
+  kv.store(1, 2, 3, k.data(), v.data());  // v is not stored: V is K's prefix
+  kv.load(1, 2, 3, got_k.data(), got_v.data());
+  EXPECT_EQ(got_k, k);
+  EXPECT_EQ(got_v, std::vector<float>(k.begin(), k.begin() + 32));
+  // Row (block 2, slot 3) of layer 1 at (2 * 4 + 3) * 40 of the layer's K values.
+  EXPECT_EQ(static_cast<const float*>(kv.k_data(1))[(2 * 4 + 3) * 40 + 39], k[39]);
+  EXPECT_THROW(KvCache(*be, KvShape{2, 1, 40, 41}, 3, 4), Error);
+}
+
 // Positions, slots and tables of a step with two sequences; tables longer than the step needs are
 // cut; empty sequences add nothing.
 TEST(StepInput, FlattensSequencesIntoSlotsAndTables) {

@@ -252,11 +252,96 @@ TEST(EngineModel, HfFixturesAreBatchInvariant) {
   // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms;
   // Gemma 2's soft-caps and alternating windows; Qwen3-MoE's routed experts; GLM-4.5's grouped
   // sigmoid routing, shared expert and half-rotated heads; gpt-oss's attention sinks over sliding
-  // windows, biased router and experts, clamped SwiGLU and YaRN.
-  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss"}) {
+  // windows, biased router and experts, clamped SwiGLU and YaRN; DeepSeek-V3's and GLM-4.7-Flash's
+  // latent attention over a cache of latent rows.
+  for (const char* name :
+       {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3", "glm4_moe_lite"}) {
     SCOPED_TRACE(name);
     Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
+  }
+}
+
+// The engine sizes its pool by the model's cache rows: a latent-attention model's budget buys blocks
+// of latent rows (40 values per token and layer on the fixtures), not K and V per head.
+TEST(EngineModel, LatentAttentionPoolIsSizedByTheLatentRow) {
+  Loaded m = load(test::fixture("deepseek_v3"));
+  const KvShape s = m.model->kv_shape();
+  ASSERT_EQ(s.values_per_token_layer(), 40);
+  EngineConfig cfg;
+  cfg.kv_memory_bytes = 1000 * static_cast<int64_t>(KvCache::bytes_per_block(s, cfg.block_size, cfg.kv_type));
+  Engine engine(*m.model, nullptr, cfg);
+  EXPECT_EQ(engine.metrics().kv_blocks_total, 1000);
+}
+
+// Latent attention through the engine on its defaults (fast kernels, f16 cache of latent rows):
+// 16 greedy requests, half sharing a system prompt and some repeating themselves (so the n-gram
+// drafter proposes), give the same tokens alone and in one batch, with prefix reuse on and off and
+// speculation on and off.
+TEST(EngineModel, LatentAttentionGreedyIsTheSameAloneBatchedCachedAndSpeculated) {
+  for (const char* name : {"deepseek_v3", "glm4_moe_lite"}) {
+    const uint32_t seed = std::random_device{}();
+    SCOPED_TRACE(testing::Message() << name << " seed " << seed);
+    Loaded m = load(test::fixture(name));
+    std::mt19937 rng(seed);
+    const int64_t vocab = m.model->config().vocab_size;
+    std::vector<int32_t> system(24);
+    for (auto& t : system) t = static_cast<int32_t>(3 + rng() % (vocab - 3));
+    std::vector<Request> reqs(16);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      Request& r = reqs[i];
+      if (i % 2 == 0) r.prompt = system;
+      std::vector<int32_t> part(4 + rng() % 12);
+      for (auto& t : part) t = static_cast<int32_t>(3 + rng() % (vocab - 3));
+      for (int rep = i % 4 == 1 ? 3 : 1; rep > 0; --rep) r.prompt.insert(r.prompt.end(), part.begin(), part.end());
+      r.sampling.temperature = 0;
+      r.stop.max_tokens = 24;
+      r.stop.ignore_eos = true;
+    }
+    auto run = [&](bool prefix, bool speculate, bool batched, int64_t* cached, int64_t* drafted) {
+      EngineConfig cfg;
+      cfg.num_kv_blocks = 160;
+      cfg.prefix_caching = prefix;
+      // Rows of this tiny model cost as much as steps: the measured cost would often close the gate.
+      cfg.speculation.fixed_row_cost = 0.05;
+      Engine engine(*m.model, nullptr, cfg);
+      std::vector<Result> out;
+      std::vector<RequestHandle> hs;
+      for (Request r : reqs) {
+        r.speculation.enabled = speculate;
+        hs.push_back(engine.submit(std::move(r)));
+        if (!batched) engine.run_until_idle();  // alone: one request at a time (a warm prefix cache)
+      }
+      engine.run_until_idle();
+      for (const auto& h : hs) {
+        out.push_back(drain(h));
+        EXPECT_EQ(out.back().reason, FinishReason::Length) << out.back().error;
+        *cached += out.back().metrics.cached_tokens;
+      }
+      *drafted += engine.metrics().speculation.drafted_tokens;
+      return out;
+    };
+    int64_t ignored = 0;
+    const std::vector<Result> want = run(false, false, false, &ignored, &ignored);
+    for (bool prefix : {false, true})
+      for (bool speculate : {false, true})
+        for (bool batched : {false, true}) {
+          SCOPED_TRACE(testing::Message() << "prefix reuse " << prefix << ", speculation " << speculate
+                                          << (batched ? ", a batch of 16" : ", alone"));
+          int64_t cached = 0, drafted = 0;
+          const std::vector<Result> got = run(prefix, speculate, batched, &cached, &drafted);
+          int same = 0;
+          for (size_t i = 0; i < reqs.size(); ++i) {
+            EXPECT_EQ(got[i].tokens, want[i].tokens) << "request " << i;
+            same += got[i].tokens == want[i].tokens;
+          }
+          if (prefix) EXPECT_GT(cached, 0) << "the shared system prompt is served from the cache";
+          if (!prefix) EXPECT_EQ(cached, 0);
+          if (speculate) EXPECT_GT(drafted, 0) << "the repeating prompts get drafts";
+          std::printf("ENGINE %s prefix reuse %d speculation %d %s: %d/16 identical, %lld cached prompt tokens, "
+                      "%lld draft tokens verified\n", name, prefix, speculate, batched ? "batched" : "alone", same,
+                      static_cast<long long>(cached), static_cast<long long>(drafted));
+        }
   }
 }
 

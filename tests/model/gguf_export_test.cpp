@@ -107,6 +107,80 @@ TEST(GgufExport, HfFixturesRoundTrip) {
   }
 }
 
+// The latent-attention fixtures as llama.cpp's "deepseek2": the same latent and expert config
+// (GLM-4.7-Flash's file reads back as deepseek_v3, the architecture llama.cpp gives both), one kv
+// head whose key/value_length are the latent row's, kv_b_proj split per head into attn_k_b
+// (transposed) and attn_v_b, every layer's experts stacked into one tensor per kind.
+TEST(GgufExport, LatentAttentionFixturesRoundTrip) {
+  for (const char* name : {"deepseek_v3", "glm4_moe_lite"}) {
+    SCOPED_TRACE(name);
+    auto hf = open_model(test::fixture(name));
+    const ModelConfig& hc = hf->config();
+    GgufWriter w;
+    write_model_config(w, hc);
+    add_hf_tensors(w, hc, hf->tensors());
+    const fs::path path = temp_file(name);
+    w.write(path.string());
+    auto g = open_model(path.string());
+    const ModelConfig& gc = g->config();
+    EXPECT_EQ(g->gguf()->get_string("general.architecture"), "deepseek2");
+    EXPECT_EQ(g->gguf()->get_int("deepseek2.attention.head_count_kv"), 1);
+    EXPECT_EQ(g->gguf()->get_int("deepseek2.attention.key_length"), 40);  // kv_lora 32 + rope 8
+    EXPECT_EQ(g->gguf()->get_int("deepseek2.attention.value_length"), 32);
+    EXPECT_EQ(g->gguf()->get_int("deepseek2.attention.key_length_mla"), 24);
+    EXPECT_EQ(gc.arch_name, "deepseek_v3");
+    for (const ModelConfig* c : {&gc, &hc}) {
+      EXPECT_EQ(c->head_dim, 24);
+      EXPECT_EQ(c->num_kv_heads, 1);
+      EXPECT_EQ(c->rope.rotary_dim, 8);
+      EXPECT_EQ(c->rope.style, RopeStyle::AdjacentPairs);
+    }
+    EXPECT_FLOAT_EQ(gc.attention_scale(), hc.attention_scale());
+    EXPECT_EQ(gc.mla.q_lora_rank, hc.mla.q_lora_rank);
+    EXPECT_EQ(gc.mla.kv_lora_rank, hc.mla.kv_lora_rank);
+    EXPECT_EQ(gc.mla.qk_nope_head_dim, hc.mla.qk_nope_head_dim);
+    EXPECT_EQ(gc.mla.qk_rope_head_dim, hc.mla.qk_rope_head_dim);
+    EXPECT_EQ(gc.mla.v_head_dim, hc.mla.v_head_dim);
+    EXPECT_EQ(gc.moe.num_experts, hc.moe.num_experts);
+    EXPECT_EQ(gc.moe.top_k, hc.moe.top_k);
+    EXPECT_EQ(gc.moe.routing, MoeRouting::SigmoidGroupTopK);
+    EXPECT_EQ(gc.moe.norm_topk_prob, hc.moe.norm_topk_prob);
+    EXPECT_FLOAT_EQ(gc.moe.routed_scaling, hc.moe.routed_scaling);
+    EXPECT_EQ(gc.moe.n_group, hc.moe.n_group);
+    EXPECT_EQ(gc.moe.topk_group, hc.moe.topk_group);
+    EXPECT_EQ(gc.moe.shared_intermediate, hc.moe.shared_intermediate);
+    for (int64_t l = 0; l < hc.num_layers; ++l) EXPECT_EQ(gc.layers[l].moe, hc.layers[l].moe) << "layer " << l;
+    const MlaConfig& a = hc.mla;
+    const int64_t nh = hc.num_heads, c = a.kv_lora_rank, nope = a.qk_nope_head_dim, v = a.v_head_dim;
+    for (int64_t l = 0; l < hc.num_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      EXPECT_EQ(g->find(p + "self_attn.kv_b_proj.weight"), nullptr);
+      const TensorView& kv_b = hf->get(p + "self_attn.kv_b_proj.weight", {nh * (nope + v), c});
+      const TensorView& k_b = g->get(p + "self_attn.k_b_proj.weight", {nh, c, nope});
+      const TensorView& v_b = g->get(p + "self_attn.v_b_proj.weight", {nh, v, c});
+      auto at = [](const TensorView& t, int64_t i) {
+        float f;
+        std::memcpy(&f, t.data + 4 * i, 4);
+        return f;
+      };
+      for (int64_t h = 0; h < nh; ++h)
+        for (int64_t j = 0; j < c; ++j) {
+          for (int64_t i = 0; i < nope; ++i)
+            ASSERT_EQ(at(k_b, (h * c + j) * nope + i), at(kv_b, (h * (nope + v) + i) * c + j));
+          for (int64_t i = 0; i < v; ++i) ASSERT_EQ(at(v_b, (h * v + i) * c + j), at(kv_b, (h * (nope + v) + nope + i) * c + j));
+        }
+      if (!hc.layers[l].moe) continue;
+      const int64_t E = hc.moe.num_experts, I = hc.moe.expert_intermediate, H = hc.hidden_size;
+      const TensorView& gate = g->get(p + "mlp.experts.gate_proj.weight", {E, I, H});
+      for (int64_t e = 0; e < E; ++e) {
+        const TensorView& one = hf->get(p + "mlp.experts." + std::to_string(e) + ".gate_proj.weight", {I, H});
+        ASSERT_EQ(0, std::memcmp(gate.data + e * one.nbytes, one.data, one.nbytes)) << "expert " << e;
+      }
+    }
+    fs::remove(path);
+  }
+}
+
 // The newer families written as GGUF and opened again: the same layer plan (windows, each
 // layer's RoPE, dense or MoE), options and routing; experts stored one tensor each (HF) arrive as
 // one [experts, rows, cols] tensor holding them in order; (1 + w) norms are stored as 1 + w.

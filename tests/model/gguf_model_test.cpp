@@ -75,8 +75,9 @@ std::unique_ptr<Backend> fast_backend() { return make_backend({.kind = "cpu"}); 
 
 TEST(GgufModels, ConvertedFixturesMatchTransformers) {
   auto oracle = reference_backend();
-  for (const char* name :
-       {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text", "qwen3_moe", "glm4_moe"}) {
+  // deepseek_v3, glm4_moe_lite: latent attention as llama.cpp's "deepseek2" (attn_k_b / attn_v_b).
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text",
+                           "qwen3_moe", "glm4_moe", "deepseek_v3", "glm4_moe_lite"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(fixture(name));
     TempFile f32(name), q8(std::string(name) + "_q8"), dq(std::string(name) + "_dq");
@@ -239,6 +240,40 @@ TEST(GgufModels, StoriesOnTheFastPathIsBatchInvariant) {
   SequenceRunner whole(*model, T);
   const auto all = whole.feed(ids, true);
   expect_chunked_prefill_identical(*model, ids, all);
+}
+
+// Older "deepseek2" files (before llama.cpp split kv_b for the absorbed form): a kv head per query
+// head and per-head sizes in key/value_length, no *_length_mla, one attn_kv_b per layer. They load into the same model: the
+// logits equal those of the current layout bit for bit.
+TEST(GgufModels, LegacyLatentAttentionFilesWithKvBLoadToo) {
+  auto oracle = reference_backend();
+  auto hf = open_model(fixture("deepseek_v3"));
+  TempFile current("deepseek_v3"), legacy("deepseek_v3_legacy");
+  write_gguf(*hf, current.path.string());
+  auto src = GgufFile::open(current.path.string());
+  GgufWriter w;
+  w.copy_metadata(*src, "");
+  w.set_u32("deepseek2.attention.head_count_kv", 4);
+  w.set_u32("deepseek2.attention.key_length", 24);
+  w.set_u32("deepseek2.attention.value_length", 16);
+  w.remove("deepseek2.attention.key_length_mla");
+  w.remove("deepseek2.attention.value_length_mla");
+  for (const TensorView& t : src->tensors())
+    if (t.name.find("attn_k_b") == std::string::npos && t.name.find("attn_v_b") == std::string::npos)
+      w.add_tensor_view(t, t.name);
+  for (int l = 0; l < hf->config().num_layers; ++l)
+    w.add_tensor_view(hf->get("model.layers." + std::to_string(l) + ".self_attn.kv_b_proj.weight", {128, 32}),
+                      "blk." + std::to_string(l) + ".attn_kv_b.weight");
+  w.write(legacy.path.string());
+  auto a = open_model(current.path.string()), b = open_model(legacy.path.string());
+  EXPECT_EQ(b->find("model.layers.0.self_attn.k_b_proj.weight"), nullptr);
+  auto ma = load_model(*a, *oracle), mb = load_model(*b, *oracle);
+  Reference ref = open_reference(fixture("deepseek_v3") + "/reference.safetensors");
+  const auto ids = ref.ints("input_ids.1");
+  SequenceRunner ra(*ma, static_cast<int64_t>(ids.size())), rb(*mb, static_cast<int64_t>(ids.size()));
+  const auto la = ra.feed(ids, true), lb = rb.feed(ids, true);
+  ASSERT_EQ(la.size(), lb.size());
+  EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
 }
 
 }  // namespace

@@ -152,6 +152,51 @@ class CpuBackend final : public Backend {
     Backend::linear_many(ws, x, ys);
   }
 
+  // Each head's columns of x gathered into rows of their own, its linear, the result scattered into
+  // its columns of y; heads split over the pool (a head's linear then runs on that thread alone:
+  // the kernels compute every row the same way whatever the thread or the rows beside it).
+  void linear_heads(std::span<const Weight* const> ws, const Tensor& x, Tensor y) override {
+    const int64_t heads = static_cast<int64_t>(ws.size()), n = x.rows;
+    if (heads == 0 || n == 0) return;
+    const int64_t in = ws[0]->cols, out = ws[0]->rows;
+    for (const Weight* w : ws)
+      if (w->cols != in || w->rows != out)
+        fail("linear_heads: weight '{}' is {} x {}, the first head's is {} x {}", w->name, w->rows, w->cols, out, in);
+    if (x.cols != heads * in || y.cols != heads * out || y.rows != n)
+      fail("linear_heads: {} heads of {} -> {} values do not fit x [{}, {}] -> y [{}, {}]", heads, in, out, n, x.cols,
+           y.rows, y.cols);
+    auto head = [&](int64_t h) {
+      thread_local std::vector<float> xs, ys;
+      xs.resize(static_cast<size_t>(n * in));
+      ys.resize(static_cast<size_t>(n * out));
+      for (int64_t r = 0; r < n; ++r) std::copy_n(x.data + r * x.cols + h * in, in, xs.data() + r * in);
+      linear(*ws[h], Tensor{xs.data(), n, in}, Tensor{ys.data(), n, out});
+      for (int64_t r = 0; r < n; ++r) std::copy_n(ys.data() + r * out, out, y.data + r * y.cols + h * out);
+    };
+    if (reference_ || threads() <= 1) {
+      for (int64_t h = 0; h < heads; ++h) head(h);
+      return;
+    }
+    default_thread_pool().parallel_for(heads, 1, [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) head(h);
+    });
+  }
+
+  void concat_heads(const Tensor& a, const Tensor& b, int64_t heads, Tensor out) override {
+    const int64_t da = a.cols / heads, db = b.cols / heads;
+    if (a.cols != heads * da || b.cols != heads * db || out.cols != heads * (da + db) || a.rows != b.rows ||
+        out.rows != a.rows)
+      fail("concat_heads: [{}, {}] and [{}, {}] in {} heads do not make [{}, {}]", a.rows, a.cols, b.rows, b.cols,
+           heads, out.rows, out.cols);
+    tokens(a.rows, out.cols, [&](int64_t t) {
+      for (int64_t h = 0; h < heads; ++h) {
+        float* o = out.data + t * out.cols + h * (da + db);
+        std::copy_n(a.data + t * a.cols + h * da, da, o);
+        std::copy_n(b.data + t * b.cols + h * db, db, o + da);
+      }
+    });
+  }
+
   void add(Tensor y, const Tensor& x) override {
     if (reference_) return ref::add(y.data, x.data, y.size());
     elementwise(y.size(), [&](int64_t b, int64_t e) { kernels::add(y.data + b, x.data + b, e - b); });
@@ -188,7 +233,7 @@ class CpuBackend final : public Backend {
   void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) override {
     const int64_t hd = kv.head_dim(), heads = kv.num_kv_heads();
     const int64_t head_stride = kv.head_stride();
-    const bool half = kv.type() == KvType::F16;
+    const bool half = kv.type() == KvType::F16, with_v = !kv.v_in_k();  // no V rows: V lies in K
     void* kd = kv.k_data(layer);
     void* vd = kv.v_data(layer);
     // Slot s = block * block_size + slot lies at (block * block_size + slot) * head_dim of head 0.
@@ -197,12 +242,16 @@ class CpuBackend final : public Backend {
       for (int64_t h = 0; h < heads; ++h) {
         const size_t at = static_cast<size_t>(h * head_stride + slot * hd);
         const float* ks = k.data + t * k.cols + h * hd;
-        const float* vs = v.data + t * v.cols + h * hd;
         if (half) {
           to_half(ks, static_cast<uint16_t*>(kd) + at, hd);
-          to_half(vs, static_cast<uint16_t*>(vd) + at, hd);
         } else {
           std::copy_n(ks, hd, static_cast<float*>(kd) + at);
+        }
+        if (!with_v) continue;
+        const float* vs = v.data + t * v.cols + h * hd;
+        if (half) {
+          to_half(vs, static_cast<uint16_t*>(vd) + at, hd);
+        } else {
           std::copy_n(vs, hd, static_cast<float*>(vd) + at);
         }
       }
@@ -218,6 +267,10 @@ class CpuBackend final : public Backend {
     c.num_heads = p.num_heads;
     c.num_kv_heads = p.num_kv_heads;
     c.head_dim = p.head_dim;
+    c.v_dim = p.v_dim();
+    if (c.v_dim > c.head_dim || (c.v_dim != c.head_dim && !kv.v_in_k()))
+      fail("attention: V of {} values per head over K rows of {} needs a cache whose V lies in K", c.v_dim,
+           c.head_dim);
     c.scale = p.scale;
     c.window = p.window;
     c.softcap = p.softcap;

@@ -169,10 +169,10 @@ void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t 
 }
 
 void attention(const AttentionCall& c) {
-  const int64_t hd = c.head_dim, group = c.num_heads / c.num_kv_heads;  // query heads per kv head
+  const int64_t hd = c.head_dim, vd = c.v_width(), group = c.num_heads / c.num_kv_heads;  // query heads per kv head
   const PagedKvView& kv = c.kv;
   // Row j of kv head g as floats: in place, or (an f16 cache) widened exactly into a buffer.
-  std::vector<float> kbuf(hd), vbuf(hd);
+  std::vector<float> kbuf(hd), vbuf(vd);
   std::vector<float> scores;
   for (int64_t t = 0; t < c.T; ++t) {
     const int64_t pos = c.start_pos + t;
@@ -193,12 +193,12 @@ void attention(const AttentionCall& c) {
       } else {
         softmax(scores.data(), static_cast<int64_t>(scores.size()));
       }
-      float* oh = c.out + t * c.out_stride + h * hd;
-      std::fill(oh, oh + hd, 0.0f);
+      float* oh = c.out + t * c.out_stride + h * vd;
+      std::fill(oh, oh + vd, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vj = kv_row_f32(kv.v, kv.v16, kv.at(j, g), hd, vbuf.data());
+        const float* vj = kv_row_f32(kv.v, kv.v16, kv.at(j, g), vd, vbuf.data());
         const float p = scores[j - first];
-        for (int64_t i = 0; i < hd; ++i) oh[i] += p * vj[i];
+        for (int64_t i = 0; i < vd; ++i) oh[i] += p * vj[i];
       }
     }
   }

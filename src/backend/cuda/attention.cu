@@ -8,7 +8,10 @@
 //     go to scratch and attention_combine folds them in order.
 // fold(a, b): M = max(a.m, b.m); l = a.l e^(a.m - M) + b.l e^(b.m - M); acc likewise.
 // Lanes hold one key each for the scores (its whole K row, 16-byte loads), and dims
-// [lane * DP, lane * DP + DP) of the accumulator for P.V (V rows read coalesced).
+// [lane * DP, lane * DP + DP) of the accumulator for P.V (V rows read coalesced). V rows are
+// v_dim wide (the first v_dim values of rows head_dim apart: MLA's latent V lies in its K rows).
+// A block takes one pass of kHeadsPerPass query heads of its kv head (grid y = kv head * passes +
+// pass), so many query heads over one kv head (MLA) still fill the device.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -69,14 +72,17 @@ __device__ __forceinline__ int64_t first_key(int64_t pos, int64_t window) {
   return window > 0 ? max(int64_t{0}, pos - window + 1) : int64_t{0};
 }
 
-// One (token, kv head, segment) per block; heads of the kv group in passes of kHeadsPerPass.
+// One (token, kv head and pass of its query heads, segment) per block.
 template <typename KV, int DP>
 __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a, int64_t t0, int max_segments,
                                                                 float* __restrict__ scratch) {
   const int64_t tok = t0 + blockIdx.x;
-  const int kh = blockIdx.y, sg = blockIdx.z;
+  const int G = static_cast<int>(a.heads / a.kv_heads);
+  const int passes = (G + kHeadsPerPass - 1) / kHeadsPerPass;
+  const int kh = static_cast<int>(blockIdx.y) / passes, pass = static_cast<int>(blockIdx.y) % passes;
+  const int sg = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t D = a.head_dim;
+  const int64_t D = a.head_dim, Dv = a.v_dim;
   const int64_t pos = a.positions[tok];
   const int64_t first = first_key(pos, a.window);
   const int seg_first = static_cast<int>(first / kSeg), seg_last = static_cast<int>(pos / kSeg);
@@ -87,15 +93,15 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
   const KV* kbase = static_cast<const KV*>(a.kv.k) + kh * a.kv.head_stride;
   const KV* vbase = static_cast<const KV*>(a.kv.v) + kh * a.kv.head_stride;
   const int64_t bs = a.kv.block_size;
-  const int G = static_cast<int>(a.heads / a.kv_heads);
 
   extern __shared__ float smem[];
   float* qs = smem;                                        // [kHeadsPerPass][D]
   float* ps = qs + kHeadsPerPass * D;                      // [warp][head][32]
   float* wml = ps + kWarps * kHeadsPerPass * 32;           // [warp][head][m, l]
-  float* wacc = wml + kWarps * kHeadsPerPass * 2;          // [warp][head][D]
+  float* wacc = wml + kWarps * kHeadsPerPass * 2;          // [warp][head][Dv]
 
-  for (int h0 = 0; h0 < G; h0 += kHeadsPerPass) {
+  {
+    const int h0 = pass * kHeadsPerPass;
     const int nh = min(kHeadsPerPass, G - h0);
     for (int64_t i = threadIdx.x; i < kHeadsPerPass * D; i += blockDim.x) {
       const int hh = static_cast<int>(i / D);
@@ -142,7 +148,7 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
         float v[DP];
         for (int i = 0; i < DP; ++i) {
           const int64_t d = lane * DP + i;
-          v[i] = d < D ? to_f(vrow[d]) : 0.0f;
+          v[i] = d < Dv ? to_f(vrow[d]) : 0.0f;
         }
         for (int hh = 0; hh < kHeadsPerPass; ++hh) {
           const float p = ps[(warp * kHeadsPerPass + hh) * 32 + jj];
@@ -159,23 +165,23 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
       }
       for (int i = 0; i < DP; ++i) {
         const int64_t d = lane * DP + i;
-        if (d < D) wacc[(warp * kHeadsPerPass + hh) * D + d] = acc[hh][i];
+        if (d < Dv) wacc[(warp * kHeadsPerPass + hh) * Dv + d] = acc[hh][i];
       }
     }
     __syncthreads();
     const bool single = seg_first == seg_last;
-    for (int64_t i = threadIdx.x; i < nh * D; i += blockDim.x) {
-      const int hh = static_cast<int>(i / D);
-      const int64_t d = i % D;
+    for (int64_t i = threadIdx.x; i < nh * Dv; i += blockDim.x) {
+      const int hh = static_cast<int>(i / Dv);
+      const int64_t d = i % Dv;
       float fm = -INFINITY, fl = 0.0f, fa = 0.0f;
       for (int w = 0; w < kWarps; ++w)
         fold(fm, fl, fa, wml[(w * kHeadsPerPass + hh) * 2], wml[(w * kHeadsPerPass + hh) * 2 + 1],
-             wacc[(w * kHeadsPerPass + hh) * D + d]);
+             wacc[(w * kHeadsPerPass + hh) * Dv + d]);
       const int64_t h = kh * G + h0 + hh;
       if (single) {
-        a.out[tok * a.heads * D + h * D + d] = finish(fm, fl, fa, a.sinks, h);
+        a.out[tok * a.heads * Dv + h * Dv + d] = finish(fm, fl, fa, a.sinks, h);
       } else {
-        float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (D + 2);
+        float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (Dv + 2);
         part[2 + d] = fa;
         if (d == 0) {
           part[0] = fm;
@@ -191,17 +197,17 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
 // (token, head); threads over head dims.
 __global__ void attention_combine_kernel(AttentionArgs a, int64_t t0, int max_segments, const float* __restrict__ scratch) {
   const int64_t tok = t0 + blockIdx.x;
-  const int64_t h = blockIdx.y, D = a.head_dim;
+  const int64_t h = blockIdx.y, Dv = a.v_dim;
   const int64_t pos = a.positions[tok];
   const int seg_first = static_cast<int>(first_key(pos, a.window) / kSeg), seg_last = static_cast<int>(pos / kSeg);
   if (seg_first == seg_last) return;  // written by attention_kernel
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+  for (int64_t d = threadIdx.x; d < Dv; d += blockDim.x) {
     float fm = -INFINITY, fl = 0.0f, fa = 0.0f;
     for (int sg = seg_first; sg <= seg_last; ++sg) {
-      const float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (D + 2);
+      const float* part = scratch + (((tok - t0) * a.heads + h) * max_segments + sg) * (Dv + 2);
       fold(fm, fl, fa, part[0], part[1], part[2 + d]);
     }
-    a.out[tok * a.heads * D + h * D + d] = finish(fm, fl, fa, a.sinks, h);
+    a.out[tok * a.heads * Dv + h * Dv + d] = finish(fm, fl, fa, a.sinks, h);
   }
 }
 
@@ -216,45 +222,49 @@ __global__ void write_kv_kernel(KV* __restrict__ kd, KV* __restrict__ vd, const 
   const int64_t at = h * head_stride + static_cast<int64_t>(slots[t]) * D + d;
   if constexpr (sizeof(KV) == 2) {
     kd[at] = __float2half_rn(k[idx]);
-    vd[at] = __float2half_rn(v[idx]);
+    if (vd != nullptr) vd[at] = __float2half_rn(v[idx]);
   } else {
     kd[at] = k[idx];
-    vd[at] = v[idx];
+    if (vd != nullptr) vd[at] = v[idx];
   }
 }
 
 int64_t partial_floats_per_token(const AttentionArgs& a) {
   const int64_t segments = (a.max_context + kSeg - 1) / kSeg;
-  return segments <= 1 ? 0 : a.heads * segments * (a.head_dim + 2);
+  return segments <= 1 ? 0 : a.heads * segments * (a.v_dim + 2);
 }
 
 template <typename KV, int DP>
 void launch(const AttentionArgs& a, float* scratch, size_t scratch_floats, cudaStream_t stream) {
   const int max_segments = static_cast<int>((a.max_context + kSeg - 1) / kSeg);
-  const size_t smem = (kHeadsPerPass * a.head_dim + kWarps * kHeadsPerPass * (32 + 2 + a.head_dim)) * sizeof(float);
+  const size_t smem = (kHeadsPerPass * a.head_dim + kWarps * kHeadsPerPass * (32 + 2 + a.v_dim)) * sizeof(float);
+  const int64_t passes = (a.heads / a.kv_heads + kHeadsPerPass - 1) / kHeadsPerPass;
   // Tokens in waves whose partial results fit the scratch (the grid's y and z are small).
   const int64_t per_token = partial_floats_per_token(a);
   const int64_t wave = per_token == 0 ? a.T : std::max<int64_t>(1, static_cast<int64_t>(scratch_floats) / per_token);
   for (int64_t t0 = 0; t0 < a.T; t0 += wave) {
     const int64_t n = std::min(wave, a.T - t0);
-    const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>(a.kv_heads), static_cast<unsigned>(max_segments));
+    const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>(a.kv_heads * passes),
+                    static_cast<unsigned>(max_segments));
     attention_kernel<KV, DP><<<grid, 32 * kWarps, smem, stream>>>(a, t0, max_segments, scratch);
     AX_CUDA_LAUNCHED();
     if (max_segments > 1) {
       attention_combine_kernel<<<dim3(static_cast<unsigned>(n), static_cast<unsigned>(a.heads)),
-                                 static_cast<unsigned>(std::min<int64_t>(a.head_dim, 256)), 0, stream>>>(
+                                 static_cast<unsigned>(std::min<int64_t>(a.v_dim, 256)), 0, stream>>>(
           a, t0, max_segments, scratch);
       AX_CUDA_LAUNCHED();
     }
   }
 }
 
+// DP: V values per lane (V width up to 32 * DP).
 template <typename KV>
 void launch_kv(const AttentionArgs& a, float* scratch, size_t scratch_floats, cudaStream_t stream) {
-  if (a.head_dim <= 32) return launch<KV, 1>(a, scratch, scratch_floats, stream);
-  if (a.head_dim <= 64) return launch<KV, 2>(a, scratch, scratch_floats, stream);
-  if (a.head_dim <= 128) return launch<KV, 4>(a, scratch, scratch_floats, stream);
-  return launch<KV, 8>(a, scratch, scratch_floats, stream);
+  if (a.v_dim <= 32) return launch<KV, 1>(a, scratch, scratch_floats, stream);
+  if (a.v_dim <= 64) return launch<KV, 2>(a, scratch, scratch_floats, stream);
+  if (a.v_dim <= 128) return launch<KV, 4>(a, scratch, scratch_floats, stream);
+  if (a.v_dim <= 256) return launch<KV, 8>(a, scratch, scratch_floats, stream);
+  return launch<KV, 16>(a, scratch, scratch_floats, stream);
 }
 
 }  // namespace
@@ -268,8 +278,10 @@ size_t attention_scratch_floats(const AttentionArgs& a, size_t cap_floats) {
 
 void attention(const AttentionArgs& a, float* scratch, size_t scratch_floats, cudaStream_t stream) {
   if (a.T == 0) return;
-  if (a.head_dim % 8 != 0 || a.head_dim > 256)
-    throw_usage_error("cuda attention: head_dim must be a multiple of 8, at most 256");
+  // Shared memory stays under the 48 KiB a launch gets without opting in (MLA's 576 / 512: 43 KiB).
+  if (a.head_dim % 8 != 0 || a.head_dim > 1024 || a.v_dim <= 0 || a.v_dim > 512 || a.v_dim > a.head_dim ||
+      (kHeadsPerPass * a.head_dim + kWarps * kHeadsPerPass * (34 + a.v_dim)) * sizeof(float) > 48 * 1024)
+    throw_usage_error("cuda attention: head_dim must be a multiple of 8 and V at most 512 wide, within K's width");
   if (a.kv.f16) launch_kv<__half>(a, scratch, scratch_floats, stream);
   else launch_kv<float>(a, scratch, scratch_floats, stream);
 }

@@ -269,33 +269,48 @@ class CudaBackend final : public Backend {
   }
   void linear_many(std::span<const Weight* const> ws, const Tensor& x, std::span<const Tensor> ys) override {
     if (ws.empty() || x.rows == 0) return;
-    const CudaWeight& first = cuda_weight(*ws[0]);
-    const int64_t kp = first.layout.cols_padded;
+    const int64_t kp = cuda_weight(*ws[0]).layout.cols_padded;
     uint4* xf = nullptr;
     if (needs_fragments(x.rows)) {  // once for all the weights that read x
       xf = fragments(x.rows, kp);
-      to_fragments(x.data, x.rows, x.cols, kp, xf, stream_);
+      to_fragments(x.data, x.rows, x.cols, x.cols, kp, xf, stream_);
     }
     for (size_t i = 0; i < ws.size(); ++i) {
       const CudaWeight& w = cuda_weight(*ws[i]);
       if (w.layout.cols != x.cols || w.layout.cols_padded != kp)
         fail("cuda linear: weight '{}' takes {} inputs, x has {}", w.name, w.layout.cols, x.cols);
-      LinearArgs a;
-      a.w = w.data();
-      a.row_stride = w.layout.row_stride;
-      a.m = w.layout.rows;
-      a.kp = kp;
-      a.chunks = static_cast<int>(kp / 256);
-      a.slice_chunks = slice_chunks_for(a.chunks);
-      a.xf = xf;
-      a.x = x.data;
-      a.ldx = x.cols;
-      a.k = x.cols;
-      a.n = x.rows;
-      a.y = ys[i].data;
-      a.ldy = ys[i].cols;
-      linear_fragments(w.layout.type, a, stream_);
+      run_linear(w, x.data, x.rows, x.cols, x.cols, xf, ys[i].data, ys[i].cols);
     }
+  }
+  // Head h reads columns [h * in, + in) of x's rows and writes [h * out, + out) of y's: the linear
+  // kernels take row strides, so each head is one launch over the strided columns.
+  void linear_heads(std::span<const Weight* const> ws, const Tensor& x, Tensor y) override {
+    const int64_t heads = static_cast<int64_t>(ws.size()), n = x.rows;
+    if (heads == 0 || n == 0) return;
+    const int64_t in = ws[0]->cols, out = ws[0]->rows;
+    if (x.cols != heads * in || y.cols != heads * out || y.rows != n)
+      fail("linear_heads: {} heads of {} -> {} values do not fit x [{}, {}] -> y [{}, {}]", heads, in, out, n, x.cols,
+           y.rows, y.cols);
+    for (int64_t h = 0; h < heads; ++h) {
+      const CudaWeight& w = cuda_weight(*ws[h]);
+      if (w.layout.cols != in || w.layout.rows != out)
+        fail("linear_heads: weight '{}' is {} x {}, the first head's is {} x {}", w.name, w.layout.rows,
+             w.layout.cols, out, in);
+      uint4* xf = nullptr;
+      if (needs_fragments(n)) {
+        xf = fragments(n, w.layout.cols_padded);
+        to_fragments(x.data + h * in, n, in, x.cols, w.layout.cols_padded, xf, stream_);
+      }
+      run_linear(w, x.data + h * in, n, in, x.cols, xf, y.data + h * out, y.cols);
+    }
+  }
+  void concat_heads(const Tensor& a, const Tensor& b, int64_t heads, Tensor out) override {
+    const int64_t da = a.cols / heads, db = b.cols / heads;
+    if (a.cols != heads * da || b.cols != heads * db || out.cols != heads * (da + db) || a.rows != b.rows ||
+        out.rows != a.rows)
+      fail("concat_heads: [{}, {}] and [{}, {}] in {} heads do not make [{}, {}]", a.rows, a.cols, b.rows, b.cols,
+           heads, out.rows, out.cols);
+    cuda::concat_heads(a.data, da, b.data, db, a.rows, heads, out.data, stream_);
   }
   void add(Tensor y, const Tensor& x) override { cuda::add(y.data, x.data, y.size(), stream_); }
   void add_bias(Tensor y, const DeviceVector& b) override { cuda::add_bias(y.data, b.data(), y.rows, y.cols, stream_); }
@@ -315,8 +330,9 @@ class CudaBackend final : public Backend {
     cuda::rope(q.data, q.cols, num_q_heads, k.data, k.cols, num_k_heads, head_dim, step.num_tokens(), a, stream_);
   }
   void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) override {
-    cuda::write_kv(kv_layer(kv, layer), kv.k_data(layer), kv.v_data(layer), k.data, v.data, step.slots,
-                   step.num_tokens(), kv.num_kv_heads(), kv.head_dim(), stream_);
+    const bool with_v = !kv.v_in_k();  // else V lies in the K rows just written
+    cuda::write_kv(kv_layer(kv, layer), kv.k_data(layer), with_v ? kv.v_data(layer) : nullptr, k.data,
+                   with_v ? v.data : nullptr, step.slots, step.num_tokens(), kv.num_kv_heads(), kv.head_dim(), stream_);
   }
   void attention(const StepView& step, const KvCache& kv, int64_t layer, const Tensor& q, Tensor out,
                  const AttentionParams& p) override {
@@ -327,6 +343,9 @@ class CudaBackend final : public Backend {
     a.heads = p.num_heads;
     a.kv_heads = p.num_kv_heads;
     a.head_dim = p.head_dim;
+    a.v_dim = p.v_dim();
+    if (a.v_dim != a.head_dim && !kv.v_in_k())
+      fail("attention: V of {} values per head over K rows of {} needs a cache whose V lies in K", a.v_dim, a.head_dim);
     a.scale = p.scale;
     a.window = p.window;
     a.softcap = p.softcap;
@@ -418,6 +437,26 @@ class CudaBackend final : public Backend {
     const std::vector<uint8_t> bytes = repack_for_device(t, w.layout);
     w.buf = std::make_shared<DeviceBuffer>(alloc(bytes.size()));
     copy_to_device(w.buf->data(), bytes.data(), bytes.size());
+  }
+
+  // y [n, ldy] = x [n, k] (rows ldx apart) . W^T; xf: x's fragments where the call needs them.
+  void run_linear(const CudaWeight& w, const float* x, int64_t n, int64_t k, int64_t ldx, const uint4* xf, float* y,
+                  int64_t ldy) {
+    LinearArgs a;
+    a.w = w.data();
+    a.row_stride = w.layout.row_stride;
+    a.m = w.layout.rows;
+    a.kp = w.layout.cols_padded;
+    a.chunks = static_cast<int>(a.kp / 256);
+    a.slice_chunks = slice_chunks_for(a.chunks);
+    a.xf = xf;
+    a.x = x;
+    a.ldx = ldx;
+    a.k = k;
+    a.n = n;
+    a.y = y;
+    a.ldy = ldy;
+    linear_fragments(w.layout.type, a, stream_);
   }
 
   KvLayer kv_layer(const KvCache& kv, int64_t layer) const {

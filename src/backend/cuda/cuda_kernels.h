@@ -18,8 +18,8 @@ bool needs_fragments(int64_t n);
 // 8-token blocks of x's fragments for n rows (to_fragments writes them all, zeros past n): size the
 // buffer fragment_blocks(n) * kp * 16 bytes.
 int64_t fragment_blocks(int64_t n);
-// x [n, k] float32 -> f16 fragments for a weight of padded width kp.
-void to_fragments(const float* x, int64_t n, int64_t k, int64_t kp, uint4* xf, cudaStream_t stream);
+// x [n, k] float32 (rows ldx apart) -> f16 fragments for a weight of padded width kp.
+void to_fragments(const float* x, int64_t n, int64_t k, int64_t ldx, int64_t kp, uint4* xf, cudaStream_t stream);
 int slice_chunks_for(int chunks);
 
 struct LinearArgs {
@@ -57,6 +57,9 @@ void weighted_rows(const float* rows, const float* w, int64_t n, int64_t k, int6
                    cudaStream_t stream);
 // rows[dst[r], :] = src[r, :] for r < n.
 void scatter_rows(const float* src, int64_t cols, const int32_t* dst, int64_t n, float* rows, cudaStream_t stream);
+// Per head, a's values then b's: a [n, heads * da], b [n, heads * db] -> out [n, heads * (da + db)].
+void concat_heads(const float* a, int64_t da, const float* b, int64_t db, int64_t n, int64_t heads, float* out,
+                  cudaStream_t stream);
 struct RopeArgs {
   const int32_t* positions = nullptr;  // [T]
   const float* inv_freq = nullptr;     // [rotary_dim / 2]
@@ -73,19 +76,20 @@ void read_pass(const void* p, size_t bytes, uint32_t* sink, int sms, cudaStream_
 // ---- attention.cu -----------------------------------------------------------------------------------------
 struct KvLayer {
   const void* k = nullptr;  // [kv head][block][slot][head_dim] in the cache's type
-  const void* v = nullptr;
+  const void* v = nullptr;  // the same layout; k itself where V lies in K (MLA)
   bool f16 = true;
   int64_t head_stride = 0;  // values between kv heads
   int64_t block_size = 0;
 };
-// K/V rows [T, kv_heads * head_dim] of every token into its slot.
+// K/V rows [T, kv_heads * head_dim] of every token into its slot (K alone when v_dst is null).
 void write_kv(const KvLayer& kv, void* k_dst, void* v_dst, const float* k, const float* v, const int32_t* slots,
               int64_t T, int64_t kv_heads, int64_t head_dim, cudaStream_t stream);
 
 struct AttentionArgs {
   const float* q = nullptr;  // [T, heads * head_dim]
-  float* out = nullptr;      // [T, heads * head_dim]
+  float* out = nullptr;      // [T, heads * v_dim]
   int64_t T = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  int64_t v_dim = 0;         // V values per head: the first v_dim of rows head_dim apart
   float scale = 0;
   int64_t window = 0;
   float softcap = 0;             // > 0: scores -> softcap * tanh(score / softcap)

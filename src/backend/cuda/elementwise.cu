@@ -158,6 +158,15 @@ __global__ void scatter_rows_kernel(const float* __restrict__ src, int64_t cols,
   if (c < cols) rows[static_cast<int64_t>(dst[r]) * cols + c] = src[r * cols + c];
 }
 
+// out[t, h * (da + db) + i] = i < da ? a[t, h * da + i] : b[t, h * db + i - da]; one thread per value.
+__global__ void concat_heads_kernel(const float* __restrict__ a, int64_t da, const float* __restrict__ b, int64_t db,
+                                    int64_t total, int64_t heads, float* __restrict__ out) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int64_t w = da + db, t = idx / (heads * w), h = (idx / w) % heads, i = idx % w;
+  out[idx] = i < da ? a[(t * heads + h) * da + i] : b[(t * heads + h) * db + i - da];
+}
+
 // One thread per (token, head, rotated pair); q heads first, then k heads. The angle is formed in
 // float32 (pos * inv_freq, as the reference does) and its cosine and sine taken in double.
 __global__ void rope_kernel(float* __restrict__ q, int64_t q_stride, int64_t q_heads, float* __restrict__ k,
@@ -262,6 +271,14 @@ void weighted_rows(const float* rows, const float* w, int64_t n, int64_t k, int6
 void scatter_rows(const float* src, int64_t cols, const int32_t* dst, int64_t n, float* rows, cudaStream_t stream) {
   if (n == 0) return;
   scatter_rows_kernel<<<dim3(blocks_for(cols, 256), static_cast<unsigned>(n)), 256, 0, stream>>>(src, cols, dst, rows);
+  AX_CUDA_LAUNCHED();
+}
+
+void concat_heads(const float* a, int64_t da, const float* b, int64_t db, int64_t n, int64_t heads, float* out,
+                  cudaStream_t stream) {
+  const int64_t total = n * heads * (da + db);
+  if (total == 0) return;
+  concat_heads_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(a, da, b, db, total, heads, out);
   AX_CUDA_LAUNCHED();
 }
 

@@ -286,8 +286,8 @@ __device__ __forceinline__ void load_tile(Tile<T>& tile, const uint8_t* r0, cons
 }
 
 // ---- x to f16 fragments ------------------------------------------------------------------------------
-__global__ void to_fragments_kernel(const float* __restrict__ x, int64_t n, int64_t K, int chunks, int64_t total,
-                                    uint4* __restrict__ xf) {
+__global__ void to_fragments_kernel(const float* __restrict__ x, int64_t n, int64_t K, int64_t ldx, int chunks,
+                                    int64_t total, uint4* __restrict__ xf) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= total) return;
   const int lane = static_cast<int>(i % 32), p = static_cast<int>((i / 32) % 8);
@@ -296,7 +296,7 @@ __global__ void to_fragments_kernel(const float* __restrict__ x, int64_t n, int6
   const int64_t k0 = ch * 256 + 64 * (lane % 4) + 8 * p;
   __half v[8];
   for (int j = 0; j < 8; ++j)
-    v[j] = __float2half_rn(token < n && k0 + j < K ? x[token * K + k0 + j] : 0.0f);
+    v[j] = __float2half_rn(token < n && k0 + j < K ? x[token * ldx + k0 + j] : 0.0f);
   xf[i] = *reinterpret_cast<uint4*>(v);
 }
 
@@ -326,7 +326,7 @@ __global__ void __launch_bounds__(32 * kMaxSlices) linear_small_kernel(LinearArg
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * 16;
   const uint8_t* row0 = a.w + min(r0 + g, a.m - 1) * a.row_stride;
   const uint8_t* row1 = a.w + min(r0 + g + 8, a.m - 1) * a.row_stride;
-  const bool vec = a.ldx % 4 == 0;
+  const bool vec = a.ldx % 4 == 0 && reinterpret_cast<uintptr_t>(a.x) % 16 == 0;  // float4 loads
   float acc[NB][4];
   for (int nb = 0; nb < NB; ++nb) acc[nb][0] = acc[nb][1] = acc[nb][2] = acc[nb][3] = 0.0f;
   const int ch0 = warp * a.slice_chunks, ch1 = min(a.chunks, ch0 + a.slice_chunks);
@@ -438,10 +438,10 @@ int64_t fragment_blocks(int64_t n) { return (n + 7) / 8; }
 
 bool needs_fragments(int64_t n) { return n > 8 * kSmallMaxBlocks; }
 
-void to_fragments(const float* x, int64_t n, int64_t k, int64_t kp, uint4* xf, cudaStream_t stream) {
+void to_fragments(const float* x, int64_t n, int64_t k, int64_t ldx, int64_t kp, uint4* xf, cudaStream_t stream) {
   const int chunks = static_cast<int>(kp / 256);
   const int64_t total = fragment_blocks(n) * chunks * 256;
-  to_fragments_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(x, n, k, chunks, total, xf);
+  to_fragments_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(x, n, k, ldx, chunks, total, xf);
   AX_CUDA_LAUNCHED();
 }
 

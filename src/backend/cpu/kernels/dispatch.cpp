@@ -226,7 +226,7 @@ namespace {
 
 // The plain two-pass form, for CPUs without AVX2.
 void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
-  const int64_t hd = a.head_dim, group = a.num_heads / a.num_kv_heads;
+  const int64_t hd = a.head_dim, vd = a.v_width(), group = a.num_heads / a.num_kv_heads;
   const PagedKvView& kv = a.kv;
   std::vector<float> scores, buf(hd);
   for (int64_t item = item0; item < item1; ++item) {
@@ -243,12 +243,12 @@ void attention_scalar(const AttnArgs& a, int64_t item0, int64_t item1) {
       }
       float sum = 0;
       for (auto& sc : scores) sum += (sc = std::exp(sc - mx));
-      float* o = a.out + t * a.out_stride + h * hd;
-      std::fill(o, o + hd, 0.0f);
+      float* o = a.out + t * a.out_stride + h * vd;
+      std::fill(o, o + vd, 0.0f);
       for (int64_t j = first; j <= pos; ++j) {
-        const float* vr = kv_row_f32(kv.v, kv.v16, kv.at(j, kvh), hd, buf.data());
+        const float* vr = kv_row_f32(kv.v, kv.v16, kv.at(j, kvh), vd, buf.data());
         const float p = scores[j - first] / sum;
-        for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
+        for (int64_t d = 0; d < vd; ++d) o[d] += p * vr[d];
       }
     }
   }
@@ -265,7 +265,7 @@ void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
   if ((kv.k == nullptr) == (kv.k16 == nullptr) || (kv.v == nullptr) == (kv.v16 == nullptr) ||
       (kv.k16 == nullptr) != (kv.v16 == nullptr))
     fail("attention: the KV view needs float32 rows (k, v) or half rows (k16, v16), not both or a mix");
-  const int64_t T = c.T, start_pos = c.start_pos, num_heads = c.num_heads, head_dim = c.head_dim,
+  const int64_t T = c.T, start_pos = c.start_pos, num_heads = c.num_heads, v_dim = c.v_width(),
                 window = c.window;
   AttnArgs a;
   static_cast<AttentionCall&>(a) = c;
@@ -273,7 +273,10 @@ void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
   a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;
-  int64_t items = c.num_kv_heads * ((T + a.tile - 1) / a.tile);
+  // The ISA kernels split a kv head's query heads in chunks (MLA: all heads share one kv head).
+  const int64_t group = num_heads / c.num_kv_heads;
+  a.head_chunks = table != nullptr ? (group + kAttnHeadChunk - 1) / kAttnHeadChunk : 1;
+  int64_t items = c.num_kv_heads * a.head_chunks * ((T + a.tile - 1) / a.tile);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
   // Too few items for the threads (decode: one per kv head) and keys in several segments: each
   // segment its own item, folded after. The arithmetic is the one the items do alone. (The partial
@@ -281,9 +284,9 @@ void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
   const int64_t segments = (start_pos + T - 1) / kAttnSegment + 1;
   const size_t pairs = static_cast<size_t>(T * num_heads * segments);
   if (table != nullptr && window <= 0 && segments > 1 && T <= a.tile && items < 2 * static_cast<int64_t>(tp.size()) &&
-      pairs * head_dim <= (size_t{1} << 22)) {
+      pairs * v_dim <= (size_t{1} << 22)) {
     thread_local std::vector<float> part_o, part_ml;
-    if (part_o.size() < pairs * head_dim) part_o.resize(pairs * head_dim);
+    if (part_o.size() < pairs * v_dim) part_o.resize(pairs * v_dim);
     if (part_ml.size() < pairs * 2) part_ml.resize(pairs * 2);
     a.segments = segments;
     a.part_o = part_o.data();

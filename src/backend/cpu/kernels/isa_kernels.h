@@ -31,15 +31,21 @@ using RowsFn = void (*)(const uint8_t* w, size_t row_bytes, const Acts& a, int64
 // Quantizes n rows of x {n, k}: per block of `qblock` values one scale, per `sgroup` values one sum.
 using QuantizeFn = void (*)(const float* x, int64_t n, int64_t k, int8_t* q, float* d, int16_t* s);
 
-// One attention call (see kernels::attention). Work items are (kv head, tile of `tile` consecutive
-// query tokens) pairs, item = kv_head * ceil(T / tile) + tile index (consecutive items share one kv
-// head's keys and values, which then stay in L2); each item covers the query heads sharing that kv
+// Query heads of one kv head that one attention work item takes at most (MLA's one latent kv head
+// serves all 16-128 query heads: its chunks of heads are items of their own).
+constexpr int64_t kAttnHeadChunk = 16;
+
+// One attention call (see kernels::attention). Work items are (kv head, chunk of its query heads,
+// tile of `tile` consecutive query tokens), item = (kv_head * head_chunks + chunk) * ceil(T / tile)
+// + tile index (consecutive items share one kv head's keys and values, which then stay in L2);
+// chunk c covers query heads [c * kAttnHeadChunk, (c + 1) * kAttnHeadChunk) of those sharing the kv
 // head. tile > 1 needs window == 0.
 struct AttnArgs : AttentionCall {
   int64_t tile = 1;      // query tokens per work item
+  int64_t head_chunks = 1;  // ceil(query heads per kv head / kAttnHeadChunk)
   // > 0: items are single segments of keys (kAttnSegment each), written unnormalized: segment 0
   // into out, segment s > 0 of (token t, head h) into part_o[((t * num_heads + h) * segments + s) *
-  // head_dim], each one's max and sum into part_ml[(... + s) * 2]; attention_combine then folds them.
+  // v_width()], each one's max and sum into part_ml[(... + s) * 2]; attention_combine then folds them.
   int64_t segments = 0;
   float* part_o = nullptr;
   float* part_ml = nullptr;
