@@ -181,6 +181,28 @@ TEST_F(StoriesServer, StopStringsEndTheText) {
   }
 }
 
+// The token route takes stop strings as the OpenAI routes do, and without max_output_tokens runs
+// to the end of the context.
+TEST_F(StoriesServer, GenerateRouteStopStringsAndDefaultLength) {
+  auto cli = server_->client();
+  json full = post_json(cli, "/v1/generate", {{"input_text", "Once upon a time"}, {"max_output_tokens", 60},
+                                              {"sampling", {{"temperature", 0}}}, {"ignore_eos", true}});
+  ASSERT_TRUE(full.contains("output_text")) << full.dump();
+  const std::string all = full["output_text"];
+  // A stop string from the middle of the greedy text: the text ends right before it.
+  const size_t cut = all.find(' ', all.size() / 2);
+  ASSERT_NE(cut, std::string::npos) << all;
+  const std::string stop = all.substr(cut, 4);
+  json r = post_json(cli, "/v1/generate", {{"input_text", "Once upon a time"}, {"max_output_tokens", 60},
+                                           {"sampling", {{"temperature", 0}}}, {"ignore_eos", true}, {"stop", stop}});
+  EXPECT_EQ(r["finish_reason"], "stop");
+  EXPECT_EQ(r["output_text"], all.substr(0, all.find(stop))) << "stop " << json(stop).dump();
+  json whole = post_json(cli, "/v1/generate", {{"input_tokens", {1, 403}}, {"ignore_eos", true}});
+  json models = json::parse(cli.Get("/v1/models")->body);
+  EXPECT_EQ(whole["finish_reason"], "length");
+  EXPECT_EQ(whole["usage"]["completion_tokens"].get<int64_t>(), models["data"][0]["max_model_len"].get<int64_t>() - 2);
+}
+
 TEST_F(StoriesServer, ErrorPaths) {
   auto cli = server_->client();
   auto expect_error = [&](const std::string& path, const std::string& body, int want_status, const std::string& want_param) {
@@ -627,6 +649,25 @@ TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
   EXPECT_EQ(same["tokens"], t["tokens"]);  // this template has no such variable
   json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
   EXPECT_EQ(text["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n");
+}
+
+// /v1/generate with messages renders them as chat does: the same tokens for the same seed.
+TEST_F(CodeServer, GenerateFromMessagesEqualsChat) {
+  auto cli = server_->client();
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  json messages = {{{"role", "system"}, {"content", "Python only."}}, {{"role", "user"}, {"content", "def add(a, b):"}}};
+  json chat = post_json(cli, "/v1/chat/completions", {{"messages", messages}, {"max_tokens", 24}, {"seed", seed},
+                                                      {"temperature", 0.8}});
+  json gen = post_json(cli, "/v1/generate", {{"messages", messages}, {"max_output_tokens", 24},
+                                             {"sampling", {{"seed", seed}, {"temperature", 0.8}}}});
+  ASSERT_TRUE(gen.contains("output_text")) << gen.dump();
+  EXPECT_EQ(gen["output_text"], chat["choices"][0]["message"]["content"]);
+  EXPECT_EQ(gen["usage"]["prompt_tokens"], chat["usage"]["prompt_tokens"]);
+  int status = 0;
+  json bad = post_json(cli, "/v1/generate", {{"messages", {{{"role", "user"}}}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "messages[0].content");
 }
 
 TEST_F(CodeServer, ChatLogprobs) {
