@@ -31,29 +31,33 @@ ordered_json template_messages(const ChatRequest& cr, const ordered_json& raw) {
 
 }  // namespace
 
-std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
-                                        bool with_tools) {
+std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
+                             bool add_generation_prompt) {
   if (!ctx.chat_template) {
     if (!ctx.chat_template_error.empty())
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
-  const Tokenizer& tok = *ctx.tokenizer;
-  ChatTemplateOptions opt = chat_template_options(tok);
+  ChatTemplateOptions opt = chat_template_options(*ctx.tokenizer);
+  opt.add_generation_prompt = add_generation_prompt;
   if (with_tools) opt.tools = raw["tools"];
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
     opt.extra_context = raw["chat_template_kwargs"];
   }
-  std::string prompt;
   try {
-    prompt = ctx.chat_template->render(template_messages(cr, raw), opt);
+    return ctx.chat_template->render(template_messages(cr, raw), opt);
   } catch (const std::exception& e) {
     bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
   }
+}
+
+std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
+                                        bool with_tools) {
+  const std::string prompt = render_chat_text(ctx, cr, raw, with_tools);
   // The template writes the special tokens itself (BOS included where the model wants one).
-  return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+  return ctx.tokenizer->encode(prompt, /*add_special=*/false, /*parse_special=*/true);
 }
 
 }  // namespace ax::server

@@ -2,6 +2,7 @@
 // A chat request rendered with the model's own chat template and tokenized: what
 // /v1/chat/completions generates from and what /tokenize counts for {"messages": [...]}.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,5 +17,10 @@ namespace ax::server {
 // template that fails on these messages, is a 400 naming 'messages'.
 std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const nlohmann::ordered_json& raw,
                                         bool with_tools);
+
+// The same conversation as text, before tokenization (POST /apply-template). Without the
+// generation prompt it ends after the last message (a prefix for a conversation that goes on).
+std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const nlohmann::ordered_json& raw,
+                             bool with_tools, bool add_generation_prompt = true);
 
 }  // namespace ax::server

@@ -230,6 +230,7 @@ TEST_F(StoriesServer, ErrorPaths) {
   expect_error("/v1/chat/completions", R"({"messages": []})", 400, "messages");
   // stories260K has no chat template: chat says so.
   expect_error("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}]})", 400, "messages");
+  expect_error("/apply-template", R"({"messages": [{"role": "user", "content": "hi"}]})", 400, "messages");
   expect_error("/v1/generate", R"({"input_tokens": []})", 400, "input_tokens");
   expect_error("/v1/generate", R"({"input_tokens": [1], "sampling": {"top_k": "x"}})", 400, "top_k");
   // Context overflow: a prompt longer than the context is a clear 400.
@@ -329,6 +330,8 @@ TEST_F(StoriesServer, RandomlyMalformedBodiesNeverBreakIt) {
       {"/v1/embeddings", {{"input", {"a b", "c"}}, {"encoding_format", "float"}}},
       {"/tokenize", {{"prompt", "hello"}, {"add_special", true}}},
       {"/detokenize", {{"tokens", {1, 2, 3}}}},
+      {"/apply-template", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"add_generation_prompt", false},
+                           {"chat_template_kwargs", json::object()}}},
   };
   for (int trial = 0; trial < 150; ++trial) {
     auto [path, body] = bases[rng() % bases.size()];
@@ -649,6 +652,26 @@ TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
   EXPECT_EQ(same["tokens"], t["tokens"]);  // this template has no such variable
   json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
   EXPECT_EQ(text["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n");
+}
+
+// /apply-template gives the text /tokenize and chat tokenize; without the generation prompt it ends
+// after the last message.
+TEST_F(CodeServer, ApplyTemplateRendersTheChatText) {
+  auto cli = server_->client();
+  json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "def f():"}}};
+  json t = post_json(cli, "/tokenize", {{"messages", messages}});
+  json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
+  json rendered = post_json(cli, "/apply-template", {{"messages", messages}});
+  EXPECT_EQ(rendered["prompt"], text["prompt"]) << rendered.dump();
+  json open = post_json(cli, "/apply-template", {{"messages", messages}, {"add_generation_prompt", false}});
+  EXPECT_EQ(open["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n");
+  int status = 0;
+  json bad = post_json(cli, "/apply-template", {{"messages", messages}, {"add_generation_prompt", "yes"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "add_generation_prompt");
+  bad = post_json(cli, "/apply-template", {{"messages", {{{"role", "user"}}}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "messages[0].content");
 }
 
 // /v1/generate with messages renders them as chat does: the same tokens for the same seed.
