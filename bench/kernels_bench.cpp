@@ -3,9 +3,10 @@
 //  - decode: matvec (n = 1) GB/s over the weight bytes for each weight dtype, cycling through
 //    enough copies of each matrix that it streams from memory like a model's layers do;
 //  - prefill: matmul GFLOP/s at n = 512.
-//   kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] [--types Q4_K,Q8_0,...] [--packed] [--no-amx]
+//   kernels_bench [--threads N] [--isa avx2|avx2-vnni|avx512] [--seconds S] [--types Q4_K,Q8_0,...] [--packed] [--no-amx]
 // --packed: the weights repacked into 16-row tiles (backend/cpu/kernels/packed.h) where the type has
-// packed kernels on this CPU, as the engine loads them; other types run as stored. --no-amx: calls of
+// packed kernels, as the engine loads them, run by the packed kernels of --isa; other types run as
+// stored. --no-amx: calls of
 // 32 rows or more stay on the VNNI kernels where the CPU has AMX tiles (for A/B runs).
 #include <immintrin.h>
 
@@ -100,7 +101,7 @@ struct Matrix {
   std::unique_ptr<kernels::PackedMatrix> packed;
   void run(const float* x, int64_t n, float* y, kernels::Isa isa, ax::ThreadPool& pool) const {
     if (packed) {
-      kernels::matmul_packed(*packed, x, n, y, &pool);
+      kernels::matmul_packed(*packed, x, n, y, &pool, isa);
     } else {
       kernels::matmul(t, w, out, in, x, n, y, isa, &pool);
     }
@@ -167,7 +168,10 @@ Args parse(int argc, char** argv) {
       a.seconds = std::stod(next());
     } else if (s == "--isa") {
       const std::string v = next();
-      a.isa = v == "avx2" ? kernels::Isa::Avx2 : v == "avx512" ? kernels::Isa::Avx512 : kernels::Isa::Scalar;
+      if (!kernels::isa_from_name(v, &a.isa)) {
+        std::fprintf(stderr, "kernels_bench: unknown --isa %s (avx2, avx2-vnni, avx512)\n", v.c_str());
+        std::exit(2);
+      }
     } else if (s == "--packed") {
       a.packed = true;
     } else if (s == "--no-amx") {
@@ -189,7 +193,7 @@ Args parse(int argc, char** argv) {
         pos = comma + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa avx2|avx512] [--seconds S] "
+      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa avx2|avx2-vnni|avx512] [--seconds S] "
                            "[--types Q4_K,...] [--no-prefill] [--packed] [--no-amx]\n");
       std::exit(2);
     }

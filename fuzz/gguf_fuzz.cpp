@@ -11,6 +11,8 @@
 // fuzz-sources: src/model/model.cpp src/model/model_source.cpp src/backend/backend.cpp
 // fuzz-sources: src/backend/step_input.cpp src/backend/moe_routing.cpp src/format/safetensors.cpp
 // fuzz-sources: src/model/hf_config.cpp
+// Architecture::to_gguf (GGUF export) links the writer and the quantizers:
+// fuzz-sources: src/model/gguf_export.cpp src/format/gguf_writer.cpp src/format/quantize.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-qwen2.gguf@65536

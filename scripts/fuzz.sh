@@ -5,13 +5,15 @@
 #   scripts/fuzz.sh                      build every fuzzer
 #   scripts/fuzz.sh NAME [ARGS...]       build NAME and fuzz until stopped, keeping the corpus in
 #                                        fuzz/corpus-NAME/ (git-ignored); ARGS go to libFuzzer
-#   scripts/fuzz.sh --smoke NAME [SECS]  build NAME and fuzz for SECS seconds (default 20) from the
-#                                        seed corpus only; exit status 0 = no crash (CTest uses this)
+#   scripts/fuzz.sh --smoke NAME [SECS]  build NAME and fuzz for SECS seconds (default $AX_FUZZ_SECONDS,
+#                                        else 20) from the seed corpus only; exit status 0 = no crash
+#                                        (the CTest label "fuzz" runs this; scripts/test.sh leaves it out)
 #
 # Each fuzzer lists what it needs in its own comments, so adding one needs no edit here:
 #   // fuzz-sources: src/a.cpp src/b*.cpp     engine sources to compile in (repo-relative; globs)
 #   // fuzz-seeds: ../shared/x.gguf y@65536   seed files (repo-relative; @N = first N bytes only)
 #   // fuzz-libs: -lpcre2-8                   extra link flags (fmt and pthread are always linked)
+#   // fuzz-cxxflags: -DFOO                    extra compile flags for every source of that fuzzer
 # Only those sources are compiled, into $AX_FUZZ_BUILD_DIR (default build-fuzz/), one object
 # folder per fuzzer (so parallel builds do not race), through ccache when present.
 set -euo pipefail
@@ -49,7 +51,8 @@ build() {
       wait -n || failed=1
       running=$((running - 1))
     fi
-    $LAUNCHER "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer-no-link -c "$ROOT/$f" -o "$obj" &
+    # shellcheck disable=SC2046
+    $LAUNCHER "$CXX" "${CXXFLAGS[@]}" $(directive "$src" cxxflags) -fsanitize=fuzzer-no-link -c "$ROOT/$f" -o "$obj" &
     running=$((running + 1))
   done
   while [ "$running" -gt 0 ]; do
@@ -86,7 +89,7 @@ fi
 
 if [ "$1" = "--smoke" ]; then
   name="${2:?usage: fuzz.sh --smoke NAME [SECONDS]}"
-  secs="${3:-20}"
+  secs="${3:-${AX_FUZZ_SECONDS:-20}}"
   build "$name"
   corpus="$BUILD/smoke-corpus-$name"
   rm -rf "$corpus"

@@ -7,7 +7,8 @@ PKGS=(
   clang libclang-rt-14-dev            # libFuzzer targets and sanitizers
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev                  # JSON (configs, tokenizer.json, HTTP bodies)
-  libcpp-httplib-dev                  # HTTP server (and the bench's HTTP client)
+  libboost-dev                        # Boost.Asio + Boost.Beast: the HTTP server
+  libcpp-httplib-dev                  # HTTP client (bench run --url, the server tests)
   libssl-dev                          # sha256 of model files (bench manifests)
   libpcre2-dev                        # Unicode-aware pre-tokenizer regexes
   libicu-dev                          # Unicode normalization (NFC) for tokenizers

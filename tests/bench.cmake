@@ -1,6 +1,6 @@
 # End-to-end runs of `ax-engine bench speed` on the bundled stories260K (tiny, so fast): the JSON
 # row, the tests after some context (--depth, as llama-bench -d), batched decode after each
-# sequence's prompt, and the combinations that are refused.
+# sequence's prompt, the kernel tier it reports, and the combinations that are refused.
 set(AX_SHARED ${CMAKE_SOURCE_DIR}/../shared)
 set(AX_STORIES ${AX_SHARED}/models/stories260K/stories260K.gguf)
 add_test(NAME bench_speed_depth_json COMMAND ax-engine bench speed --model ${AX_STORIES} -p 32 -n 16 -d 100 -t 2 -r 1 --json)
@@ -9,6 +9,16 @@ set_tests_properties(bench_speed_depth_json PROPERTIES LABELS cli PASS_REGULAR_E
 add_test(NAME bench_speed_batched COMMAND ax-engine bench speed --model ${AX_STORIES} -p 24 -n 8 --batch 4 -t 2 -r 1)
 set_tests_properties(bench_speed_batched PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
   "pp24 +[0-9.]+\ntg8x4 +[0-9.]+\ndecode floor")
+# The kernel tier in use, here capped by AX_CPU_TIER (the scalar tier runs on every machine).
+add_test(NAME bench_speed_prints_kernel_tier COMMAND ax-engine bench speed --model ${AX_STORIES} -p 16 -n 4 -t 2 -r 1)
+set_tests_properties(bench_speed_prints_kernel_tier PROPERTIES LABELS cli ENVIRONMENT AX_CPU_TIER=scalar
+  PASS_REGULAR_EXPRESSION "backend +cpu \\(scalar, 2 threads\\)\nkernels +scalar reference")
+add_test(NAME bench_speed_json_kernel_tier COMMAND ax-engine bench speed --model ${AX_STORIES} -p 16 -n 4 -t 2 -r 1 --json)
+set_tests_properties(bench_speed_json_kernel_tier PROPERTIES LABELS cli ENVIRONMENT AX_CPU_TIER=scalar
+  PASS_REGULAR_EXPRESSION "\"backend\": \"cpu \\(scalar, 2 threads\\)\", \"kernel_tier\": \"scalar\", \"threads\": 2")
+add_test(NAME bench_speed_unknown_tier_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -p 16 -n 4 -t 2 -r 1)
+set_tests_properties(bench_speed_unknown_tier_refused PROPERTIES LABELS cli ENVIRONMENT AX_CPU_TIER=avx3
+  PASS_REGULAR_EXPRESSION "AX_CPU_TIER=avx3: expected one of scalar, avx2, avx2-vnni, avx512")
 add_test(NAME bench_speed_depth_with_batch_refused COMMAND ax-engine bench speed --model ${AX_STORIES} -d 8 --batch 2)
 set_tests_properties(bench_speed_depth_with_batch_refused PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
   "--depth is for one sequence")

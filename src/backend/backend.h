@@ -285,7 +285,7 @@ struct BackendReport {
   bool usable = false;
   std::string detail;                  // the CPU's model, or why no GPU is usable
   std::vector<std::string> features;   // CPU: instruction-set features
-  std::string kernel_tier;             // CPU: scalar, avx2, avx512, avx512+amx
+  std::string kernel_tier;             // CPU: scalar, avx2, avx2-vnni, avx512, avx512+amx (kernels::kernel_tier)
   std::vector<GpuDeviceInfo> devices;  // CUDA
 };
 std::vector<BackendReport> backend_reports();

@@ -41,8 +41,7 @@ std::vector<BackendReport> backend_reports() {
   std::istringstream words(f.summary());
   for (std::string w; words >> w;)
     if (w != "none") cpu.features.push_back(w);
-  cpu.kernel_tier = cpu::kernels::isa_name(cpu::kernels::best_isa());
-  if (cpu::amx_usable() && cpu::kernels::amx_enabled()) cpu.kernel_tier += "+amx";
+  cpu.kernel_tier = cpu::kernels::kernel_tier();
   BackendReport gpu;
   gpu.name = "cuda";
   gpu.compiled = cuda_compiled();

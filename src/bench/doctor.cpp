@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "bench/llama_cpp_build.h"
 #include "bench/machine.h"
 #include "model/model_source.h"
 
@@ -103,10 +104,10 @@ std::vector<Finding> machine_findings(const json& machine) {
   std::vector<Finding> f;
   const json& cpu = machine.value("cpu", json::object());
   const std::string kernels = cpu.value("kernels", "");
-  if (kernels == "scalar reference")
+  if (kernels.find("AX_CPU_TIER") != std::string::npos)
+    f.push_back({Level::Warning, "CPU kernels: " + kernels + ": unset AX_CPU_TIER for full speed"});
+  else if (kernels == "scalar reference")
     f.push_back({Level::Problem, "the CPU lacks AVX2/FMA/F16C: only the scalar reference kernels run, many times slower"});
-  else if (kernels == "avx2")
-    f.push_back({Level::Info, "AVX2 kernels (AVX-512 VNNI CPUs run the faster packed-tile kernels)"});
   else
     f.push_back({Level::Ok, "CPU kernels: " + kernels});
   const json& mem = machine.value("memory", json::object());
@@ -164,6 +165,7 @@ json doctor_report(const DoctorOptions& o) {
   json peer = {{"dir", o.llama_cpp_dir}};
   for (const char* tool : {"llama-bench", "llama-batched-bench", "llama-server"})
     peer[tool] = fs::exists(fs::path(o.llama_cpp_dir) / tool);
+  peer["isa"] = llama_cpp_build_isa(o.llama_cpp_dir);
   r["llama_cpp"] = peer;
   r["model_dirs"] = o.model_dirs;
   r["models"] = scan_models(o.model_dirs);
@@ -213,6 +215,7 @@ std::string doctor_text(const json& r) {
   const json& p = r["llama_cpp"];
   s += fmt::format("llama.cpp  llama-bench {}, llama-server {} ({})\n", p["llama-bench"].get<bool>() ? "found" : "missing",
                    p["llama-server"].get<bool>() ? "found" : "missing", p.value("dir", ""));
+  if (!p.value("isa", "").empty()) s += fmt::format("           built for: {}\n", p.value("isa", ""));
   std::string dirs;
   for (const json& d : r["model_dirs"]) dirs += (dirs.empty() ? "" : ", ") + d.get<std::string>();
   s += fmt::format("models     searched {}\n", dirs.empty() ? "(nothing)" : dirs);

@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/memory_bandwidth.h"
 #include "bench/build_info.h"
 #include "util/thread_pool.h"
@@ -54,13 +55,6 @@ int64_t meminfo_count(const std::string& meminfo, const std::string& key) {
 std::string bracketed(const std::string& text) {
   const size_t a = text.find('['), b = text.find(']');
   return a != std::string::npos && b != std::string::npos && b > a ? text.substr(a + 1, b - a - 1) : trim(text);
-}
-
-std::string kernel_tier() {
-  const auto& f = cpu::cpu_features();
-  if (f.has_avx512_tier()) return cpu::amx_usable() ? "avx512-vnni packed tiles + AMX-INT8" : "avx512-vnni packed tiles";
-  if (f.has_avx2_tier()) return "avx2";
-  return "scalar reference";
 }
 
 json gpus() {
@@ -121,7 +115,7 @@ json machine_info(bool measure_bandwidth) {
   json cpu = {{"model", f.model_name},
               {"logical_cores", std::thread::hardware_concurrency()},
               {"features", f.summary()},
-              {"kernels", kernel_tier()},
+              {"kernels", cpu::kernels::kernel_tier_description()},
               {"amx_usable", cpu::amx_usable()}};
   json memory = {{"total_mb", meminfo_mb(meminfo, "MemTotal")}, {"available_mb", meminfo_mb(meminfo, "MemAvailable")}};
   if (measure_bandwidth) memory["read_bandwidth_gb_s"] = cpu::measure_read_bandwidth_gbps(default_thread_pool(), 1.0);

@@ -19,7 +19,9 @@
 #include <random>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/kernels/kernels.h"
 #include "backend/kv_cache.h"
+#include "bench/llama_cpp_build.h"
 #include "cli/backend_options.h"
 #include "cli/bench_subcommands.h"
 #include "cli/cache_options.h"
@@ -157,6 +159,7 @@ class SpeedRunner {
 
 int run_speed(const SpeedOptions& o) {
   auto backend = make_backend(o.backend);
+  const bool gpu = backend->name() != "cpu";
   const int threads = default_threads();
   auto source = open_model(o.model);
   auto model = load_model(*source, *backend);
@@ -178,7 +181,6 @@ int run_speed(const SpeedOptions& o) {
     tg.push_back(r.decode_tps);
     ttft.push_back(r.ttft_ms);
     if (!o.peer.empty()) {
-      const bool gpu = backend->name() != "cpu";
       const PeerResult p = o.batch > 1
                                ? run_llama_batched_bench(o.model, o.prompt_tokens, o.gen_tokens, o.batch, threads, gpu)
                                : run_llama_bench(o.model, o.prompt_tokens, o.gen_tokens, o.depth, threads, gpu);
@@ -194,20 +196,22 @@ int run_speed(const SpeedOptions& o) {
   const double floor_tps = o.batch * bw * 1e9 / (wbytes + o.batch * kv_bytes);
   const double decode = median(tg), prefill = median(pp);
   const double gbps = decode / o.batch * wbytes / 1e9;  // steps/s x weight bytes per step
+  const std::string peer_isa = o.peer.empty() ? "" : bench::llama_cpp_build_isa(llama_cpp_bin_dir(gpu));
 
   if (o.json) {
-    std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
+    std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"kernel_tier\": \"%s\", \"threads\": %d, \"batch\": %lld, \"depth\": %lld, \"prompt_tokens\": %lld, \"gen_tokens\": %lld, "
                 "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, \"ttft_ms\": %.2f, "
                 "\"weight_gb_per_s\": %.2f, \"read_bandwidth_gb_per_s\": %.2f, \"decode_floor_tokens_per_s\": %.2f, "
                 "\"decode_fraction_of_floor\": %.3f, \"peak_rss_mb\": %.1f",
-                o.model.c_str(), backend->description().c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
+                o.model.c_str(), backend->description().c_str(),
+                gpu ? "" : cpu::kernels::kernel_tier().c_str(), threads, static_cast<long long>(o.batch), static_cast<long long>(o.depth),
                 static_cast<long long>(o.prompt_tokens),
                 static_cast<long long>(o.gen_tokens), prefill, decode, median(ttft), gbps, bw, floor_tps,
                 decode / floor_tps, rss_mb);
     if (!o.peer.empty())
       std::printf(", \"peer\": \"llama.cpp\", \"peer_prefill_tokens_per_s\": %.2f, \"peer_decode_tokens_per_s\": %.2f, "
-                  "\"prefill_ratio\": %.3f, \"decode_ratio\": %.3f",
-                  median(peer_pp), median(peer_tg), prefill / median(peer_pp), decode / median(peer_tg));
+                  "\"prefill_ratio\": %.3f, \"decode_ratio\": %.3f, \"peer_isa\": \"%s\"",
+                  median(peer_pp), median(peer_tg), prefill / median(peer_pp), decode / median(peer_tg), peer_isa.c_str());
     std::printf("}\n");
     return 0;
   }
@@ -215,6 +219,9 @@ int run_speed(const SpeedOptions& o) {
   std::printf("cpu        %s, %d threads, %s\n", cpu::cpu_features().model_name.c_str(), threads,
               cpu::cpu_features().summary().c_str());
   std::printf("backend    %s\n", backend->description().c_str());
+  if (!gpu) std::printf("kernels    %s\n", cpu::kernels::kernel_tier_description().c_str());
+  if (!o.peer.empty())
+    std::printf("llama.cpp  %s, built for %s\n", llama_cpp_bin_dir(gpu).c_str(), peer_isa.empty() ? "? (no CMakeCache.txt in the folder above)" : peer_isa.c_str());
   std::printf("weights    %.1f MB read per decode step; read bandwidth %.1f GB/s\n", wbytes / 1e6, bw);
   std::printf("%-12s %12s %12s %8s\n", "test", "ax tok/s", "llama.cpp", "ratio");
   auto row = [&](const char* name, double ours, const std::vector<double>& peer) {

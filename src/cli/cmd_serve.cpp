@@ -19,9 +19,12 @@
 #include "cli/command.h"
 #include "model/model.h"
 #include "model/model_source.h"
+#include "server/crash_report.h"
 #include "server/http_server.h"
+#include "server/model_watch.h"
 #include "server/server_context.h"
 #include "server/serving.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -64,6 +67,7 @@ int run_serve(ServerOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  server::install_fatal_signal_handlers();
 
   if (o.max_concurrent < 1) fail("--max-concurrent {} must be >= 1", o.max_concurrent);
   if (!std::filesystem::exists(o.model_path)) fail("--model {}: no such file or folder", o.model_path);
@@ -115,9 +119,14 @@ int run_serve(ServerOptions o) {
     // sigwait; the kernel closes the socket).
     std::_Exit(1);
   }
+  // Model files changed under the server are noticed within seconds (model_watch.h).
+  server::ModelFileWatch watch(ctx, std::chrono::seconds(2));
   ctx.ready = true;
   std::fprintf(stderr, "ax-engine serve: model '%s' ready on http://%s:%d/v1\n", ctx.model_id.c_str(), o.host.c_str(),
                http.port());
+  if (ctx.chat_template && !ctx.chat_caps.tools)
+    std::fprintf(stderr, "ax-engine serve: the chat template does not show tools; requests with tools get them "
+                         "described in a system message\n");
 
   {
     std::unique_lock lock(mu);
@@ -142,12 +151,29 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   o->model_path = default_model_path();
   sub.add_option("-m,--model", o->model_path, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
   sub.add_option("--model-name", o->model_name, "Model id reported by /v1/models (default: the file or folder name)");
+  sub.add_option("--alias", o->model_aliases,
+                 "Another name requests may give as \"model\" (repeatable); other names get 404 model_not_found");
   sub.add_option("--host", o->host, "Address to bind (loopback by default)")->capture_default_str();
-  sub.add_option("--port", o->port, "Port to listen on (0: any free port)")->capture_default_str();
+  sub.add_option("--port", o->port, "Port to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   sub.add_option("--api-key", o->api_key, "Require 'Authorization: Bearer <key>' (default: AX_API_KEY, else none)");
   sub.add_option("--max-body-size", o->max_body_bytes, "Largest request body in bytes")->capture_default_str();
   sub.add_option("--max-concurrent", o->max_concurrent, "Generation requests in flight at once; more get 429")
       ->capture_default_str();
+  sub.add_option("--max-connections", o->max_connections, "Open connections at once; more get 503 and are closed")
+      ->capture_default_str();
+  sub.add_option("--header-timeout", o->head_timeout_s,
+                 "Seconds a request's line and headers may take to arrive (also how long an idle connection stays open)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--body-timeout", o->body_timeout_s, "Seconds a request's body may take to arrive after its headers")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--write-timeout", o->write_timeout_s, "Seconds a client may take no response bytes before it is dropped")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_flag("--log-requests", o->log_requests, "One access-log line per request on stderr");
   add_backend_options(sub, o->backend);
   sub.add_option("--kv-memory-mb", o->kv_memory_mb,
                  "Memory for the KV cache pool, MiB (default: 512 on the CPU; on a GPU --gpu-memory-fraction of "

@@ -25,9 +25,17 @@ class ApiError : public std::runtime_error {
   // {"error": {...}}; param and code are null when empty, as OpenAI sends them.
   nlohmann::json to_json() const;
 
+  // Seconds a client should wait before retrying (the Retry-After header of a 429/503); 0: none.
+  int retry_after_s() const { return retry_after_s_; }
+  ApiError& with_retry_after(int seconds) {
+    retry_after_s_ = seconds;
+    return *this;
+  }
+
  private:
   int status_;
   std::string type_, param_, code_;
+  int retry_after_s_ = 0;
 };
 
 // 400 invalid_request_error naming the parameter: bad_param("temperature", "must be in [0, 2], got {}", t)

@@ -1,6 +1,8 @@
 #include "server/chat_prompt.h"
 
 #include "server/api_error.h"
+#include "server/prompt_guard.h"
+#include "server/tool_call_parser.h"
 #include "tokenizer/chat_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -11,28 +13,85 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// The messages as the template sees them: role and text content from the validated request, the
-// tool-call fields exactly as the client sent them (key order kept: templates print them).
-ordered_json template_messages(const ChatRequest& cr, const ordered_json& raw) {
-  ordered_json out = ordered_json::array();
+// Tools for a template that does not show them: described in the system message, with the call
+// format ToolCallParser reads back (the way llama.cpp fills in for such templates).
+std::string tools_system_text(const ordered_json& tools) {
+  std::string text =
+      "# Tools\n\nYou can call the functions listed below, each given as JSON with its name, what it does "
+      "and a JSON Schema of its arguments.\n<tools>\n";
+  for (const auto& t : tools) text += t.dump() + "\n";
+  text += "</tools>\n\nTo call a function, answer with one block per call:\n" + std::string(ToolCallParser::kOpen) +
+          "\n{\"name\": <function name>, \"arguments\": <the arguments as a JSON object>}\n" +
+          std::string(ToolCallParser::kClose);
+  return text;
+}
+
+// An assistant's tool_calls as the text the model would have written, for a template that does
+// not show them.
+std::string tool_calls_text(const ordered_json& calls) {
+  std::string text;
+  for (const auto& c : calls) {
+    if (!c.is_object() || !c.contains("function") || !c["function"].is_object()) continue;
+    const ordered_json& fn = c["function"];
+    ordered_json call = {{"name", fn.value("name", ordered_json(""))}};
+    const ordered_json args = fn.value("arguments", ordered_json::object());
+    // OpenAI sends arguments as a JSON string; shown as the object it holds when it parses.
+    ordered_json parsed = args.is_string() ? ordered_json::parse(args.get<std::string>(), nullptr, false) : args;
+    call["arguments"] = parsed.is_discarded() ? args : parsed;
+    if (!text.empty()) text += "\n";
+    text += std::string(ToolCallParser::kOpen) + "\n" + call.dump() + "\n" + std::string(ToolCallParser::kClose);
+  }
+  return text;
+}
+
+}  // namespace
+
+TemplateMessages template_messages(const ChatRequest& cr, const ordered_json& raw, const ChatTemplateCaps& caps,
+                                   bool with_tools) {
+  TemplateMessages out;
   const ordered_json& raw_msgs = raw["messages"];
   for (size_t i = 0; i < cr.messages.size(); ++i) {
     const ChatMessage& m = cr.messages[i];
     const ordered_json& r = raw_msgs[i];
     ordered_json msg = {{"role", m.role}};
-    if (r.contains("content") && r["content"].is_null()) msg["content"] = nullptr;
+    // An assistant message sent back as the API returned it has content null beside its
+    // tool_calls; a template that cannot render null gets "".
+    const bool null_content = !r.contains("content") || r["content"].is_null();
+    if (null_content && caps.null_content) msg["content"] = nullptr;
     else msg["content"] = m.content;
     for (const char* key : {"tool_calls", "tool_call_id", "name", "reasoning_content"})
       if (r.contains(key) && !r[key].is_null()) msg[key] = r[key];
-    out.push_back(std::move(msg));
+    if (msg.contains("tool_calls") && !caps.tool_calls) {
+      std::string calls = tool_calls_text(msg["tool_calls"]);
+      msg.erase("tool_calls");
+      msg["content"] = m.content + (m.content.empty() || calls.empty() ? "" : "\n") + calls;
+    }
+    if (m.role == "tool" && !caps.tool_role) {
+      msg = {{"role", "user"}, {"content", "<tool_response>\n" + m.content + "\n</tool_response>"}};
+    }
+    out.messages.push_back(std::move(msg));
+  }
+  out.field = [](size_t i) { return "messages[" + std::to_string(i) + "]"; };
+  if (with_tools && !caps.tools) {
+    const std::string text = tools_system_text(raw["tools"]);
+    ordered_json& first = out.messages[0];
+    if (first["role"] == "system" || first["role"] == "developer") {
+      const std::string content = first["content"].is_string() ? first["content"].get<std::string>() : "";
+      first["content"] = content + (content.empty() ? "" : "\n\n") + text;
+    } else {
+      out.messages.insert(out.messages.begin(), ordered_json{{"role", "system"}, {"content", text}});
+      out.field = [](size_t i) { return i == 0 ? std::string("tools") : "messages[" + std::to_string(i - 1) + "]"; };
+    }
   }
   return out;
 }
 
-}  // namespace
+namespace {
 
-std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
-                             bool add_generation_prompt) {
+// What the template renders for a chat request: the messages with what it cannot show filled in,
+// the tools where it shows them, the client's template variables.
+TemplateInputs chat_inputs(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
+                           bool add_generation_prompt) {
   if (!ctx.chat_template) {
     if (!ctx.chat_template_error.empty())
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
@@ -40,24 +99,32 @@ std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const o
   }
   ChatTemplateOptions opt = chat_template_options(*ctx.tokenizer);
   opt.add_generation_prompt = add_generation_prompt;
-  if (with_tools) opt.tools = raw["tools"];
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
     opt.extra_context = raw["chat_template_kwargs"];
   }
-  try {
-    return ctx.chat_template->render(template_messages(cr, raw), opt);
-  } catch (const std::exception& e) {
-    bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
-  }
+  TemplateMessages msgs = template_messages(cr, raw, ctx.chat_caps, with_tools);
+  TemplateInputs in;
+  in.messages = std::move(msgs.messages);
+  in.message_field = std::move(msgs.field);
+  if (with_tools && ctx.chat_caps.tools) opt.tools = raw["tools"];
+  in.options = std::move(opt);
+  return in;
 }
+
+}  // namespace
 
 std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
                                         bool with_tools) {
-  const std::string prompt = render_chat_text(ctx, cr, raw, with_tools);
-  // The template writes the special tokens itself (BOS included where the model wants one).
-  return ctx.tokenizer->encode(prompt, /*add_special=*/false, /*parse_special=*/true);
+  const TemplateInputs in = chat_inputs(ctx, cr, raw, with_tools, /*add_generation_prompt=*/true);
+  return render_guarded(*ctx.chat_template, *ctx.tokenizer, ctx.control_texts, in);
+}
+
+std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
+                             bool add_generation_prompt) {
+  const TemplateInputs in = chat_inputs(ctx, cr, raw, with_tools, add_generation_prompt);
+  return render_template(*ctx.chat_template, in.messages, in.options);
 }
 
 }  // namespace ax::server

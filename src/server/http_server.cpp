@@ -1,9 +1,10 @@
 #include "server/http_server.h"
 
-#include <chrono>
+#include <cctype>
 
 #include "server/api_error.h"
-#include "server/httplib_config.h"
+#include "server/crash_report.h"
+#include "server/http_transport.h"
 #include "server/openai_response.h"
 #include "util/error.h"
 
@@ -17,11 +18,42 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void send_error(httplib::Response& res, const ApiError& e) { send_json(res, e.to_json(), e.status()); }
+void send_error(HttpResponse& res, const ApiError& e) {
+  send_json(res, e.to_json(), e.status());
+  if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
+}
+
+// The key of "Authorization: Bearer <key>". The scheme is case-insensitive (RFC 7235: "bearer",
+// "BEARER"); spaces around the key are not part of it. Empty when the header is something else.
+std::string bearer_key(const std::string& header) {
+  size_t i = header.find_first_not_of(' ');
+  if (i == std::string::npos || header.size() - i < 7) return {};
+  std::string scheme = header.substr(i, 6);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer" || header[i + 6] != ' ') return {};
+  const size_t begin = header.find_first_not_of(' ', i + 6);
+  if (begin == std::string::npos) return {};
+  return header.substr(begin, header.find_last_not_of(' ') + 1 - begin);
+}
+
+// Runs a route and turns whatever it throws into an OpenAI-shaped error.
+void run_route(const RouteHandler& handler, const HttpRequest& req, HttpResponse& res) {
+  try {
+    handler(req, res);
+  } catch (const ApiError& e) {
+    if (!res.streaming()) send_error(res, e);
+  } catch (const ax::Error& e) {
+    // Errors from the layers below name what was wrong with the input (a prompt too long for
+    // the context, a token outside the vocabulary).
+    if (!res.streaming()) send_error(res, ApiError(400, e.what(), "invalid_request_error", "", "invalid_request"));
+  } catch (const std::exception& e) {
+    if (!res.streaming()) send_error(res, ApiError(500, e.what(), "server_error"));
+  }
+}
 
 }  // namespace
 
-void send_json(httplib::Response& res, const nlohmann::json& body, int status) {
+void send_json(HttpResponse& res, const nlohmann::json& body, int status) {
   res.status = status;
   res.set_content(dump_json(body), "application/json");
 }
@@ -31,7 +63,8 @@ InFlightSlot::InFlightSlot(ServingContext& ctx) : ctx_(ctx) {
     ctx_.in_flight.fetch_sub(1);
     throw ApiError(429, fmt::format("The server is at its limit of {} concurrent generation requests; retry later.",
                                     ctx_.options.max_concurrent),
-                   "rate_limit_error", "", "too_many_requests");
+                   "rate_limit_error", "", "too_many_requests")
+        .with_retry_after(1);
   }
   ctx_.metrics.set_in_flight_delta(1);
 }
@@ -41,48 +74,25 @@ InFlightSlot::~InFlightSlot() {
   ctx_.metrics.set_in_flight_delta(-1);
 }
 
-HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx), http_(std::make_unique<httplib::Server>()) {
-  // Each streaming client holds a worker thread for its whole stream: enough for the in-flight
-  // limit plus the quick routes.
-  const size_t workers = static_cast<size_t>(std::max(8, ctx_.options.max_concurrent + 8));
-  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  http_->set_payload_max_length(ctx_.options.max_body_bytes);
-  http_->set_keep_alive_max_count(1000);
-  http_->set_read_timeout(60, 0);
-  http_->set_write_timeout(60, 0);
-
-  // Errors httplib produces itself (404, 413 body too large, 400 bad request line) get
-  // OpenAI's shape too.
-  http_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string msg, code, type = "invalid_request_error";
-    if (res.status == 404) {
-      msg = fmt::format("No route {} {}.", req.method, req.path);
-      code = "not_found";
-    } else if (res.status == 413) {
-      msg = fmt::format("The request body exceeds the server's limit of {} bytes.", ctx_.options.max_body_bytes);
-      code = "request_too_large";
-    } else if (res.status == 405) {
-      msg = fmt::format("Method {} is not allowed on {}.", req.method, req.path);
-      code = "method_not_allowed";
-    } else {
-      msg = fmt::format("HTTP error {}.", res.status);
-      type = res.status >= 500 ? "server_error" : "invalid_request_error";
-    }
-    int status = res.status;
-    send_error(res, ApiError(status, msg, type, "", code));
-    ctx_.metrics.count_request("other", status);
-  });
-  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string msg = "internal error";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      msg = e.what();
-    } catch (...) {
-    }
-    send_error(res, ApiError(500, msg, "server_error"));
-  });
+HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx) {
+  const ServerOptions& o = ctx_.options;
+  TransportOptions t;
+  t.host = o.host;
+  t.port = o.port;
+  t.limits.max_body_bytes = o.max_body_bytes;
+  t.max_connections = o.max_connections;
+  t.head_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.head_timeout_s * 1000));
+  t.body_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.body_timeout_s * 1000));
+  t.write_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.write_timeout_s * 1000));
+  // Each generation request (streaming or not) holds a worker while it runs; the rest are quick.
+  t.max_workers = static_cast<size_t>(o.max_concurrent) + 16;
+  t.access_log = o.log_requests;
+  transport_ = std::make_unique<HttpTransport>(
+      t, [this](HttpRequest& req) { return dispatch(req); },
+      [this](int status, const std::string& message, HttpResponse& res) {
+        error_body(status, message, res);
+        ctx_.metrics.count_request("other", status);
+      });
 
   register_info_routes(*this, ctx_);
   register_token_routes(*this, ctx_);
@@ -94,51 +104,92 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx), http_(std::make_unique<
 
 HttpServer::~HttpServer() = default;
 
-void HttpServer::add_route(const std::string& method, const std::string& path, int flags, RouteHandler handler) {
-  auto wrapped = [this, path, flags, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    try {
-      if (!ctx_.options.api_key.empty() && !(flags & kRouteNoAuth)) {
-        const std::string auth = req.get_header_value("Authorization");
-        const std::string prefix = "Bearer ";
-        if (auth.rfind(prefix, 0) != 0 || !same_secret(auth.substr(prefix.size()), ctx_.options.api_key))
-          throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.",
-                         "invalid_request_error", "", "invalid_api_key");
-      }
-      if ((flags & kRouteNeedsModel) && !ctx_.ready.load())
-        throw ApiError(503, "The model is still loading; retry shortly.", "server_error", "", "model_loading");
-      if ((flags & kRouteGeneration) && ctx_.shutting_down.load())
-        throw ApiError(503, "The server is shutting down.", "server_error", "", "shutting_down");
-      handler(req, res);
-    } catch (const ApiError& e) {
-      send_error(res, e);
-    } catch (const ax::Error& e) {
-      // Errors from the layers below name what was wrong with the input (a prompt too long for
-      // the context, a token outside the vocabulary).
-      send_error(res, ApiError(400, e.what(), "invalid_request_error", "", "invalid_request"));
-    } catch (const std::exception& e) {
-      send_error(res, ApiError(500, e.what(), "server_error"));
-    }
-    // A stream's status is set when its provider starts writing: 200.
-    ctx_.metrics.count_request(path, res.status < 0 ? 200 : res.status);
-  };
-  if (method == "GET") http_->Get(path, wrapped);
-  else if (method == "POST") http_->Post(path, wrapped);
-  else fail("add_route: method {} is not supported", method);
-}
-
-void HttpServer::bind() {
-  if (ctx_.options.port == 0) {
-    port_ = http_->bind_to_any_port(ctx_.options.host);
-    if (port_ <= 0) fail("--host {}: cannot bind to any port", ctx_.options.host);
-  } else {
-    if (!http_->bind_to_port(ctx_.options.host, ctx_.options.port))
-      fail("--host {} --port {}: cannot bind (address in use or not available)", ctx_.options.host, ctx_.options.port);
-    port_ = ctx_.options.port;
+void HttpServer::error_body(int status, const std::string& message, HttpResponse& res) const {
+  std::string msg = message, code, type = status >= 500 ? "server_error" : "invalid_request_error";
+  if (status == 413) {
+    msg = fmt::format("The request body exceeds the server's limit of {} bytes.", ctx_.options.max_body_bytes);
+    code = "request_too_large";
+  } else if (status == 431) {
+    code = "headers_too_large";
+  } else if (status == 503) {
+    code = "too_many_connections";
+  } else if (msg.empty()) {
+    msg = fmt::format("HTTP error {}.", status);
   }
+  send_error(res, ApiError(status, msg, type, "", code));
 }
 
-void HttpServer::run() { http_->listen_after_bind(); }
+void HttpServer::add_route(const std::string& method, const std::string& path, int flags, RouteHandler handler) {
+  if (method != "GET" && method != "POST") fail("add_route: method {} is not supported", method);
+  const bool pattern = path.find('(') != std::string::npos;
+  routes_.push_back({method, path, pattern, pattern ? std::regex(path) : std::regex(), flags, std::move(handler)});
+}
 
-void HttpServer::stop() { http_->stop(); }
+// On the I/O thread: find the route and run every check that needs no worker.
+Dispatch HttpServer::dispatch(HttpRequest& req) {
+  auto answer = [&](ApiError e, const std::string& metric_path) {
+    ctx_.metrics.count_request(metric_path, e.status());
+    return Dispatch{true, [e = std::move(e)](HttpRequest&, HttpResponse& res) { send_error(res, e); }};
+  };
+  const Route* route = nullptr;
+  bool path_known = false;
+  for (const Route& r : routes_) {
+    std::smatch m;
+    const bool hit = r.pattern ? std::regex_match(req.path, m, r.re) : req.path == r.path;
+    if (!hit) continue;
+    path_known = true;
+    if (r.method != req.method) continue;
+    route = &r;
+    req.path_params.clear();
+    for (size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i]);
+    break;
+  }
+  if (!route) {
+    if (path_known)
+      return answer(ApiError(405, fmt::format("Method {} is not allowed on {}.", req.method, req.path),
+                             "invalid_request_error", "", "method_not_allowed"),
+                    "other");
+    return answer(ApiError(404, fmt::format("No route {} {}.", req.method, req.path), "invalid_request_error", "",
+                           "not_found"),
+                  "other");
+  }
+  const int flags = route->flags;
+  std::shared_ptr<InFlightSlot> slot;
+  try {
+    if (!ctx_.options.api_key.empty() && !(flags & kRouteNoAuth)) {
+      const std::string key = bearer_key(req.header("authorization"));
+      if (key.empty() || !same_secret(key, ctx_.options.api_key))
+        throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
+                       "", "invalid_api_key");
+    }
+    if ((flags & kRouteNeedsModel) && !ctx_.ready.load())
+      throw ApiError(503, "The model is still loading; retry shortly.", "server_error", "", "model_loading")
+          .with_retry_after(1);
+    if ((flags & kRouteGeneration) && ctx_.shutting_down.load())
+      throw ApiError(503, "The server is shutting down.", "server_error", "", "shutting_down");
+    if ((flags & kRouteGeneration) && ctx_.model_file_changed.load()) {
+      std::lock_guard lock(ctx_.model_file_mu);
+      throw ApiError(503, ctx_.model_file_problem, "server_error", "", "model_file_changed");
+    }
+    if (flags & kRouteGeneration) slot = std::make_shared<InFlightSlot>(ctx_);
+  } catch (const ApiError& e) {
+    return answer(e, route->path);
+  }
+  // The slot is held until the handler (and its stream) has ended.
+  return Dispatch{(flags & kRouteInline) != 0,
+                  [this, route, slot](HttpRequest& req, HttpResponse& res) {
+                    RunningRequest running(req.request_id);  // named by a crash report
+                    run_route(route->handler, req, res);
+                    ctx_.metrics.count_request(route->path, res.status);
+                  }};
+}
+
+void HttpServer::bind() { transport_->bind(); }
+
+int HttpServer::port() const { return transport_->port(); }
+
+void HttpServer::run() { transport_->run(); }
+
+void HttpServer::stop() { transport_->stop(); }
 
 }  // namespace ax::server

@@ -1,6 +1,7 @@
 #pragma once
-// cpp-httplib. Debian ships it as a compiled library (libcpp-httplib), so its send flags are fixed
-// at 0: a write to a socket whose client disconnected raises SIGPIPE unless the process ignores
-// it. `ax-engine serve` and the tests that run a server in-process ignore SIGPIPE for that reason;
-// the failed write then returns false and the stream's request is cancelled.
+// cpp-httplib, here only an HTTP client: server/sse_client.h (bench run --url, the server tests).
+// The server itself runs on Boost.Asio + Beast (http_transport.h). Debian ships httplib as a
+// compiled library whose pkg-config flags change class layouts, so every user of httplib.h must
+// see them (ax_server passes them on). Its send flags are fixed at 0: writing to a server that has
+// closed the connection raises SIGPIPE unless the process ignores it, as the tests do.
 #include <httplib.h>

@@ -1,7 +1,9 @@
 #include "server/json_automaton.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <limits>
 
 namespace ax::server {
 namespace {
@@ -20,7 +22,7 @@ enum : uint8_t { kStrNormal, kStrEscape, kStrHex, kStrLowBackslash, kStrLowU, kS
 // Number phases: the JSON number grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 enum : uint8_t { kNumStart, kNumMinus, kNumZero, kNumInt, kNumDot, kNumFrac, kNumE, kNumESign, kNumExp };
 
-constexpr int kMaxIntDigits = 15, kMaxFracDigits = 15, kMaxExpDigits = 2;  // e99 at most: every parser reads it as a finite double
+constexpr int kMaxIntDigits = kMaxIntegerDigits, kMaxFracDigits = kMaxFractionDigits, kMaxExpDigits = 2;  // e99 at most: every parser reads it as a finite double
 
 bool is_ws(uint8_t b) { return b == ' ' || b == '\n' || b == '\t' || b == '\r'; }
 bool is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
@@ -55,12 +57,59 @@ bool candidates_exhausted(const std::vector<std::string>& texts, uint64_t mask, 
   return true;
 }
 
+// A number frame under a range, as numeric_range.h reads it.
+NumberPrefix number_prefix(const JsonAutomaton::Frame& f) {
+  NumberPrefix p;
+  p.negative = f.aux == 1;
+  p.has_digits = f.phase == kNumZero || f.phase == kNumInt || f.phase == kNumDot || f.phase == kNumFrac;
+  p.int_value = f.mask;
+  p.int_digits = f.phase == kNumInt ? f.count : 1;
+  p.has_point = f.phase == kNumDot || f.phase == kNumFrac;
+  p.frac_value = f.frac;
+  p.frac_digits = f.phase == kNumFrac ? f.count : 0;
+  return p;
+}
+
+// A number frame may end here: a complete number, inside its range.
+bool number_complete(const SchemaNode& n, const JsonAutomaton::Frame& f) {
+  return number_terminal(f) && (!n.range.constrained || range_contains(n.range, number_prefix(f)));
+}
+
+// The character a short escape (\n, \", ...) stands for; 0 for 'u' and non-escapes.
+uint8_t escaped_char(uint8_t b) {
+  switch (b) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return 0x08;
+    case 'f': return 0x0C;
+    case 'n': return 0x0A;
+    case 'r': return 0x0D;
+    case 't': return 0x09;
+    default: return 0;
+  }
+}
+
+// A string under a pattern may take byte b of its value (raw or escaped) from frame f: the
+// pattern automaton has a live next state, and, under a length limit, an accepted end within it.
+// chars: the string's character count once b is taken.
+bool pattern_step(const CompiledSchema& schema, const SchemaNode& n, JsonAutomaton::Frame& f, uint8_t b, int64_t chars) {
+  const ByteDfa& dfa = schema.patterns[n.pattern];
+  const int32_t next = dfa.next(f.dfa, b);
+  if (next == ByteDfa::kDead) return false;
+  if (n.pattern_lengths &&
+      !n.pattern_lengths->any_between(next, n.min_length - chars, n.max_length < 0 ? -1 : n.max_length - chars))
+    return false;
+  f.dfa = next;
+  return true;
+}
+
 }  // namespace
 
-JsonAutomaton::JsonAutomaton(const CompiledSchema& schema) : schema_(&schema) {
+JsonAutomaton::JsonAutomaton(const CompiledSchema& schema, int root_node) : schema_(&schema) {
   Stack st;
   Frame root;
-  root.node = schema.root;
+  root.node = root_node >= 0 ? root_node : schema.root;
   root.kind = kValue;
   st.frames.push_back(root);
   stacks_.push_back(std::move(st));
@@ -116,11 +165,13 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
           if (b != '"') return Step::Reject;
           f.kind = kString;
           f.phase = kStrNormal;
+          if (schema_->nodes[node].pattern >= 0) f.dfa = schema_->patterns[schema_->nodes[node].pattern].start();
           return Step::Consumed;
         case Kind::Number:
         case Kind::Integer:
           f.kind = kNumber;
           f.phase = kNumStart;
+          f.aux = 0;
           return step(st, b);
         case Kind::Literal:
           f.kind = kLiteral;
@@ -133,33 +184,47 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
     }
 
     case kObject: {
-      const bool declared = !n.keys.empty();
+      const bool declared = n.declares_keys;
       const uint64_t unseen = all_bits(n.keys.size()) & ~f.mask;
-      const bool closable = (n.required & ~f.mask) == 0;
+      const int64_t written = declared ? std::popcount(f.mask) : f.count;
+      // Keys that may come next: required ones always; optional ones only while, after them,
+      // maxProperties still leaves room for every required key not yet written.
+      const uint64_t required_left = n.required & unseen;
+      const bool room_for_optional =
+          n.max_properties < 0 || written + 1 + std::popcount(required_left) <= n.max_properties;
+      const uint64_t next_keys = room_for_optional ? unseen : required_left;
+      const bool closable = required_left == 0 && written >= n.min_properties;
+      const bool more = declared ? next_keys != 0 : n.free_value >= 0 && (n.max_properties < 0 || written < n.max_properties);
       switch (f.phase) {
         case kObjFirst:
         case kObjAfterComma:
           if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
           if (b == '}' && f.phase == kObjFirst) return closable ? Step::Done : Step::Reject;
-          if (b != '"') return Step::Reject;
+          if (b != '"' || !more) return Step::Reject;
+          f.phase = kObjKey;
           if (declared) {
-            if (!unseen) return Step::Reject;
-            f.phase = kObjKey;
             Frame key;
             key.node = f.node;
             key.kind = kKey;
             key.count = 1;  // the opening quote
-            key.mask = unseen;
+            key.mask = next_keys;
             st.frames.push_back(key);
             return Step::Consumed;
           }
-          if (n.free_value < 0) return Step::Reject;
           {
-            f.phase = kObjKey;
+            // A free key: any string, or what propertyNames says (a string node or string literals).
             Frame key;
-            key.node = CompiledSchema::kAnyString;
-            key.kind = kString;
-            key.phase = kStrNormal;
+            key.node = n.key_node >= 0 ? n.key_node : CompiledSchema::kAnyString;
+            const SchemaNode& kn = schema_->nodes[key.node];
+            if (kn.kind == Kind::Literal) {
+              key.kind = kLiteral;
+              key.mask = match_candidates(kn.literals, all_bits(kn.literals.size()), 0, '"');
+              key.count = 1;
+            } else {
+              key.kind = kString;
+              key.phase = kStrNormal;
+              if (kn.pattern >= 0) key.dfa = schema_->patterns[kn.pattern].start();
+            }
             st.frames.push_back(key);
             return Step::Consumed;
           }
@@ -172,7 +237,7 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
         case kObjAfterValue:
           if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
           if (b == '}') return closable ? Step::Done : Step::Reject;
-          if (b == ',' && (!declared || unseen)) {
+          if (b == ',' && more) {
             f.phase = kObjAfterComma;
             return Step::Consumed;
           }
@@ -183,18 +248,24 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
     }
 
     case kArray: {
+      // Item i follows prefix_items[i], later ones items; max_items already ends the array
+      // where no schema is left.
+      const auto slot = [&n](int32_t i) {
+        return static_cast<size_t>(i) < n.prefix_items.size() ? n.prefix_items[i] : n.items;
+      };
+      const bool more = (n.max_items < 0 || f.count < n.max_items) && slot(f.count) >= 0;
       switch (f.phase) {
         case kArrFirst:
           if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
           if (b == ']') return n.min_items == 0 ? Step::Done : Step::Reject;
-          if (n.max_items == 0) return Step::Reject;
+          if (!more) return Step::Reject;
           f.phase = kArrValue;
-          push_value(n.items);
+          push_value(slot(f.count));
           return Step::Pushed;
         case kArrAfterValue:
           if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
           if (b == ']') return f.count >= n.min_items ? Step::Done : Step::Reject;
-          if (b == ',' && (n.max_items < 0 || f.count < n.max_items)) {
+          if (b == ',' && more) {
             f.phase = kArrAfterComma;
             return Step::Consumed;
           }
@@ -202,7 +273,7 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
         case kArrAfterComma:
           if (ws) return whitespace(st, b) ? Step::Consumed : Step::Reject;
           f.phase = kArrValue;
-          push_value(n.items);
+          push_value(slot(f.count));
           return Step::Pushed;
         default:
           return Step::Reject;
@@ -211,8 +282,10 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
 
     case kString: {
       const bool room = n.max_length < 0 || f.count < n.max_length;
+      const bool patterned = n.pattern >= 0;
       if (f.utf8_left > 0) {
         if (b < f.utf8_lo || b > f.utf8_hi) return Step::Reject;
+        if (patterned && !pattern_step(*schema_, n, f, b, f.count)) return Step::Reject;
         --f.utf8_left;
         f.utf8_lo = 0x80;
         f.utf8_hi = 0xBF;
@@ -220,12 +293,26 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
       }
       switch (f.phase) {
         case kStrNormal:
-          if (b == '"') return f.count >= n.min_length ? Step::Done : Step::Reject;
+          if (b == '"') {
+            const bool matched = !patterned || schema_->patterns[n.pattern].accepting(f.dfa);
+            return f.count >= n.min_length && matched ? Step::Done : Step::Reject;
+          }
           if (!room || b < 0x20) return Step::Reject;
           if (b == '\\') {
+            if (patterned) {
+              // Some short escape must lead on (a pattern's strings are written without \u).
+              bool any = false;
+              for (uint8_t e : {'"', '\\', '/', 'b', 'f', 'n', 'r', 't'}) {
+                Frame probe = f;
+                any = any || pattern_step(*schema_, n, probe, escaped_char(e), f.count + 1);
+              }
+              if (!any) return Step::Reject;
+            }
             f.phase = kStrEscape;
             return Step::Consumed;
           }
+          // An ASCII character or a UTF-8 lead byte: one more character.
+          if (patterned && !pattern_step(*schema_, n, f, b, f.count + 1)) return Step::Reject;
           if (b < 0x80) {
             ++f.count;
             return Step::Consumed;
@@ -242,12 +329,14 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
           return Step::Consumed;
         case kStrEscape:
           if (b == 'u') {
+            if (patterned) return Step::Reject;
             f.phase = kStrHex;
             f.aux = 4;
             f.mask = 0;
             return Step::Consumed;
           }
-          if (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') {
+          if (const uint8_t c = escaped_char(b)) {
+            if (patterned && !pattern_step(*schema_, n, f, c, f.count + 1)) return Step::Reject;
             ++f.count;
             f.phase = kStrNormal;
             return Step::Consumed;
@@ -296,21 +385,31 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
 
     case kNumber: {
       const bool integer = n.kind == Kind::Integer;
+      // Under a range the value is tracked digit by digit (no exponent), and every byte must
+      // leave some value in range within reach; the number may end only inside the range.
+      const bool ranged = n.range.constrained;
+      const auto digit = static_cast<uint64_t>(b - '0');
+      auto checked = [&] {
+        return !ranged || range_reachable(n.range, number_prefix(f)) ? Step::Consumed : Step::Reject;
+      };
+      auto ends = [&] { return !ranged || range_contains(n.range, number_prefix(f)) ? Step::NotMine : Step::Reject; };
       switch (f.phase) {
         case kNumStart:
         case kNumMinus:
           if (b == '-' && f.phase == kNumStart) {
             f.phase = kNumMinus;
-            return Step::Consumed;
+            if (ranged) f.aux = 1;
+            return checked();
           }
           if (b == '0') {
             f.phase = kNumZero;
-            return Step::Consumed;
+            return checked();
           }
           if (b >= '1' && b <= '9') {
             f.phase = kNumInt;
             f.count = 1;
-            return Step::Consumed;
+            if (ranged) f.mask = digit;
+            return checked();
           }
           return Step::Reject;
         case kNumZero:
@@ -318,33 +417,36 @@ JsonAutomaton::Step JsonAutomaton::step(Stack& st, uint8_t b) const {
           if (is_digit(b)) {
             if (f.phase == kNumZero || f.count >= kMaxIntDigits) return Step::Reject;
             ++f.count;
-            return Step::Consumed;
+            if (ranged) f.mask = f.mask * 10 + digit;
+            return checked();
           }
           if (!integer && b == '.') {
             f.phase = kNumDot;
-            return Step::Consumed;
+            return checked();
           }
-          if (!integer && (b == 'e' || b == 'E')) {
+          if (!integer && !ranged && (b == 'e' || b == 'E')) {
             f.phase = kNumE;
             return Step::Consumed;
           }
-          return Step::NotMine;
+          return ends();
         case kNumDot:
           if (!is_digit(b)) return Step::Reject;
           f.phase = kNumFrac;
           f.count = 1;
-          return Step::Consumed;
+          if (ranged) f.frac = digit;
+          return checked();
         case kNumFrac:
           if (is_digit(b)) {
             if (f.count >= kMaxFracDigits) return Step::Reject;
             ++f.count;
-            return Step::Consumed;
+            if (ranged) f.frac = f.frac * 10 + digit;
+            return checked();
           }
-          if (b == 'e' || b == 'E') {
+          if (!ranged && (b == 'e' || b == 'E')) {
             f.phase = kNumE;
             return Step::Consumed;
           }
-          return Step::NotMine;
+          return ends();
         case kNumE:
         case kNumESign:
           if ((b == '+' || b == '-') && f.phase == kNumE) {
@@ -400,7 +502,9 @@ void JsonAutomaton::child_done(Stack& st, const Frame& child) const {
       parent.aux = child.kind == kKey ? child.aux : -1;
       parent.phase = kObjAfterKey;
     } else if (parent.phase == kObjValue) {
+      const SchemaNode& n = schema_->nodes[parent.node];
       if (parent.aux >= 0) parent.mask |= uint64_t{1} << parent.aux;
+      else if (n.min_properties > 0 || n.max_properties >= 0) ++parent.count;  // counted only where it matters
       parent.phase = kObjAfterValue;
     }
   } else if (parent.kind == kArray && parent.phase == kArrValue) {
@@ -536,6 +640,8 @@ std::string JsonAutomaton::state_key() const {
       put(f.count);
       put(f.aux);
       put(f.mask);
+      put(f.dfa);
+      put(f.frac);
     }
   }
   return key;
@@ -556,10 +662,19 @@ bool JsonAutomaton::can_end() const {
     if (st.frames.empty()) return true;
     if (st.frames.size() != 1) continue;
     const Frame& f = st.frames.back();
-    if (f.kind == kNumber && number_terminal(f)) return true;
+    if (f.kind == kNumber && number_complete(schema_->nodes[f.node], f)) return true;
     if (f.kind == kLiteral && candidate_complete(schema_->nodes[f.node].literals, f.mask, f.count)) return true;
   }
   return false;
+}
+
+int64_t JsonAutomaton::free_string_room() const {
+  if (stacks_.size() != 1 || prefix_pos_ < schema_->prefix.size() || stacks_[0].frames.empty()) return -1;
+  const Frame& f = stacks_[0].frames.back();
+  if (f.kind != kString || f.phase != kStrNormal || f.utf8_left != 0) return -1;
+  const SchemaNode& n = schema_->nodes[f.node];
+  if (n.pattern >= 0) return -1;
+  return n.max_length < 0 ? std::numeric_limits<int64_t>::max() : std::max<int64_t>(0, n.max_length - f.count);
 }
 
 bool JsonAutomaton::must_end() const {

@@ -21,8 +21,9 @@ class JsonAutomaton {
   static constexpr size_t kMaxDepth = 32;
   static constexpr size_t kMaxAlternatives = 32;
 
-  // The schema must outlive the automaton (it is shared by every copy).
-  explicit JsonAutomaton(const CompiledSchema& schema);
+  // The schema must outlive the automaton (it is shared by every copy). root: the node the
+  // document must match (default: the schema's root).
+  explicit JsonAutomaton(const CompiledSchema& schema, int root = -1);
 
   // False (and the state unchanged) when the byte(s) cannot extend a valid document.
   bool feed(uint8_t byte);
@@ -31,6 +32,11 @@ class JsonAutomaton {
   bool can_end() const;
   // Nothing but the end may follow (a closed root value and the whole suffix).
   bool must_end() const;
+  // Inside the text of a string with no pattern, between characters (one alternative only): how
+  // many more characters it may take (INT64_MAX: no limit). Then any bytes that are whole UTF-8
+  // characters, none a control character, quote or backslash, are accepted up to that many
+  // characters, whatever the rest of the state (the token mask's fast path). -1 otherwise.
+  int64_t free_string_room() const;
   // Equal keys mean equal futures: the same continuations are valid from both states. (A
   // string's character count is folded where its limits no longer depend on it, so the many
   // states inside one long string share a key and the token mask can be reused.)
@@ -43,11 +49,15 @@ class JsonAutomaton {
     uint8_t utf8_left = 0;  // string: continuation bytes still expected
     uint8_t utf8_lo = 0x80, utf8_hi = 0xBF;  // string: range of the next continuation byte
     int32_t count = 0;      // string: characters; array: items; number: digits of the part;
-                            // literal/key: bytes matched
+                            // literal/key: bytes matched; object: free keys written (under
+                            // min/maxProperties)
     int32_t aux = -1;       // object: key whose value is open; key: matched key;
-                            // string: \\u digits still expected
+                            // string: \\u digits still expected; number under a range: 1 if negative
     uint64_t mask = 0;      // object: keys seen; literal/key: candidates still matching;
-                            // string: the digits of a \\u escape
+                            // string: the digits of a \\u escape; number under a range: the
+                            // integer digits' value
+    int32_t dfa = 0;        // string under a pattern: the pattern automaton's state
+    uint64_t frac = 0;      // number under a range: the fraction digits' value
     bool operator==(const Frame&) const = default;
   };
   // In-place stepping for the token-mask walk: when the state is one stack whose top frame is a

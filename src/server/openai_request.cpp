@@ -280,7 +280,29 @@ void parse_tools(const json& body, ChatRequest& r) {
 
 }  // namespace
 
+bool json_depth_at_most(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 json parse_json_body(const std::string& body) {
+  if (!json_depth_at_most(body, kMaxJsonDepth))
+    throw ApiError(400, fmt::format("The request body nests arrays and objects deeper than {} levels.", kMaxJsonDepth),
+                   "invalid_request_error", "", "invalid_json");
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw ApiError(400, "The request body is not valid JSON.", "invalid_request_error", "", "invalid_json");
   if (!j.is_object()) throw ApiError(400, "The request body must be a JSON object.", "invalid_request_error", "", "invalid_json");
@@ -321,19 +343,32 @@ CompletionRequest parse_completion_request(const json& body) {
   if (auto* v = field(body, "model")) r.model = get_string(*v, "model");
   auto* p = field(body, "prompt");
   if (!p) bad_param("prompt", "is required");
-  // A string, a token array, or a batch of exactly one of those.
-  const json* prompt = p;
-  if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) prompt = &(*p)[0];
-  if (prompt->is_string()) {
-    r.prompt_text = prompt->get<std::string>();
-  } else if (prompt->is_array()) {
-    if (!prompt->empty() && (*prompt)[0].is_string())
-      bad_param("prompt", "batches of several prompts are not supported; send one prompt per request");
-    r.prompt_is_tokens = true;
-    r.prompt_tokens = get_token_array(*prompt, "prompt");
-    if (r.prompt_tokens.empty()) bad_param("prompt", "must not be empty");
+  // A string, a token array, or an array of either (a batch: LangChain's OpenAI.generate() sends one).
+  auto one = [](const json& v, const std::string& param) {
+    CompletionPrompt prompt;
+    if (v.is_string()) {
+      prompt.text = v.get<std::string>();
+    } else if (v.is_array()) {
+      prompt.is_tokens = true;
+      prompt.tokens = get_token_array(v, param);
+      if (prompt.tokens.empty()) bad_param(param, "must not be empty");
+    } else {
+      bad_param(param, "must be a string or an array of token ids, got {}", type_name(v));
+    }
+    return prompt;
+  };
+  const bool batch = p->is_array() && !p->empty() && ((*p)[0].is_string() || (*p)[0].is_array());
+  if (batch) {
+    if (p->size() > kMaxBatchPrompts) bad_param("prompt", "may hold at most {} prompts, got {}", kMaxBatchPrompts, p->size());
+    r.batched = true;
+    for (size_t i = 0; i < p->size(); ++i) {
+      const json& item = (*p)[i];
+      const std::string param = fmt::format("prompt[{}]", i);
+      if (!item.is_string() && !item.is_array()) bad_param(param, "must be a string or an array of token ids, got {}", type_name(item));
+      r.prompts.push_back(one(item, param));
+    }
   } else {
-    bad_param("prompt", "must be a string or an array of token ids, got {}", type_name(*prompt));
+    r.prompts.push_back(one(*p, "prompt"));
   }
   parse_generation(body, r.gen);
   if (auto* v = field(body, "echo")) r.echo = get_bool(*v, "echo");
@@ -347,6 +382,9 @@ CompletionRequest parse_completion_request(const json& body) {
   }
   if (r.gen.response_format.kind != ResponseFormat::Kind::Text && r.echo)
     bad_param("echo", "cannot be combined with a JSON response_format");
+  if (r.prompts.size() * static_cast<size_t>(r.gen.n) > kMaxBatchChoices)
+    bad_param("n", "times the {} prompts asks for {} choices; at most {} per request", r.prompts.size(),
+              r.prompts.size() * r.gen.n, kMaxBatchChoices);
   return r;
 }
 

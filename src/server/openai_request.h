@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -84,14 +85,26 @@ struct ChatRequest {
   ToolChoice tool_choice;
 };
 
+// One prompt of /v1/completions: text or token ids.
+struct CompletionPrompt {
+  bool is_tokens = false;
+  std::string text;
+  std::vector<int32_t> tokens;
+};
+
 struct CompletionRequest {
   std::string model;
-  bool prompt_is_tokens = false;
-  std::string prompt_text;
-  std::vector<int32_t> prompt_tokens;
+  // A string or token array is one prompt; an array of them is a batch. Each prompt gets n
+  // choices, indexed prompt * n + j, as OpenAI numbers them.
+  std::vector<CompletionPrompt> prompts;
+  bool batched = false;  // the prompt was an array of prompts (errors then name prompt[i])
   bool echo = false;
   GenerationOptions gen;
 };
+
+// Prompts in one /v1/completions request, and choices over all of them.
+inline constexpr size_t kMaxBatchPrompts = 64;
+inline constexpr size_t kMaxBatchChoices = 128;
 
 // POST /v1/generate and /v1/generate/stream.
 struct TokenGenerateRequest {
@@ -110,7 +123,14 @@ struct TokenGenerateRequest {
   int top_logprobs = 0;
 };
 
-// Parse a body into JSON; malformed JSON or a non-object is a 400.
+// JSON nested deeper than this is refused before parsing: everything that walks a JSON value
+// (copies, dumps, templates, the schema compiler) recurses, and a body of a few MB can nest a
+// million levels.
+inline constexpr int kMaxJsonDepth = 256;
+// Whether the JSON text's arrays and objects nest at most max_depth levels (strings skipped).
+bool json_depth_at_most(std::string_view text, int max_depth);
+
+// Parse a body into JSON; malformed JSON, nesting deeper than kMaxJsonDepth or a non-object is a 400.
 nlohmann::json parse_json_body(const std::string& body);
 
 ChatRequest parse_chat_request(const nlohmann::json& body);

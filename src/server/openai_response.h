@@ -16,15 +16,19 @@ struct Usage {
   int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
 };
 
-// Usage of a request with n choices: the prompt once (every choice shares it), completions summed.
-// Choice is any type with `metrics` (engine RequestMetrics).
+// Usage of a request: each prompt once (its choices_per_prompt consecutive choices share it),
+// completions summed. Choice is any type with `metrics` (engine RequestMetrics).
 template <typename Choice>
-Usage total_usage(const std::vector<Choice>& choices) {
+Usage total_usage(const std::vector<Choice>& choices, size_t choices_per_prompt) {
   Usage u;
-  if (choices.empty()) return u;
-  u.prompt_tokens = choices[0].metrics.prompt_tokens;
-  u.cached_tokens = choices[0].metrics.cached_tokens;
-  for (const auto& c : choices) u.completion_tokens += c.metrics.completion_tokens;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    // Choices of one prompt share it: its tokens count once, as OpenAI counts them.
+    if (i % choices_per_prompt == 0) {
+      u.prompt_tokens += choices[i].metrics.prompt_tokens;
+      u.cached_tokens += choices[i].metrics.cached_tokens;
+    }
+    u.completion_tokens += choices[i].metrics.completion_tokens;
+  }
   return u;
 }
 

@@ -4,7 +4,6 @@
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
@@ -75,8 +74,9 @@ std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool
   return nullptr;
 }
 
-void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   ChatRequest cr = parse_chat_request(parse_json_body(req.body));
+  check_model_name(ctx, cr.model);
   const ordered_json raw = ordered_json::parse(req.body);
   const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
   std::shared_ptr<const CompiledSchema> schema = output_grammar(cr, tools_on);
@@ -87,7 +87,6 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
   std::vector<int32_t> prompt = render_chat_prompt(ctx, cr, raw, tools_on);
   std::vector<Request> requests = make_choice_requests(ctx, prompt, cr.gen, "messages", schema);
 
-  auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
   const std::string id = new_response_id("chatcmpl");
   const int64_t created = unix_time_now();
@@ -98,7 +97,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     for (auto& c : *choices) c.parser = std::make_unique<ToolCallParser>();
 
   if (!cr.gen.stream) {
-    run_blocking(ctx, *group, [&](size_t i, const Event& e) {
+    run_blocking(req, ctx, *group, [&](size_t i, const Event& e) {
       ChatChoice& c = (*choices)[i];
       const bool end = e.kind == EventKind::Finish;
       c.content += c.take(e.text, c.calls, end);
@@ -118,7 +117,7 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
                      {"finish_reason", c.finish_reason}});
     }
     send_json(res, {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
-                    {"choices", out}, {"usage", usage_json(total_usage(*choices))}});
+                    {"choices", out}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
     return;
   }
 
@@ -129,18 +128,17 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     if (include_usage) c["usage"] = nullptr;
     return sse_data(c);
   };
-  auto job = std::make_shared<SseJob>();
-  job->slot = std::move(slot);
-  job->group = std::move(group);
+  SseJob job;
+  job.group = std::move(group);
   const int n = cr.gen.n;
-  job->on_start = [=] {
+  job.on_start = [=] {
     std::string out;
     for (int i = 0; i < n; ++i)
       out += chunk({{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
                     {"finish_reason", nullptr}});
     return out;
   };
-  job->on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
+  job.on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
     ChatChoice& c = (*choices)[i];
     const bool end = e.kind == EventKind::Finish;
     std::vector<ParsedToolCall> new_calls;
@@ -164,19 +162,19 @@ void handle_chat(ServingContext& ctx, const httplib::Request& req, httplib::Resp
     }
     return out;
   };
-  job->on_end = [=]() -> std::string {
+  job.on_end = [=]() -> std::string {
     if (!include_usage) return {};
     return sse_data({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices))}});
+                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
   };
-  stream_sse(res, ctx, job);
+  stream_sse(req, res, ctx, job);
 }
 
 }  // namespace
 
 void register_chat_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/chat/completions", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_chat(ctx, req, res); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_chat(ctx, req, res); });
 }
 
 }  // namespace ax::server

@@ -1,7 +1,6 @@
 // POST /v1/completions: a prompt (text or token ids) continued, blocking or streamed.
 #include "server/api_error.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
@@ -21,8 +20,9 @@ struct CompletionChoice {
   RequestMetrics metrics;
 };
 
-void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_completion(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
+  check_model_name(ctx, cr.model);
   // response_format constrains the continuation as on chat (an extension here, as in vLLM).
   std::shared_ptr<const CompiledSchema> schema;
   if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonObject)
@@ -32,17 +32,27 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
         compile_json_schema(cr.gen.response_format.schema, "response_format.json_schema.schema"));
   if (schema && cr.gen.ignore_eos) bad_param("ignore_eos", "cannot be combined with response_format");
   if (schema && ctx.eos_ids.empty()) bad_param("response_format", "needs an end-of-sequence token, and this model has none");
-  std::vector<int32_t> prompt;
-  if (cr.prompt_is_tokens) {
-    check_token_ids(cr.prompt_tokens, ctx.vocab_size, "prompt");
-    prompt = cr.prompt_tokens;
-  } else {
-    prompt = ctx.tokenizer->encode(cr.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+  // Each prompt is its own engine request per choice; choice prompt * n + j.
+  std::vector<Request> requests;
+  std::vector<std::string> echo_text;  // per choice
+  for (size_t k = 0; k < cr.prompts.size(); ++k) {
+    const CompletionPrompt& p = cr.prompts[k];
+    const std::string param = cr.batched ? fmt::format("prompt[{}]", k) : "prompt";
+    std::vector<int32_t> prompt;
+    if (p.is_tokens) {
+      check_token_ids(p.tokens, ctx.vocab_size, param);
+      prompt = p.tokens;
+    } else {
+      prompt = ctx.tokenizer->encode(p.text, /*add_special=*/true, /*parse_special=*/true);
+    }
+    const std::string echo = cr.echo ? ctx.tokenizer->decode(prompt, /*skip_special=*/true) : std::string();
+    for (Request& r : make_choice_requests(ctx, prompt, cr.gen, param, schema)) {
+      requests.push_back(std::move(r));
+      echo_text.push_back(echo);
+    }
   }
-  const std::string echo_text = cr.echo ? ctx.tokenizer->decode(prompt, /*skip_special=*/true) : std::string();
-  std::vector<Request> requests = make_choice_requests(ctx, prompt, cr.gen, "prompt", schema);
+  const size_t n_choices = requests.size();
 
-  auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
   const std::string id = new_response_id("cmpl");
   const int64_t created = unix_time_now();
@@ -50,8 +60,8 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
   const bool want_logprobs = cr.gen.logprobs;
 
   if (!cr.gen.stream) {
-    std::vector<CompletionChoice> choices(cr.gen.n);
-    run_blocking(ctx, *group, [&](size_t i, const Event& e) {
+    std::vector<CompletionChoice> choices(n_choices);
+    run_blocking(req, ctx, *group, [&](size_t i, const Event& e) {
       CompletionChoice& c = choices[i];
       if (e.kind == EventKind::Token) {
         c.text += e.text;
@@ -64,13 +74,13 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     });
     json out_choices = json::array();
     for (size_t i = 0; i < choices.size(); ++i) {
-      json lp = want_logprobs ? completion_logprobs_json(choices[i].logprobs, static_cast<int64_t>(echo_text.size()))
+      json lp = want_logprobs ? completion_logprobs_json(choices[i].logprobs, static_cast<int64_t>(echo_text[i].size()))
                               : json(nullptr);
-      out_choices.push_back({{"index", i}, {"text", echo_text + choices[i].text}, {"logprobs", lp},
+      out_choices.push_back({{"index", i}, {"text", echo_text[i] + choices[i].text}, {"logprobs", lp},
                              {"finish_reason", choices[i].finish_reason}});
     }
     send_json(res, {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
-                    {"choices", out_choices}, {"usage", usage_json(total_usage(choices))}});
+                    {"choices", out_choices}, {"usage", usage_json(total_usage(choices, cr.gen.n))}});
     return;
   }
 
@@ -80,8 +90,8 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     std::vector<int64_t> text_offset;
   };
   auto st = std::make_shared<State>();
-  st->choices.resize(cr.gen.n);
-  st->text_offset.assign(cr.gen.n, static_cast<int64_t>(echo_text.size()));
+  st->choices.resize(n_choices);
+  for (const std::string& echo : echo_text) st->text_offset.push_back(static_cast<int64_t>(echo.size()));
   const bool include_usage = cr.gen.include_usage;
   auto chunk = [=](json choice) {
     json c = {{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
@@ -89,18 +99,17 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     if (include_usage) c["usage"] = nullptr;
     return sse_data(c);
   };
-  auto job = std::make_shared<SseJob>();
-  job->slot = std::move(slot);
-  job->group = std::move(group);
-  const int n = cr.gen.n;
-  job->on_start = [=] {
+  SseJob job;
+  job.group = std::move(group);
+  const size_t n = cr.gen.n;
+  job.on_start = [=] {
     std::string out;
-    if (!echo_text.empty())
-      for (int i = 0; i < n; ++i)
-        out += chunk({{"index", i}, {"text", echo_text}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
+    for (size_t i = 0; i < echo_text.size(); ++i)
+      if (!echo_text[i].empty())
+        out += chunk({{"index", i}, {"text", echo_text[i]}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
     return out;
   };
-  job->on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
+  job.on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
     CompletionChoice& c = st->choices[i];
     if (e.kind == EventKind::Finish) {
       c.metrics = e.metrics;
@@ -116,19 +125,19 @@ void handle_completion(ServingContext& ctx, const httplib::Request& req, httplib
     if (e.text.empty() && lp.is_null()) return {};
     return chunk({{"index", i}, {"text", e.text}, {"logprobs", lp}, {"finish_reason", nullptr}});
   };
-  job->on_end = [=]() -> std::string {
+  job.on_end = [=]() -> std::string {
     if (!include_usage) return {};
     return sse_data({{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
-                     {"choices", json::array()}, {"usage", usage_json(total_usage(st->choices))}});
+                     {"choices", json::array()}, {"usage", usage_json(total_usage(st->choices, n))}});
   };
-  stream_sse(res, ctx, job);
+  stream_sse(req, res, ctx, job);
 }
 
 }  // namespace
 
 void register_completion_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/completions", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_completion(ctx, req, res); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_completion(ctx, req, res); });
 }
 
 }  // namespace ax::server

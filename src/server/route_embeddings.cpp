@@ -5,9 +5,9 @@
 #include "model/model.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/serving.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ax::server {
@@ -72,8 +72,12 @@ std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& 
   return out;
 }
 
-void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_embeddings(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   json body = parse_json_body(req.body);
+  if (body.contains("model") && !body["model"].is_null()) {
+    if (!body["model"].is_string()) bad_param("model", "must be a string");
+    check_model_name(ctx, body["model"].get<std::string>());
+  }
   if (!body.contains("input") || body["input"].is_null()) bad_param("input", "is required");
   bool as_base64 = false;
   if (body.contains("encoding_format") && !body["encoding_format"].is_null()) {
@@ -93,7 +97,6 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
       throw ApiError(400, fmt::format("input {} has {} tokens; this model's maximum context length is {}.", i,
                                       inputs[i].size(), ctx.max_context),
                      "invalid_request_error", "input", "context_length_exceeded");
-  InFlightSlot slot(ctx);
   json data = json::array();
   int64_t tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -113,7 +116,7 @@ void handle_embeddings(ServingContext& ctx, const httplib::Request& req, httplib
 
 void register_embedding_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/embeddings", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_embeddings(ctx, req, res); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_embeddings(ctx, req, res); });
 }
 
 }  // namespace ax::server

@@ -12,7 +12,6 @@
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
@@ -41,7 +40,7 @@ json token_logprobs_json(ServingContext& ctx, const std::vector<TokenInfo>& toke
   return a;
 }
 
-void handle_generate(ServingContext& ctx, const httplib::Request& req, httplib::Response& res, bool stream) {
+void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& res, bool stream) {
   TokenGenerateRequest gr = parse_generate_request(parse_json_body(req.body));
   std::vector<int32_t> prompt;
   std::string prompt_param = "input_tokens";
@@ -70,7 +69,6 @@ void handle_generate(ServingContext& ctx, const httplib::Request& req, httplib::
   r.stop.stop_token_ids = gr.stop_token_ids;
   std::vector<Request> requests;
   requests.push_back(std::move(r));
-  auto slot = std::make_unique<InFlightSlot>(ctx);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
   const bool want_logprobs = gr.logprobs;
 
@@ -79,7 +77,7 @@ void handle_generate(ServingContext& ctx, const httplib::Request& req, httplib::
     std::vector<TokenInfo> infos;
     std::string text;
     Event finish;
-    run_blocking(ctx, *group, [&](size_t, const Event& e) {
+    run_blocking(req, ctx, *group, [&](size_t, const Event& e) {
       if (e.kind == EventKind::Token) {
         for (auto& t : e.tokens) out.push_back(t.id);
         if (want_logprobs) infos.insert(infos.end(), e.tokens.begin(), e.tokens.end());
@@ -95,10 +93,9 @@ void handle_generate(ServingContext& ctx, const httplib::Request& req, httplib::
     return;
   }
 
-  auto job = std::make_shared<SseJob>();
-  job->slot = std::move(slot);
-  job->group = std::move(group);
-  job->on_event = [&ctx, want_logprobs](size_t, const Event& e) -> std::string {
+  SseJob job;
+  job.group = std::move(group);
+  job.on_event = [&ctx, want_logprobs](size_t, const Event& e) -> std::string {
     if (e.kind == EventKind::Finish)
       return sse_data({{"tokens", json::array()}, {"text", ""}, {"finish_reason", finish_reason_name(e.reason)},
                        {"usage", usage_json(usage_of(e.metrics))}, {"timings", timings_json(e.metrics)}});
@@ -108,16 +105,16 @@ void handle_generate(ServingContext& ctx, const httplib::Request& req, httplib::
     if (want_logprobs) ev["logprobs"] = token_logprobs_json(ctx, e.tokens);
     return sse_data(ev);
   };
-  stream_sse(res, ctx, job);
+  stream_sse(req, res, ctx, job);
 }
 
 }  // namespace
 
 void register_generate_routes(HttpServer& http, ServingContext& ctx) {
   http.add_route("POST", "/v1/generate", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_generate(ctx, req, res, false); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_generate(ctx, req, res, false); });
   http.add_route("POST", "/v1/generate/stream", kRouteNeedsModel | kRouteGeneration,
-                 [&ctx](const httplib::Request& req, httplib::Response& res) { handle_generate(ctx, req, res, true); });
+                 [&ctx](const HttpRequest& req, HttpResponse& res) { handle_generate(ctx, req, res, true); });
 }
 
 }  // namespace ax::server

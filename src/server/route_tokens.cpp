@@ -3,7 +3,6 @@
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
-#include "server/httplib_config.h"
 #include "server/openai_request.h"
 #include "tokenizer/tokenizer.h"
 
@@ -13,7 +12,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
   // {"prompt" | "content" | "text": string, "add_special": bool (default true)}, or
   // {"messages": [...], "tools": [...]} rendered with the chat template as /v1/chat/completions does
   //   -> {"tokens": [ids], "count": n, "max_model_len": context}
-  http.add_route("POST", "/tokenize", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.add_route("POST", "/tokenize", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
     nlohmann::json body = parse_json_body(req.body);
     if (body.contains("messages") && !body["messages"].is_null()) {
       ChatRequest cr = parse_chat_request(body);
@@ -43,7 +42,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
 
   // {"messages": [...], "tools": [...], "chat_template_kwargs": {...}, "add_generation_prompt": bool
   // (default true)} -> {"prompt": text}: the text /v1/chat/completions would tokenize.
-  http.add_route("POST", "/apply-template", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.add_route("POST", "/apply-template", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
     nlohmann::json body = parse_json_body(req.body);
     bool add_generation_prompt = true;
     if (body.contains("add_generation_prompt") && !body["add_generation_prompt"].is_null()) {
@@ -58,7 +57,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
   });
 
   // {"tokens": [ids]} -> {"prompt": text, "content": text}
-  http.add_route("POST", "/detokenize", kRouteNeedsModel, [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.add_route("POST", "/detokenize", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
     nlohmann::json body = parse_json_body(req.body);
     if (!body.contains("tokens") || body["tokens"].is_null()) bad_param("tokens", "is required (an array of token ids)");
     const nlohmann::json& t = body["tokens"];

@@ -11,6 +11,7 @@
 #include "model/embedding.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
+#include "server/template_caps.h"
 
 namespace ax {
 class Backend;
@@ -37,6 +38,11 @@ struct ServingContext {
   std::atomic<bool> shutting_down{false};  // SIGINT/SIGTERM: no new requests
   std::atomic<bool> cancel_all{false};     // the shutdown grace ran out: cancel what is left
   std::atomic<int> in_flight{0};           // generation requests holding an InFlightSlot
+  // A model file was rewritten or truncated in place after loading (model_watch.h): generation is
+  // refused from then on; model_file_problem says why (under model_file_mu).
+  std::atomic<bool> model_file_changed{false};
+  std::mutex model_file_mu;
+  std::string model_file_problem;
 
   std::unique_ptr<Backend> backend;  // declared before the model: destroyed after it
   std::unique_ptr<ModelSource> source;
@@ -44,8 +50,10 @@ struct ServingContext {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ChatTemplate> chat_template;  // null: the model has none (chat gets a 400)
   std::string chat_template_error;               // why it is null, when the template failed to parse
+  ChatTemplateCaps chat_caps;                    // what the template does with tools and null content
   std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
   std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
+  std::vector<std::string> control_texts;  // the texts of the vocabulary's control tokens
   int64_t vocab_size = 0;
   int64_t max_context = 0;       // tokens one sequence may hold (prompt + output)
 

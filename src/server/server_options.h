@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/kv_cache.h"
@@ -13,10 +14,17 @@ namespace ax::server {
 struct ServerOptions {
   std::string model_path;
   std::string model_name;  // the id /v1/models reports; default: the model's file or folder name
+  std::vector<std::string> model_aliases;  // more names requests may give in "model"
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;                        // empty: no authentication
-  size_t max_body_bytes = 8u << 20;           // larger request bodies get 413
+  size_t max_body_bytes = 8u << 20;           // larger request bodies get 413 (chunked ones too)
+  size_t max_connections = 1024;              // open connections at once; more get 503 and are closed
+  double head_timeout_s = 10;                 // a request's head must arrive within this (and idle
+                                              // keep-alive connections close after it)
+  double body_timeout_s = 30;                 // its body within this after the head
+  double write_timeout_s = 30;                // a client that takes no response bytes this long is dropped
+  bool log_requests = false;                  // one access-log line per request on stderr
   int max_concurrent = 256;                   // generation requests in flight at once; more get 429
   BackendOptions backend;                     // --backend, --device, --threads, --gpu-memory-fraction
   int64_t kv_blocks = 0;                      // KV pool size in blocks (0: from kv_memory_mb)

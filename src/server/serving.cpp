@@ -6,12 +6,17 @@
 #include <fstream>
 #include <random>
 
+#include <fmt/ranges.h>
+
 #include "engine/engine.h"
 #include "engine/metric_samples.h"
 #include "model/embedding.h"
 #include "model/model.h"
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
 #include "server/http_server.h"
+#include "server/prompt_guard.h"
+#include "tokenizer/chat_prompt.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,11 +38,13 @@ void start_engine(ServingContext& ctx) {
   ctx.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
   for (int32_t id : ctx.tokenizer->eos_ids())
     if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
+  ctx.control_texts = control_token_texts(*ctx.tokenizer);
   // A template that does not parse leaves chat unavailable (a 400 saying why), not the server down.
   const std::string source = ctx.tokenizer->chat_template();
   if (!source.empty()) {
     try {
       ctx.chat_template = std::make_unique<ChatTemplate>(source);
+      ctx.chat_caps = probe_chat_template(*ctx.chat_template, chat_template_options(*ctx.tokenizer));
     } catch (const std::exception& e) {
       ctx.chat_template_error = e.what();
     }
@@ -124,6 +131,16 @@ Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prom
   if (gen.speculation.mode == SpeculationOptions::Mode::Off) r.speculation.enabled = false;
   if (gen.speculation.max_draft > 0) r.speculation.max_draft = gen.speculation.max_draft;
   return r;
+}
+
+void check_model_name(const ServingContext& ctx, const std::string& model) {
+  if (model.empty() || model == ctx.model_id) return;
+  const auto& aliases = ctx.options.model_aliases;
+  if (std::find(aliases.begin(), aliases.end(), model) != aliases.end()) return;
+  throw ApiError(404,
+                 fmt::format("The model '{}' does not exist; this server serves '{}'{}.", model, ctx.model_id,
+                             aliases.empty() ? std::string() : fmt::format(" (also as {})", fmt::join(aliases, ", "))),
+                 "invalid_request_error", "model", "model_not_found");
 }
 
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t) {

@@ -30,6 +30,28 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes, const std::vec
     }
     nodes_[cur].tokens.push_back(static_cast<int32_t>(id));
   }
+  classify_plain_tokens();
+}
+
+void TokenTrie::classify_plain_tokens() {
+  // A token is plain when an unbounded string takes it whole and is still between characters.
+  static const CompiledSchema any_string = compile_json_schema(nlohmann::json{{"type", "string"}}, "schema");
+  plain_chars_.assign(vocab_size_, -1);
+  for (int64_t id = 0; id < vocab_size_; ++id) {
+    const std::string& b = bytes_[id];
+    if (b.empty() || b.find_first_of("\"\\") != std::string::npos) continue;
+    JsonAutomaton a(any_string);
+    if (!a.feed('"') || !a.feed(b) || a.free_string_room() < 0) continue;
+    int32_t chars = 0;
+    for (char c : b) chars += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+    plain_chars_[id] = chars;
+  }
+  // Children always come after their parent, so one backward pass settles every subtree.
+  has_special_.assign(nodes_.size(), 0);
+  for (size_t n = nodes_.size(); n-- > 0;) {
+    for (int32_t id : nodes_[n].tokens) has_special_[n] |= plain_chars_[id] < 0;
+    for (auto [byte, child] : nodes_[n].children) has_special_[n] |= has_special_[child];
+  }
 }
 
 const std::string& TokenTrie::token_bytes(int32_t id) const {
@@ -51,22 +73,27 @@ std::shared_ptr<const TokenTrie> TokenTrie::from_tokenizer(const Tokenizer& tok)
 // state is changed during the walk and restored before returning. Inside a string, number or
 // literal almost every edge is an in-place step (no copy); a copy is made only where a frame ends
 // or begins.
-void TokenTrie::walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
+void TokenTrie::walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed, bool only_special) const {
+  auto mark = [&](int32_t child) {
+    for (int32_t id : nodes_[child].tokens)
+      if (!only_special || plain_chars_[id] < 0) allowed[id] = 1;
+  };
   for (auto [byte, child] : nodes_[node].children) {
+    if (only_special && !has_special_[child]) continue;
     JsonAutomaton::Undo undo;
     switch (state.feed_in_place(byte, undo)) {
       case JsonAutomaton::InPlace::Rejected:
         continue;
       case JsonAutomaton::InPlace::Accepted:
-        for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
-        walk(child, state, allowed);
+        mark(child);
+        walk(child, state, allowed, only_special);
         state.undo(undo);
         continue;
       case JsonAutomaton::InPlace::Fallback: {
         JsonAutomaton next = state;
         if (!next.feed(byte)) continue;
-        for (int32_t id : nodes_[child].tokens) allowed[id] = 1;
-        walk(child, next, allowed);
+        mark(child);
+        walk(child, next, allowed, only_special);
       }
     }
   }
@@ -74,8 +101,11 @@ void TokenTrie::walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& a
 
 void TokenTrie::allowed_tokens(const JsonAutomaton& state, std::vector<uint8_t>& allowed) const {
   allowed.assign(vocab_size_, 0);
+  const int64_t room = state.free_string_room();
+  if (room >= 0)
+    for (int64_t id = 0; id < vocab_size_; ++id) allowed[id] = plain_chars_[id] >= 0 && plain_chars_[id] <= room;
   JsonAutomaton work = state;
-  walk(0, work, allowed);
+  walk(0, work, allowed, /*only_special=*/room >= 0);
 }
 
 JsonConstraint::JsonConstraint(std::shared_ptr<const CompiledSchema> schema,

@@ -36,10 +36,19 @@ class TokenTrie {
     std::vector<std::pair<uint8_t, int32_t>> children;  // byte -> node, sorted by byte
     std::vector<int32_t> tokens;                         // tokens whose bytes end here
   };
-  void walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed) const;
+  // only_special: inside string text, where plain tokens are already decided: visit only subtrees
+  // holding other tokens, and set only those.
+  void walk(int32_t node, JsonAutomaton& state, std::vector<uint8_t>& allowed, bool only_special) const;
+  void classify_plain_tokens();
   std::vector<Node> nodes_;
   std::vector<std::string> bytes_;  // [vocab]; excluded tokens empty
   int64_t vocab_size_ = 0;
+  // String-text fast path: a token that is plain string text (whole UTF-8 characters, no control
+  // character, quote or backslash) is accepted inside any pattern-less string exactly when its
+  // characters fit the room left, so it needs no walk there. plain_chars_[id]: its characters,
+  // -1 if it is not plain. has_special_[node]: the subtree holds a token that is not plain.
+  std::vector<int32_t> plain_chars_;
+  std::vector<uint8_t> has_special_;
 };
 
 // One request's constraint: masks logits before sampling, advances on the sampled token. The

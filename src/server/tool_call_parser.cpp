@@ -6,6 +6,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "server/openai_request.h"
+
 namespace ax::server {
 namespace {
 
@@ -26,6 +28,8 @@ size_t partial_tag_suffix(std::string_view text, std::string_view tag) {
 }  // namespace
 
 bool parse_tool_call_json(std::string_view body, ParsedToolCall& call) {
+  // The model's text: a call nested absurdly deep stays content (dumping it would recurse).
+  if (!json_depth_at_most(body, kMaxJsonDepth)) return false;
   auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return false;
   auto name = j.find("name");

@@ -25,14 +25,15 @@ AddedTokenMatcher::AddedTokenMatcher(const TokenizerSpec& spec) {
   }
 }
 
-void AddedTokenMatcher::partition(std::string_view text, bool parse_special,
-                                  std::vector<Fragment>& out) const {
+void AddedTokenMatcher::partition(std::string_view text, bool parse_special, std::vector<Fragment>& out,
+                                  const std::vector<std::pair<size_t, size_t>>& plain) const {
   if (!any_) {
     if (!text.empty()) out.push_back({text, -1});
     return;
   }
   size_t start = 0;  // beginning of the pending raw text
   size_t i = 0;
+  size_t next_plain = 0;
   while (i < text.size()) {
     const auto b0 = static_cast<uint8_t>(text[i]);
     if (!one_byte_[b0] &&
@@ -42,8 +43,11 @@ void AddedTokenMatcher::partition(std::string_view text, bool parse_special,
     }
     const auto& list = by_first_byte_[b0];
     const Entry* hit = nullptr;
+    // The first plain range that ends after i (ranges are sorted; i only grows).
+    while (next_plain < plain.size() && plain[next_plain].second <= i) ++next_plain;
     for (const Entry& e : list) {
       if (e.control && !parse_special) continue;
+      if (e.control && next_plain < plain.size() && plain[next_plain].first < i + e.text.size()) continue;
       if (text.compare(i, e.text.size(), e.text) == 0) {
         hit = &e;
         break;

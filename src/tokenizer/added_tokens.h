@@ -24,8 +24,10 @@ class AddedTokenMatcher {
   AddedTokenMatcher() = default;
   explicit AddedTokenMatcher(const TokenizerSpec& spec);
 
-  // Splits text into raw-text fragments and token fragments, in order.
-  void partition(std::string_view text, bool parse_special, std::vector<Fragment>& out) const;
+  // Splits text into raw-text fragments and token fragments, in order. No control token is
+  // matched where it would overlap a range in `plain` (sorted, disjoint byte ranges).
+  void partition(std::string_view text, bool parse_special, std::vector<Fragment>& out,
+                 const std::vector<std::pair<size_t, size_t>>& plain = {}) const;
 
  private:
   struct Entry {

@@ -162,6 +162,16 @@ std::string TextTokenizer::decode(const std::vector<int32_t>& ids, bool skip_spe
 
 std::vector<int32_t> TextTokenizer::encode(std::string_view text, bool add_special,
                                            bool parse_special) const {
+  return encode_impl(text, add_special, parse_special, {});
+}
+
+std::vector<int32_t> TextTokenizer::encode_with_plain_spans(std::string_view text, bool add_special,
+                                                            const std::vector<Span>& plain) const {
+  return encode_impl(text, add_special, /*parse_special=*/true, plain);
+}
+
+std::vector<int32_t> TextTokenizer::encode_impl(std::string_view text, bool add_special, bool parse_special,
+                                                const std::vector<Span>& plain) const {
   size_t bad = utf8::find_invalid(text);
   if (bad != std::string_view::npos)
     fail("text to tokenize is not valid UTF-8 (byte {} of {}: 0x{:02X})", bad, text.size(),
@@ -170,7 +180,7 @@ std::vector<int32_t> TextTokenizer::encode(std::string_view text, bool add_speci
   out.reserve(text.size() / 3 + 4);
   if (add_special && adds_bos()) out.push_back(spec_.bos_id);
   std::vector<Fragment> frags;
-  added_.partition(text, parse_special, frags);
+  added_.partition(text, parse_special, frags, plain);
   bool at_start = true;
   for (const Fragment& f : frags) {
     if (f.token >= 0) out.push_back(f.token);

@@ -28,6 +28,8 @@ class TextTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special = true,
                               bool parse_special = true) const override;
+  std::vector<int32_t> encode_with_plain_spans(std::string_view text, bool add_special,
+                                               const std::vector<Span>& plain) const override;
   std::string token_bytes(int32_t id) const override;
   std::string token_piece(int32_t id) const override;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const override;
@@ -48,6 +50,8 @@ class TextTokenizer final : public Tokenizer {
 
  private:
   void check_id(int32_t id) const;
+  std::vector<int32_t> encode_impl(std::string_view text, bool add_special, bool parse_special,
+                                   const std::vector<Span>& plain) const;
   int32_t lookup(std::string_view piece) const;
   int32_t lookup_mergeable(std::string_view piece) const;  // normal or user-defined pieces only
   void encode_fragment(std::string_view text, bool at_start, std::vector<int32_t>& out) const;

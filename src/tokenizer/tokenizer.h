@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ax {
@@ -20,6 +21,14 @@ class Tokenizer {
   // Text that is not valid UTF-8 is an ax::Error naming the byte offset.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special = true,
                                       bool parse_special = true) const = 0;
+  // A byte range [begin, end) of a text.
+  using Span = std::pair<size_t, size_t>;
+  // encode(text, add_special, parse_special = true), except that no control token is matched where
+  // it would overlap one of the `plain` ranges (sorted, disjoint): text a client wrote stays text
+  // there, while a chat template's own markup around it still becomes control tokens. Text outside
+  // and inside the ranges is encoded together, so merges across their edges are as without them.
+  virtual std::vector<int32_t> encode_with_plain_spans(std::string_view text, bool add_special,
+                                                       const std::vector<Span>& plain) const = 0;
   // The bytes of one token as it appears in decoded text (may be a partial UTF-8 sequence).
   virtual std::string token_bytes(int32_t id) const = 0;
   // The vocabulary string of a token, as stored ("Ġthe", "▁the", "<0x0A>").

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ax {
 
@@ -27,6 +28,19 @@ class MappedFile {
   // class (they are read back from the file if touched again); does nothing for anything else,
   // borrowed buffers included. For weights that were copied into another layout.
   static void release_pages(const uint8_t* p, size_t n);
+
+  // A mapping reads the file as it is now: a file truncated while mapped makes reads past its new
+  // end fault (SIGBUS), and one rewritten in place changes under the reader. These let a server
+  // notice. The identity of each live file mapping as it was when mapped:
+  struct Identity {
+    std::string path;
+    uint64_t device = 0, inode = 0, size = 0;
+    int64_t mtime_ns = 0;
+  };
+  static std::vector<Identity> live_files();
+  // The path of the live file mapping holding addr, copied into out (NUL-terminated, cut to cap);
+  // false if addr lies in none. Async-signal-safe (for a SIGBUS handler).
+  static bool mapping_at(const void* addr, char* out, size_t cap);
 
  private:
   std::string path_;

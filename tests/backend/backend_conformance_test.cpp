@@ -75,8 +75,18 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   }
   bool cuda() const { return GetParam() == "cuda"; }
   // Relative error allowed for a linear of weight type t: CUDA multiplies f16 operands; the CPU's
-  // quantized kernels see x quantized to 8 bits.
-  double linear_tolerance(DType t) const {
+  // quantized kernels see x quantized to 8 bits: what that moves the reference's own result
+  // (quantized_effect: the reference run on x as those kernels see it) plus float rounding. (A fixed
+  // 1.5e-2 failed about one run in six: with the Q4_K/Q5_K mins of random weights, outputs are
+  // small differences of large terms, and a single row of 37 outputs gives a noisy norm.)
+  double linear_tolerance(DType t, double quantized_effect) const {
+    if (cuda() || dtype_info(t).block_size == 1) return fixed_tolerance(t);
+    return quantized_effect + 1e-4;
+  }
+  // The same without the measured effect, for a whole MoE layer (its experts' inner activations are
+  // quantized inside the call, out of the test's reach): a fixed 1.5e-2 for quantized weights,
+  // steady there because the norm runs over every row's outputs.
+  double fixed_tolerance(DType t) const {
     if (cuda()) return 3e-3;
     return dtype_info(t).block_size == 1 ? 1e-5 : 1.5e-2;
   }
@@ -114,8 +124,12 @@ TEST_P(Conformance, LinearMatchesReferenceForEveryType) {
         be_->linear(*wb[0], xb.t, yb.t);
         ref_->linear(*wr[0], xr.t, yr.t);
         be_->synchronize();
-        const double e = rel_error(download(*be_, yb.t), download(*ref_, yr.t));
-        ASSERT_LE(e, linear_tolerance(t));
+        const std::vector<float> want = download(*ref_, yr.t);
+        const double e = rel_error(download(*be_, yb.t), want);
+        // The reference on x rounded to the CPU kernels' 8-bit blocks (Q3_K: unchanged, no kernel).
+        DevTensor xq = upload(*ref_, cpu::kernels::activation_view(t, x).x, n, k), yq = zeros(*ref_, n, m);
+        ref_->linear(*wr[0], xq.t, yq.t);
+        ASSERT_LE(e, linear_tolerance(t, rel_error(download(*ref_, yq.t), want)));
       }
     }
   }
@@ -408,7 +422,7 @@ TEST_P(Conformance, MoeMatchesReferenceAndRowsAreBatchInvariant) {
           ASSERT_EQ(0, std::memcmp(alone.data(), out[0].data() + r * H, H * sizeof(float))) << "row " << r;
         }
       }
-      EXPECT_LE(rel_error(out[0], out[1]), linear_tolerance(t) * 2);
+      EXPECT_LE(rel_error(out[0], out[1]), fixed_tolerance(t) * 2);
     }
   }
 }

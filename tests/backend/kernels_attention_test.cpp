@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels/kernels.h"
+#include "backend/required_tiers.h"
 #include "util/half.h"
 #include "util/thread_pool.h"
 
@@ -57,12 +58,7 @@ PagedKvView cache_view(std::vector<float>& k, std::vector<float>& v, bool f16, s
 }
 
 // Every kernel tier this CPU can run (the AVX2 tier runs ymm, the AVX-512 tier zmm).
-std::vector<Isa> supported_isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
+std::vector<Isa> supported_isas() { return tiers_to_test({Isa::Scalar, Isa::Avx2, Isa::Avx512}); }
 
 void check(const AttnCase& c, uint32_t seed, Isa isa, bool f16) {
   const int which = static_cast<int>(seed % 3);  // every layout, whichever the seed picks per case

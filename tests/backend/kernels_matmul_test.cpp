@@ -17,6 +17,7 @@
 #include "util/half.h"
 #include "util/thread_pool.h"
 #include "backend/kernel_test_data.h"
+#include "backend/required_tiers.h"
 
 namespace ax::cpu::kernels {
 namespace {
@@ -51,21 +52,18 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool, bool invaria
   expect_matches_reference(wf, wseen, c.out, c.in, x, view, y, c.n);
 }
 
-std::vector<Isa> fast_isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512})
-    if (isa_supported(isa)) v.push_back(isa);
-  return v;
-}
+// The tiers with per-row kernels (Avx2Vnni runs the AVX2 ones) that this CPU runs.
+std::vector<Isa> fast_isas() { return tiers_to_test({Isa::Avx2, Isa::Avx512}); }
 
 const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
                         DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
-  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = fast_isas();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = fresh_seed();
   ThreadPool pool(2);
-  for (Isa isa : fast_isas()) {
+  for (Isa isa : isas) {
     for (DType t : kTypes) {
       ASSERT_TRUE(has_fast_path(t, isa));
       const int64_t bs = dtype_info(t).block_size;
@@ -79,10 +77,11 @@ TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
 }
 
 TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
-  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = fast_isas();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = fresh_seed();
   ThreadPool pool(2);
-  for (Isa isa : fast_isas()) {
+  for (Isa isa : isas) {
     for (DType t : kTypes) {
       const int64_t bs = dtype_info(t).block_size;
       // 70 output rows: two full 32-row panels and a partial one; 8-row tiles plus a remainder
@@ -98,11 +97,12 @@ TEST(KernelsMatmul, ManyRowsTakeTheGemmPathWhereAvailable) {
 // the same whether the row is computed alone, in a small group or among many rows (prefill sizes
 // past kGemmMinRows included), at any position in the batch, and with any thread count.
 TEST(KernelsMatmul, BatchInvariantRowsAreBitIdenticalWhateverTheBatch) {
-  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = fast_isas();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool one(1), two(2);
-  for (Isa isa : fast_isas()) {
+  for (Isa isa : isas) {
     for (DType t : kTypes) {
       ASSERT_EQ(gemm_kind(t, isa, 64, 512, true), GemmKind::None);
       const int64_t out = 45, in = dtype_info(t).block_size == 1 ? 96 : 2 * 256, n = 41;
@@ -126,10 +126,11 @@ TEST(KernelsMatmul, BatchInvariantRowsAreBitIdenticalWhateverTheBatch) {
 }
 
 TEST(KernelsMatmul, LargerShapesWithDefaultPool) {
-  if (fast_isas().empty()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::vector<Isa> isas = fast_isas();
+  AX_SKIP_UNLESS_TIER(!isas.empty(), "avx2");
   const uint32_t seed = fresh_seed();
   for (DType t : {DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::BF16}) {
-    check({t, 300, 1024, 9}, best_isa(), seed, nullptr);
+    check({t, 300, 1024, 9}, isas.back(), seed, nullptr);  // the widest tier, whatever AX_CPU_TIER says
     if (testing::Test::HasFatalFailure()) return;
   }
 }

@@ -1,7 +1,9 @@
-// The packed 16-row tile kernels (backend/cpu/kernels/packed.h) on fresh random weights: the repack
-// is lossless, every type matches the double-precision reference with x quantized as the kernels
-// quantize it (float weights: x as is), rows are bit-identical whatever the batch (the point of the layout), and
-// the CPU backend runs the packed copies of the weights it loads.
+// The packed 16-row tile kernels (backend/cpu/kernels/packed.h) on fresh random weights, for every
+// tier this CPU runs (AVX2, AVX2 + AVX-VNNI, AVX-512 VNNI, AMX): the repack is lossless, every type
+// matches the double-precision reference with x quantized as the kernels quantize it (float
+// weights: x as is), rows are bit-identical whatever the batch (the point of the layout) and
+// whatever the tier, and the CPU backend runs the packed copies of the weights it loads.
+// AX_REQUIRE_ISA turns a tier this CPU lacks into a failure (backend/required_tiers.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include "backend/cpu/kernels/packed.h"
 #include "backend/cpu/kernels/packed_kernels.h"
 #include "backend/kernel_test_data.h"
+#include "backend/required_tiers.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -23,13 +26,19 @@ namespace {
 const DType kPackedTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
                               DType::F32,  DType::F16,  DType::BF16};
 
-bool have_packed() {
-  std::vector<uint8_t> w(row_bytes(DType::Q8_0, 32) * 16);
-  return packable(view_of(DType::Q8_0, w, 16, 32));
-}
+// Whether this CPU has packed kernels (any AVX2 CPU), and whether the engine's tier packs the
+// weights it loads (not when AX_CPU_TIER caps it to scalar).
+bool have_packed() { return isa_supported(Isa::Avx2); }
+bool engine_packs() { return packed_kernels(best_isa()) != nullptr; }
+#define SKIP_UNLESS_ENGINE_PACKS()                                                                         \
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");                                                              \
+  if (!engine_packs()) GTEST_SKIP() << "the engine's kernel tier (" << kernel_tier() << ") does not pack"
+
+// The tiers with packed kernels that this CPU runs.
+std::vector<Isa> packed_tiers() { return tiers_to_test({Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512}); }
 
 TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   std::vector<uint8_t> w(row_bytes(DType::Q4_K, 256) * 32);
   EXPECT_TRUE(packable(view_of(DType::Q4_K, w, 32, 256)));
   EXPECT_FALSE(packable(view_of(DType::Q4_K, w, 24, 256)));   // not a multiple of 16 rows
@@ -40,7 +49,7 @@ TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
 }
 
 TEST(KernelsPacked, RepackIsLossless) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   for (DType t : kPackedTypes) {
@@ -57,52 +66,122 @@ TEST(KernelsPacked, RepackIsLossless) {
 }
 
 TEST(KernelsPacked, EveryTypeMatchesReference) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (DType t : kPackedTypes) {
-    const int64_t out = 48, in = 3 * 256;
-    const auto w = random_weights(t, out, in, rng);
-    const auto m = pack(view_of(t, w, out, in));
-    const auto wf = dequantized(t, w, out, in);
-    for (int64_t n : {1, 2, 3, 4, 5, 11, 37}) {  // 37: AMX tiles where the CPU has them
-      SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << n << " seed=" << seed);
-      std::vector<float> x(static_cast<size_t>(n * in));
-      for (auto& v : x) v = normal(rng);
-      x[0] = 40.0f;  // one block whose scale is set by a single large value
-      std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
-      matmul_packed(*m, x.data(), n, y.data(), &pool);
-      expect_matches_reference(wf, wf, out, in, x, activation_view(t, x), y, n);
-      if (testing::Test::HasFatalFailure()) return;
+  for (Isa isa : packed_tiers())
+    for (DType t : kPackedTypes) {
+      const int64_t out = 48, in = 3 * 256;
+      const auto w = random_weights(t, out, in, rng);
+      const auto m = pack(view_of(t, w, out, in));
+      const auto wf = dequantized(t, w, out, in);
+      for (int64_t n : {1, 2, 3, 4, 5, 11, 37}) {  // 37: AMX tiles where the CPU has them
+        SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(t) << " n=" << n << " seed=" << seed);
+        std::vector<float> x(static_cast<size_t>(n * in));
+        for (auto& v : x) v = normal(rng);
+        x[0] = 40.0f;  // one block whose scale is set by a single large value
+        std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
+        matmul_packed(*m, x.data(), n, y.data(), &pool, isa);
+        expect_matches_reference(wf, wf, out, in, x, activation_view(t, x), y, n);
+        if (testing::Test::HasFatalFailure()) return;
+      }
     }
-  }
 }
 
 // Decode (1 row), verify (a few) and prefill (many) give every row bit for bit the same output,
 // at any offset in the batch and with any thread count.
 TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool one(1), two(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (Isa isa : packed_tiers())
+    for (DType t : kPackedTypes) {
+      const int64_t out = 64, in = 2 * 256, n = 41;
+      const auto w = random_weights(t, out, in, rng);
+      const auto m = pack(view_of(t, w, out, in));
+      std::vector<float> x(static_cast<size_t>(n * in));
+      for (auto& v : x) v = normal(rng);
+      std::vector<float> all(static_cast<size_t>(n * out)), part(static_cast<size_t>(n * out));
+      matmul_packed(*m, x.data(), n, all.data(), &two, isa);
+      for (int64_t group : {1, 3, 7}) {
+        for (int64_t r0 = 0; r0 < n; r0 += group) {
+          const int64_t g = std::min(group, n - r0);
+          matmul_packed(*m, x.data() + r0 * in, g, part.data() + r0 * out, &one, isa);
+        }
+        ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float)))
+            << isa_name(isa) << " " << dtype_name(t) << ", groups of " << group << ", seed " << seed;
+      }
+    }
+}
+
+// The largest products the int8 dot products can meet: every weight at its largest magnitude
+// (nibbles 15, 5th and 6th bits set, Q8_0 q = -128) against activations all at +-127. Without VNNI,
+// vpmaddubsw adds pairs of products into int16 with saturation and the AVX2 kernels add several
+// steps in int16 before widening; any overflow or saturation would show against the reference.
+TEST(KernelsPacked, LargestProductsDoNotOverflow) {
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
+  ThreadPool pool(2);
+  for (Isa isa : packed_tiers())
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+      const int64_t out = 32, in = 512;
+      std::vector<uint8_t> w(row_bytes(t, in) * out, t == DType::Q8_0 ? 0x80 : 0xff);
+      const auto& info = dtype_info(t);
+      for (size_t b = 0; b < w.size(); b += info.type_size) {  // scales: small and positive
+        uint8_t* blk = w.data() + b;
+        if (t == DType::Q6_K) {
+          put_half(blk + 208, 1e-3f);
+          std::memset(blk + 192, 127, 16);  // the largest signed scales
+        } else {
+          put_half(blk, 1e-3f);
+          if (t == DType::Q4_K || t == DType::Q5_K) put_half(blk + 2, 1e-3f);
+        }
+      }
+      const auto m = pack(view_of(t, w, out, in));
+      const auto wf = dequantized(t, w, out, in);
+      for (float sign : {1.0f, -1.0f}) {
+        SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(t) << " x = " << sign);
+        const int64_t n = 5;
+        const std::vector<float> x(static_cast<size_t>(n * in), sign);
+        std::vector<float> y(static_cast<size_t>(n * out), std::nanf(""));
+        matmul_packed(*m, x.data(), n, y.data(), &pool, isa);
+        expect_matches_reference(wf, wf, out, in, x, activation_view(t, x), y, n);
+        if (testing::Test::HasFatalFailure()) return;
+      }
+    }
+}
+
+// Every tier does each lane's integer and float steps exactly as the others (packed_avx2_body.inc):
+// the same weights and x give the same bits on AVX2, AVX2 + AVX-VNNI, AVX-512 VNNI and AMX, so a
+// request's tokens do not depend on the CPU that served it. Row counts cover one row (both halves
+// of a tile per block on AVX2), the 4-row tiles and their remainders, and AMX's 32-row chunks.
+TEST(KernelsPacked, EveryTierGivesTheSameBits) {
+  const std::vector<Isa> tiers = packed_tiers();  // a required tier this CPU lacks has failed here
+  if (tiers.size() < 2) GTEST_SKIP() << "fewer than two packed tiers on this CPU: nothing to compare";
+  const uint32_t seed = fresh_seed();
+  std::mt19937 rng(seed);
+  ThreadPool pool(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (DType t : kPackedTypes) {
-    const int64_t out = 64, in = 2 * 256, n = 41;
+    const int64_t out = 48, in = 4 * 256;
     const auto w = random_weights(t, out, in, rng);
     const auto m = pack(view_of(t, w, out, in));
-    std::vector<float> x(static_cast<size_t>(n * in));
-    for (auto& v : x) v = normal(rng);
-    std::vector<float> all(static_cast<size_t>(n * out)), part(static_cast<size_t>(n * out));
-    matmul_packed(*m, x.data(), n, all.data(), &two);
-    for (int64_t group : {1, 3, 7}) {
-      for (int64_t r0 = 0; r0 < n; r0 += group) {
-        const int64_t g = std::min(group, n - r0);
-        matmul_packed(*m, x.data() + r0 * in, g, part.data() + r0 * out, &one);
+    for (int64_t n : {1, 2, 6, 37}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << n << " seed=" << seed);
+      std::vector<float> x(static_cast<size_t>(n * in));
+      for (auto& v : x) v = normal(rng) * (1 + static_cast<float>(rng() % 8));
+      std::vector<float> first(static_cast<size_t>(n * out), std::nanf("")), y(first.size());
+      matmul_packed(*m, x.data(), n, first.data(), &pool, tiers[0]);
+      for (float v : first) ASSERT_FALSE(std::isnan(v));
+      for (size_t i = 1; i < tiers.size(); ++i) {
+        std::fill(y.begin(), y.end(), std::nanf(""));
+        matmul_packed(*m, x.data(), n, y.data(), &pool, tiers[i]);
+        ASSERT_EQ(0, std::memcmp(first.data(), y.data(), y.size() * sizeof(float)))
+            << isa_name(tiers[i]) << " against " << isa_name(tiers[0]);
       }
-      ASSERT_EQ(0, std::memcmp(all.data(), part.data(), all.size() * sizeof(float)))
-          << dtype_name(t) << ", groups of " << group << ", seed " << seed;
     }
   }
 }
@@ -111,7 +190,7 @@ TEST(KernelsPacked, RowsAreBitIdenticalWhateverTheBatch) {
 // kernels give (so decode and prefill still agree), for whole tiles, two-tile chunks and the rows
 // past the last whole tile.
 TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
-  if (!have_packed() || packed_amx_kernels() == nullptr) GTEST_SKIP() << "no AMX int8 tiles on this CPU";
+  AX_SKIP_UNLESS_TIER(packed_amx_kernels() != nullptr, "amx");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(3);
@@ -126,9 +205,9 @@ TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
       for (auto& v : x) v = normal(rng) * (1 + static_cast<float>(rng() % 8));
       std::vector<float> amx(static_cast<size_t>(n * out), std::nanf("")), vnni(amx.size(), std::nanf(""));
       set_amx_enabled(true);
-      matmul_packed(*m, x.data(), n, amx.data(), &pool);
+      matmul_packed(*m, x.data(), n, amx.data(), &pool, Isa::Avx512);
       set_amx_enabled(false);
-      matmul_packed(*m, x.data(), n, vnni.data(), &pool);
+      matmul_packed(*m, x.data(), n, vnni.data(), &pool, Isa::Avx512);
       set_amx_enabled(true);
       for (float v : amx) ASSERT_FALSE(std::isnan(v));
       ASSERT_EQ(0, std::memcmp(amx.data(), vnni.data(), amx.size() * sizeof(float)));
@@ -139,7 +218,7 @@ TEST(KernelsPacked, AmxTilesGiveTheVnniResultsBitForBit) {
 // q/k/v and gate/up run as one pass over their matrices (one quantization of x, one dispatch): every
 // output is bit for bit what the matrix gives alone.
 TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   ThreadPool pool(2);
@@ -149,6 +228,7 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
       {{DType::Q8_0, 32}, {DType::Q4_0, 16}},
       {{DType::F16, 48}, {DType::BF16, 16}, {DType::F32, 32}}};
   const int64_t in = 512;
+  for (Isa isa : packed_tiers())
   for (const auto& set : sets) {
     std::vector<std::vector<uint8_t>> w;
     std::vector<std::unique_ptr<PackedMatrix>> m;
@@ -157,7 +237,7 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
       m.push_back(pack(view_of(t, w.back(), out, in)));
     }
     for (int64_t n : {1, 4, 7}) {
-      SCOPED_TRACE(testing::Message() << dtype_name(set[0].first) << " set, n=" << n << " seed=" << seed);
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(set[0].first) << " set, n=" << n << " seed=" << seed);
       std::vector<float> x(static_cast<size_t>(n * in));
       for (auto& v : x) v = normal(rng);
       std::vector<std::vector<float>> alone, together;
@@ -166,11 +246,11 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
       for (size_t i = 0; i < set.size(); ++i) {
         alone.emplace_back(static_cast<size_t>(n * set[i].second));
         together.emplace_back(static_cast<size_t>(n * set[i].second), std::nanf(""));
-        matmul_packed(*m[i], x.data(), n, alone.back().data(), &pool);
+        matmul_packed(*m[i], x.data(), n, alone.back().data(), &pool, isa);
         ms.push_back(m[i].get());
         ys.push_back(together.back().data());
       }
-      matmul_packed_many(ms.data(), ys.data(), static_cast<int>(ms.size()), x.data(), n, &pool);
+      matmul_packed_many(ms.data(), ys.data(), static_cast<int>(ms.size()), x.data(), n, &pool, isa);
       for (size_t i = 0; i < set.size(); ++i)
         ASSERT_EQ(0, std::memcmp(alone[i].data(), together[i].data(), alone[i].size() * sizeof(float))) << "matrix " << i;
     }
@@ -182,13 +262,13 @@ TEST(KernelsPacked, SeveralMatricesInOnePassEqualOneAtATime) {
   const PackedMatrix* mixed[] = {q4k.get(), q80.get()};
   std::vector<float> x(in, 1.0f), y0(16), y1(16);
   float* ys[] = {y0.data(), y1.data()};
-  EXPECT_THROW(matmul_packed_many(mixed, ys, 2, x.data(), 1, &pool), ax::Error);
+  EXPECT_THROW(matmul_packed_many(mixed, ys, 2, x.data(), 1, &pool, Isa::Avx2), ax::Error);
 }
 
 // A model's weights are packed into one buffer in the order listed (the order decode reads them);
 // a weight listed twice (tied embeddings) is packed once; what cannot be packed gets no copy.
 TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   const auto a = random_weights(DType::Q4_K, 32, 256, rng), b = random_weights(DType::Q6_K, 16, 512, rng),
@@ -213,7 +293,7 @@ TEST(KernelsPacked, WeightsPackedTogetherLieInListedOrder) {
 // same result as the packed kernel called directly, and close to the per-row kernels on the stored
 // layout (which sum in another order).
 TEST(KernelsPacked, CpuBackendRunsThePackedCopyOfWhatItLoads) {
-  if (!have_packed()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  SKIP_UNLESS_ENGINE_PACKS();
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   const int64_t out = 32, in = 256, n = 3;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backend/cpu/kernels/kernels.h"
 #include "bench/doctor.h"
 #include "server/server_process.h"
 #include "test_support.h"
@@ -55,9 +56,14 @@ TEST(Doctor, MachineTraitsLeadToFindings) {
   EXPECT_TRUE(has_finding(f, Level::Info, "a 4 GB model decodes at most about 10 tokens/s"));
   EXPECT_TRUE(has_finding(f, Level::Warning, "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled"));
   EXPECT_TRUE(has_finding(f, Level::Warning, "NVIDIA H100"));
-  m = {{"cpu", {{"kernels", "avx512-vnni packed tiles"}}}, {"memory", {{"available_mb", 9000.0}}},
-       {"huge_pages", {{"transparent", "madvise"}}}, {"gpus", json::array()}};
-  for (const Finding& x : machine_findings(m)) EXPECT_EQ(x.level, Level::Ok) << x.what;
+  for (const char* kernels : {"avx512-vnni packed tiles", "avx2 packed tiles (vpmaddubsw)"}) {
+    m = {{"cpu", {{"kernels", kernels}}}, {"memory", {{"available_mb", 9000.0}}},
+         {"huge_pages", {{"transparent", "madvise"}}}, {"gpus", json::array()}};
+    for (const Finding& x : machine_findings(m)) EXPECT_EQ(x.level, Level::Ok) << x.what;
+  }
+  // A tier capped by AX_CPU_TIER (A/B runs) is not a setting to leave on.
+  m["cpu"]["kernels"] = "avx2 packed tiles (vpmaddubsw) (capped by AX_CPU_TIER; this CPU runs avx512)";
+  EXPECT_TRUE(has_finding(machine_findings(m), Level::Warning, "unset AX_CPU_TIER"));
 }
 
 TEST(Doctor, CommandPrintsTextAndJson) {
@@ -77,6 +83,48 @@ TEST(Doctor, CommandPrintsTextAndJson) {
   for (const char* line : {"cpu        ", "memory     ", "huge pages ", "models     ", "findings"})
     EXPECT_NE(s.find(line), std::string::npos) << line << "\n" << s;
   fs::remove(out);
+}
+
+// The kernel tier in use is named in the machine section (text and JSON), and a tier capped by
+// AX_CPU_TIER is named as such, with a warning (the scalar tier runs on every machine).
+TEST(Doctor, NamesTheKernelTierInUse) {
+  const fs::path out = fs::path(testing::TempDir()) / ("ax_doctor_tier_" + std::to_string(getpid()));
+  const std::string doctor = std::string(AX_ENGINE_BINARY) + " doctor --no-bandwidth";
+  ASSERT_EQ(std::system((doctor + " --json > " + out.string()).c_str()), 0);
+  json report = json::parse(std::ifstream(out));
+  EXPECT_EQ(report["machine"]["cpu"]["kernels"], cpu::kernels::kernel_tier_description());
+  EXPECT_EQ(report["machine"]["backends"]["cpu"]["kernel_tier"], cpu::kernels::kernel_tier());
+
+  ASSERT_EQ(std::system(("AX_CPU_TIER=scalar " + doctor + " --json > " + out.string()).c_str()), 0);
+  report = json::parse(std::ifstream(out));
+  EXPECT_EQ(report["machine"]["backends"]["cpu"]["kernel_tier"], "scalar");
+  const std::string kernels = report["machine"]["cpu"]["kernels"];
+  EXPECT_EQ(kernels.rfind("scalar reference", 0), 0u) << kernels;
+  if (cpu::kernels::isa_supported(cpu::kernels::Isa::Avx2)) {
+    EXPECT_NE(kernels.find("(capped by AX_CPU_TIER; this CPU runs avx"), std::string::npos) << kernels;
+    ASSERT_EQ(std::system(("AX_CPU_TIER=scalar " + doctor + " > " + out.string()).c_str()), 0);
+    std::ifstream text(out);
+    const std::string s((std::istreambuf_iterator<char>(text)), {});
+    EXPECT_NE(s.find("kernels: scalar reference (capped by AX_CPU_TIER"), std::string::npos) << s;
+    EXPECT_NE(s.find("unset AX_CPU_TIER for full speed"), std::string::npos) << s;
+  }
+  fs::remove(out);
+}
+
+// The llama.cpp peer's line says what its binaries were built for (AX_LLAMA_CPP_BIN names them).
+TEST(Doctor, SaysWhatTheLlamaCppPeerWasBuiltFor) {
+  const fs::path dir = fs::path(testing::TempDir()) / ("ax_doctor_llama_" + std::to_string(getpid()));
+  fs::create_directories(dir / "bin");
+  std::ofstream(dir / "CMakeCache.txt") << "GGML_AVX2:BOOL=ON\nGGML_AVX512:BOOL=OFF\nGGML_FMA:BOOL=ON\n";
+  const fs::path out = dir / "doctor.txt";
+  const std::string doctor = "AX_LLAMA_CPP_BIN=" + (dir / "bin").string() + " " + AX_ENGINE_BINARY + " doctor --no-bandwidth";
+  ASSERT_EQ(std::system((doctor + " --json > " + out.string()).c_str()), 0);
+  EXPECT_EQ(json::parse(std::ifstream(out))["llama_cpp"]["isa"], "AVX2 FMA");
+  ASSERT_EQ(std::system((doctor + " > " + out.string()).c_str()), 0);
+  std::ifstream text(out);
+  const std::string s((std::istreambuf_iterator<char>(text)), {});
+  EXPECT_NE(s.find("           built for: AVX2 FMA\n"), std::string::npos) << s;
+  fs::remove_all(dir);
 }
 
 }  // namespace

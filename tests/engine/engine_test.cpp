@@ -3,7 +3,9 @@
 // after preemption and recompute, with its prefix from the cache, and with speculative drafts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -322,34 +324,102 @@ TEST(Engine, AFailingLogitsProcessorFailsOnlyItsRequest) {
   EXPECT_EQ(engine.metrics().requests_failed, 1);
 }
 
+// Many threads submit, cancel (their own requests and each other's, at any point) and read
+// events at once. Checked: every request ends with exactly one Finish and nothing after it; ids
+// are unique; a request that was not cancelled gives exactly the tokens it gives alone; a
+// cancelled one gives a prefix of them; the engine's counters add up and every KV block is free
+// at the end. Run under ThreadSanitizer by scripts/sanitize.sh.
 TEST(Engine, ThreadSafeSubmitAndCancelFromManyThreads) {
   MockModel model;
-  EngineConfig cfg = small_config(40);
-  Engine engine(model, nullptr, cfg);
+  constexpr int kThreads = 6, kPerThread = 12;
+  // Every request's workload, and its tokens alone on a roomy engine.
+  struct Work {
+    std::vector<int32_t> prompt;
+    int64_t max_tokens;
+    std::vector<int32_t> alone;
+  };
+  std::vector<std::vector<Work>> work(kThreads);
+  {
+    Engine solo(model, nullptr, small_config(200));
+    for (int t = 0; t < kThreads; ++t) {
+      std::mt19937 rng(1000 + t);
+      for (int i = 0; i < kPerThread; ++i) {
+        Work w;
+        w.prompt.resize(1 + rng() % 20);
+        for (auto& x : w.prompt) x = rng() % 61;
+        w.max_tokens = 1 + rng() % 30;
+        RequestHandle h = solo.submit(greedy(w.prompt, w.max_tokens));
+        solo.run_until_idle();
+        w.alone = collect(h).tokens;
+        work[t].push_back(std::move(w));
+      }
+    }
+  }
+  Engine engine(model, nullptr, small_config(40));  // tight: preemption and recompute happen
   engine.start();
-  constexpr int kThreads = 4, kPerThread = 8;
-  std::vector<std::thread> threads;
+  std::mutex ids_mu;
+  std::vector<uint64_t> ids;
+  std::atomic<uint64_t> last_id{0};
   std::atomic<int> finished{0}, cancelled{0};
+  std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(t);
       for (int i = 0; i < kPerThread; ++i) {
-        std::vector<int32_t> prompt(1 + rng() % 20);
-        for (auto& x : prompt) x = rng() % 61;
-        RequestHandle h = engine.submit(greedy(prompt, 1 + rng() % 30));
-        if (i % 3 == 0) engine.cancel(h.id);
-        Outcome o = collect(h, /*wait=*/true);
-        if (o.reason == FinishReason::Cancelled) ++cancelled;
-        else if (o.reason == FinishReason::Length) ++finished;
+        const Work& w = work[t][i];
+        RequestHandle h = engine.submit(greedy(w.prompt, w.max_tokens));
+        {
+          std::lock_guard lock(ids_mu);
+          ids.push_back(h.id);
+        }
+        last_id = h.id;
+        const int mode = static_cast<int>(rng() % 4);
+        if (mode == 0) engine.cancel(h.id);                // at once
+        if (mode == 1) engine.cancel(last_id.load() - 1);  // someone else's, maybe
+        // mode 2: cancel after the first event; mode 3: never.
+        Outcome o;
+        bool finish_seen = false;
+        for (;;) {
+          Event e = h.events->pop();
+          if (mode == 2 && o.events == 0) engine.cancel(h.id);
+          ++o.events;
+          if (e.kind == EventKind::Token) {
+            ASSERT_FALSE(finish_seen);
+            for (const auto& tok : e.tokens) o.tokens.push_back(tok.id);
+            continue;
+          }
+          o.reason = e.reason;
+          finish_seen = true;
+          break;
+        }
+        // Nothing follows the Finish.
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        EXPECT_FALSE(h.events->try_pop().has_value());
+        ASSERT_LE(o.tokens.size(), w.alone.size());
+        EXPECT_TRUE(std::equal(o.tokens.begin(), o.tokens.end(), w.alone.begin())) << "thread " << t << " request " << i;
+        if (o.reason == FinishReason::Cancelled) {
+          ++cancelled;
+        } else {
+          EXPECT_EQ(o.reason, FinishReason::Length);
+          EXPECT_EQ(o.tokens, w.alone);
+          ++finished;
+        }
       }
     });
   }
   for (auto& th : threads) th.join();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "request ids repeat";
   EXPECT_EQ(finished + cancelled, kThreads * kPerThread);
   engine.stop();
   EngineMetrics m = engine.metrics();
   EXPECT_EQ(m.kv_blocks_used, 0);
+  EXPECT_EQ(m.running, 0);
+  EXPECT_EQ(m.waiting, 0);
   EXPECT_EQ(m.requests_submitted, kThreads * kPerThread);
+  EXPECT_EQ(m.requests_finished, finished.load());
+  EXPECT_EQ(m.requests_cancelled, cancelled.load());
+  EXPECT_EQ(m.requests_failed, 0);
 }
 
 // The determinism property, over random workloads: each request alone on a roomy engine versus all

@@ -100,6 +100,11 @@ class MockTokenizer final : public Tokenizer {
     for (char c : text) ids.push_back(c - 'a');
     return ids;
   }
+  // Control tokens have no text, so no text can forge one.
+  std::vector<int32_t> encode_with_plain_spans(std::string_view text, bool add_special,
+                                               const std::vector<Span>&) const override {
+    return encode(text, add_special, true);
+  }
   std::string token_bytes(int32_t id) const override {
     return is_special(id) ? std::string() : std::string(1, static_cast<char>('a' + id % 26));
   }

@@ -444,6 +444,11 @@ TEST(ServerAuth, ApiKeyRequiredWhenSet) {
   EXPECT_EQ(cli.Get("/v1/models", wrong)->status, 401);
   httplib::Headers right = {{"Authorization", "Bearer sekret"}};
   EXPECT_EQ(cli.Get("/v1/models", right)->status, 200);
+  // The scheme is case-insensitive (RFC 7235); spaces around the key do not count.
+  for (const char* auth : {"bearer sekret", "BEARER sekret", "Bearer  sekret ", "bEaReR sekret"})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 200) << auth;
+  for (const char* auth : {"Basic sekret", "Bearersekret", "Bearer", "sekret", "Bearer sekret2"})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 401) << auth;
   EXPECT_EQ(cli.Get("/health")->status, 200);  // health answers without the key
   EXPECT_EQ(server.stop(), 0);
 }
@@ -466,12 +471,14 @@ TEST(ServerLimits, MaxConcurrentAnswers429) {
   });
   while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   auto cli = server.client();
-  int status = 0;
-  json busy = post_json(cli, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, &status);
+  auto busy = cli.Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
   probed = true;
   holder.join();
-  EXPECT_EQ(status, 429) << busy.dump();
-  EXPECT_EQ(busy["error"]["type"], "rate_limit_error");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 429) << busy->body;
+  EXPECT_EQ(json::parse(busy->body)["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(busy->get_header_value("Retry-After"), "1");  // clients back off and retry
+  int status = 0;
   // Once the stream has ended the slot is free again.
   for (int i = 0; i < 100; ++i) {
     post_json(cli, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}}, &status);

@@ -11,16 +11,14 @@
 #include "server/token_mask.h"
 #include "server/tool_call_parser.h"
 #include "server/tool_call_schema.h"
+#include "schema_support.h"
 
 namespace ax::server {
 namespace {
 
 using nlohmann::json;
 
-bool accepts(const CompiledSchema& s, const std::string& text) {
-  JsonAutomaton a(s);
-  return a.feed(text) && a.can_end();
-}
+using test::accepts;
 
 // Independent check of the supported keywords against a parsed document.
 bool matches(const json& v, const json& schema, const json& root) {
@@ -167,47 +165,11 @@ TEST(JsonAutomaton, WhitespaceRunsAreBounded) {
   EXPECT_TRUE(a.feed('}'));
 }
 
-TEST(JsonSchemaCompile, UnsupportedKeywordsNameThemselves) {
-  auto param_of = [](const json& schema) -> std::string {
-    try {
-      compile_json_schema(schema, "response_format.json_schema.schema");
-    } catch (const ApiError& e) {
-      return e.param();
-    }
-    return "<accepted>";
-  };
-  EXPECT_EQ(param_of({{"type", "string"}, {"pattern", "a+"}}), "response_format.json_schema.schema.pattern");
-  EXPECT_EQ(param_of({{"type", "object"}, {"properties", {{"n", {{"type", "integer"}, {"minimum", 0}}}}}}),
-            "response_format.json_schema.schema.properties.n.minimum");
-  EXPECT_EQ(param_of({{"type", "object"}, {"required", {"x"}}}), "response_format.json_schema.schema.required");
-  EXPECT_EQ(param_of({{"$ref", "http://x"}}), "response_format.json_schema.schema.$ref");
-  EXPECT_EQ(param_of({{"type", "tuple"}}), "response_format.json_schema.schema.type");
-  EXPECT_EQ(param_of(json(false)), "response_format.json_schema.schema");
-  EXPECT_EQ(param_of({{"type", "object"}, {"title", "ok"}, {"description", "ok"}}), "<accepted>");
-}
-
-// A vocabulary of random byte strings cut from JSON-ish text plus every single byte, so that
-// any valid continuation is always reachable.
-std::vector<std::string> random_vocab(std::mt19937& rng) {
-  const std::string alphabet = "{}[]:,\" \n\t0123456789.-+eEabcdefghijklmnopqrstuvwxyz\\/truefalsenull";
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.push_back(std::string(1, static_cast<char>(b)));
-  for (const char* piece : {"\"name\"", "\"age\"", "{\"", "\":", "\",\"", "true", "false", "null", "\"a\"", "\xC3\xA9", "é\"}"})
-    vocab.push_back(piece);
-  for (int i = 0; i < 1500; ++i) {
-    std::string t;
-    int len = 2 + rng() % 5;
-    for (int j = 0; j < len; ++j) t += alphabet[rng() % alphabet.size()];
-    vocab.push_back(t);
-  }
-  return vocab;
-}
-
 TEST(TokenMask, TrieMaskEqualsTokenByTokenCheck) {
   uint32_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
-  std::vector<std::string> vocab = random_vocab(rng);
+  std::vector<std::string> vocab = test::random_vocab(rng);
   std::vector<bool> excluded(vocab.size());
   excluded[7] = true;  // a "special" token never matches
   TokenTrie trie(vocab, excluded);
@@ -219,7 +181,7 @@ TEST(TokenMask, TrieMaskEqualsTokenByTokenCheck) {
     trie.allowed_tokens(state, allowed);
     for (size_t id = 0; id < vocab.size(); ++id) {
       JsonAutomaton probe = state;
-      bool want = !excluded[id] && probe.feed(vocab[id]);
+      bool want = !excluded[id] && !vocab[id].empty() && probe.feed(vocab[id]);
       ASSERT_EQ(allowed[id] != 0, want) << "prefix '" << doc.substr(0, cut) << "' token '" << vocab[id] << "'";
     }
     if (cut < doc.size()) {
@@ -235,10 +197,7 @@ TEST(TokenMask, RandomWalksEndInMatchingJson) {
   uint32_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
-  std::vector<std::string> vocab = random_vocab(rng);
-  const int32_t eos = static_cast<int32_t>(vocab.size());
-  vocab.push_back("");  // EOS: no bytes
-  auto trie = std::make_shared<TokenTrie>(vocab, std::vector<bool>(vocab.size()));
+  const std::vector<std::string> vocab = test::random_vocab(rng);
   const json schemas[] = {
       kPersonSchema,
       json::parse(R"({"type":"array","items":{"type":"integer"},"minItems":1,"maxItems":4})"),
@@ -249,32 +208,12 @@ TEST(TokenMask, RandomWalksEndInMatchingJson) {
   for (const json& schema : schemas) {
     auto compiled = std::make_shared<CompiledSchema>(compile_json_schema(schema, "schema"));
     for (int walk = 0; walk < 20; ++walk) {
-      JsonConstraint constraint(compiled, trie, {eos});
-      std::string text;
-      std::vector<float> logits(vocab.size());
-      bool ended = false;
-      for (int step = 0; step < 400 && !ended; ++step) {
-        std::fill(logits.begin(), logits.end(), 0.0f);
-        constraint.mask_logits(logits.data(), static_cast<int64_t>(logits.size()));
-        std::vector<int32_t> choices;
-        for (size_t i = 0; i < logits.size(); ++i)
-          if (logits[i] == 0.0f) choices.push_back(static_cast<int32_t>(i));
-        ASSERT_FALSE(choices.empty()) << text;
-        // Prefer closing once possible, so walks finish.
-        bool can_end = std::find(choices.begin(), choices.end(), eos) != choices.end();
-        int32_t pick = can_end && rng() % 3 == 0 ? eos : choices[rng() % choices.size()];
-        if (pick == eos) {
-          ended = true;
-          break;
-        }
-        ASSERT_TRUE(constraint.advance(pick));
-        text += vocab[pick];
-      }
-      if (!ended) continue;  // ran out of steps: a truncated document, as with max_tokens
+      std::optional<std::string> text = test::mask_walk(compiled, vocab, rng);
+      if (!text) continue;
       ++finished;
-      json parsed = json::parse(text, nullptr, false);
-      ASSERT_FALSE(parsed.is_discarded()) << text;
-      EXPECT_TRUE(matches(parsed, schema, schema)) << text << "\nschema " << schema.dump();
+      json parsed = json::parse(*text, nullptr, false);
+      ASSERT_FALSE(parsed.is_discarded()) << *text;
+      EXPECT_TRUE(matches(parsed, schema, schema)) << *text << "\nschema " << schema.dump();
     }
   }
   EXPECT_GT(finished, 10);
@@ -292,12 +231,7 @@ TEST(TokenMask, ToolCallGrammarWalksParseAsCalls) {
   uint32_t seed = std::random_device{}();
   SCOPED_TRACE(testing::Message() << "seed " << seed);
   std::mt19937 rng(seed);
-  std::vector<std::string> vocab = random_vocab(rng);
-  vocab.push_back("<tool_call>");
-  vocab.push_back("</tool_call>");
-  const int32_t eos = static_cast<int32_t>(vocab.size());
-  vocab.push_back("");
-  auto trie = std::make_shared<TokenTrie>(vocab, std::vector<bool>(vocab.size()));
+  const std::vector<std::string> vocab = test::random_vocab(rng, {"<tool_call>", "</tool_call>"});
   std::vector<ToolSpec> tools(2);
   tools[0].name = "get_weather";
   tools[0].parameters = json::parse(R"({"type":"object","properties":{"city":{"type":"string","maxLength":5}},"required":["city"]})");
@@ -308,26 +242,9 @@ TEST(TokenMask, ToolCallGrammarWalksParseAsCalls) {
     auto compiled = std::make_shared<CompiledSchema>(compile_tool_call_schema(tools, choice));
     int finished = 0;
     for (int walk = 0; walk < 15; ++walk) {
-      JsonConstraint constraint(compiled, trie, {eos});
-      std::string text;
-      std::vector<float> logits(vocab.size());
-      bool ended = false;
-      for (int step = 0; step < 300 && !ended; ++step) {
-        std::fill(logits.begin(), logits.end(), 0.0f);
-        constraint.mask_logits(logits.data(), static_cast<int64_t>(logits.size()));
-        std::vector<int32_t> choices;
-        for (size_t i = 0; i < logits.size(); ++i)
-          if (logits[i] == 0.0f) choices.push_back(static_cast<int32_t>(i));
-        ASSERT_FALSE(choices.empty()) << text;
-        int32_t pick = choices[rng() % choices.size()];
-        if (pick == eos) {
-          ended = true;
-          break;
-        }
-        ASSERT_TRUE(constraint.advance(pick));
-        text += vocab[pick];
-      }
-      if (!ended) continue;
+      std::optional<std::string> walked = test::mask_walk(compiled, vocab, rng, 300);
+      if (!walked) continue;
+      const std::string& text = *walked;
       ++finished;
       ToolCallParser parser;
       ToolParseOutput out = parser.push(text);

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <csignal>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -24,15 +23,6 @@ using server::post_sse;
 using server::SseResult;
 
 using nlohmann::json;
-
-int64_t rss_kb(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  return -1;
-}
-
 
 struct Counts {
   std::atomic<int> completed{0}, abandoned{0}, failed{0}, retried{0};
@@ -121,7 +111,7 @@ TEST(ServerLoad, SixtyFourStreamingClientsWithHangUps) {
     });
   // RSS at the middle (warm: pools sized, caches filled) and at the end.
   std::this_thread::sleep_until(start + std::chrono::duration<double>(seconds / 2));
-  const int64_t rss_mid = rss_kb(server.pid());
+  const int64_t rss_mid = proc_status(server.pid(), "VmRSS");
   for (auto& t : clients) t.join();
   auto cli = server.client();
   bool drained = false;
@@ -130,7 +120,7 @@ TEST(ServerLoad, SixtyFourStreamingClientsWithHangUps) {
               metric(cli, "ax_requests_waiting") == 0 && metric(cli, "ax_http_requests_in_flight") == 0;
     if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  const int64_t rss_end = rss_kb(server.pid());
+  const int64_t rss_end = proc_status(server.pid(), "VmRSS");
   std::printf("load: %d completed, %d abandoned, %d retried, %d failed in %.0f s; RSS %lld kB mid, %lld kB end\n",
               counts.completed.load(), counts.abandoned.load(), counts.retried.load(), counts.failed.load(), seconds,
               static_cast<long long>(rss_mid), static_cast<long long>(rss_end));

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -26,6 +29,15 @@ inline double metric(httplib::Client& cli, const std::string& name) {
   auto res = cli.Get("/metrics");
   if (!res) return -1;
   return server::prometheus_value(res->body, name).value_or(-1);
+}
+
+// A number from /proc/PID/status: "Threads", "VmRSS" (kB), ...; -1 if absent.
+inline int64_t proc_status(pid_t pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  return -1;
 }
 
 class ServerProcess {
@@ -58,10 +70,13 @@ class ServerProcess {
       if (std::regex_search(line, m, port_re)) port_ = std::stoi(m[1]);
       if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("server did not start: " + log_);
     }
-    // Keep draining stderr so the server never blocks on a full pipe.
+    // Keep draining stderr so the server never blocks on a full pipe (kept: stderr_text()).
     drain_ = std::thread([this] {
       char buf[4096];
-      while (read(stderr_fd_, buf, sizeof buf) > 0) {
+      ssize_t n;
+      while ((n = read(stderr_fd_, buf, sizeof buf)) > 0) {
+        std::lock_guard lock(log_mu_);
+        if (log_.size() < (8u << 20)) log_.append(buf, static_cast<size_t>(n));
       }
     });
     while (wait_ready) {
@@ -100,6 +115,7 @@ class ServerProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    wait_status_ = status;
     exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     pid_ = 0;
     finish_drain();
@@ -107,6 +123,13 @@ class ServerProcess {
   }
 
   pid_t pid() const { return pid_; }
+  // Everything the server wrote on stderr so far (the first 8 MB).
+  std::string stderr_text() {
+    std::lock_guard lock(log_mu_);
+    return log_;
+  }
+  // The raw wait status once stop() collected it (to tell an exit from a death by signal).
+  int wait_status() const { return wait_status_; }
   // SIGTERM without waiting (stop() then collects the exit status).
   void terminate() const {
     if (pid_ > 0) kill(pid_, SIGTERM);
@@ -136,7 +159,9 @@ class ServerProcess {
   int stderr_fd_ = -1;
   int exit_status_ = -1;
   std::string log_;
+  std::mutex log_mu_;
   std::thread drain_;
+  int wait_status_ = 0;
 };
 
 // Runs a command line to its end; returns {exit status, stderr}.

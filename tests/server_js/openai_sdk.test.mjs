@@ -2,6 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { startServer, storiesModel, codeModel } from './server.mjs';
 
 let stories, code, storiesClient, codeClient;
@@ -194,9 +196,9 @@ test('response_format json_schema: the output parses and matches the schema', as
   await assert.rejects(
     codeClient.chat.completions.create({
       model: 'ax-code-15m', messages: [{ role: 'user', content: 'x' }],
-      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a+$' } } },
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } } } },
     }),
-    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'response_format.json_schema.schema.pattern',
+    (e) => e instanceof OpenAI.BadRequestError && e.error?.param === 'response_format.json_schema.schema.not',
   );
 });
 
@@ -253,14 +255,42 @@ test('tool calls: forced by tool_choice, returned as tool_calls, streamed as del
     model: 'ax-code-15m',
     messages: [
       { role: 'user', content: 'What is the weather in Paris?' },
-      // This model's template concatenates content, so the tool-call turn carries '' rather than null.
-      { role: 'assistant', content: '', tool_calls: [call] },
+      // The assistant message exactly as the API returned it: content null beside tool_calls.
+      choice.message,
       { role: 'tool', tool_call_id: call.id, content: '{"temp_c": 21}' },
     ],
     tools: [weatherTool],
     max_tokens: 8,
   });
   assert.equal(followup.choices[0].message.role, 'assistant');
+});
+
+// The SDK's own structured-output helper: a Zod schema with everyday refinements (lengths, an
+// integer range, email and date-time formats, an enum, a nullable) becomes response_format, and
+// the SDK parses and validates the reply with Zod.
+test('zodResponseFormat: a Zod schema with bounds and formats parses back through Zod', async () => {
+  const Person = z.object({
+    name: z.string().min(1).max(20),
+    age: z.number().int().min(0).max(120),
+    email: z.string().email().max(40),
+    tags: z.array(z.string().max(8)).max(3),
+    created: z.string().datetime(),
+    kind: z.enum(['a', 'b']),
+    nick: z.string().max(10).nullable(),
+  });
+  for (let trial = 0; trial < 2; trial++) {
+    const r = await codeClient.beta.chat.completions.parse({
+      model: 'ax-code-15m',
+      messages: [{ role: 'user', content: 'Describe a person.' }],
+      response_format: zodResponseFormat(Person, 'person'),
+      // Every field is bounded, whitespace runs too: 2000 tokens always hold the document.
+      max_tokens: 2000,
+      seed: randomSeed(),
+    });
+    const p = r.choices[0].message.parsed;
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.ok(Person.safeParse(p).success, JSON.stringify(p));
+  }
 });
 
 test('embeddings: one unit vector per input (the SDK asks for base64 and decodes it)', async () => {

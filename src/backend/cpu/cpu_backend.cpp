@@ -49,7 +49,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   std::string description() const override {
     return reference_ ? "cpu (scalar reference)"
-                      : fmt::format("cpu ({}, {} threads)", kernels::isa_name(kernels::best_isa()), threads());
+                      : fmt::format("cpu ({}, {} threads)", kernels::kernel_tier(), threads());
   }
 
   DeviceBuffer alloc(size_t bytes) override {
@@ -108,12 +108,16 @@ class CpuBackend final : public Backend {
     const int64_t n = x.rows, dim = x.cols;
     // Rows are independent: many of them (prefill, verify, per-head q/k norms) split over the pool,
     // each row computed the same way whatever the split.
-    if (reference_ || n * dim < (1 << 14) || threads() <= 1) {
+    if (reference_) {
       ref::rms_norm(x.data, w.data(), n, dim, eps, out.data);
       return;
     }
+    if (n * dim < (1 << 14) || threads() <= 1) {
+      kernels::rms_norm(x.data, w.data(), n, dim, eps, out.data);
+      return;
+    }
     default_thread_pool().parallel_for(n, std::max<int64_t>(1, 4096 / dim), [&](int64_t r0, int64_t r1) {
-      ref::rms_norm(x.data + r0 * dim, w.data(), r1 - r0, dim, eps, out.data + r0 * dim);
+      kernels::rms_norm(x.data + r0 * dim, w.data(), r1 - r0, dim, eps, out.data + r0 * dim);
     });
   }
 
@@ -149,7 +153,8 @@ class CpuBackend final : public Backend {
   }
 
   void add(Tensor y, const Tensor& x) override {
-    elementwise(y.size(), [&](int64_t b, int64_t e) { ref::add(y.data + b, x.data + b, e - b); });
+    if (reference_) return ref::add(y.data, x.data, y.size());
+    elementwise(y.size(), [&](int64_t b, int64_t e) { kernels::add(y.data + b, x.data + b, e - b); });
   }
   void add_bias(Tensor y, const DeviceVector& b) override { ref::add_bias(y.data, b.data(), y.rows, y.cols); }
   void glu(GluKind kind, Tensor gate, const Tensor& up) override {
@@ -170,8 +175,13 @@ class CpuBackend final : public Backend {
   void rope(const StepView& step, Tensor q, int64_t num_q_heads, Tensor k, int64_t num_k_heads, int64_t head_dim,
             const RopeTable& rope) override {
     tokens(step.num_tokens(), q.cols + k.cols, [&](int64_t t) {
-      ref::rope(q.data + t * q.cols, num_q_heads, k.data + t * k.cols, num_k_heads, head_dim, step.positions[t],
-                rope.freqs);
+      float* qt = q.data + t * q.cols;
+      float* kt = k.data + t * k.cols;
+      if (reference_) {
+        ref::rope(qt, num_q_heads, kt, num_k_heads, head_dim, step.positions[t], rope.freqs);
+      } else {
+        kernels::rope(qt, num_q_heads, kt, num_k_heads, head_dim, step.positions[t], rope.freqs);
+      }
     });
   }
 

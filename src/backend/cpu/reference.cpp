@@ -124,9 +124,6 @@ void softcap(float* x, float cap, int64_t count) {
   for (int64_t i = 0; i < count; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
-namespace {
-
-// cos and sin of each angle at pos, times attention_factor: c, s [rotary_dim / 2].
 void rope_angles(int64_t head_dim, int64_t pos, const RopeFreqs& f, float* c, float* s) {
   const int64_t half = f.rotary_dim / 2;
   if (f.rotary_dim > head_dim || f.rotary_dim % 2 != 0 || static_cast<int64_t>(f.inv_freq.size()) != half)
@@ -140,6 +137,8 @@ void rope_angles(int64_t head_dim, int64_t pos, const RopeFreqs& f, float* c, fl
     s[i] = static_cast<float>(std::sin(static_cast<double>(angle))) * f.attention_factor;
   }
 }
+
+namespace {
 
 void rotate(float* x, int64_t num_heads, int64_t head_dim, const RopeFreqs& f, const float* c, const float* s) {
   const int64_t half = f.rotary_dim / 2;

@@ -48,6 +48,9 @@ void softcap(float* x, float cap, int64_t count);                  // x[i] = cap
 // null) for position pos: the angles' cosines and sines are computed once for both.
 void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
           const RopeFreqs& f);
+// The cosines c and sines s [rotary_dim / 2] of position pos's angles, times attention_factor
+// (what rope rotates by; checks that f fits head_dim).
+void rope_angles(int64_t head_dim, int64_t pos, const RopeFreqs& f, float* c, float* s);
 
 // The two-pass definition (scores, softmax, weighted sum of V).
 void attention(const AttentionCall& c);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
@@ -10,21 +11,12 @@
 #include "backend/cpu/kernels/isa_kernels.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
+#include "backend/cpu/kernels/packed_kernels.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace ax::cpu::kernels {
 namespace {
-
-const IsaKernels* table_for(Isa isa) {
-  if (!isa_supported(isa)) return nullptr;
-  switch (isa) {
-    case Isa::Avx2: return &avx2_kernels();
-    case Isa::Avx512: return &avx512_kernels();
-    case Isa::Scalar: return nullptr;
-  }
-  return nullptr;
-}
 
 RowsFn rows_for(const IsaKernels& t, DType dt) {
   switch (dt) {
@@ -66,9 +58,14 @@ thread_local ActScratch t_scratch;
 
 Isa best_isa() {
   static const Isa best = [] {
-    const auto& f = cpu_features();
-    if (f.has_avx512_tier()) return Isa::Avx512;
-    if (f.has_avx2_tier()) return Isa::Avx2;
+    Isa cap = Isa::Avx512;
+    const char* env = std::getenv("AX_CPU_TIER");
+    if (env != nullptr && *env != '\0' && !isa_from_name(env, &cap))
+      fail("AX_CPU_TIER={}: expected one of scalar, avx2, avx2-vnni, avx512", env);
+    // The widest supported tier at or below the cap (the tiers are not nested: Zen 4 and Ice Lake
+    // have AVX-512 but not AVX-VNNI).
+    for (int t = static_cast<int>(cap); t > 0; --t)
+      if (isa_supported(static_cast<Isa>(t))) return static_cast<Isa>(t);
     return Isa::Scalar;
   }();
   return best;
@@ -78,9 +75,19 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
+    case Isa::Avx2Vnni: return "avx2-vnni";
     case Isa::Avx512: return "avx512";
   }
   return "?";
+}
+
+bool isa_from_name(const std::string& name, Isa* isa) {
+  for (Isa t : {Isa::Scalar, Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512})
+    if (name == isa_name(t)) {
+      *isa = t;
+      return true;
+    }
+  return false;
 }
 
 bool isa_supported(Isa isa) {
@@ -88,19 +95,52 @@ bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return f.has_avx2_tier();
+    case Isa::Avx2Vnni: return f.has_avx2_tier() && f.avx_vnni;
     case Isa::Avx512: return f.has_avx512_tier();
   }
   return false;
 }
 
+std::string kernel_tier() {
+  std::string s = isa_name(best_isa());
+  if (best_isa() == Isa::Avx512 && amx_enabled() && packed_amx_kernels() != nullptr) s += "+amx";
+  return s;
+}
+
+std::string kernel_tier_description() {
+  std::string s;
+  switch (best_isa()) {
+    case Isa::Scalar: s = "scalar reference"; break;
+    case Isa::Avx2: s = "avx2 packed tiles (vpmaddubsw)"; break;
+    case Isa::Avx2Vnni: s = "avx2-vnni packed tiles (256-bit vpdpbusd)"; break;
+    case Isa::Avx512: s = kernel_tier() == "avx512+amx" ? "avx512-vnni packed tiles + AMX-INT8" : "avx512-vnni packed tiles"; break;
+  }
+  Isa widest = Isa::Scalar;
+  for (Isa t : {Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512})
+    if (isa_supported(t)) widest = t;
+  if (widest != best_isa()) s += fmt::format(" (capped by AX_CPU_TIER; this CPU runs {})", isa_name(widest));
+  return s;
+}
+
+const IsaKernels* isa_kernels(Isa isa) {
+  if (!isa_supported(isa)) return nullptr;
+  switch (isa) {
+    case Isa::Avx2:
+    case Isa::Avx2Vnni: return &avx2_kernels();
+    case Isa::Avx512: return &avx512_kernels();
+    case Isa::Scalar: return nullptr;
+  }
+  return nullptr;
+}
+
 bool has_fast_path(DType t, Isa isa) {
-  const IsaKernels* table = table_for(isa);
+  const IsaKernels* table = isa_kernels(isa);
   return table != nullptr && rows_for(*table, t) != nullptr;
 }
 
 bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x, int64_t n,
             float* y, Isa isa, ThreadPool* pool, bool batch_invariant) {
-  const IsaKernels* table = table_for(isa);
+  const IsaKernels* table = isa_kernels(isa);
   if (table == nullptr) return false;
   const RowsFn rows = rows_for(*table, wtype);
   if (rows == nullptr) return false;
@@ -172,7 +212,7 @@ bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float*
 }
 
 GemmKind gemm_kind(DType wtype, Isa isa, int64_t n, int64_t in, bool batch_invariant) {
-  const IsaKernels* table = table_for(isa);
+  const IsaKernels* table = isa_kernels(isa);
   if (table == nullptr || rows_for(*table, wtype) == nullptr || n < kGemmMinRows || batch_invariant)
     return GemmKind::None;
   if (table->gemm_bf16 != nullptr && in % 32 == 0) return GemmKind::Bf16;
@@ -227,7 +267,7 @@ void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
                 window = c.window;
   AttnArgs a;
   static_cast<AttentionCall&>(a) = c;
-  const IsaKernels* table = table_for(isa);
+  const IsaKernels* table = isa_kernels(isa);
   const auto fn = table != nullptr ? table->attention : attention_scalar;
   // Tiles of consecutive tokens share K/V loads; a window gives each token its own first key.
   a.tile = table != nullptr && window <= 0 ? table->attention_tile : 1;
@@ -254,7 +294,7 @@ void attention(const AttentionCall& c, ThreadPool* pool, Isa isa) {
 }
 
 void to_f16(const float* x, uint16_t* out, int64_t n) {
-  const IsaKernels* table = table_for(best_isa());
+  const IsaKernels* table = isa_kernels(best_isa());
   if (table != nullptr) {
     table->to_f16(x, out, n);
     return;
@@ -262,8 +302,32 @@ void to_f16(const float* x, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_fp16(x[i]);
 }
 
+void add(float* y, const float* x, int64_t n) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table != nullptr) return table->add(y, x, n);
+  ref::add(y, x, n);
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table != nullptr) return table->rms_norm(x, w, n, dim, eps, y);
+  ref::rms_norm(x, w, n, dim, eps, y);
+}
+
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f) {
+  const IsaKernels* table = isa_kernels(best_isa());
+  if (table == nullptr) return ref::rope(q, num_q_heads, k, num_k_heads, head_dim, pos, f);
+  thread_local std::vector<float> c, s;
+  c.resize(f.inv_freq.size());
+  s.resize(f.inv_freq.size());
+  ref::rope_angles(head_dim, pos, f, c.data(), s.data());  // once for q and k
+  table->rope_rotate(q, num_q_heads, head_dim, f.rotary_dim, f.adjacent_pairs, c.data(), s.data());
+  if (k != nullptr) table->rope_rotate(k, num_k_heads, head_dim, f.rotary_dim, f.adjacent_pairs, c.data(), s.data());
+}
+
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  const IsaKernels* table = table_for(best_isa());
+  const IsaKernels* table = isa_kernels(best_isa());
   if (table != nullptr) {
     table->swiglu(gate, up, out, n);
     return;

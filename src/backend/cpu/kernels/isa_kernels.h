@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "backend/cpu/attention_call.h"
+#include "backend/cpu/kernels/kernels.h"
 #include "format/dtype.h"
 
 namespace ax::cpu::kernels {
@@ -61,6 +62,11 @@ struct IsaKernels {
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // The row ops of kernels.h (add, rms_norm, rope), bit for bit the reference's results.
+  void (*add)(float* y, const float* x, int64_t n) = nullptr;
+  void (*rms_norm)(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) = nullptr;
+  void (*rope_rotate)(float* x, int64_t num_heads, int64_t head_dim, int64_t rotary_dim, bool adjacent, const float* c,
+                      const float* s) = nullptr;
   void (*to_f16)(const float* x, uint16_t* out, int64_t n) = nullptr;
   void (*attention)(const AttnArgs& a, int64_t item0, int64_t item1) = nullptr;
   void (*attention_combine)(const AttnArgs& a, int64_t pair0, int64_t pair1) = nullptr;
@@ -87,5 +93,7 @@ constexpr int64_t kF32PanelRows = 16;
 
 const IsaKernels& avx2_kernels();
 const IsaKernels& avx512_kernels();
+// The table of a tier (Avx2Vnni runs the AVX2 one), or nullptr for Scalar and tiers this CPU lacks.
+const IsaKernels* isa_kernels(Isa isa);
 
 }  // namespace ax::cpu::kernels

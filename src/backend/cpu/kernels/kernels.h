@@ -1,7 +1,7 @@
 #pragma once
 // Fast CPU matmul kernels for weights in their stored GGUF layout, chosen at run time by CPU
-// features (AVX2+FMA+F16C, or AVX-512 with VNNI/BF16). The scalar reference in backend/cpu/ops is the
-// oracle; these must agree with it within the error of the 8-bit activation quantization.
+// features (the tiers below). The scalar reference in backend/cpu/ops is the oracle; these must
+// agree with it within the error of the 8-bit activation quantization.
 //
 // Shapes: W is {out, in} row-major in its stored dtype (each row a whole number of blocks, row stride
 // row_bytes(dtype, in)); x is {n, in} float32; y is {n, out} float32.
@@ -9,8 +9,10 @@
 // Nothing here is global state: the CPU backend (cpu_backend.cpp) owns the weights' packed copies
 // and its options (batch invariance) and passes them in.
 #include <cstdint>
+#include <string>
 
 #include "backend/cpu/attention_call.h"
+#include "backend/rope_freqs.h"
 #include "format/dtype.h"
 #include "format/tensor.h"
 
@@ -20,11 +22,28 @@ class ThreadPool;
 
 namespace ax::cpu::kernels {
 
-enum class Isa { Scalar, Avx2, Avx512 };
+// Kernel tiers, narrowest first. Avx2: AVX2 + FMA + F16C (Haswell and later, Zen 1 and later).
+// Avx2Vnni: that plus AVX-VNNI (256-bit vpdpbusd without AVX-512: Alder Lake and later, Zen 5);
+// its packed tiles use vpdpbusd, its per-row kernels are the AVX2 ones. Avx512: F/BW/VL/DQ + VNNI
+// (Ice Lake, Sapphire Rapids, Zen 4 and later), with AMX tiles where the CPU has them (amx_enabled).
+enum class Isa { Scalar, Avx2, Avx2Vnni, Avx512 };
 
-Isa best_isa();                // the widest tier this CPU supports
-const char* isa_name(Isa isa); // "scalar", "avx2", "avx512"
-bool isa_supported(Isa isa);   // this CPU can run it
+// The tier the engine runs: the widest this CPU supports, unless the environment caps it with
+// AX_CPU_TIER=scalar|avx2|avx2-vnni|avx512 (then the widest supported tier at or below that one;
+// for A/B measurements and for testing a narrower tier's kernels on a wider CPU). An unknown name
+// is an error. Read once per process.
+Isa best_isa();
+const char* isa_name(Isa isa);  // "scalar", "avx2", "avx2-vnni", "avx512"
+// The tier of a name isa_name gives; false when there is none.
+bool isa_from_name(const std::string& name, Isa* isa);
+bool isa_supported(Isa isa);    // this CPU can run it
+// The kernels the engine runs, for logs and reports: isa_name(best_isa()), with "+amx" where
+// packed calls of many rows run on AMX tiles.
+std::string kernel_tier();
+// The same in words, for doctor and bench speed: "avx2 packed tiles (vpmaddubsw)", "avx512-vnni
+// packed tiles + AMX-INT8", "scalar reference", ...; where AX_CPU_TIER capped the tier it says so
+// and names this CPU's own.
+std::string kernel_tier_description();
 
 // True when `isa` has a fast kernel for weights of type t (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
 // Q6_K). Scalar never does: its path is the reference.
@@ -66,6 +85,13 @@ void attention(const AttentionCall& c, ThreadPool* pool = nullptr, Isa isa = bes
 // out[i] = silu(gate[i]) * up[i] for i < n, in one pass (the SwiGLU of an MLP). out may alias gate
 // or up.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
+
+// The row ops of a forward step at the engine's tier's vector width, bit for bit the reference's
+// results (backend/cpu/reference.h: ref::add, ref::rms_norm, ref::rope).
+void add(float* y, const float* x, int64_t n);
+void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
+void rope(float* q, int64_t num_q_heads, float* k, int64_t num_k_heads, int64_t head_dim, int64_t pos,
+          const RopeFreqs& f);
 
 // x as IEEE half, rounded to nearest even (f32_to_fp16 of util/half.h, F16C where the CPU has it):
 // what an f16 KV cache stores.

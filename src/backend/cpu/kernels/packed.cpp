@@ -1,5 +1,6 @@
 // Repacking weights into 16-row tiles (the layouts are in packed.h), and the packed matmul's
-// activation preparation and threading. The tile kernels themselves are in packed_avx512.cpp.
+// activation preparation and threading. The tile kernels themselves are in packed_avx512.cpp and
+// packed_avx2.cpp (one table per tier).
 #include "backend/cpu/kernels/packed.h"
 
 #include <algorithm>
@@ -182,15 +183,31 @@ void unpack_block(DType t, const uint8_t* tile, int i, uint8_t* dst) {
 
 }  // namespace
 
-bool packable(const TensorView& w) {
-  if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0 || packed_kernels() == nullptr) return false;
+const PackedKernels* packed_kernels(Isa isa) {
+  if (!isa_supported(isa)) return nullptr;
+  switch (isa) {
+    case Isa::Avx2: return packed_avx2_table();
+    case Isa::Avx2Vnni: return packed_avx2_vnni_table();
+    case Isa::Avx512: return packed_avx512_table();
+    case Isa::Scalar: return nullptr;
+  }
+  return nullptr;
+}
+
+namespace {
+// w has a tile layout (whatever the CPU runs).
+bool has_layout(const TensorView& w) {
+  if (w.shape.size() != 2 || tile_bytes_of(w.dtype) == 0) return false;
   const int64_t out = w.shape[0], in = w.shape[1];
   return out > 0 && out % kPackRows == 0 && in % block_values(w.dtype) == 0 &&
          w.nbytes >= row_bytes(w.dtype, in) * static_cast<size_t>(out);
 }
+}  // namespace
+
+bool packable(const TensorView& w) { return has_layout(w) && packed_kernels(best_isa()) != nullptr; }
 
 size_t packed_bytes(const TensorView& w) {
-  if (!packable(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
+  if (!has_layout(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
   return static_cast<size_t>(w.shape[0] / kPackRows * (w.shape[1] / block_values(w.dtype))) * tile_bytes_of(w.dtype);
 }
 
@@ -234,7 +251,7 @@ namespace {
 
 // x {n, in} quantized per row for the packed kernels of m's type (a row's bytes never depend on n),
 // in per-thread buffers reused across calls.
-PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, ThreadPool& tp) {
+PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, ThreadPool& tp, const IsaKernels& isa) {
   const bool k_quant = m.dtype == DType::Q4_K || m.dtype == DType::Q5_K || m.dtype == DType::Q6_K;
   const int64_t qblock = k_quant ? 256 : 32, sgroup = k_quant ? 16 : 32;
   thread_local std::vector<int8_t> q;
@@ -246,7 +263,6 @@ PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, Thre
   if (d.size() < nq / qblock) d.resize(nq / qblock);
   if (s.size() < nq / sgroup) s.resize(nq / sgroup);
   if (k_quant && s32.size() < nq / 32) s32.resize(nq / 32);
-  const IsaKernels& isa = avx512_kernels();
   const QuantizeFn quantize = k_quant ? isa.quantize_q8_256 : isa.quantize_q8_32;
   const int64_t in = m.in;
   int8_t* qp = q.data();
@@ -289,24 +305,24 @@ std::atomic<bool>& amx_switch() {
 bool amx_enabled() { return amx_switch().load(std::memory_order_relaxed); }
 void set_amx_enabled(bool on) { amx_switch().store(on); }
 
-void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool, Isa isa) {
   const PackedMatrix* ms[] = {&m};
   float* ys[] = {y};
-  matmul_packed_many(ms, ys, 1, x, n, pool);
+  matmul_packed_many(ms, ys, 1, x, n, pool, isa);
 }
 
 void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int count, const float* x, int64_t n,
-                        ThreadPool* pool) {
-  const PackedKernels* pk = packed_kernels();
-  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels");
+                        ThreadPool* pool, Isa isa) {
+  const PackedKernels* pk = packed_kernels(isa);
+  if (pk == nullptr) fail("matmul_packed: this CPU has no packed kernels of tier {}", isa_name(isa));
   if (n <= 0 || count <= 0) return;
-  if (n >= kAmxMinRows && amx_enabled() && packed_amx_kernels() != nullptr) pk = packed_amx_kernels();
+  if (isa == Isa::Avx512 && n >= kAmxMinRows && amx_enabled() && packed_amx_kernels() != nullptr) pk = packed_amx_kernels();
   for (int i = 1; i < count; ++i)
     if (!can_share_acts(*ms[0], *ms[i])) fail("matmul_packed_many: matrix {} reads x differently from matrix 0", i);
   ThreadPool& tp = pool != nullptr ? *pool : default_thread_pool();
   const bool float_weights = acts_kind(ms[0]->dtype) == 0;  // they see x as float32
   const PackedActs acts = float_weights ? PackedActs{nullptr, nullptr, nullptr, nullptr, x, ms[0]->in}
-                                        : quantized_acts(*ms[0], x, n, tp);
+                                        : quantized_acts(*ms[0], x, n, tp, *isa_kernels(isa));
   // The 16-row groups of all matrices, one after the other (as they lie in a model's weight
   // buffer), split over the pool. Float weights go in chunks of whole group pairs: many rows take
   // two groups at a time.

@@ -1,11 +1,13 @@
 #pragma once
-// Weights repacked once at load into 16-row interleaved tiles for the AVX-512 VNNI kernels.
+// Weights repacked once at load into 16-row interleaved tiles for the packed kernels (AVX-512
+// VNNI, and AVX2 with or without AVX-VNNI).
 //
 // Why: the stored GGUF layout keeps each weight row contiguous, so a vector holds many values of
 // ONE row and a dot product ends in a horizontal sum; prefill then re-unpacks every weight block
 // for each few activation rows. In a tile the 16 lanes of a zmm register are 16 output rows (4
 // consecutive k values each, the vpdpbusd operand): one unpacked weight vector serves every
 // activation row of the call, and each lane accumulates its own output with no horizontal sums.
+// The AVX2 kernels read each 64-byte line as two ymm halves of 8 rows (packed_avx2_body.inc).
 //
 // Batch invariance by construction: a lane's arithmetic (exact int32 dot products per block, then
 // one float fma per block in block order) is the same whether the call has 1 activation row or
@@ -37,6 +39,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/kernels/kernels.h"
 #include "format/dtype.h"
 #include "format/tensor.h"
 #include "util/huge_buffer.h"
@@ -49,7 +52,7 @@ namespace ax::cpu::kernels {
 
 constexpr int64_t kPackRows = 16;
 
-// True when this CPU has the packed kernels and w (2-D, dtype Q8_0/Q4_0/Q4_K/Q5_K/Q6_K or F32/F16/
+// True when the engine's kernel tier (best_isa) has packed kernels and w (2-D, dtype Q8_0/Q4_0/Q4_K/Q5_K/Q6_K or F32/F16/
 // BF16 with rows of a multiple of 32 values; a multiple of 16 rows) can be packed.
 bool packable(const TensorView& w);
 
@@ -67,10 +70,10 @@ struct PackedMatrix {
   }
 };
 
-// Bytes of w's packed copy (w must be packable).
+// Bytes of w's packed copy (w must have a tile layout: what packable asks of it besides the tier).
 size_t packed_bytes(const TensorView& w);
 
-// The tile layout of w's stored bytes (w must be packable), in a buffer of its own, or at `dst`
+// The tile layout of w's stored bytes (w as for packed_bytes), in a buffer of its own, or at `dst`
 // inside `storage` (packed_bytes(w) bytes there). release_source: w lives in a model file mapping
 // whose pages may go once packed (MappedFile::release_pages; ignored otherwise).
 std::unique_ptr<PackedMatrix> pack(const TensorView& w, bool release_source = false,
@@ -80,12 +83,14 @@ void unpack_row(const PackedMatrix& m, int64_t row, uint8_t* dst);
 
 // y = x · W^T for the packed W: x {n, in} float32, y {n, out}. Quantizes x once (as the per-row
 // kernels do) and splits the 16-row groups over the pool.
-void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool = nullptr);
+// isa: the tier whose kernels run (all give the same bits; tests compare them).
+void matmul_packed(const PackedMatrix& m, const float* x, int64_t n, float* y, ThreadPool* pool = nullptr,
+                   Isa isa = best_isa());
 // y_i = x · W_i^T for `count` matrices that read the same x (q/k/v, gate/up): one quantization of x
 // and one pass over the pool for all their groups (fewer dispatches, and one ascending run over
 // weights packed side by side). The matrices must pairwise satisfy can_share_acts.
 void matmul_packed_many(const PackedMatrix* const* ms, float* const* ys, int count, const float* x, int64_t n,
-                        ThreadPool* pool = nullptr);
+                        ThreadPool* pool = nullptr, Isa isa = best_isa());
 // Whether matmul_packed may run calls of many rows on AMX tiles where this CPU has them (Intel
 // Sapphire Rapids and later). On unless the environment sets AX_AMX=0; the switch is for A/B
 // measurements and tests: the outputs are bit-identical either way.

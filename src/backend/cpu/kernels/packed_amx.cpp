@@ -209,14 +209,14 @@ void amx_rows(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0,
 
 template <class Fmt, DType T>
 void amx_kernel(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g0, int64_t g1, float* y, int64_t ldy) {
-  amx_rows<Fmt>(m, a, n, g0, g1, y, ldy, packed_kernels()->for_dtype(T));
+  amx_rows<Fmt>(m, a, n, g0, g1, y, ldy, packed_avx512_table()->for_dtype(T));
 }
 
 }  // namespace
 
 const PackedKernels* table() {
   static const PackedKernels t = [] {
-    PackedKernels k = *packed_kernels();  // Q8_0, Q4_0 and float weights keep theirs
+    PackedKernels k = *packed_avx512_table();  // Q8_0, Q4_0 and float weights keep theirs
     k.q4_k = amx_kernel<Q45<false>, DType::Q4_K>;
     k.q5_k = amx_kernel<Q45<true>, DType::Q5_K>;
     k.q6_k = amx_kernel<Q6, DType::Q6_K>;
@@ -232,7 +232,7 @@ const PackedKernels* table() {
 
 namespace ax::cpu::kernels {
 const PackedKernels* packed_amx_kernels() {
-  static const PackedKernels* k = packed_kernels() != nullptr && amx_usable() ? packed_amx::table() : nullptr;
+  static const PackedKernels* k = isa_supported(Isa::Avx512) && amx_usable() ? packed_amx::table() : nullptr;
   return k;
 }
 }  // namespace ax::cpu::kernels

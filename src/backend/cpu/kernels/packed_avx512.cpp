@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <cstring>
 
-#include "backend/cpu/cpu_features.h"
 #include "backend/cpu/kernels/packed_kernels.h"
 
 #pragma GCC push_options
@@ -429,8 +428,5 @@ const PackedKernels* table() {
 #pragma GCC pop_options
 
 namespace ax::cpu::kernels {
-const PackedKernels* packed_kernels() {
-  static const PackedKernels* k = cpu_features().has_avx512_tier() ? packed_avx512::table() : nullptr;
-  return k;
-}
+const PackedKernels* packed_avx512_table() { return packed_avx512::table(); }
 }  // namespace ax::cpu::kernels

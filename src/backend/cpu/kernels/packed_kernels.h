@@ -1,7 +1,8 @@
 #pragma once
-// The tile kernels behind matmul_packed (internal to backend/cpu/kernels; packed_avx512.cpp).
+// The tile kernels behind matmul_packed (internal to backend/cpu/kernels): one table per tier.
 #include <cstdint>
 
+#include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/kernels/packed.h"
 
 namespace ax::cpu::kernels {
@@ -41,11 +42,19 @@ struct PackedKernels {
   }
 };
 
-// The kernels for this CPU (AVX-512 F/BW/VL + VNNI), or nullptr.
-const PackedKernels* packed_kernels();
+// The kernels of a tier, or nullptr for Scalar and tiers this CPU lacks: AVX-512 F/BW/VL + VNNI
+// (packed_avx512.cpp), AVX2 with AVX-VNNI or without (both in packed_avx2.cpp). Each
+// lane does the same integer and float steps in all of them: their outputs are bit-identical.
+const PackedKernels* packed_kernels(Isa isa);
 // The same with AMX int8 tiles for the quant types (packed_amx.cpp; bit-identical results), where
-// this CPU and OS allow them; else nullptr. Used for calls of kAmxMinRows activation rows or more.
+// this CPU and OS allow them; else nullptr. The AVX-512 tier uses them for calls of kAmxMinRows
+// activation rows or more.
 const PackedKernels* packed_amx_kernels();
 constexpr int64_t kAmxMinRows = 32;
+
+// The tables of each kernel file, whatever the CPU (packed_kernels checks it can run them).
+const PackedKernels* packed_avx512_table();
+const PackedKernels* packed_avx2_table();
+const PackedKernels* packed_avx2_vnni_table();
 
 }  // namespace ax::cpu::kernels
