@@ -90,8 +90,8 @@ class Engine:
     """A model (a .gguf file or a Hugging Face folder) loaded into this process.
 
     backend: "auto" (a GPU when one is present), "cpu" or "cuda"; device: the CUDA device index;
-    threads: CPU compute threads (0: all); kv_memory_mb: the KV cache pool (default: the backend's
-    share of free memory); kv_type: "f16" or "f32"; max_num_seqs: sequences batched at once;
+    threads: CPU compute threads (0: all); kv_memory_mb: the KV cache pool (default, as the server's:
+    512 MiB on the CPU, the backend's share of free memory on a GPU); kv_type: "f16" or "f32"; max_num_seqs: sequences batched at once;
     speculation / max_draft: n-gram speculative decoding for requests that do not say (it never
     changes the output, only the speed; max_draft default 31).
 
@@ -135,15 +135,18 @@ class Engine:
              details: bool = False, **options: Unpack[GenerateOptions]) -> Any:
         """The assistant's reply to a conversation ([{"role": ..., "content": ...}, ...]), rendered
         with the model's own chat template exactly as the server's /v1/chat/completions renders it."""
-        ids = self._chat_prompt(messages, chat_template_kwargs)
-        return self.generate(ids, details=details, **options)
+        prompt = self._chat_prompt(messages, chat_template_kwargs)
+        opts = check_options(options)
+        g = _collect(self._submit(prompt, opts, "messages"), opts.get("logprobs") is not None)
+        return g if details else g.text
 
     def chat_stream(self, messages: Sequence[dict[str, Any]], *,
                     chat_template_kwargs: dict[str, Any] | None = None, details: bool = False,
                     **options: Unpack[GenerateOptions]) -> Stream:
         """chat(), streamed as stream() streams."""
-        ids = self._chat_prompt(messages, chat_template_kwargs)
-        return self.stream(ids, details=details, **options)
+        prompt = self._chat_prompt(messages, chat_template_kwargs)
+        opts = check_options(options)
+        return _EngineStream(self._submit(prompt, opts, "messages"), details, opts.get("logprobs") is not None)
 
     # ---- text and tokens -----------------------------------------------------------------------
 
@@ -161,9 +164,8 @@ class Engine:
                             chat_template_kwargs: dict[str, Any] | None = None) -> str:
         """The conversation rendered with the model's chat template (as Hugging Face's
         tokenizer.apply_chat_template(..., tokenize=False) renders it)."""
-        return self._native.apply_chat_template(
-            _json(messages), add_generation_prompt, _json(tools) if tools is not None else "",
-            _json(chat_template_kwargs) if chat_template_kwargs is not None else "")
+        return self._native.apply_chat_template(_chat_request(messages, chat_template_kwargs, tools),
+                                                add_generation_prompt)
 
     def embed(self, texts: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]) -> Any:
         """L2-normalised embeddings from the model's final hidden states, pooled as its files say
@@ -204,13 +206,20 @@ class Engine:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _submit(self, prompt: Prompt, opts: dict[str, Any]) -> Any:
+    def _submit(self, prompt: Prompt, opts: dict[str, Any], prompt_param: str = "prompt") -> Any:
         ids = self._native.encode_prompt(prompt) if isinstance(prompt, str) else prompt
-        return self._native.submit(ids, opts)
+        return self._native.submit(ids, opts, prompt_param)
 
     def _chat_prompt(self, messages: Sequence[dict[str, Any]], kwargs: dict[str, Any] | None) -> list[int]:
-        return self._native.chat_prompt(_json(messages), _json(kwargs) if kwargs is not None else "")
+        return self._native.chat_prompt(_chat_request(messages, kwargs))
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _chat_request(messages: Sequence[dict[str, Any]], kwargs: dict[str, Any] | None,
+                  tools: Sequence[dict[str, Any]] | None = None) -> str:
+    """A chat request's JSON, as the server receives one (it validates and renders it)."""
+    request: dict[str, Any] = {"messages": list(messages)}
+    if tools is not None:
+        request["tools"] = list(tools)
+    if kwargs is not None:
+        request["chat_template_kwargs"] = kwargs
+    return json.dumps(request, ensure_ascii=False)

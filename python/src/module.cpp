@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "native_engine.h"
+#include "server/api_error.h"
 #include "util/error.h"
 
 namespace py = pybind11;
@@ -121,11 +122,13 @@ T get_or(const py::dict& d, const char* key, T fallback) {
   return get_opt<T>(d, key).value_or(std::move(fallback));
 }
 
-// The option dict the Python layer builds (keys as in Engine.generate's signature).
+// The option dict the Python layer builds (keys as in Engine.generate's signature), as the
+// fields of a /v1/generate request.
 GenerateOptions generate_options(const py::dict& d) {
   GenerateOptions o;
-  o.max_tokens = get_opt<int64_t>(d, "max_tokens");
-  SamplingParams& s = o.sampling;
+  server::GenerationOptions& g = o.gen;
+  g.max_tokens = get_opt<int64_t>(d, "max_tokens");
+  server::SamplingOptions& s = g.sampling;
   s.temperature = get_or<float>(d, "temperature", s.temperature);
   s.top_k = get_or<int32_t>(d, "top_k", s.top_k);
   s.top_p = get_or<float>(d, "top_p", s.top_p);
@@ -133,14 +136,23 @@ GenerateOptions generate_options(const py::dict& d) {
   s.repetition_penalty = get_or<float>(d, "repetition_penalty", s.repetition_penalty);
   s.presence_penalty = get_or<float>(d, "presence_penalty", s.presence_penalty);
   s.frequency_penalty = get_or<float>(d, "frequency_penalty", s.frequency_penalty);
-  for (auto [id, bias] : get_or<std::map<int32_t, float>>(d, "logit_bias", {})) s.logit_bias[id] = bias;
-  if (auto seed = get_opt<int64_t>(d, "seed")) o.seed = static_cast<uint64_t>(*seed);
-  o.stop = get_or<std::vector<std::string>>(d, "stop", {});
+  for (auto [id, bias] : get_or<std::map<int32_t, float>>(d, "logit_bias", {})) s.logit_bias.emplace_back(id, bias);
+  if (auto seed = get_opt<int64_t>(d, "seed")) s.seed = static_cast<uint64_t>(*seed);
+  g.stop = get_or<std::vector<std::string>>(d, "stop", {});
+  g.ignore_eos = get_or<bool>(d, "ignore_eos", false);
+  if (auto k = get_opt<int32_t>(d, "logprobs")) {
+    if (*k < 0) fail("logprobs must be None, 0 (the chosen token's) or the alternatives to list (<= 20), got {}", *k);
+    g.logprobs = true;
+    g.top_logprobs = *k;
+  }
+  if (auto on = get_opt<bool>(d, "speculation"))
+    g.speculation.mode = *on ? server::SpeculationOptions::Mode::Ngram : server::SpeculationOptions::Mode::Off;
+  if (auto k = get_opt<int>(d, "max_draft")) {
+    if (*k < 1 || *k > SpeculationParams::kMaxMaxDraft)
+      fail("max_draft must be in [1, {}], got {}", SpeculationParams::kMaxMaxDraft, *k);
+    g.speculation.max_draft = *k;
+  }
   o.stop_token_ids = get_or<std::vector<int32_t>>(d, "stop_token_ids", {});
-  o.ignore_eos = get_or<bool>(d, "ignore_eos", false);
-  o.top_logprobs = get_or<int32_t>(d, "logprobs", -1);
-  o.speculation = get_opt<bool>(d, "speculation");
-  o.max_draft = get_opt<int>(d, "max_draft");
   return o;
 }
 
@@ -157,13 +169,15 @@ PYBIND11_MODULE(_native, m) {
   using namespace ax;
   using namespace ax::python;
   m.doc() = "AX Engine's C++ engine room (use ax_engine.Engine)";
-  // ax::Error -> ax_engine.EngineError, with the engine's sentence as the message.
+  // ax::Error (the engine) and server::ApiError (the server's request checks) ->
+  // ax_engine.EngineError, with their sentence as the message.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      py::object engine_error = py::module_::import("ax_engine.errors").attr("EngineError");
-      PyErr_SetString(engine_error.ptr(), e.what());
+      PyErr_SetString(py::module_::import("ax_engine.errors").attr("EngineError").ptr(), e.what());
+    } catch (const server::ApiError& e) {
+      PyErr_SetString(py::module_::import("ax_engine.errors").attr("EngineError").ptr(), e.what());
     }
   });
 
@@ -178,10 +192,11 @@ PYBIND11_MODULE(_native, m) {
                        int max_draft) {
              EngineOptions o;
              o.model = model;
+             if (kv_memory_mb < 0) fail("kv_memory_mb must be positive, got {}", kv_memory_mb);
              o.backend.kind = backend;
              o.backend.device = device;
              o.backend.threads = threads;
-             o.kv_memory_mb = kv_memory_mb;
+             if (kv_memory_mb > 0) o.kv_memory_mb = kv_memory_mb;  // else the server's default
              o.kv_type = kv_type_of(kv_type);
              o.max_num_seqs = max_num_seqs;
              o.speculation = speculation;
@@ -205,19 +220,18 @@ PYBIND11_MODULE(_native, m) {
              return text_of(bytes);
            },
            py::arg("ids"))
-      .def("apply_chat_template", &NativeEngine::apply_chat_template, py::arg("messages_json"),
-           py::arg("add_generation_prompt"), py::arg("tools_json"), py::arg("kwargs_json"),
-           py::call_guard<py::gil_scoped_release>())
-      .def("chat_prompt", &NativeEngine::chat_prompt, py::arg("messages_json"), py::arg("kwargs_json"),
+      .def("apply_chat_template", &NativeEngine::apply_chat_template, py::arg("request_json"),
+           py::arg("add_generation_prompt"), py::call_guard<py::gil_scoped_release>())
+      .def("chat_prompt", &NativeEngine::chat_prompt, py::arg("request_json"),
            py::call_guard<py::gil_scoped_release>())
       .def("encode_prompt", &NativeEngine::encode_prompt, py::arg("text"), py::call_guard<py::gil_scoped_release>())
       .def("submit",
-           [](NativeEngine& e, std::vector<int32_t> prompt, const py::dict& options) {
+           [](NativeEngine& e, std::vector<int32_t> prompt, const py::dict& options, const std::string& prompt_param) {
              GenerateOptions o = generate_options(options);
              py::gil_scoped_release nogil;
-             return e.submit(std::move(prompt), o);
+             return e.submit(std::move(prompt), o, prompt_param);
            },
-           py::arg("prompt"), py::arg("options"))
+           py::arg("prompt"), py::arg("options"), py::arg("prompt_param"))
       .def("embed",
            [](const NativeEngine& e, const std::vector<std::vector<int32_t>>& inputs) {
              std::vector<std::vector<float>> vectors;

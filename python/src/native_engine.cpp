@@ -1,14 +1,13 @@
 #include "native_engine.h"
 
-#include <random>
-
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "model/embedding.h"
 #include "model/model.h"
 #include "model/model_source.h"
-#include "tokenizer/chat_prompt.h"
-#include "tokenizer/chat_template.h"
+#include "server/chat_prompt.h"
+#include "server/serving.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -16,33 +15,25 @@ namespace ax::python {
 
 using nlohmann::ordered_json;
 
-Runtime::Runtime(const EngineOptions& o) : options(o) {
-  backend = make_backend(o.backend);
-  source = open_model(o.model);
-  model = load_model(*source, *backend);
-  tokenizer = load_tokenizer(*source);
-  // A template that does not parse leaves chat unavailable (an error saying why), as on the server.
-  const std::string tpl = tokenizer->chat_template();
-  if (!tpl.empty()) {
-    try {
-      chat_template = std::make_unique<ChatTemplate>(tpl);
-    } catch (const std::exception& e) {
-      chat_template_error = e.what();
-    }
-  }
-  pooling = detect_embedding_pooling(*source);
-  EngineConfig ec;
-  ec.kv_memory_bytes = o.kv_memory_mb * (int64_t{1} << 20);
-  ec.kv_type = o.kv_type;
-  ec.max_num_seqs = o.max_num_seqs;
-  engine = std::make_unique<Engine>(*model, tokenizer.get(), ec);
-  engine->start();
+Runtime::Runtime(const EngineOptions& o) {
+  server::ServerOptions& so = ctx.options;
+  so.model_path = o.model;
+  so.backend = o.backend;
+  so.kv_memory_mb = o.kv_memory_mb;
+  so.kv_type = o.kv_type;
+  so.max_num_seqs = o.max_num_seqs;
+  so.default_speculation = o.speculation;
+  so.default_max_draft = o.max_draft;
+  // Loaded as `ax-engine serve` loads it (cli/cmd_serve.cpp).
+  ctx.backend = make_backend(o.backend);
+  ctx.source = open_model(o.model);
+  ctx.model = load_model(*ctx.source, *ctx.backend);
+  ctx.tokenizer = load_tokenizer(*ctx.source);
+  server::start_engine(ctx);
+  ctx.ready = true;
 }
 
-Runtime::~Runtime() {
-  if (engine) engine->stop();
-  engine.reset();
-}
+Runtime::~Runtime() { server::stop_engine(ctx); }
 
 std::optional<Event> RequestStream::next(std::chrono::milliseconds timeout) {
   std::optional<Event> e = events_->pop_for(timeout);
@@ -52,7 +43,7 @@ std::optional<Event> RequestStream::next(std::chrono::milliseconds timeout) {
 
 void RequestStream::cancel() {
   if (finished_ || events_->finished()) return;
-  if (std::shared_ptr<Runtime> rt = runtime_.lock()) rt->engine->cancel(id_);
+  if (std::shared_ptr<Runtime> rt = runtime_.lock()) rt->ctx.engine->cancel(id_);
 }
 
 NativeEngine::NativeEngine(const EngineOptions& options) : runtime_(std::make_shared<Runtime>(options)) {}
@@ -67,7 +58,7 @@ void NativeEngine::close() {
   }
   // Requests still running get their Finish (an error) now; the model goes when the last call
   // that holds it returns.
-  if (rt) rt->engine->stop();
+  if (rt) server::stop_engine(rt->ctx);
 }
 
 bool NativeEngine::closed() const {
@@ -82,109 +73,96 @@ std::shared_ptr<Runtime> NativeEngine::runtime() const {
 }
 
 std::vector<int32_t> NativeEngine::tokenize(const std::string& text, bool add_special) const {
-  return runtime()->tokenizer->encode(text, add_special, /*parse_special=*/true);
+  return runtime()->ctx.tokenizer->encode(text, add_special, /*parse_special=*/true);
 }
 
 std::string NativeEngine::detokenize(const std::vector<int32_t>& ids) const {
-  return runtime()->tokenizer->decode(ids, /*skip_special=*/false);
+  std::shared_ptr<Runtime> rt = runtime();
+  server::check_token_ids(ids, rt->ctx.vocab_size, "ids");
+  return rt->ctx.tokenizer->decode(ids, /*skip_special=*/false);
 }
 
 namespace {
 
-ordered_json parse_json(const std::string& text, const char* what, bool want_array) {
-  ordered_json j = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) fail("{} is not valid JSON", what);
-  if (want_array && !j.is_array()) fail("{} must be a list", what);
-  if (!want_array && !j.is_object()) fail("{} must be a dict", what);
-  return j;
+// The chat request as the server parses it, and its raw JSON (key order kept for the template).
+struct ChatInput {
+  ordered_json raw;
+  server::ChatRequest request;
+  bool tools_on = false;
+};
+
+ChatInput parse_chat(const std::string& request_json) {
+  ChatInput in;
+  in.raw = ordered_json::parse(request_json);
+  in.request = server::parse_chat_request(nlohmann::json::parse(request_json));
+  in.tools_on = !in.request.tools.empty() && in.request.tool_choice.mode != server::ToolChoice::Mode::None;
+  return in;
 }
 
 }  // namespace
 
-std::string NativeEngine::apply_chat_template(const std::string& messages_json, bool add_generation_prompt,
-                                              const std::string& tools_json, const std::string& kwargs_json) const {
+std::string NativeEngine::apply_chat_template(const std::string& request_json, bool add_generation_prompt) const {
   std::shared_ptr<Runtime> rt = runtime();
-  if (!rt->chat_template) {
-    if (!rt->chat_template_error.empty())
-      fail("messages cannot be rendered: the model's chat template failed to load ({})", rt->chat_template_error);
-    fail("messages cannot be rendered: the model has no chat template; use generate() with a prompt");
-  }
-  const ordered_json messages = parse_json(messages_json, "messages", true);
-  if (messages.empty()) fail("messages must hold at least one message");
-  ChatTemplateOptions opt = chat_template_options(*rt->tokenizer);
-  opt.add_generation_prompt = add_generation_prompt;
-  if (!tools_json.empty()) opt.tools = parse_json(tools_json, "tools", true);
-  if (!kwargs_json.empty()) opt.extra_context = parse_json(kwargs_json, "chat_template_kwargs", false);
-  try {
-    return rt->chat_template->render(messages, opt);
-  } catch (const std::exception& e) {
-    fail("messages cannot be rendered with the model's chat template: {}", e.what());
-  }
+  const ChatInput in = parse_chat(request_json);
+  return server::render_chat_text(rt->ctx, in.request, in.raw, in.tools_on, add_generation_prompt);
 }
 
-std::vector<int32_t> NativeEngine::chat_prompt(const std::string& messages_json, const std::string& kwargs_json) const {
-  const std::string text = apply_chat_template(messages_json, /*add_generation_prompt=*/true, {}, kwargs_json);
-  return runtime()->tokenizer->encode(text, /*add_special=*/false, /*parse_special=*/true);
+std::vector<int32_t> NativeEngine::chat_prompt(const std::string& request_json) const {
+  std::shared_ptr<Runtime> rt = runtime();
+  const ChatInput in = parse_chat(request_json);
+  return server::render_chat_prompt(rt->ctx, in.request, in.raw, /*with_tools=*/false);
 }
 
 std::vector<int32_t> NativeEngine::encode_prompt(const std::string& text) const {
-  return runtime()->tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
+  return runtime()->ctx.tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/true);
 }
 
-std::unique_ptr<RequestStream> NativeEngine::submit(std::vector<int32_t> prompt, const GenerateOptions& o) {
+std::unique_ptr<RequestStream> NativeEngine::submit(std::vector<int32_t> prompt, const GenerateOptions& o,
+                                                    const std::string& prompt_param) {
   std::shared_ptr<Runtime> rt = runtime();
-  if (prompt.empty()) fail("prompt encodes to no tokens; the prompt must not be empty");
-  Request r;
-  const int64_t room = rt->engine->sequence_capacity() - static_cast<int64_t>(prompt.size());
-  r.stop.max_tokens = o.max_tokens ? *o.max_tokens : std::max<int64_t>(room, 1);
-  r.prompt = std::move(prompt);
-  r.sampling = o.sampling;
-  r.sampling.seed = o.seed ? *o.seed : (uint64_t{std::random_device{}()} << 32 | std::random_device{}());
-  r.stop.stop_strings = o.stop;
+  server::ServingContext& ctx = rt->ctx;
+  server::check_token_ids(prompt, ctx.vocab_size, prompt_param);
+  server::check_token_ids(o.stop_token_ids, ctx.vocab_size, "stop_token_ids");
+  // As /v1/generate builds it (route_generate.cpp).
+  Request r = server::make_engine_request(ctx, std::move(prompt), o.gen, 0, prompt_param);
   r.stop.stop_token_ids = o.stop_token_ids;
-  r.stop.ignore_eos = o.ignore_eos;
-  r.top_logprobs = o.top_logprobs;
-  r.speculation.enabled = o.speculation.value_or(rt->options.speculation);
-  r.speculation.max_draft = o.max_draft.value_or(rt->options.max_draft);
-  if (r.speculation.max_draft < 1 || r.speculation.max_draft > SpeculationParams::kMaxMaxDraft)
-    fail("max_draft must be in [1, {}], got {}", SpeculationParams::kMaxMaxDraft, r.speculation.max_draft);
-  RequestHandle h = rt->engine->submit(std::move(r));
+  RequestHandle h = ctx.engine->submit(std::move(r));
   return std::make_unique<RequestStream>(h.id, h.events, rt);
 }
 
 std::vector<std::vector<float>> NativeEngine::embed(const std::vector<std::vector<int32_t>>& inputs) const {
   std::shared_ptr<Runtime> rt = runtime();
-  const int64_t vocab = rt->model->config().vocab_size, capacity = rt->engine->sequence_capacity();
+  const server::ServingContext& ctx = rt->ctx;
   std::vector<std::vector<float>> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::vector<int32_t>& ids = inputs[i];
     if (ids.empty()) fail("input {} encodes to no tokens; inputs must not be empty", i);
-    if (static_cast<int64_t>(ids.size()) > capacity)
-      fail("input {} has {} tokens; this model's maximum context length is {}", i, ids.size(), capacity);
-    for (int32_t id : ids)
-      if (id < 0 || id >= vocab) fail("input {} holds token id {}, outside the vocabulary [0, {})", i, id, vocab);
-    out.push_back(embed_tokens(*rt->model, ids, rt->pooling));
+    if (static_cast<int64_t>(ids.size()) > ctx.max_context)
+      fail("input {} has {} tokens; this model's maximum context length is {}", i, ids.size(), ctx.max_context);
+    server::check_token_ids(ids, ctx.vocab_size, fmt::format("input[{}]", i));
+    out.push_back(embed_tokens(*ctx.model, ids, ctx.embedding_pooling));
   }
   return out;
 }
 
-std::vector<MetricSample> NativeEngine::metrics() const { return metric_samples(runtime()->engine->metrics()); }
+std::vector<MetricSample> NativeEngine::metrics() const { return metric_samples(runtime()->ctx.engine->metrics()); }
 
 NativeEngine::Info NativeEngine::info() const {
   std::shared_ptr<Runtime> rt = runtime();
-  const ModelConfig& c = rt->model->config();
+  const server::ServingContext& ctx = rt->ctx;
+  const ModelConfig& c = ctx.model->config();
   Info i;
-  i.model_path = rt->source->path();
+  i.model_path = ctx.source->path();
   i.architecture = c.arch_name;
-  i.backend = rt->backend->description();
-  i.kv_cache = rt->engine->kv_explanation();
-  i.tokenizer = rt->tokenizer->kind();
-  i.pooling = rt->pooling == EmbeddingPooling::Mean ? "mean" : "last";
+  i.backend = ctx.backend->description();
+  i.kv_cache = ctx.engine->kv_explanation();
+  i.tokenizer = ctx.tokenizer->kind();
+  i.pooling = ctx.embedding_pooling == EmbeddingPooling::Mean ? "mean" : "last";
   i.vocab_size = c.vocab_size;
   i.hidden_size = c.hidden_size;
   i.num_layers = c.num_layers;
-  i.max_context = rt->engine->sequence_capacity();
-  i.has_chat_template = rt->chat_template != nullptr;
+  i.max_context = ctx.max_context;
+  i.has_chat_template = ctx.chat_template != nullptr;
   return i;
 }
 
