@@ -15,6 +15,7 @@
 
 #include "server/sse_client.h"
 #include "server_process.h"
+#include "shared_server.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -48,19 +49,11 @@ bool engine_drains(httplib::Client& cli, double seconds = 20) {
   return false;
 }
 
-class StoriesServer : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    std::signal(SIGPIPE, SIG_IGN);
-    server_ = new ServerProcess(stories_model(), {"--max-body-size", "100000"});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static ServerProcess* server_;
+class StoriesServer : public SharedServer<StoriesServer> {
+ public:
+  static std::string model() { return stories_model(); }
+  static std::vector<std::string> flags() { return {"--max-body-size", "100000"}; }
 };
-ServerProcess* StoriesServer::server_ = nullptr;
 
 TEST_F(StoriesServer, HealthAndModels) {
   auto cli = server_->client();
@@ -546,19 +539,11 @@ TEST(ServerShutdown, GraceRunsOutCancelsStreams) {
   EXPECT_TRUE(s.events.back().contains("error")) << s.events.back().dump();
 }
 
-class CodeServer : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    std::signal(SIGPIPE, SIG_IGN);
-    server_ = new ServerProcess(code_model());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static ServerProcess* server_;
+class CodeServer : public SharedServer<CodeServer> {
+ public:
+  static std::string model() { return code_model(); }
+  static std::vector<std::string> flags() { return {}; }
 };
-ServerProcess* CodeServer::server_ = nullptr;
 
 TEST_F(CodeServer, ChatStreamEqualsBlocking) {
   auto cli = server_->client();
