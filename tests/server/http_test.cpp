@@ -442,6 +442,12 @@ TEST(ServerAuth, ApiKeyRequiredWhenSet) {
     EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 200) << auth;
   for (const char* auth : {"Basic sekret", "Bearersekret", "Bearer", "sekret", "Bearer sekret2"})
     EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 401) << auth;
+  // A browser sends the key as HTTP Basic credentials (any user name): "user:sekret", ":sekret".
+  for (const char* auth : {"Basic dXNlcjpzZWtyZXQ=", "basic OnNla3JldA=="})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 200) << auth;
+  // "sekret" without a colon, "user:nope", not base64.
+  for (const char* auth : {"Basic c2VrcmV0", "Basic dXNlcjpub3Bl", "Basic dXNlcjpzZWtyZXQ"})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 401) << auth;
   EXPECT_EQ(cli.Get("/health")->status, 200);  // health answers without the key
   EXPECT_EQ(server.stop(), 0);
 }
