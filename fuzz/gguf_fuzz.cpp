@@ -14,6 +14,7 @@
 // Architecture::to_gguf (GGUF export) links the writer and the quantizers:
 // fuzz-sources: src/model/gguf_export.cpp src/format/gguf_writer.cpp src/format/quantize.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
+// fuzz-seeds: ../shared/fixtures/quants-mxfp4/quants.gguf
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-qwen2.gguf@65536
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-phi-3.gguf@65536

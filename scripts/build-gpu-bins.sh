@@ -35,7 +35,7 @@ strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
 # Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
 # its transformers reference does not fit the transfer and stays behind).
 rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
-for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe gpt_oss; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
 # stories260K without its weights: the repo carries the same stories260K.gguf (models/), and the
 # transfer holds 64 MiB with the repo. On the host: cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
 mkdir -p gpu-fixtures/models/stories260K

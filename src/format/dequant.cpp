@@ -309,6 +309,17 @@ void dequant_iq4_xs(const uint8_t* src, float* y, int64_t nb) {
   }
 }
 
+void dequant_mxfp4(const uint8_t* src, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += QK) {
+    const uint8_t* b = src + 17 * i;
+    const float d = mxfp4_scale(b[0]);
+    for (int j = 0; j < QK / 2; ++j) {
+      y[j] = d * static_cast<float>(kMxfp4Values[b[1 + j] & 0x0f]);
+      y[j + QK / 2] = d * static_cast<float>(kMxfp4Values[b[1 + j] >> 4]);
+    }
+  }
+}
+
 }  // namespace
 
 void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
@@ -343,6 +354,7 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
     case DType::Q5_K: return dequant_q5_k(src, dst, nb);
     case DType::Q6_K: return dequant_q6_k(src, dst, nb);
     case DType::IQ4_XS: return dequant_iq4_xs(src, dst, nb);
+    case DType::MXFP4: return dequant_mxfp4(src, dst, nb);
     default: break;
   }
   fail("dequantize_row: type {} has no dequantizer", info.name);

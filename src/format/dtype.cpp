@@ -15,7 +15,7 @@ struct Entry {
 };
 
 // Block geometry from the GGML type table (a file-format fact).
-constexpr std::array<Entry, 22> kTypes{{
+constexpr std::array<Entry, 24> kTypes{{
     {0, {"F32", 1, 4, true}},
     {1, {"F16", 1, 2, true}},
     {2, {"Q4_0", 32, 18, true}},
@@ -38,11 +38,14 @@ constexpr std::array<Entry, 22> kTypes{{
     {27, {"I64", 1, 8, false}},
     {28, {"F64", 1, 8, false}},
     {30, {"BF16", 1, 2, true}},
+    {39, {"MXFP4", 32, 17, true}},
+    {0x10000, {"U8", 1, 1, false}},
 }};
 
 }  // namespace
 
 std::optional<DTypeInfo> dtype_info(uint32_t id) {
+  if (id == static_cast<uint32_t>(DType::U8)) return std::nullopt;  // not a GGML id
   for (const auto& e : kTypes)
     if (e.id == id) return e.info;
   return std::nullopt;

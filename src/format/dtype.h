@@ -31,6 +31,10 @@ enum class DType : uint32_t {
   I64 = 27,
   F64 = 28,
   BF16 = 30,
+  MXFP4 = 39,  // OCP microscaling FP4 (gpt-oss experts): 32 E2M1 values with one E8M0 exponent
+  // Not a GGML type (no GGUF id): safetensors' raw bytes, e.g. the MXFP4 blocks and scales of
+  // gpt-oss's Hugging Face checkpoints, which an architecture converts at open.
+  U8 = 0x10000,
 };
 
 struct DTypeInfo {
@@ -40,7 +44,7 @@ struct DTypeInfo {
   bool supported;         // this engine can dequantize / compute with it
 };
 
-// nullopt for an id GGML does not define (or that this engine does not know).
+// nullopt for an id GGML does not define (or that this engine does not know; U8 has none).
 std::optional<DTypeInfo> dtype_info(uint32_t id);
 const DTypeInfo& dtype_info(DType t);
 inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }

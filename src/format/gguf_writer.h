@@ -54,7 +54,7 @@ class GgufWriter {
   // them reversed. `bytes` must be exactly the size of `shape` in `type`.
   void add_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape,
                   std::vector<uint8_t> bytes);
-  // float32 values converted/quantized to `type` (F32, F16, BF16, Q8_0, Q4_0).
+  // float32 values converted/quantized to `type` (F32, F16, BF16, Q8_0, Q4_0, MXFP4).
   void add_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape,
                   const std::vector<float>& values);
   // Values produced on demand while writing, a few rows at a time (rows = numel / cols):

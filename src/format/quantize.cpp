@@ -1,8 +1,10 @@
 #include "format/quantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "format/dequant.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -48,10 +50,45 @@ void quantize_q4_0(const float* x, uint8_t* y, int64_t nb) {
   }
 }
 
+// Block: E8M0 exponent e, then 16 bytes of E2M1 codes (value j low nibble, j + 16 high; see
+// dequant.h). gguf-py's rule: e = floor(log2(max|x|)) - 2 + 127, so the largest code (12, doubled
+// 6) times 2^(e - 128) lands in (0.75, 1.5] * max|x|; each value takes the code nearest to it, the
+// first in table order on a tie. The exponent comes from frexp (exact; gguf-py's float32 log2 can
+// round up within an ulp below a power of two).
+void quantize_mxfp4(const float* x, uint8_t* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, x += QK, y += 17) {
+    float amax = 0.0f;
+    for (int j = 0; j < QK; ++j) amax = std::max(amax, std::fabs(x[j]));
+    int e = 0;
+    if (amax > 0.0f) {
+      int exp2 = 0;
+      std::frexp(amax, &exp2);  // amax = m * 2^exp2, m in [0.5, 1): floor(log2(amax)) = exp2 - 1
+      e = std::clamp(exp2 - 1 - 2 + 127, 0, 255);
+    }
+    const float d = mxfp4_scale(static_cast<uint8_t>(e));
+    uint8_t codes[QK];
+    for (int j = 0; j < QK; ++j) {
+      int best = 0;
+      float best_err = std::fabs(d * static_cast<float>(kMxfp4Values[0]) - x[j]);
+      for (int c = 1; c < 16; ++c) {
+        const float err = std::fabs(d * static_cast<float>(kMxfp4Values[c]) - x[j]);
+        if (err < best_err) {
+          best = c;
+          best_err = err;
+        }
+      }
+      codes[j] = static_cast<uint8_t>(best);
+    }
+    y[0] = static_cast<uint8_t>(e);
+    for (int j = 0; j < QK / 2; ++j) y[1 + j] = static_cast<uint8_t>(codes[j] | (codes[j + QK / 2] << 4));
+  }
+}
+
 }  // namespace
 
 bool can_quantize(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0 ||
+         t == DType::MXFP4;
 }
 
 void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
@@ -68,6 +105,7 @@ void quantize_row(DType t, const float* src, uint8_t* dst, int64_t n) {
       return;
     case DType::Q8_0: return quantize_q8_0(src, dst, n / QK);
     case DType::Q4_0: return quantize_q4_0(src, dst, n / QK);
+    case DType::MXFP4: return quantize_mxfp4(src, dst, n / QK);
     default: break;
   }
   fail("quantize_row: type {} has no quantizer", info.name);

@@ -1,8 +1,8 @@
 #pragma once
 // Reference quantizers (float32 -> on-disk GGUF blocks), the inverse of dequant.h, for writing
-// test models and for quantizing activations in tests. Types: F32, F16, BF16, Q8_0, Q4_0.
+// test models and for quantizing activations in tests. Types: F32, F16, BF16, Q8_0, Q4_0, MXFP4.
 // Q8_0 and Q4_0 follow GGML's reference rounding, so quantizing the dequantized values of a
-// GGML-quantized row gives back the same bytes.
+// GGML-quantized row gives back the same bytes; MXFP4 follows gguf-py's rule (quantize.cpp).
 #include <cstdint>
 #include <vector>
 

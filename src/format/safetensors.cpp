@@ -33,6 +33,7 @@ std::optional<DType> safetensors_dtype(const std::string& s) {
   static const std::map<std::string, DType> kMap = {
       {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"F64", DType::F64},
       {"I8", DType::I8},   {"I16", DType::I16}, {"I32", DType::I32},   {"I64", DType::I64},
+      {"U8", DType::U8},
   };
   auto it = kMap.find(s);
   if (it == kMap.end()) return std::nullopt;

@@ -11,13 +11,13 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch, kGlm4MoeArch;
+    kGemma3Arch, kGlm4MoeArch, kGptOssArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
                                     &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
-                                    &kGlm4MoeArch};
+                                    &kGlm4MoeArch, &kGptOssArch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
 // model.layers.N. A stem that carries its suffix (".bias") names the whole tensor: HF's name for

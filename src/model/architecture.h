@@ -41,6 +41,10 @@ struct Architecture {
   // Writes the "<arch>." keys beyond the common ones (model/gguf_export.h), as llama.cpp's
   // converter does for this architecture; null when there are none.
   void (*to_gguf)(const ModelConfig& c, GgufWriter& w) = nullptr;
+  // Null for most: converts, when a Hugging Face folder is opened, tensors its checkpoints store in
+  // a layout of their own into the engine's (copies the source owns, ModelSource::add_owned), so
+  // that HF and GGUF files reach `make` with the same names and shapes (gpt-oss's experts).
+  void (*adapt_hf)(ModelSource& source) = nullptr;
 };
 
 // Every architecture the engine runs.

@@ -10,6 +10,7 @@ const char* activation_name(Activation a) {
   switch (a) {
     case Activation::Silu: return "silu";
     case Activation::GeluTanh: return "gelu_pytorch_tanh";
+    case Activation::SiluClamped: return "silu (clamped, gpt-oss)";
   }
   return "?";
 }

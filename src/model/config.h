@@ -36,8 +36,9 @@ struct RopeConfig {
 
 // The gate activation of a gated MLP: down(act(gate(x)) * up(x)).
 enum class Activation {
-  Silu,      // SwiGLU (Llama, Qwen, Mistral, Phi-3)
-  GeluTanh,  // GeGLU with the tanh approximation of GELU (Gemma)
+  Silu,         // SwiGLU (Llama, Qwen, Mistral, Phi-3)
+  GeluTanh,     // GeGLU with the tanh approximation of GELU (Gemma)
+  SiluClamped,  // gpt-oss: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g), g = min(gate, 7)
 };
 const char* activation_name(Activation a);
 

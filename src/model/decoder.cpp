@@ -25,21 +25,20 @@ TensorView row_slice(const TensorView& t, int64_t r0, int64_t n) {
 }
 
 TensorView expert_slice(const TensorView& t, int64_t e) {
-  if (t.shape.size() != 3 || e < 0 || e >= t.shape[0])
+  if ((t.shape.size() != 3 && t.shape.size() != 2) || e < 0 || e >= t.shape[0])
     fail("tensor '{}': expert {} is outside its {} experts", t.name, e, t.shape.empty() ? 0 : t.shape[0]);
   TensorView s = t;
-  const size_t bytes = row_bytes(t.dtype, t.shape[2]) * static_cast<size_t>(t.shape[1]);
+  s.shape.erase(s.shape.begin());
+  const size_t bytes = row_bytes(t.dtype, s.shape.back()) * static_cast<size_t>(s.shape.size() == 2 ? s.shape[0] : 1);
   s.name = fmt::format("{}[{}]", t.name, e);
-  s.shape = {t.shape[1], t.shape[2]};
   s.data = t.data + static_cast<size_t>(e) * bytes;
   s.nbytes = bytes;
   return s;
 }
 
-DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_t l, DecoderLayerTensors& t) {
   const int64_t H = cfg.hidden_size, hd = cfg.head_dim, nh = cfg.num_heads, nkv = cfg.num_kv_heads;
   const std::string p = fmt::format("model.layers.{}.", l);
-  DecoderLayerTensors t;
   t.input_norm = &src.get(p + "input_layernorm.weight", {H});
   t.pre_ffn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
   t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
@@ -56,6 +55,13 @@ DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig
     t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
     t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
   }
+}
+
+DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+  const int64_t H = cfg.hidden_size;
+  const std::string p = fmt::format("model.layers.{}.", l);
+  DecoderLayerTensors t;
+  find_llama_attention(src, cfg, l, t);
   if (cfg.layers[l].moe) {
     const int64_t E = cfg.moe.num_experts, I = cfg.moe.expert_intermediate;
     t.router = &src.get(p + "mlp.gate.weight", {E, H});
@@ -110,7 +116,10 @@ class DecoderModel final : public Model {
     const Weight* gate = nullptr;  // dense MLP
     const Weight* up = nullptr;
     const Weight* down = nullptr;
+    DeviceVector sinks;  // [num_heads] (empty: none; shape.sinks points here)
     const Weight* router = nullptr;  // MoE
+    DeviceVector router_bias;        // [num_experts] (empty: none)
+    std::vector<DeviceVector> expert_biases;  // gate, up, down of each expert (the MoeExperts point here)
     std::vector<MoeExpert> experts;
     std::vector<float> selection_bias;  // [num_experts] on the host, where routing runs (empty: none)
     MoeExpert shared;                   // the shared expert (null weights: none)
@@ -152,7 +161,9 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   if (nh % nkv != 0) fail("{}: {} attention heads are not a multiple of {} kv heads", src.path(), nh, nkv);
   if (static_cast<int64_t>(cfg_.layers.size()) != cfg_.num_layers)
     fail("{}: config describes {} layers of {}", src.path(), cfg_.layers.size(), cfg_.num_layers);
-  act_ = cfg_.activation == Activation::GeluTanh ? GluKind::GeluTanh : GluKind::Silu;
+  act_ = cfg_.activation == Activation::GeluTanh      ? GluKind::GeluTanh
+         : cfg_.activation == Activation::SiluClamped ? GluKind::SiluClamped
+                                                      : GluKind::Silu;
 
   const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
   final_norm_ = vec(&src.get("model.norm.weight", {H}), true);
@@ -195,10 +206,11 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   }
 
   size_t next = 0;
+  layers_.reserve(static_cast<size_t>(cfg_.num_layers));  // in place: a layer's params point into it
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const DecoderLayerTensors& t = tensors[l];
     const LayerConfig& lc = cfg_.layers[l];
-    Layer L;
+    Layer& L = layers_.emplace_back();
     L.input_norm = vec(t.input_norm, true);
     L.post_attn_norm = vec(t.post_attn_norm, true);
     L.pre_ffn_norm = vec(t.pre_ffn_norm, true);
@@ -213,13 +225,22 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
     L.attn.o_bias = vec(t.o_bias);
     L.attn.q_norm = vec(t.q_norm, true);
     L.attn.k_norm = vec(t.k_norm, true);
+    L.sinks = vec(t.sinks);
     if (lc.moe) {
       L.router = weights_[next++].get();
+      L.router_bias = vec(t.router_bias);
+      L.expert_biases.reserve(3 * t.expert_biases.size());
       for (size_t e = 0; e < t.experts.size(); ++e) {
         MoeExpert x;
         x.gate = weights_[next++].get();
         x.up = weights_[next++].get();
         x.down = weights_[next++].get();
+        if (!t.expert_biases.empty()) {
+          for (const TensorView& b : t.expert_biases[e]) L.expert_biases.push_back(vec(&b));
+          x.gate_bias = &L.expert_biases[3 * e];
+          x.up_bias = &L.expert_biases[3 * e + 1];
+          x.down_bias = &L.expert_biases[3 * e + 2];
+        }
         L.experts.push_back(x);
       }
       if (cfg_.moe.shared_intermediate > 0) {
@@ -239,6 +260,7 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
     L.shape.window = lc.window;
     L.shape.scale = cfg_.attention_scale();
     L.shape.softcap = cfg_.attn_softcap;
+    L.shape.sinks = L.sinks.empty() ? nullptr : &L.sinks;
     // Layers with the same schedule share one table (Gemma 3: one for sliding, one for full layers).
     const RopeFreqs f = make_rope_freqs(lc.rope, hd);
     for (const auto& r : ropes_)
@@ -249,7 +271,6 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
       ropes_.push_back(std::make_unique<RopeTable>(be.load_rope(f)));
       L.rope = ropes_.back().get();
     }
-    layers_.push_back(std::move(L));
   }
 }
 
@@ -302,6 +323,7 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
 
     if (!L.experts.empty()) {
       be_.linear(*L.router, n, router);
+      if (!L.router_bias.empty()) be_.add_bias(router, L.router_bias);
       const MoeConfig& mc = cfg_.moe;
       MoeParams mp;
       mp.routing = {mc.routing, mc.top_k, mc.norm_topk_prob, mc.routed_scaling, mc.n_group, mc.topk_group,

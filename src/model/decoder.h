@@ -9,7 +9,8 @@
 //   for each layer l:
 //     y = attention(input_norm(x))                  q/k norms, biases, RoPE, window, soft-cap, sinks
 //     x += post_attention_norm?(y)                  (Gemma: a norm on the block's output)
-//     y = ffn(pre_ffn_norm(x))                      gated MLP or MoE (+ shared expert)
+//     y = ffn(pre_ffn_norm(x))                      gated MLP or MoE (+ shared expert; router and
+//                                                   expert biases: gpt-oss)
 //     x += post_ffn_norm?(y)
 //   logits = softcap?(lm_head(norm(x)))             only for the requested rows
 #include <array>
@@ -36,10 +37,14 @@ struct DecoderLayerTensors {
   const TensorView* o_bias = nullptr;
   const TensorView* q_norm = nullptr;          // [head_dim] per-head norms: null when absent
   const TensorView* k_norm = nullptr;
+  const TensorView* sinks = nullptr;           // [num_heads] attention sink logits (gpt-oss): null when absent
   TensorView gate, up, down;                   // dense MLP: [I, hidden] x2, [hidden, I]
   const TensorView* router = nullptr;          // MoE: [num_experts, hidden]
+  const TensorView* router_bias = nullptr;     // MoE: [num_experts] added to the router logits (gpt-oss), or null
   const TensorView* selection_bias = nullptr;  // MoE: [num_experts], added to the scores for the choice only
   std::vector<std::array<TensorView, 3>> experts;  // MoE: gate, up, down of each expert
+  // MoE: the biases of each expert's gate, up, down ([I], [I], [hidden]; gpt-oss); empty: none
+  std::vector<std::array<TensorView, 3>> expert_biases;
   std::array<TensorView, 3> shared;            // MoE: the shared expert's gate, up, down (when the config has one)
 };
 
@@ -48,7 +53,8 @@ using DecoderTensorFinder = std::function<DecoderLayerTensors(const ModelSource&
 
 // Rows [r0, r0 + n) of a 2-D tensor, as a tensor of its own (same bytes).
 TensorView row_slice(const TensorView& t, int64_t r0, int64_t n);
-// Expert e of a 3-D [experts, rows, cols] tensor, as a 2-D tensor of its own (same bytes).
+// Expert e of a 3-D [experts, rows, cols] tensor, as a 2-D tensor of its own (same bytes); of a 2-D
+// [experts, n] tensor (per-expert biases), as a 1-D tensor [n].
 TensorView expert_slice(const TensorView& t, int64_t e);
 
 // The decoder over `source` with the layer tensors `find` gives; the rest of the names are the
@@ -62,5 +68,8 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 // mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
 // them) and mlp.shared_experts.{gate,up,down}_proj.
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
+// Its attention part alone: input_layernorm, post_attention_layernorm (as pre_ffn_norm),
+// self_attn.{q,k,v,o}_proj with the biases and q/k norms the config has, into t.
+void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_t l, DecoderLayerTensors& t);
 
 }  // namespace ax

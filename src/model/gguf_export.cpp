@@ -33,7 +33,7 @@ void write_moe_config(GgufWriter& w, const std::string& p, const ModelConfig& c)
   switch (e.routing) {
     case MoeRouting::SoftmaxTopK: w.set_u32(p + "expert_gating_func", kGatingSoftmax); break;
     case MoeRouting::SigmoidGroupTopK: w.set_u32(p + "expert_gating_func", kGatingSigmoid); break;
-    default: fail("GGUF export: this expert routing has no GGUF form here");
+    case MoeRouting::TopKSoftmax: break;  // implied by the architecture (gpt-oss)
   }
   if (e.n_group > 1) {
     w.set_u32(p + "expert_group_count", static_cast<uint32_t>(e.n_group));
@@ -97,11 +97,15 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
     if (std::find(sliding.begin(), sliding.end(), false) != sliding.end())
       w.set_bools(p + "attention.sliding_window_pattern", sliding);
   }
-  for (const LayerConfig& l : c.layers)  // the sliding layers' own RoPE base (Gemma 3)
-    if (l.window > 0 && l.rope.theta != r.theta) {
-      if (l.rope.scaling_type != "default") fail("GGUF export: sliding layers with scaled RoPE have no GGUF form");
-      w.set_f32(p + "rope.freq_base_swa", l.rope.theta);
+  // The sliding layers' own RoPE base (Gemma 3); whether their RoPE is scaled is the
+  // architecture's convention in llama.cpp (Gemma 3: not; gpt-oss: as the full layers).
+  float swa_theta = 0.0f;
+  for (const LayerConfig& l : c.layers)
+    if (l.window > 0) {
+      if (swa_theta != 0.0f && l.rope.theta != swa_theta) fail("GGUF export: sliding layers with different RoPE bases");
+      swa_theta = l.rope.theta;
     }
+  if (swa_theta != 0.0f && swa_theta != r.theta) w.set_f32(p + "rope.freq_base_swa", swa_theta);
   if (c.attn_softcap > 0) w.set_f32(p + "attn_logit_softcapping", c.attn_softcap);
   if (c.final_softcap > 0) w.set_f32(p + "final_logit_softcapping", c.final_softcap);
   write_moe_config(w, p, c);

@@ -33,6 +33,24 @@ const TensorView& ModelSource::get(const std::string& name, const std::vector<in
   return *t;
 }
 
+const TensorView& ModelSource::add_owned(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                                         std::vector<uint8_t> bytes) {
+  TensorView t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  if (t.shape.empty() || t.cols() % dtype_info(dtype).block_size != 0 ||
+      bytes.size() != row_bytes(dtype, t.cols()) * static_cast<size_t>(t.rows()))
+    fail("{}: converted tensor '{}' has {} bytes for shape [{}] of {}", path_, name, bytes.size(), fmt::join(t.shape, ", "),
+         dtype_name(dtype));
+  owned_.push_back(std::move(bytes));
+  t.data = owned_.back().data();
+  t.nbytes = owned_.back().size();
+  return tensors_[name] = std::move(t);
+}
+
+void ModelSource::remove(const std::string& name) { tensors_.erase(name); }
+
 namespace {
 
 // A Hugging Face folder: config.json (+ generation_config.json) and safetensors weights.
@@ -43,6 +61,7 @@ class HfModelSource : public ModelSource {
     config_ = load_hf_config(dir);
     weights_ = SafetensorsModel::open(dir);
     tensors_ = weights_->tensors();
+    if (const Architecture& arch = architecture_of(config_); arch.adapt_hf) arch.adapt_hf(*this);
   }
   std::string format() const override { return "safetensors"; }
   std::string hf_dir() const override { return path_; }

@@ -1,7 +1,10 @@
 #pragma once
 // A model on disk, opened and validated: its config, its tensors (by Hugging Face names) and
 // where its tokenizer lives. Two kinds: a Hugging Face folder (config.json + safetensors, single or
-// sharded) and a GGUF file. All tensor bytes stay in the mmapped files.
+// sharded) and a GGUF file. Tensor bytes stay in the mmapped files, except the copies an
+// architecture makes at open of tensors its checkpoints store in a layout of their own (gpt-oss's
+// transposed experts: Architecture::adapt_hf), which the source owns.
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,10 +40,17 @@ class ModelSource {
   // Where a tensor lives, for error messages: the file, and for GGUF the on-disk tensor name.
   virtual std::string origin(const std::string& name) const { return path_; }
 
+  // For Architecture::adapt_hf, at open: adds (or replaces) a tensor whose bytes the source owns
+  // (row_bytes(dtype, shape.back()) per row; checked), and removes one.
+  const TensorView& add_owned(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                              std::vector<uint8_t> bytes);
+  void remove(const std::string& name);
+
  protected:
   std::string path_;
   ModelConfig config_;
   std::map<std::string, TensorView> tensors_;
+  std::deque<std::vector<uint8_t>> owned_;  // the bytes of add_owned's tensors (a deque: they never move)
 };
 
 // Opens a .gguf file or a Hugging Face folder; throws ax::Error with a one-line reason.

@@ -100,7 +100,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
 };
 
 const DType kLinearTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
-                              DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q3_K};
+                              DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q3_K, DType::MXFP4};
 
 TEST_P(Conformance, LinearMatchesReferenceForEveryType) {
   for (DType t : kLinearTypes) {

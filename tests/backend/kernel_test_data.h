@@ -25,7 +25,7 @@ inline void put_half(uint8_t* p, float v) {
 }
 
 // Random rows of `out` x `in` values of type t: random bytes for quants and scales, then each
-// block's f16 scale fields set to sane random values (|d| in [1e-3, 2e-2]).
+// block's f16 scale fields set to sane random values (|d| in [1e-3, 2e-2]; MXFP4: 2^-10 .. 2^-4).
 inline std::vector<uint8_t> random_weights(DType t, int64_t out, int64_t in, std::mt19937& rng) {
   const size_t rb = row_bytes(t, in);
   std::vector<uint8_t> w(rb * out);
@@ -66,6 +66,7 @@ inline std::vector<uint8_t> random_weights(DType t, int64_t out, int64_t in, std
       case DType::Q6_K: put_half(blk + 208, scale()); break;
       case DType::Q5_0: put_half(blk, scale()); break;        // d, qh[4], qs[16]
       case DType::Q3_K: put_half(blk + 108, scale()); break;  // hmask[32], qs[64], scales[12], d
+      case DType::MXFP4: blk[0] = static_cast<uint8_t>(118 + byte(rng) % 7); break;  // 2^-10 .. 2^-4
       default: ADD_FAILURE() << "no generator for " << dtype_name(t);
     }
   }
@@ -119,7 +120,7 @@ inline ActView bf16_view(const std::vector<float>& x) {
 
 inline ActView activation_view(DType t, const std::vector<float>& x) {
   int64_t qb = 0;
-  if (t == DType::Q8_0 || t == DType::Q4_0) qb = 32;
+  if (t == DType::Q8_0 || t == DType::Q4_0 || t == DType::MXFP4) qb = 32;
   if (t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) qb = 256;
   ActView v{x, std::vector<float>(x.size(), 0.0f)};
   if (qb == 0) return v;

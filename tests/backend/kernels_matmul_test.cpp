@@ -56,7 +56,7 @@ void check(const Case& c, Isa isa, uint32_t seed, ThreadPool* pool, bool invaria
 std::vector<Isa> fast_isas() { return tiers_to_test({Isa::Avx2, Isa::Avx512}); }
 
 const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                        DType::MXFP4, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 TEST(KernelsMatmul, EveryTypeAndIsaMatchesReference) {
   const std::vector<Isa> isas = fast_isas();

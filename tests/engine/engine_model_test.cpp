@@ -251,8 +251,9 @@ TEST(EngineModel, Stories260KTokensAreTheSameAloneBatchedPreemptedAndCached) {
 TEST(EngineModel, HfFixturesAreBatchInvariant) {
   // Mistral's 32-token sliding window over paged, shared and recomputed blocks; Qwen3's q/k norms;
   // Gemma 2's soft-caps and alternating windows; Qwen3-MoE's routed experts; GLM-4.5's grouped
-  // sigmoid routing, shared expert and half-rotated heads.
-  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe"}) {
+  // sigmoid routing, shared expert and half-rotated heads; gpt-oss's attention sinks over sliding
+  // windows, biased router and experts, clamped SwiGLU and YaRN.
+  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss"}) {
     SCOPED_TRACE(name);
     Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);

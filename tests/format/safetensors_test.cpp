@@ -126,6 +126,21 @@ TEST(Safetensors, RandomRoundTrip) {
   }
 }
 
+// U8 (raw bytes: gpt-oss's MXFP4 blocks and scales) reads as DType::U8, a type GGUF has no id for.
+TEST(Safetensors, U8TensorsReadAsRawBytes) {
+  json header;
+  header["blocks"] = {{"dtype", "U8"}, {"shape", {2, 3}}, {"data_offsets", {0, 6}}};
+  const std::string file = make_safetensors(header, std::string("\x01\x02\x03\xfd\xfe\xff", 6));
+  auto f = SafetensorsFile::open_memory(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "mem");
+  const TensorView* t = f->tensor("blocks");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->dtype, DType::U8);
+  EXPECT_EQ(t->nbytes, 6u);
+  EXPECT_EQ(t->data[5], 0xff);
+  EXPECT_FALSE(dtype_info(DType::U8).supported);  // no weight type
+  EXPECT_FALSE(dtype_info(static_cast<uint32_t>(DType::U8)).has_value());  // a GGUF tensor cannot claim it
+}
+
 TEST(Safetensors, RejectsCorruptHeaders) {
   json ok = {{"w", {{"dtype", "F32"}, {"shape", {2, 3}}, {"data_offsets", {0, 24}}}}};
   const std::string data(24, '\x01');

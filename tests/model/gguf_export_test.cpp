@@ -57,7 +57,7 @@ void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
 // Each HF fixture written as GGUF and opened again: same config, same tensors (q/k rows of llama
 // GGUFs permuted per head, biases included), llama3 RoPE carried by rope_freqs.weight.
 TEST(GgufExport, HfFixturesRoundTrip) {
-  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K"}) {
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K", "gpt_oss"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(test::fixture(name));
     const ModelConfig& hc = hf->config();
@@ -71,12 +71,27 @@ TEST(GgufExport, HfFixturesRoundTrip) {
       EXPECT_EQ(llama3_rope_factors(gc.rope, gc.head_dim), llama3_rope_factors(hc.rope, hc.head_dim));
       EXPECT_NE(g->find("rope_freqs.weight"), nullptr);
     }
+    if (hc.arch_name == "gpt_oss") {  // its own keys: experts, clamped SwiGLU, unrounded YaRN
+      EXPECT_EQ(g->gguf()->get_string("general.architecture"), "gpt-oss");
+      EXPECT_EQ(g->gguf()->get_int("gpt-oss.expert_count"), 8);
+      EXPECT_EQ(gc.moe.num_experts, hc.moe.num_experts);
+      EXPECT_EQ(gc.moe.top_k, hc.moe.top_k);
+      EXPECT_EQ(gc.moe.expert_intermediate, hc.moe.expert_intermediate);
+      EXPECT_EQ(gc.moe.routing, MoeRouting::TopKSoftmax);
+      EXPECT_EQ(gc.activation, Activation::SiluClamped);
+      for (const LayerConfig& l : gc.layers) EXPECT_FALSE(l.rope.yarn_truncate);
+      EXPECT_NE(g->find("model.layers.1.self_attn.sinks"), nullptr);
+      EXPECT_NE(g->gguf()->tensor("blk.1.attn_sinks.weight"), nullptr);
+      EXPECT_NE(g->gguf()->tensor("blk.0.ffn_gate_exps.bias"), nullptr);
+      EXPECT_NE(g->gguf()->tensor("blk.0.ffn_gate_inp.bias"), nullptr);
+      EXPECT_NE(g->gguf()->tensor("blk.0.post_attention_norm.weight"), nullptr);
+    }
     const int64_t d = hc.head_dim;
     for (const auto& [tname, ht] : hf->tensors()) {
       SCOPED_TRACE(tname);
       const TensorView& gt = g->get(tname, ht.shape);
       ASSERT_EQ(gt.dtype, ht.dtype);
-      const bool permuted = hc.arch_name != "qwen2" && hc.arch_name != "qwen3" &&
+      const bool permuted = gguf_arch_name(hc) == "llama" &&
                             (tname.find("q_proj") != std::string::npos || tname.find("k_proj") != std::string::npos);
       if (!permuted) {
         EXPECT_EQ(std::memcmp(gt.data, ht.data, ht.nbytes), 0);
@@ -148,6 +163,34 @@ TEST(GgufExport, FamiliesRoundTrip) {
       EXPECT_EQ(std::memcmp(st->data + e * ht.nbytes, ht.data, ht.nbytes), 0);
     }
     fs::remove(path);
+  }
+}
+
+// gpt-oss layer patterns other than llama.cpp's default go as a per-layer list, a RoPE base of
+// their own for the sliding layers as rope.freq_base_swa; what GGUF cannot say is refused.
+TEST(GgufExport, GptOssLayerPatterns) {
+  auto hf = open_model(test::fixture("gpt_oss"));
+  for (const bool swapped : {false, true}) {
+    ModelConfig c = hf->config();
+    std::swap(c.layers[0], c.layers[1]);  // full, then sliding
+    if (swapped) c.layers[1].rope.theta = 10000.0f;
+    GgufWriter w;
+    write_model_config(w, c);
+    const auto bytes = w.to_bytes();
+    auto f = GgufFile::open_memory(bytes.data(), bytes.size(), "gpt-oss.gguf");
+    const ModelConfig got = gguf_model_config(*f);
+    EXPECT_EQ(got.layer_windows(), (std::vector<int64_t>{0, 32}));
+    EXPECT_FLOAT_EQ(got.layers[0].rope.theta, 150000.0f);
+    EXPECT_FLOAT_EQ(got.layers[1].rope.theta, swapped ? 10000.0f : 150000.0f);
+  }
+  ModelConfig c = hf->config();
+  c.layers[0].rope.yarn_truncate = true;
+  GgufWriter w;
+  try {
+    write_model_config(w, c);
+    FAIL() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"truncate\": true) has no GGUF form"), std::string::npos) << e.what();
   }
 }
 

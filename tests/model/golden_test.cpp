@@ -247,7 +247,7 @@ std::vector<FixtureCase> cases() {
   for (const char* backend : {"reference", "cpu", "cuda"}) {
     const bool exact = std::string(backend) != "cuda";
     for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K", "phi3", "gemma2",
-                             "gemma3_text", "qwen3_moe", "glm4_moe"})
+                             "gemma3_text", "qwen3_moe", "glm4_moe", "gpt_oss"})
       out.push_back({name, fixture(name), backend, exact});
     out.push_back({"ax_code_15m", shared_model("ax-code-15m"), backend, exact});
   }

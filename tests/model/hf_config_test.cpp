@@ -145,6 +145,46 @@ TEST(HfConfig, SlidingWindows) {
   EXPECT_EQ(parse_hf_config(mi, nullptr, "c").layer_windows(), (std::vector<int64_t>{4096, 4096, 4096}));
 }
 
+// gpt-oss: the fixture (transformers 5: layer_types, rope_parameters) and a transformers 4.55 style
+// config (rope_scaling, no layer_types: sliding on even layers, GptOssConfig's defaults).
+TEST(HfConfig, GptOss) {
+  const ModelConfig g = load_hf_config(test::fixture("gpt_oss"));
+  EXPECT_EQ(g.arch_name, "gpt_oss");
+  EXPECT_EQ(g.layer_windows(), (std::vector<int64_t>{32, 0}));
+  EXPECT_TRUE(g.qkv_bias);
+  EXPECT_EQ(g.activation, Activation::SiluClamped);
+  EXPECT_EQ(g.moe.num_experts, 8);
+  EXPECT_EQ(g.moe.top_k, 2);
+  EXPECT_EQ(g.moe.expert_intermediate, 64);
+  EXPECT_EQ(g.moe.routing, MoeRouting::TopKSoftmax);
+  for (const LayerConfig& l : g.layers) {
+    EXPECT_TRUE(l.moe);
+    EXPECT_EQ(l.rope.scaling_type, "yarn");
+    EXPECT_FLOAT_EQ(l.rope.theta, 150000.0f);
+    EXPECT_FLOAT_EQ(l.rope.factor, 32.0f);
+    EXPECT_EQ(l.rope.original_max_position, 4096);
+    EXPECT_FALSE(l.rope.yarn_truncate);
+  }
+
+  json c = base_config("gpt_oss");
+  c["num_hidden_layers"] = 4;
+  c["num_local_experts"] = 32;
+  c["num_experts_per_tok"] = 4;
+  c["rope_theta"] = 150000;
+  c["rope_scaling"] = {{"rope_type", "yarn"},   {"factor", 32.0},      {"beta_fast", 32.0},
+                       {"beta_slow", 1.0},      {"truncate", false},   {"original_max_position_embeddings", 4096}};
+  const ModelConfig old = parse_hf_config(c, nullptr, "config.json");
+  EXPECT_EQ(old.layer_windows(), (std::vector<int64_t>{128, 0, 128, 0}));
+  EXPECT_TRUE(old.qkv_bias);
+  EXPECT_EQ(old.moe.expert_intermediate, 96);
+  EXPECT_FALSE(old.layers[0].rope.yarn_truncate);
+  c["swiglu_limit"] = 5.0;
+  EXPECT_NE(error_of(c).find("config.json: field 'swiglu_limit' must be 7"), std::string::npos) << error_of(c);
+  c.erase("swiglu_limit");
+  c["num_experts_per_tok"] = 64;
+  EXPECT_NE(error_of(c).find("config.json: a mixture of 32 experts, 64 per token"), std::string::npos) << error_of(c);
+}
+
 TEST(HfConfig, Errors) {
   json c = base_config("mamba");
   EXPECT_NE(error_of(c).find("model_type 'mamba' is not supported"), std::string::npos);

@@ -2,6 +2,7 @@
 // also checked end to end by the llama3_rope golden fixture.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -74,7 +75,8 @@ TEST(RopeFreqs, Llama3KeepsHighDividesLowInterpolatesBetween) {
   EXPECT_THROW(make_rope_freqs(rc, 128), Error);
 }
 
-TEST(RopeFreqs, YarnRampAndAttentionFactor) {
+// gpt-oss's YaRN settings: theta 150000, factor 32 over 4096 positions, beta 32 / 1.
+RopeConfig gpt_oss_yarn() {
   RopeConfig rc;
   rc.theta = 150000.0f;
   rc.scaling_type = "yarn";
@@ -82,6 +84,11 @@ TEST(RopeFreqs, YarnRampAndAttentionFactor) {
   rc.original_max_position = 4096;
   rc.beta_fast = 32.0f;
   rc.beta_slow = 1.0f;
+  return rc;
+}
+
+TEST(RopeFreqs, YarnRampAndAttentionFactor) {
+  RopeConfig rc = gpt_oss_yarn();
   RopeConfig plain;
   plain.theta = rc.theta;
   auto f = make_rope_freqs(rc, 64);
@@ -99,6 +106,31 @@ TEST(RopeFreqs, YarnRampAndAttentionFactor) {
   }
   rc.attention_factor = 1.5f;  // given explicitly: used as is
   EXPECT_FLOAT_EQ(make_rope_freqs(rc, 64).attention_factor, 1.5f);
+}
+
+// gpt-oss's YaRN ("truncate": false): the correction range is not rounded, as OpenAI's reference
+// implementation computes it (written out here in double precision); rounding it (HF's default,
+// llama.cpp's only form) moves the frequencies of the dimensions on the ramp.
+TEST(RopeFreqs, YarnWithoutTruncationKeepsTheExactRamp) {
+  RopeConfig rc = gpt_oss_yarn();
+  rc.yarn_truncate = false;
+  const int64_t dim = 64, half = dim / 2;
+  const auto f = make_rope_freqs(rc, dim);
+  const double pi = 3.14159265358979323846;
+  const double low = half * std::log(4096 / (32 * 2 * pi)) / std::log(150000.0);
+  const double high = half * std::log(4096 / (1 * 2 * pi)) / std::log(150000.0);
+  ASSERT_NE(low, std::floor(low));  // 8.09 and 17.39: rounding would move both ends
+  for (int64_t i = 0; i < half; ++i) {
+    const double freq = std::pow(150000.0, static_cast<double>(2 * i) / dim);
+    const double mask = 1 - std::clamp((i - low) / (high - low), 0.0, 1.0);
+    const double want = 1 / (32 * freq) * (1 - mask) + 1 / freq * mask;
+    EXPECT_NEAR(f.inv_freq[i], want, 2e-6 * want) << "dim pair " << i;
+  }
+  rc.yarn_truncate = true;
+  const auto rounded = make_rope_freqs(rc, dim);
+  int moved = 0;
+  for (int64_t i = 0; i < half; ++i) moved += std::fabs(rounded.inv_freq[i] / f.inv_freq[i] - 1) > 1e-3;
+  EXPECT_GE(moved, 8);
 }
 
 TEST(RopeFreqs, RejectsUnknownScaling) {

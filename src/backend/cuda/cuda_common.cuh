@@ -21,4 +21,15 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// MXFP4 (format/dequant.h): the scale 2^(e - 128) from its bits (e < 2: the float32 subnormals), and
+// the doubled E2M1 value of a code (the magnitudes 0, 1, 2, 3, 4, 6, 8, 12 are the nibbles of
+// 0xC8643210; bit 3 is the sign).
+__device__ __forceinline__ float mxfp4_scale(uint32_t e) {
+  return __uint_as_float(e < 2 ? (0x00200000u << e) : ((e - 1) << 23));
+}
+__device__ __forceinline__ float mxfp4_value(uint32_t code) {
+  const float mag = static_cast<float>((0xC8643210u >> (4 * (code & 7))) & 0xfu);
+  return (code & 8) ? -mag : mag;
+}
+
 }  // namespace ax::cuda

@@ -14,7 +14,7 @@ constexpr int64_t kChunk = 256;
 size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
 // Stored GGUF block sizes of the types kept quantized.
-constexpr size_t kQ80Block = 34, kQ40Block = 18, kQ6KBlock = 210, kQ6KNoD = 208;
+constexpr size_t kQ80Block = 34, kQ40Block = 18, kMxfp4Block = 17, kQ6KBlock = 210, kQ6KNoD = 208;
 
 }  // namespace
 
@@ -26,6 +26,7 @@ const char* dev_type_name(DevType t) {
     case DevType::Q4_K: return "q4_k";
     case DevType::Q5_K: return "q5_k";
     case DevType::Q6_K: return "q6_k";
+    case DevType::MXFP4: return "mxfp4";
   }
   return "?";
 }
@@ -37,6 +38,7 @@ DevType device_type_for(DType t) {
     case DType::Q4_K: return DevType::Q4_K;
     case DType::Q5_K: return DevType::Q5_K;
     case DType::Q6_K: return DevType::Q6_K;
+    case DType::MXFP4: return DevType::MXFP4;
     default: return DevType::F16;
   }
 }
@@ -55,6 +57,7 @@ DeviceLayout device_layout(DType stored, int64_t rows, int64_t cols) {
     case DevType::Q4_K: l.row_stride = kp / 256 * 144; break;
     case DevType::Q5_K: l.row_stride = kp / 256 * 176; break;
     case DevType::Q6_K: l.row_stride = kp / 256 * kQ6KNoD + round16(kp / 256 * 2); break;
+    case DevType::MXFP4: l.row_stride = kp / 2 + round16(kp / 32); break;
   }
   return l;
 }
@@ -99,6 +102,14 @@ std::vector<uint8_t> repack_for_device(const TensorView& w, const DeviceLayout& 
         }
         break;
       }
+      case DevType::MXFP4: {
+        uint8_t* e = dst + Kp / 2;
+        for (int64_t b = 0; b < K / 32; ++b) {
+          e[b] = src[b * kMxfp4Block];
+          std::memcpy(dst + 16 * b, src + b * kMxfp4Block + 1, 16);
+        }
+        break;
+      }
       case DevType::Q4_K:
       case DevType::Q5_K: std::memcpy(dst, src, src_stride); break;
       case DevType::Q6_K: {
@@ -137,6 +148,13 @@ void dequantize_device_row(const DeviceLayout& l, const uint8_t* row, float* out
         std::memcpy(block, row + Kp / 2 + 2 * b, 2);
         std::memcpy(block + 2, row + 16 * b, 16);
         dequantize_row(DType::Q4_0, block, out + 32 * b, 32);
+      }
+      return;
+    case DevType::MXFP4:
+      for (int64_t b = 0; b < K / 32; ++b) {
+        block[0] = row[Kp / 2 + b];
+        std::memcpy(block + 1, row + 16 * b, 16);
+        dequantize_row(DType::MXFP4, block, out + 32 * b, 32);
       }
       return;
     case DevType::Q4_K: dequantize_row(DType::Q4_K, row, out, K); return;

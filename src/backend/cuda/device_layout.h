@@ -10,6 +10,8 @@
 //   Q8_0  qs int8[Kp], then d f16[Kp/32] (padded to 16 bytes)           value = d * q
 //   Q4_0  qs u8[Kp/2] (per 32 values: byte i = value i low nibble, value i+16 high nibble), then
 //         d f16[Kp/32] (padded to 16 bytes)                               value = d * (q - 8)
+//   MXFP4 codes u8[Kp/2] (nibbles as Q4_0), then e u8[Kp/32] (padded to 16 bytes)
+//                                                     value = kMxfp4Values[code] * 2^(e - 128)
 //   Q4_K  the stored 144-byte blocks (GGUF layout)
 //   Q5_K  the stored 176-byte blocks (GGUF layout)
 //   Q6_K  the stored blocks without their d (ql[128], qh[64], scales[16]: 208 bytes), then d
@@ -23,7 +25,7 @@
 
 namespace ax::cuda {
 
-enum class DevType : int { F16 = 0, Q8_0 = 1, Q4_0 = 2, Q4_K = 3, Q5_K = 4, Q6_K = 5 };
+enum class DevType : int { F16 = 0, Q8_0 = 1, Q4_0 = 2, Q4_K = 3, Q5_K = 4, Q6_K = 5, MXFP4 = 6 };
 const char* dev_type_name(DevType t);
 
 struct DeviceLayout {

@@ -33,6 +33,12 @@ __device__ float layout_value(DevType type, const uint8_t* row, int64_t kp, int6
       const int q = i < 16 ? (byte & 0x0f) : (byte >> 4);
       return f16_at(row + kp / 2 + 2 * b) * static_cast<float>(q - 8);
     }
+    case DevType::MXFP4: {
+      const int64_t b = k / 32;
+      const int i = static_cast<int>(k % 32);
+      const uint8_t byte = row[b * 16 + i % 16];
+      return mxfp4_scale(row[kp / 2 + b]) * mxfp4_value(i < 16 ? (byte & 0x0f) : (byte >> 4));
+    }
     case DevType::Q4_K:
     case DevType::Q5_K: {
       const bool q5 = type == DevType::Q5_K;

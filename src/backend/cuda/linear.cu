@@ -135,6 +135,34 @@ struct Tile<DevType::Q4_0> {
   }
 };
 
+template <>
+struct Tile<DevType::MXFP4> {
+  uint4 q[2];  // per row: block 2t + h's 16 bytes of codes (values 0..15 low nibbles, 16..31 high)
+  float d[2];  // its scale 2^(e - 128)
+  __device__ void load(const uint8_t* r0, const uint8_t* r1, int64_t kp, int ch, int h, int t) {
+    const uint8_t* rows[2] = {r0, r1};
+    for (int r = 0; r < 2; ++r) {
+      const int64_t block = static_cast<int64_t>(ch) * 8 + 2 * t + h;
+      q[r] = __ldg(reinterpret_cast<const uint4*>(rows[r] + block * 16));
+      d[r] = mxfp4_scale(rows[r][kp / 2 + block]);
+    }
+  }
+  // Each value decoded and scaled in float32 (exact: a power of two times a small integer), then
+  // rounded to f16 once, so tiny scales keep what f16 can hold of the value.
+  __device__ void a(int c, uint32_t (&regs)[4]) const {
+    for (int r = 0; r < 2; ++r) {
+      const uint4& u = q[r];
+      const int word = c % 4;
+      uint32_t w = word == 0 ? u.x : word == 1 ? u.y : word == 2 ? u.z : u.w;
+      w = ((c >= 4) ? (w >> 4) : w) & 0x0f0f0f0fu;
+      const float v0 = mxfp4_value(w & 0xff) * d[r], v1 = mxfp4_value((w >> 8) & 0xff) * d[r];
+      const float v2 = mxfp4_value((w >> 16) & 0xff) * d[r], v3 = mxfp4_value(w >> 24) * d[r];
+      regs[r] = h2_bits(__floats2half2_rn(v0, v1));
+      regs[2 + r] = h2_bits(__floats2half2_rn(v2, v3));
+    }
+  }
+};
+
 // Scale and min (6 bits each) of sub-block j of a Q4_K/Q5_K block from its 12 scale bytes
 // (words s0, s1, s2 = bytes 0-3, 4-7, 8-11).
 __device__ __forceinline__ void k_scale_min(uint32_t s0, uint32_t s1, uint32_t s2, int j, int& sc, int& m) {
@@ -427,6 +455,7 @@ void linear_fragments(DevType type, const LinearArgs& a, cudaStream_t stream) {
     case DevType::Q4_K: return launch_for_type<DevType::Q4_K>(a, stream);
     case DevType::Q5_K: return launch_for_type<DevType::Q5_K>(a, stream);
     case DevType::Q6_K: return launch_for_type<DevType::Q6_K>(a, stream);
+    case DevType::MXFP4: return launch_for_type<DevType::MXFP4>(a, stream);
   }
 }
 

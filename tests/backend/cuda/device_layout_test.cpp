@@ -17,7 +17,7 @@ TEST(DeviceLayout, EveryTypeRoundTripsThroughItsDeviceLayout) {
   const uint32_t seed = std::random_device{}();
   std::mt19937 rng(seed);
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K,
-                  DType::Q6_K, DType::Q3_K, DType::Q5_0}) {
+                  DType::Q6_K, DType::Q3_K, DType::Q5_0, DType::MXFP4}) {
     const int64_t bs = dtype_info(t).block_size;
     for (int64_t k : {bs == 1 ? int64_t{172} : bs == 32 ? int64_t{96} : int64_t{512}, int64_t{768}}) {
       SCOPED_TRACE(::testing::Message() << dtype_name(t) << " k=" << k << " seed=" << seed);

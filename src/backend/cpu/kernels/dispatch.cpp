@@ -28,6 +28,7 @@ RowsFn rows_for(const IsaKernels& t, DType dt) {
     case DType::Q4_K: return t.q4_k;
     case DType::Q5_K: return t.q5_k;
     case DType::Q6_K: return t.q6_k;
+    case DType::MXFP4: return t.mxfp4;
     default: return nullptr;
   }
 }
@@ -37,7 +38,8 @@ enum class ActKind { Float, Q8Block32, Q8Block256 };
 ActKind act_kind(DType dt) {
   switch (dt) {
     case DType::Q8_0:
-    case DType::Q4_0: return ActKind::Q8Block32;
+    case DType::Q4_0:
+    case DType::MXFP4: return ActKind::Q8Block32;
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K: return ActKind::Q8Block256;

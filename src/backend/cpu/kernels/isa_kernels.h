@@ -51,7 +51,7 @@ struct AttnArgs : AttentionCall {
 constexpr int64_t kAttnSegment = 1024;
 
 struct IsaKernels {
-  QuantizeFn quantize_q8_32 = nullptr;   // qblock 32, sgroup 32 (Q8_0, Q4_0)
+  QuantizeFn quantize_q8_32 = nullptr;   // qblock 32, sgroup 32 (Q8_0, Q4_0, MXFP4)
   QuantizeFn quantize_q8_256 = nullptr;  // qblock 256, sgroup 16 (Q4_K, Q5_K, Q6_K)
   RowsFn f32 = nullptr;
   RowsFn f16 = nullptr;
@@ -61,6 +61,7 @@ struct IsaKernels {
   RowsFn q4_k = nullptr;
   RowsFn q5_k = nullptr;
   RowsFn q6_k = nullptr;
+  RowsFn mxfp4 = nullptr;
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   // The row ops of kernels.h (add, rms_norm, rope), bit for bit the reference's results.
   void (*add)(float* y, const float* x, int64_t n) = nullptr;

@@ -46,12 +46,12 @@ std::string kernel_tier();
 std::string kernel_tier_description();
 
 // True when `isa` has a fast kernel for weights of type t (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K,
-// Q6_K). Scalar never does: its path is the reference.
+// Q6_K, MXFP4). Scalar never does: its path is the reference.
 bool has_fast_path(DType t, Isa isa);
 
 // y = x · W^T. Returns false (y untouched) when there is no fast kernel for wtype on `isa`; the
 // caller then runs the reference. `in` must be a multiple of the dtype's block size. Quantized
-// weights see x quantized once to 8-bit blocks (32 values per scale for Q8_0/Q4_0, 256 for the
+// weights see x quantized once to 8-bit blocks (32 values per scale for Q8_0/Q4_0/MXFP4, 256 for the
 // K-quants); float weights see x as float32. Work is split over output rows on `pool` (nullptr =
 // the default pool). batch_invariant: see gemm_kind.
 bool matmul(DType wtype, const uint8_t* w, int64_t out, int64_t in, const float* x, int64_t n,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels/isa_kernels.h"
+#include "format/dequant.h"
 #include "util/half.h"
 
 #pragma GCC push_options

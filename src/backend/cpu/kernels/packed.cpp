@@ -31,6 +31,7 @@ size_t tile_bytes_of(DType t) {
     case DType::Q4_K: return 2368;
     case DType::Q5_K: return 2880;
     case DType::Q6_K: return 3360;
+    case DType::MXFP4: return 272;
     default: return 0;
   }
 }
@@ -79,6 +80,10 @@ void for_each_moved_run(DType t, int i, Fn&& fn) {
     case DType::Q4_0:
       fn(0, 2 * i, 2, false);
       for (int l4 = 0; l4 < 4; ++l4) fn(2 + 4 * l4, 32 + (l4 * 16 + i) * 4, 4, false);
+      return;
+    case DType::MXFP4:
+      fn(0, i, 1, false);
+      for (int l4 = 0; l4 < 4; ++l4) fn(1 + 4 * l4, 16 + (l4 * 16 + i) * 4, 4, false);
       return;
     case DType::Q4_K:
     case DType::Q5_K: {
@@ -204,7 +209,10 @@ bool has_layout(const TensorView& w) {
 }
 }  // namespace
 
-bool packable(const TensorView& w) { return has_layout(w) && packed_kernels(best_isa()) != nullptr; }
+bool packable(const TensorView& w) {
+  const PackedKernels* k = packed_kernels(best_isa());
+  return has_layout(w) && k != nullptr && k->for_dtype(w.dtype) != nullptr;  // MXFP4 has no AVX2 tiles yet
+}
 
 size_t packed_bytes(const TensorView& w) {
   if (!has_layout(w)) fail("pack: tensor '{}' ({}) cannot be packed", w.name, dtype_info(w.dtype).name);
@@ -280,7 +288,7 @@ PackedActs quantized_acts(const PackedMatrix& m, const float* x, int64_t n, Thre
 }  // namespace
 
 namespace {
-// How a matrix's kernels see x: 0 float32, 1 int8 in blocks of 32 (Q8_0, Q4_0), 2 int8 in blocks of
+// How a matrix's kernels see x: 0 float32, 1 int8 in blocks of 32 (Q8_0, Q4_0, MXFP4), 2 int8 in blocks of
 // 256 (the K-quants). Matrices of one kind can share one quantized x.
 int acts_kind(DType t) {
   if (dtype_info(t).block_size == 1) return 0;

@@ -24,6 +24,7 @@
 //   Q8_0 (32 values, 544 B):  d f16[16], q[8 l4][16 i][4] stored as u8 = q + 128
 //   Q4_0 (32 values, 288 B):  d f16[16], qs[4 l4][16 i][4] = stored bytes 4*l4..4*l4+3 (lo nibble:
 //                             value l, hi: value l + 16)
+//   MXFP4 (32 values, 272 B): e u8[16], qs[4 l4][16 i][4] as Q4_0 (the E2M1 codes)
 //   Q4_K (256 values, 2368 B): d f16[16], dmin f16[16], sc u8[8 j][16 i], m u8[4 p][16 i][2] (mins
 //                             2p, 2p+1),
 //                             qs[8 l4][4 c][16 i][4] = stored qs bytes 32c + 4*l4 .. + 3
@@ -52,7 +53,7 @@ namespace ax::cpu::kernels {
 
 constexpr int64_t kPackRows = 16;
 
-// True when the engine's kernel tier (best_isa) has packed kernels and w (2-D, dtype Q8_0/Q4_0/Q4_K/Q5_K/Q6_K or F32/F16/
+// True when the engine's kernel tier (best_isa) has packed kernels and w (2-D, dtype Q8_0/Q4_0/MXFP4/Q4_K/Q5_K/Q6_K or F32/F16/
 // BF16 with rows of a multiple of 32 values; a multiple of 16 rows) can be packed.
 bool packable(const TensorView& w);
 

@@ -216,7 +216,7 @@ void amx_kernel(const PackedMatrix& m, const PackedActs& a, int64_t n, int64_t g
 
 const PackedKernels* table() {
   static const PackedKernels t = [] {
-    PackedKernels k = *packed_avx512_table();  // Q8_0, Q4_0 and float weights keep theirs
+    PackedKernels k = *packed_avx512_table();  // Q8_0, Q4_0, MXFP4 and float weights keep theirs
     k.q4_k = amx_kernel<Q45<false>, DType::Q4_K>;
     k.q5_k = amx_kernel<Q45<true>, DType::Q5_K>;
     k.q6_k = amx_kernel<Q6, DType::Q6_K>;

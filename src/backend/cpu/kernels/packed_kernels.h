@@ -8,8 +8,8 @@
 namespace ax::cpu::kernels {
 
 // Activations of one packed matmul, quantized per row as for the per-row kernels:
-//   q int8 {n, k}; d float {n, k / qblock} (qblock 32 for Q8_0/Q4_0, 256 for the K-quants);
-//   s int16 {n, k / sgroup}: sums of q per 32 values (Q8_0/Q4_0) or per 16 (K-quants);
+//   q int8 {n, k}; d float {n, k / qblock} (qblock 32 for Q8_0/Q4_0/MXFP4, 256 for the K-quants);
+//   s int16 {n, k / sgroup}: sums of q per 32 values (Q8_0/Q4_0/MXFP4) or per 16 (K-quants);
 //   s32 int16 {n, k / 32}: sums per 32 values (K-quants only, for the Q4_K/Q5_K mins);
 //   x float {n, k}: the input itself (float weights only; the quantized fields are then null).
 struct PackedActs {
@@ -26,7 +26,7 @@ using PackedFn = void (*)(const PackedMatrix& m, const PackedActs& a, int64_t n,
                           float* y, int64_t ldy);
 
 struct PackedKernels {
-  PackedFn q8_0, q4_0, q4_k, q5_k, q6_k, f32, f16, bf16;
+  PackedFn q8_0, q4_0, q4_k, q5_k, q6_k, f32, f16, bf16, mxfp4;
   PackedFn for_dtype(DType t) const {
     switch (t) {
       case DType::F32: return f32;
@@ -37,6 +37,7 @@ struct PackedKernels {
       case DType::Q4_K: return q4_k;
       case DType::Q5_K: return q5_k;
       case DType::Q6_K: return q6_k;
+      case DType::MXFP4: return mxfp4;
       default: return nullptr;
     }
   }
