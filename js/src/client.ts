@@ -2,7 +2,7 @@
 // through the official `openai` SDK; this covers what it does not: token-level generation
 // (/v1/generate[/stream]: token ids, timings and log-probs back, messages or text or ids in),
 // the tokenizer (/tokenize, /detokenize), the chat template (/apply-template), /metrics parsed,
-// /health and /v1/models.
+// /health, /info, /requests and /v1/models.
 //
 //   const ax = new AxClient({ baseURL: 'http://127.0.0.1:8080' });
 //   const g = await ax.generate('def fib(n):', { maxTokens: 32, temperature: 0 });
@@ -11,8 +11,8 @@ import { APIConnectionError, APIError, APITimeoutError, APIUserAbortError, AxErr
 import { Metrics, parseMetrics } from './metrics.js';
 import { sseData } from './sse.js';
 import type {
-  ChatMessage, FinishReason, GenerateOptions, Generation, Health, ModelCard, Prompt, StreamChunk, Timings,
-  TokenizeResult, TokenLogprob, Usage,
+  ChatMessage, FinishReason, GenerateOptions, Generation, Health, ModelCard, Prompt, RunningRequest, ServerInfo,
+  StreamChunk, Timings, TokenizeResult, TokenLogprob, Usage,
 } from './types.js';
 
 export interface ClientOptions {
@@ -267,6 +267,19 @@ export class AxClient {
     } finally {
       call.done();
     }
+  }
+
+  /** The served model and how it is served. */
+  info(): Promise<ServerInfo> {
+    return this.json<ServerInfo>('GET', '/info');
+  }
+
+  /** The generation requests running now, oldest first. */
+  async requests(): Promise<RunningRequest[]> {
+    const r = await this.json<{ data: { id: string; route: string; age_s: number; ttft_s: number | null; choices: number;
+                                        prompt_tokens: number; completion_tokens: number }[] }>('GET', '/requests');
+    return r.data.map((q) => ({ id: q.id, route: q.route, ageS: q.age_s, ttftS: q.ttft_s, choices: q.choices,
+                                promptTokens: q.prompt_tokens, completionTokens: q.completion_tokens }));
   }
 
   /** The served model(s). */

@@ -5,6 +5,6 @@ export { APIConnectionError, APIError, APITimeoutError, APIUserAbortError, AxErr
 export { Metrics, parseMetrics } from './metrics.js';
 export type { MetricSample } from './metrics.js';
 export type {
-  ChatMessage, FinishReason, GenerateOptions, Generation, Health, ModelCard, Prompt, StreamChunk, Timings,
-  TokenizeResult, TokenLogprob, Usage,
+  ChatMessage, FinishReason, GenerateOptions, Generation, Health, ModelCard, Prompt, RunningRequest, ServerInfo,
+  StreamChunk, Timings, TokenizeResult, TokenLogprob, Usage,
 } from './types.js';

@@ -103,3 +103,28 @@ export interface ModelCard {
 }
 
 export type Health = 'ok' | 'loading' | 'shutting_down';
+
+/** GET /info: the served model and how it is served (the web console's "Model" panel). */
+export interface ServerInfo {
+  model: {
+    id: string; path: string; architecture: string; vocab_size: number; hidden_size: number;
+    intermediate_size: number; num_layers: number; num_heads: number; num_kv_heads: number; head_dim: number;
+    max_position_embeddings: number; tokenizer: string; chat_template: boolean; embedding_pooling: string;
+    experts?: { count: number; per_token: number };
+  };
+  engine: { backend: string; kv_cache: string; max_context: number; max_num_seqs: number; speculation: string;
+            max_draft: number };
+  server: { max_concurrent: number; aliases: string[]; started: number };
+}
+
+/** One generation request running on the server (GET /requests). */
+export interface RunningRequest {
+  id: string;
+  route: string;
+  ageS: number;
+  /** Null until its first token. */
+  ttftS: number | null;
+  choices: number;
+  promptTokens: number;
+  completionTokens: number;
+}

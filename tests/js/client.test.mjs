@@ -138,12 +138,24 @@ test('errors are typed: APIError with the parameter, connection, abort, timeout'
   }
 });
 
-test('leaving a stream early cancels the request on the server', async () => {
+test('leaving a stream early cancels the request on the server; info and requests', async () => {
+  const info = await ax.info();
+  assert.equal(info.model.id, 'ax-code-15m');
+  assert.equal(info.engine.max_context, (await ax.models())[0].maxModelLen);
   const stream = await ax.stream('import', { maxTokens: 2000, ignoreEos: true });
   let n = 0;
-  for await (const _ of stream) if (++n === 3) break;
+  for await (const _ of stream) {
+    if (++n < 3) continue;
+    // While it runs the server lists it.
+    const running = await ax.requests();
+    assert.equal(running.length, 1);
+    assert.equal(running[0].route, '/v1/generate/stream');
+    assert.ok(running[0].completionTokens >= 1 && running[0].ttftS > 0);
+    break;
+  }
   assert.ok(await waitFor(async () => (await ax.metrics()).get('ax_kv_blocks_used') === 0), 'KV blocks still held');
   assert.equal((await ax.metrics()).get('ax_requests_running'), 0);
+  assert.ok(await waitFor(async () => (await ax.requests()).length === 0), 'the request is still listed');
   await assert.rejects(async () => { for await (const _ of stream); }, /only once/);
 });
 
