@@ -16,6 +16,10 @@ PKGS=(
   libcli11-dev                        # command-line parsing
   libfmt-dev                          # string formatting (g++ 12 has no <format>)
   python3-jinja2                      # writes chat-template goldens (not needed at run time)
+  python3-dev python3-pybind11        # the Python package ax_engine (python/)
+  python3-numpy python3-pytest        # its embeddings (numpy arrays) and its tests
+  chromium                            # the web console's tests (headless, driven by puppeteer-core)
+  tmux                                # the test of `ax-engine top` (a terminal to draw in)
 )
 # Node.js 20 + npm come with the machine image; install Debian's only where none is present.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

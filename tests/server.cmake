@@ -9,6 +9,6 @@ find_program(AX_NODE node)
 find_program(AX_NPM npm)
 if(AX_NODE AND AX_NPM AND TARGET ax-engine)
   add_test(NAME server_js_openai_sdk
-           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/server_js/run.sh $<TARGET_FILE:ax-engine>)
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/node_tests.sh ${CMAKE_CURRENT_SOURCE_DIR}/server_js $<TARGET_FILE:ax-engine>)
   set_tests_properties(server_js_openai_sdk PROPERTIES LABELS server TIMEOUT 600)
 endif()

@@ -174,6 +174,7 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub.add_flag("--log-requests", o->log_requests, "One access-log line per request on stderr");
+  sub.add_flag("!--no-console", o->console, "Do not serve the web console at /");
   add_backend_options(sub, o->backend);
   sub.add_option("--kv-memory-mb", o->kv_memory_mb,
                  "Memory for the KV cache pool, MiB (default: 512 on the CPU; on a GPU --gpu-memory-fraction of "

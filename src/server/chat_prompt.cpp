@@ -86,14 +86,19 @@ TemplateMessages template_messages(const ChatRequest& cr, const ordered_json& ra
   return out;
 }
 
-std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
-                                        bool with_tools) {
+namespace {
+
+// What the template renders for a chat request: the messages with what it cannot show filled in,
+// the tools where it shows them, the client's template variables.
+TemplateInputs chat_inputs(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
+                           bool add_generation_prompt) {
   if (!ctx.chat_template) {
     if (!ctx.chat_template_error.empty())
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
   ChatTemplateOptions opt = chat_template_options(*ctx.tokenizer);
+  opt.add_generation_prompt = add_generation_prompt;
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
@@ -105,7 +110,21 @@ std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& 
   in.message_field = std::move(msgs.field);
   if (with_tools && ctx.chat_caps.tools) opt.tools = raw["tools"];
   in.options = std::move(opt);
+  return in;
+}
+
+}  // namespace
+
+std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
+                                        bool with_tools) {
+  const TemplateInputs in = chat_inputs(ctx, cr, raw, with_tools, /*add_generation_prompt=*/true);
   return render_guarded(*ctx.chat_template, *ctx.tokenizer, ctx.control_texts, in);
+}
+
+std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
+                             bool add_generation_prompt) {
+  const TemplateInputs in = chat_inputs(ctx, cr, raw, with_tools, add_generation_prompt);
+  return render_template(*ctx.chat_template, in.messages, in.options);
 }
 
 }  // namespace ax::server

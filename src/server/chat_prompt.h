@@ -32,4 +32,9 @@ TemplateMessages template_messages(const ChatRequest& cr, const nlohmann::ordere
 std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const nlohmann::ordered_json& raw,
                                         bool with_tools);
 
+// The same conversation as text, before tokenization (POST /apply-template). Without the
+// generation prompt it ends after the last message (a prefix for a conversation that goes on).
+std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const nlohmann::ordered_json& raw,
+                             bool with_tools, bool add_generation_prompt = true);
+
 }  // namespace ax::server

@@ -6,6 +6,7 @@
 #include "server/crash_report.h"
 #include "server/http_transport.h"
 #include "server/openai_response.h"
+#include "util/base64.h"
 #include "util/error.h"
 
 namespace ax::server {
@@ -23,17 +24,25 @@ void send_error(HttpResponse& res, const ApiError& e) {
   if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
 }
 
-// The key of "Authorization: Bearer <key>". The scheme is case-insensitive (RFC 7235: "bearer",
-// "BEARER"); spaces around the key are not part of it. Empty when the header is something else.
-std::string bearer_key(const std::string& header) {
-  size_t i = header.find_first_not_of(' ');
-  if (i == std::string::npos || header.size() - i < 7) return {};
-  std::string scheme = header.substr(i, 6);
+// The key an Authorization header carries: "Bearer <key>" (API clients), or "Basic
+// base64(user:key)" (a browser that asked its user for the console's credentials; the user name
+// is not checked). Schemes are case-insensitive (RFC 7235: "bearer", "BEARER"); spaces around the
+// credentials are not part of them. Empty when the header is something else.
+std::string request_key(const std::string& header) {
+  const size_t i = header.find_first_not_of(' ');
+  if (i == std::string::npos) return {};
+  const size_t space = header.find(' ', i);
+  if (space == std::string::npos) return {};
+  std::string scheme = header.substr(i, space - i);
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme != "bearer" || header[i + 6] != ' ') return {};
-  const size_t begin = header.find_first_not_of(' ', i + 6);
+  const size_t begin = header.find_first_not_of(' ', space);
   if (begin == std::string::npos) return {};
-  return header.substr(begin, header.find_last_not_of(' ') + 1 - begin);
+  const std::string credentials = header.substr(begin, header.find_last_not_of(' ') + 1 - begin);
+  if (scheme == "bearer") return credentials;
+  if (scheme != "basic") return {};
+  const std::optional<std::string> user_key = base64_decode(credentials);
+  const size_t colon = user_key ? user_key->find(':') : std::string::npos;
+  return colon == std::string::npos ? std::string() : user_key->substr(colon + 1);
 }
 
 // Runs a route and turns whatever it throws into an OpenAI-shaped error.
@@ -100,6 +109,7 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx) {
   register_generate_routes(*this, ctx_);
   register_chat_routes(*this, ctx_);
   register_embedding_routes(*this, ctx_);
+  register_console_routes(*this, ctx_);
 }
 
 HttpServer::~HttpServer() = default;
@@ -127,9 +137,13 @@ void HttpServer::add_route(const std::string& method, const std::string& path, i
 
 // On the I/O thread: find the route and run every check that needs no worker.
 Dispatch HttpServer::dispatch(HttpRequest& req) {
-  auto answer = [&](ApiError e, const std::string& metric_path) {
+  // basic_challenge: a 401 to a browser page asks the browser to prompt for the key.
+  auto answer = [&](ApiError e, const std::string& metric_path, bool basic_challenge = false) {
     ctx_.metrics.count_request(metric_path, e.status());
-    return Dispatch{true, [e = std::move(e)](HttpRequest&, HttpResponse& res) { send_error(res, e); }};
+    return Dispatch{true, [e = std::move(e), basic_challenge](HttpRequest&, HttpResponse& res) {
+                      send_error(res, e);
+                      if (basic_challenge) res.set_header("WWW-Authenticate", "Basic realm=\"ax-engine\", charset=\"UTF-8\"");
+                    }};
   };
   const Route* route = nullptr;
   bool path_known = false;
@@ -157,7 +171,7 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
   std::shared_ptr<InFlightSlot> slot;
   try {
     if (!ctx_.options.api_key.empty() && !(flags & kRouteNoAuth)) {
-      const std::string key = bearer_key(req.header("authorization"));
+      const std::string key = request_key(req.header("authorization"));
       if (key.empty() || !same_secret(key, ctx_.options.api_key))
         throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
                        "", "invalid_api_key");
@@ -173,12 +187,13 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
     }
     if (flags & kRouteGeneration) slot = std::make_shared<InFlightSlot>(ctx_);
   } catch (const ApiError& e) {
-    return answer(e, route->path);
+    return answer(e, route->path, (flags & kRouteBrowser) && e.status() == 401);
   }
   // The slot is held until the handler (and its stream) has ended.
   return Dispatch{(flags & kRouteInline) != 0,
                   [this, route, slot](HttpRequest& req, HttpResponse& res) {
                     RunningRequest running(req.request_id);  // named by a crash report
+                    RequestName name(req.request_id, route->path);  // in GET /requests
                     run_route(route->handler, req, res);
                     ctx_.metrics.count_request(route->path, res.status);
                   }};

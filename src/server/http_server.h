@@ -27,6 +27,7 @@ enum RouteFlags : int {
   kRouteGeneration = 2,   // holds one of --max-concurrent slots while it runs (429 when none is free)
   kRouteNoAuth = 4,       // /health and /metrics answer without the API key
   kRouteInline = 8,       // quick and non-blocking: answered on the I/O thread, never queued
+  kRouteBrowser = 16,     // a page a browser opens: a 401 asks it for the key (HTTP Basic)
 };
 
 using RouteHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
@@ -84,5 +85,6 @@ void register_completion_routes(HttpServer& http, ServingContext& ctx);
 void register_generate_routes(HttpServer& http, ServingContext& ctx);
 void register_chat_routes(HttpServer& http, ServingContext& ctx);
 void register_embedding_routes(HttpServer& http, ServingContext& ctx);
+void register_console_routes(HttpServer& http, ServingContext& ctx);
 
 }  // namespace ax::server

@@ -392,15 +392,21 @@ TokenGenerateRequest parse_generate_request(const json& body) {
   TokenGenerateRequest r;
   auto* tokens = field(body, "input_tokens");
   auto* text = field(body, "input_text");
-  if (tokens && text) bad_param("input_tokens", "and 'input_text' are exclusive; send one");
+  auto* messages = field(body, "messages");
+  if ((tokens != nullptr) + (text != nullptr) + (messages != nullptr) > 1)
+    bad_param(tokens ? "input_tokens" : "input_text", "and '{}' are exclusive; send one of input_tokens, input_text, messages",
+              messages ? "messages" : "input_text");
   if (tokens) {
     r.input_tokens = get_token_array(*tokens, "input_tokens");
     if (r.input_tokens.empty()) bad_param("input_tokens", "must not be empty");
   } else if (text) {
-    r.input_is_tokens = false;
+    r.input = TokenGenerateRequest::Input::Text;
     r.input_text = get_string(*text, "input_text");
+  } else if (messages) {
+    r.input = TokenGenerateRequest::Input::Messages;
+    r.messages = parse_messages(*messages);
   } else {
-    bad_param("input_tokens", "is required (or 'input_text')");
+    bad_param("input_tokens", "is required (or 'input_text', or 'messages')");
   }
   if (auto* v = field(body, "max_output_tokens")) r.max_output_tokens = get_int(*v, "max_output_tokens", 1, int64_t{1} << 30);
   if (auto* v = field(body, "sampling")) {
@@ -409,6 +415,7 @@ TokenGenerateRequest parse_generate_request(const json& body) {
   }
   if (auto* v = field(body, "ignore_eos")) r.ignore_eos = get_bool(*v, "ignore_eos");
   if (auto* v = field(body, "stop_token_ids")) r.stop_token_ids = get_token_array(*v, "stop_token_ids");
+  if (auto* v = field(body, "stop")) parse_stop(*v, r.stop);
   if (auto* v = field(body, "speculation")) r.speculation = parse_speculation(*v, "speculation");
   if (auto* v = field(body, "logprobs")) r.logprobs = get_bool(*v, "logprobs");
   if (auto* v = field(body, "top_logprobs")) r.top_logprobs = static_cast<int>(get_int(*v, "top_logprobs", 0, 20));

@@ -108,13 +108,16 @@ inline constexpr size_t kMaxBatchChoices = 128;
 
 // POST /v1/generate and /v1/generate/stream.
 struct TokenGenerateRequest {
-  bool input_is_tokens = true;
+  enum class Input { Tokens, Text, Messages };
+  Input input = Input::Tokens;
   std::vector<int32_t> input_tokens;
   std::string input_text;
-  int64_t max_output_tokens = 16;
+  std::vector<ChatMessage> messages;  // rendered with the chat template, as /v1/chat/completions does
+  std::optional<int64_t> max_output_tokens;  // unset: the rest of the context, as max_tokens elsewhere
   SamplingOptions sampling;
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
+  std::vector<std::string> stop;             // stop strings, as "stop" on the OpenAI routes
   SpeculationOptions speculation;
   bool logprobs = false;
   int top_logprobs = 0;

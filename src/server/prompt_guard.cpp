@@ -80,15 +80,15 @@ std::optional<std::vector<Tokenizer::Span>> spans_from_marks(std::string_view ma
   return spans;
 }
 
-std::string render(const ChatTemplate& tpl, const ordered_json& messages, const ChatTemplateOptions& opt) {
+}  // namespace
+
+std::string render_template(const ChatTemplate& tpl, const ordered_json& messages, const ChatTemplateOptions& opt) {
   try {
     return tpl.render(messages, opt);
   } catch (const std::exception& e) {
     bad_param("messages", "cannot be rendered with the model's chat template: {}", e.what());
   }
 }
-
-}  // namespace
 
 std::vector<std::string> control_token_texts(const Tokenizer& tok) {
   std::vector<std::string> out;
@@ -102,7 +102,7 @@ std::vector<std::string> control_token_texts(const Tokenizer& tok) {
 
 std::vector<int32_t> render_guarded(const ChatTemplate& tpl, const Tokenizer& tok,
                                     const std::vector<std::string>& control_texts, const TemplateInputs& in) {
-  const std::string prompt = render(tpl, in.messages, in.options);
+  const std::string prompt = render_template(tpl, in.messages, in.options);
   Marker marker(control_texts);
   ordered_json messages = in.messages;
   for (size_t i = 0; i < messages.size(); ++i) marker.mark(messages[i], in.message_field(i));
@@ -112,7 +112,7 @@ std::vector<int32_t> render_guarded(const ChatTemplate& tpl, const Tokenizer& to
   // The template writes the special tokens itself (BOS included where the model wants one).
   if (marker.field.empty()) return tok.encode(prompt, /*add_special=*/false, /*parse_special=*/true);
   std::optional<std::vector<Tokenizer::Span>> spans;
-  if (!marker.unmarkable) spans = spans_from_marks(render(tpl, messages, options), prompt);
+  if (!marker.unmarkable) spans = spans_from_marks(render_template(tpl, messages, options), prompt);
   if (!spans)
     bad_param(marker.field,
               "spells the control token '{}', which this model's chat template does not let the server keep as "

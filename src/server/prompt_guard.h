@@ -28,6 +28,10 @@ struct TemplateInputs {
 // The control tokens' texts of a vocabulary.
 std::vector<std::string> control_token_texts(const Tokenizer& tok);
 
+// The template's text for these messages; a template that fails is a 400 naming 'messages'.
+std::string render_template(const ChatTemplate& tpl, const nlohmann::ordered_json& messages,
+                            const ChatTemplateOptions& options);
+
 // Renders and tokenizes. Throws ApiError 400 when the template fails, or when a client string
 // spells a control token and the template transforms it so that its span cannot be found (the
 // error names that field).

@@ -9,6 +9,7 @@
 #include "server/openai_response.h"
 #include "server/serving.h"
 #include "tokenizer/tokenizer.h"
+#include "util/base64.h"
 
 namespace ax::server {
 namespace {
@@ -16,24 +17,6 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxInputs = 256;
-
-std::string base64(const std::string& bytes) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    out += {tbl[v >> 18], tbl[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 // The inputs as token-id lists: a string, a list of strings, a list of ids, a list of id lists.
 std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& v) {
@@ -103,7 +86,7 @@ void handle_embeddings(ServingContext& ctx, const HttpRequest& req, HttpResponse
     const std::vector<float> v = embed_tokens(*ctx.model, inputs[i], ctx.embedding_pooling);
     tokens += static_cast<int64_t>(inputs[i].size());
     json e = {{"object", "embedding"}, {"index", i}};
-    if (as_base64) e["embedding"] = base64(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+    if (as_base64) e["embedding"] = base64_encode(std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
     else e["embedding"] = v;
     data.push_back(std::move(e));
   }

@@ -1,12 +1,16 @@
 // POST /v1/generate and /v1/generate/stream: token ids in, token ids out, for benchmarks and SDKs
 // that tokenize themselves.
-//   request:  {"input_tokens": [ids] | "input_text": str, "max_output_tokens": N,
-//              "sampling": {temperature, top_p, top_k, min_p, repetition_penalty, ...},
-//              "ignore_eos": bool, "stop_token_ids": [ids], "speculation": {...}, "logprobs": bool}
+//   request:  {"input_tokens": [ids] | "input_text": str | "messages": [...] (with
+//              "chat_template_kwargs", rendered as /v1/chat/completions renders them),
+//              "max_output_tokens": N (default: the rest
+//              of the context), "sampling": {temperature, top_p, top_k, min_p, repetition_penalty,
+//              ...}, "ignore_eos": bool, "stop_token_ids": [ids], "stop": str | [str],
+//              "speculation": {...}, "logprobs": bool}
 //   response: {"output_tokens", "output_text", "finish_reason", "usage", "timings"}
 //   stream:   one SSE event per engine step {"tokens": [ids], "text": str}, then a final event
 //             with finish_reason, usage and timings, then [DONE].
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -40,16 +44,22 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
   TokenGenerateRequest gr = parse_generate_request(parse_json_body(req.body));
   std::vector<int32_t> prompt;
   std::string prompt_param = "input_tokens";
-  if (gr.input_is_tokens) {
+  if (gr.input == TokenGenerateRequest::Input::Tokens) {
     check_token_ids(gr.input_tokens, ctx.vocab_size, "input_tokens");
     prompt = gr.input_tokens;
-  } else {
+  } else if (gr.input == TokenGenerateRequest::Input::Text) {
     prompt_param = "input_text";
     prompt = ctx.tokenizer->encode(gr.input_text, /*add_special=*/true, /*parse_special=*/true);
+  } else {
+    prompt_param = "messages";
+    ChatRequest cr;
+    cr.messages = std::move(gr.messages);
+    prompt = render_chat_prompt(ctx, cr, nlohmann::ordered_json::parse(req.body), /*with_tools=*/false);
   }
   check_token_ids(gr.stop_token_ids, ctx.vocab_size, "stop_token_ids");
   GenerationOptions gen;
   gen.max_tokens = gr.max_output_tokens;
+  gen.stop = gr.stop;
   gen.sampling = gr.sampling;
   gen.ignore_eos = gr.ignore_eos;
   gen.speculation = gr.speculation;

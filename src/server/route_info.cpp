@@ -1,8 +1,14 @@
-// GET /health, GET /v1/models, GET /metrics.
+// GET /health, GET /v1/models, GET /metrics, GET /info (the model and how it is served), GET
+// /requests (the generation requests running now).
+#include "backend/backend.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "model/model_source.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
+#include "tokenizer/tokenizer.h"
 
 namespace ax::server {
 
@@ -35,6 +41,44 @@ void register_info_routes(HttpServer& http, ServingContext& ctx) {
 
   http.add_route("GET", "/metrics", kRouteNoAuth | kRouteInline, [&ctx](const HttpRequest&, HttpResponse& res) {
     res.set_content(ctx.metrics.render(engine_metrics(ctx)), "text/plain; version=0.0.4");
+  });
+
+  // {"model": {id, path, architecture, sizes...}, "engine": {backend, kv_cache, ...}, "server":
+  // {...}}: what the console shows about the served model.
+  http.add_route("GET", "/info", kRouteNeedsModel | kRouteInline, [&ctx](const HttpRequest&, HttpResponse& res) {
+    const ModelConfig& c = ctx.model->config();
+    nlohmann::json model = {
+        {"id", ctx.model_id}, {"path", ctx.source->path()}, {"architecture", c.arch_name},
+        {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
+        {"num_layers", c.num_layers}, {"num_heads", c.num_heads}, {"num_kv_heads", c.num_kv_heads},
+        {"head_dim", c.head_dim}, {"max_position_embeddings", c.max_position_embeddings},
+        {"tokenizer", ctx.tokenizer->kind()}, {"chat_template", ctx.chat_template != nullptr},
+        {"embedding_pooling", ctx.embedding_pooling == EmbeddingPooling::Mean ? "mean" : "last"}};
+    if (c.moe.num_experts > 0) model["experts"] = {{"count", c.moe.num_experts}, {"per_token", c.moe.top_k}};
+    const ServerOptions& o = ctx.options;
+    nlohmann::json engine = {
+        {"backend", ctx.backend->description()}, {"kv_cache", ctx.engine->kv_explanation()},
+        {"max_context", ctx.max_context}, {"max_num_seqs", o.max_num_seqs},
+        {"speculation", o.default_speculation ? "ngram" : "off"}, {"max_draft", o.default_max_draft}};
+    nlohmann::json server = {{"max_concurrent", o.max_concurrent}, {"aliases", o.model_aliases},
+                             {"started", ctx.created}};
+    send_json(res, {{"model", model}, {"engine", engine}, {"server", server}});
+  });
+
+  // {"data": [{"id", "route", "age_s", "ttft_s" | null, "choices", "prompt_tokens",
+  // "completion_tokens"}]}, oldest first.
+  http.add_route("GET", "/requests", kRouteInline, [&ctx](const HttpRequest&, HttpResponse& res) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+    nlohmann::json data = nlohmann::json::array();
+    for (const LiveRequests::Entry& e : ctx.live_requests.snapshot()) {
+      const bool generating = e.completion_tokens > 0;
+      data.push_back({{"id", e.id}, {"route", e.route}, {"age_s", seconds(now - e.started)},
+                      {"ttft_s", generating ? nlohmann::json(seconds(e.first_token - e.started)) : nlohmann::json()},
+                      {"choices", e.choices}, {"prompt_tokens", e.prompt_tokens},
+                      {"completion_tokens", e.completion_tokens}});
+    }
+    send_json(res, {{"object", "list"}, {"data", data}});
   });
 }
 

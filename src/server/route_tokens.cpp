@@ -1,4 +1,5 @@
-// POST /tokenize and POST /detokenize: the model's own tokenizer over HTTP.
+// POST /tokenize, POST /detokenize and POST /apply-template: the model's own tokenizer and chat
+// template over HTTP.
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
@@ -37,6 +38,22 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
     }
     std::vector<int32_t> ids = ctx.tokenizer->encode(text->get<std::string>(), add_special, /*parse_special=*/true);
     send_json(res, {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", ctx.max_context}});
+  });
+
+  // {"messages": [...], "tools": [...], "chat_template_kwargs": {...}, "add_generation_prompt": bool
+  // (default true)} -> {"prompt": text}: the text /v1/chat/completions would tokenize.
+  http.add_route("POST", "/apply-template", kRouteNeedsModel, [&ctx](const HttpRequest& req, HttpResponse& res) {
+    nlohmann::json body = parse_json_body(req.body);
+    bool add_generation_prompt = true;
+    if (body.contains("add_generation_prompt") && !body["add_generation_prompt"].is_null()) {
+      if (!body["add_generation_prompt"].is_boolean()) bad_param("add_generation_prompt", "must be a boolean");
+      add_generation_prompt = body["add_generation_prompt"].get<bool>();
+    }
+    ChatRequest cr = parse_chat_request(body);
+    const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
+    const std::string text =
+        render_chat_text(ctx, cr, nlohmann::ordered_json::parse(req.body), tools_on, add_generation_prompt);
+    send_json(res, {{"prompt", text}});
   });
 
   // {"tokens": [ids]} -> {"prompt": text, "content": text}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/embedding.h"
+#include "server/live_requests.h"
 #include "server/metrics.h"
 #include "server/server_options.h"
 #include "server/template_caps.h"
@@ -58,6 +59,7 @@ struct ServingContext {
   int64_t max_context = 0;       // tokens one sequence may hold (prompt + output)
 
   ServerMetrics metrics;
+  LiveRequests live_requests;  // generation requests running now (GET /requests)
 
   // Embeddings: how token states become one vector, as the model's files say (default: the last
   // token, right for causal decoders).

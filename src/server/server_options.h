@@ -25,6 +25,7 @@ struct ServerOptions {
   double body_timeout_s = 30;                 // its body within this after the head
   double write_timeout_s = 30;                // a client that takes no response bytes this long is dropped
   bool log_requests = false;                  // one access-log line per request on stderr
+  bool console = true;                        // the web console at / (--no-console: off)
   int max_concurrent = 256;                   // generation requests in flight at once; more get 429
   BackendOptions backend;                     // --backend, --device, --threads, --gpu-memory-fraction
   int64_t kv_blocks = 0;                      // KV pool size in blocks (0: from kv_memory_mb)

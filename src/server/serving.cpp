@@ -167,10 +167,14 @@ const char* finish_reason_name(FinishReason r) {
 
 ChoiceGroup::ChoiceGroup(ServingContext& ctx, std::vector<Request> requests)
     : ctx_(ctx), start_(std::chrono::steady_clock::now()) {
+  int64_t prompt_tokens = 0;
+  for (const Request& r : requests) prompt_tokens += static_cast<int64_t>(r.prompt.size());
+  live_key_ = ctx_.live_requests.add(static_cast<int>(requests.size()), prompt_tokens);
   try {
     for (auto& r : requests) handles_.push_back(ctx_.engine->submit(std::move(r)));
   } catch (...) {
     cancel();
+    ctx_.live_requests.remove(live_key_);
     throw;
   }
   finished_.assign(handles_.size(), false);
@@ -178,6 +182,7 @@ ChoiceGroup::ChoiceGroup(ServingContext& ctx, std::vector<Request> requests)
 }
 
 ChoiceGroup::~ChoiceGroup() {
+  ctx_.live_requests.remove(live_key_);
   if (!done()) {
     ctx_.metrics.count_cancelled();
     cancel();
@@ -192,6 +197,7 @@ void ChoiceGroup::cancel() {
 void ChoiceGroup::record(size_t i, const Event& e) {
   auto now = std::chrono::steady_clock::now();
   if (e.kind == EventKind::Token) {
+    ctx_.live_requests.add_tokens(live_key_, static_cast<int64_t>(e.tokens.size()));
     if (!e.tokens.empty()) {
       // Several tokens in one event (accepted drafts) share the gap.
       double gap = std::chrono::duration<double>(now - last_token_[i]).count();

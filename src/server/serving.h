@@ -69,6 +69,7 @@ class ChoiceGroup {
   size_t cursor_ = 0;  // round-robin start, so no choice starves
   std::chrono::steady_clock::time_point start_;
   std::vector<std::chrono::steady_clock::time_point> last_token_;
+  uint64_t live_key_ = 0;  // this request in ctx.live_requests
 };
 
 // The OpenAI finish_reason of an engine finish ("stop", "length"); errors are not finishes.

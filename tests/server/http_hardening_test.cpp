@@ -9,6 +9,7 @@
 
 #include "server/sse_client.h"
 #include "server_process.h"
+#include "shared_server.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -48,19 +49,11 @@ json weather_tool_loop() {
           {{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", "sunny, 21 C"}}};
 }
 
-class HardenedServer : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    std::signal(SIGPIPE, SIG_IGN);
-    server_ = new ServerProcess(source_dir() + "/models/ax-code-15m");
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static ServerProcess* server_;
+class HardenedServer : public SharedServer<HardenedServer> {
+ public:
+  static std::string model() { return source_dir() + "/models/ax-code-15m"; }
+  static std::vector<std::string> flags() { return {}; }
 };
-ServerProcess* HardenedServer::server_ = nullptr;
 
 // A schema whose $ref comes back to itself without reading input used to kill the process
 // (unbounded recursion in the automaton) on chat and on completions. Now: 400 naming the $ref.

@@ -15,6 +15,7 @@
 
 #include "server/sse_client.h"
 #include "server_process.h"
+#include "shared_server.h"
 #include "test_support.h"
 
 namespace ax::test {
@@ -48,19 +49,11 @@ bool engine_drains(httplib::Client& cli, double seconds = 20) {
   return false;
 }
 
-class StoriesServer : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    std::signal(SIGPIPE, SIG_IGN);
-    server_ = new ServerProcess(stories_model(), {"--max-body-size", "100000"});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static ServerProcess* server_;
+class StoriesServer : public SharedServer<StoriesServer> {
+ public:
+  static std::string model() { return stories_model(); }
+  static std::vector<std::string> flags() { return {"--max-body-size", "100000"}; }
 };
-ServerProcess* StoriesServer::server_ = nullptr;
 
 TEST_F(StoriesServer, HealthAndModels) {
   auto cli = server_->client();
@@ -181,6 +174,28 @@ TEST_F(StoriesServer, StopStringsEndTheText) {
   }
 }
 
+// The token route takes stop strings as the OpenAI routes do, and without max_output_tokens runs
+// to the end of the context.
+TEST_F(StoriesServer, GenerateRouteStopStringsAndDefaultLength) {
+  auto cli = server_->client();
+  json full = post_json(cli, "/v1/generate", {{"input_text", "Once upon a time"}, {"max_output_tokens", 60},
+                                              {"sampling", {{"temperature", 0}}}, {"ignore_eos", true}});
+  ASSERT_TRUE(full.contains("output_text")) << full.dump();
+  const std::string all = full["output_text"];
+  // A stop string from the middle of the greedy text: the text ends right before it.
+  const size_t cut = all.find(' ', all.size() / 2);
+  ASSERT_NE(cut, std::string::npos) << all;
+  const std::string stop = all.substr(cut, 4);
+  json r = post_json(cli, "/v1/generate", {{"input_text", "Once upon a time"}, {"max_output_tokens", 60},
+                                           {"sampling", {{"temperature", 0}}}, {"ignore_eos", true}, {"stop", stop}});
+  EXPECT_EQ(r["finish_reason"], "stop");
+  EXPECT_EQ(r["output_text"], all.substr(0, all.find(stop))) << "stop " << json(stop).dump();
+  json whole = post_json(cli, "/v1/generate", {{"input_tokens", {1, 403}}, {"ignore_eos", true}});
+  json models = json::parse(cli.Get("/v1/models")->body);
+  EXPECT_EQ(whole["finish_reason"], "length");
+  EXPECT_EQ(whole["usage"]["completion_tokens"].get<int64_t>(), models["data"][0]["max_model_len"].get<int64_t>() - 2);
+}
+
 TEST_F(StoriesServer, ErrorPaths) {
   auto cli = server_->client();
   auto expect_error = [&](const std::string& path, const std::string& body, int want_status, const std::string& want_param) {
@@ -208,6 +223,7 @@ TEST_F(StoriesServer, ErrorPaths) {
   expect_error("/v1/chat/completions", R"({"messages": []})", 400, "messages");
   // stories260K has no chat template: chat says so.
   expect_error("/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}]})", 400, "messages");
+  expect_error("/apply-template", R"({"messages": [{"role": "user", "content": "hi"}]})", 400, "messages");
   expect_error("/v1/generate", R"({"input_tokens": []})", 400, "input_tokens");
   expect_error("/v1/generate", R"({"input_tokens": [1], "sampling": {"top_k": "x"}})", 400, "top_k");
   // Context overflow: a prompt longer than the context is a clear 400.
@@ -307,6 +323,8 @@ TEST_F(StoriesServer, RandomlyMalformedBodiesNeverBreakIt) {
       {"/v1/embeddings", {{"input", {"a b", "c"}}, {"encoding_format", "float"}}},
       {"/tokenize", {{"prompt", "hello"}, {"add_special", true}}},
       {"/detokenize", {{"tokens", {1, 2, 3}}}},
+      {"/apply-template", {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"add_generation_prompt", false},
+                           {"chat_template_kwargs", json::object()}}},
   };
   for (int trial = 0; trial < 150; ++trial) {
     auto [path, body] = bases[rng() % bases.size()];
@@ -424,6 +442,12 @@ TEST(ServerAuth, ApiKeyRequiredWhenSet) {
     EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 200) << auth;
   for (const char* auth : {"Basic sekret", "Bearersekret", "Bearer", "sekret", "Bearer sekret2"})
     EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 401) << auth;
+  // A browser sends the key as HTTP Basic credentials (any user name): "user:sekret", ":sekret".
+  for (const char* auth : {"Basic dXNlcjpzZWtyZXQ=", "basic OnNla3JldA=="})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 200) << auth;
+  // "sekret" without a colon, "user:nope", not base64.
+  for (const char* auth : {"Basic c2VrcmV0", "Basic dXNlcjpub3Bl", "Basic dXNlcjpzZWtyZXQ"})
+    EXPECT_EQ(cli.Get("/v1/models", httplib::Headers{{"Authorization", auth}})->status, 401) << auth;
   EXPECT_EQ(cli.Get("/health")->status, 200);  // health answers without the key
   EXPECT_EQ(server.stop(), 0);
 }
@@ -521,19 +545,11 @@ TEST(ServerShutdown, GraceRunsOutCancelsStreams) {
   EXPECT_TRUE(s.events.back().contains("error")) << s.events.back().dump();
 }
 
-class CodeServer : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    std::signal(SIGPIPE, SIG_IGN);
-    server_ = new ServerProcess(code_model());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static ServerProcess* server_;
+class CodeServer : public SharedServer<CodeServer> {
+ public:
+  static std::string model() { return code_model(); }
+  static std::vector<std::string> flags() { return {}; }
 };
-ServerProcess* CodeServer::server_ = nullptr;
 
 TEST_F(CodeServer, ChatStreamEqualsBlocking) {
   auto cli = server_->client();
@@ -634,6 +650,45 @@ TEST_F(CodeServer, TokenizeMessagesCountsTheChatPrompt) {
   EXPECT_EQ(same["tokens"], t["tokens"]);  // this template has no such variable
   json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
   EXPECT_EQ(text["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n<|im_start|>assistant\n");
+}
+
+// /apply-template gives the text /tokenize and chat tokenize; without the generation prompt it ends
+// after the last message.
+TEST_F(CodeServer, ApplyTemplateRendersTheChatText) {
+  auto cli = server_->client();
+  json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "def f():"}}};
+  json t = post_json(cli, "/tokenize", {{"messages", messages}});
+  json text = post_json(cli, "/detokenize", {{"tokens", t["tokens"]}});
+  json rendered = post_json(cli, "/apply-template", {{"messages", messages}});
+  EXPECT_EQ(rendered["prompt"], text["prompt"]) << rendered.dump();
+  json open = post_json(cli, "/apply-template", {{"messages", messages}, {"add_generation_prompt", false}});
+  EXPECT_EQ(open["prompt"], "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ndef f():<|im_end|>\n");
+  int status = 0;
+  json bad = post_json(cli, "/apply-template", {{"messages", messages}, {"add_generation_prompt", "yes"}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "add_generation_prompt");
+  bad = post_json(cli, "/apply-template", {{"messages", {{{"role", "user"}}}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "messages[0].content");
+}
+
+// /v1/generate with messages renders them as chat does: the same tokens for the same seed.
+TEST_F(CodeServer, GenerateFromMessagesEqualsChat) {
+  auto cli = server_->client();
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  json messages = {{{"role", "system"}, {"content", "Python only."}}, {{"role", "user"}, {"content", "def add(a, b):"}}};
+  json chat = post_json(cli, "/v1/chat/completions", {{"messages", messages}, {"max_tokens", 24}, {"seed", seed},
+                                                      {"temperature", 0.8}});
+  json gen = post_json(cli, "/v1/generate", {{"messages", messages}, {"max_output_tokens", 24},
+                                             {"sampling", {{"seed", seed}, {"temperature", 0.8}}}});
+  ASSERT_TRUE(gen.contains("output_text")) << gen.dump();
+  EXPECT_EQ(gen["output_text"], chat["choices"][0]["message"]["content"]);
+  EXPECT_EQ(gen["usage"]["prompt_tokens"], chat["usage"]["prompt_tokens"]);
+  int status = 0;
+  json bad = post_json(cli, "/v1/generate", {{"messages", {{{"role", "user"}}}}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "messages[0].content");
 }
 
 TEST_F(CodeServer, ChatLogprobs) {

@@ -173,8 +173,19 @@ TEST(OpenAiRequest, GenerateRoute) {
   EXPECT_FLOAT_EQ(r.sampling.temperature, 0);
   EXPECT_EQ(r.sampling.top_k, 5);
   EXPECT_EQ(*r.sampling.seed, 42u);
-  TokenGenerateRequest t = parse_generate_request({{"input_text", "hello"}});
-  EXPECT_FALSE(t.input_is_tokens);
+  TokenGenerateRequest t = parse_generate_request({{"input_text", "hello"}, {"stop", {"\n\n", "END"}}});
+  EXPECT_EQ(t.input, TokenGenerateRequest::Input::Text);
+  EXPECT_FALSE(t.max_output_tokens.has_value());  // the rest of the context
+  EXPECT_EQ(t.stop, (std::vector<std::string>{"\n\n", "END"}));
+  EXPECT_EQ(rejected_param([] { parse_generate_request({{"input_text", "x"}, {"stop", {1}}}); }), "stop[0]");
+  TokenGenerateRequest m = parse_generate_request({{"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  EXPECT_EQ(m.input, TokenGenerateRequest::Input::Messages);
+  ASSERT_EQ(m.messages.size(), 1u);
+  EXPECT_EQ(m.messages[0].content, "hi");
+  EXPECT_EQ(rejected_param([] { parse_generate_request({{"messages", {{{"role", "robot"}, {"content", "x"}}}}}); }),
+            "messages[0].role");
+  EXPECT_EQ(rejected_param([] { parse_generate_request({{"input_text", "x"}, {"messages", json::array()}}); }),
+            "input_text");
   EXPECT_EQ(rejected_param([] { parse_generate_request(json::object()); }), "input_tokens");
   EXPECT_EQ(rejected_param([] { parse_generate_request({{"input_tokens", {1}}, {"input_text", "x"}}); }), "input_tokens");
   EXPECT_EQ(rejected_param([] { parse_generate_request({{"input_tokens", {1}}, {"sampling", {{"top_p", 2}}}}); }), "top_p");
