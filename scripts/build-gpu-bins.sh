@@ -28,14 +28,14 @@ DEFS=(-DAX_SOURCE_DIR='"."' -DAX_SHARED_DIR='"../shared"')
   tests/engine/engine_model_test.cpp tests/test_support.cpp \
   -Wl,-Bstatic -lgtest -lgtest_main -Wl,-Bdynamic "${LIBS[@]}" -o gpu-bins/ax_gpu_tests &
 "${CXX[@]}" -DAX_SOURCE_DIR='"."' src/cli/main.cpp scripts/gpu/bench_speed_only.cpp src/cli/bench_speed.cpp \
-  src/cli/llama_cpp_peer.cpp src/cli/cache_options.cpp src/cli/backend_options.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
+  src/cli/llama_cpp_peer.cpp src/cli/cache_options.cpp src/cli/backend_options.cpp src/bench/llama_cpp_build.cpp "${LIBS[@]}" -o gpu-bins/ax-bench &
 "${CXX[@]}" bench/synthetic_model.cpp "${LIBS[@]}" -o gpu-bins/synthetic_model &
 wait
 strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
 # Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
 # its transformers reference does not fit the transfer and stays behind).
 rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
-for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe gpt_oss; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe gpt_oss deepseek_v3 glm4_moe_lite; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
 # stories260K without its weights: the repo carries the same stories260K.gguf (models/), and the
 # transfer holds 64 MiB with the repo. On the host: cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
 mkdir -p gpu-fixtures/models/stories260K
