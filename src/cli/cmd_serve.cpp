@@ -104,7 +104,10 @@ int run_serve(ServerOptions o) {
     progress.stage(2, 4, "weights to " + ctx.backend->description());
     ctx.model = load_model(*ctx.source, *ctx.backend);
     progress.stage(3, 4, "tokenizer");
-    ctx.tokenizer = load_tokenizer(*ctx.source);
+    ctx.tokenizer = load_tokenizer_if_present(*ctx.source);
+    if (!ctx.tokenizer)
+      std::fprintf(stderr, "\nnote: %s has no tokenizer: serving token ids only (POST /v1/generate with "
+                           "input_tokens); text routes answer 400\n", o.model_path.c_str());
     progress.stage(4, 4, "engine");
     server::start_engine(ctx);
     progress.done();

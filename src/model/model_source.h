@@ -59,4 +59,9 @@ std::unique_ptr<ModelSource> open_model(const std::string& path);
 // The model's tokenizer: from GGUF metadata, or tokenizer.json/tokenizer_config.json in the HF folder.
 std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source);
 
+// The same, or null when the model carries no tokenizer at all (a GGUF without tokenizer.ggml.model,
+// a folder without tokenizer.json): such a model still runs on token ids. A tokenizer that is
+// present but broken still throws.
+std::unique_ptr<Tokenizer> load_tokenizer_if_present(const ModelSource& source);
+
 }  // namespace ax

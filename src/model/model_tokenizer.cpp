@@ -1,5 +1,7 @@
 // load_tokenizer(ModelSource), in a file of its own: programs that never tokenize (benchmarks,
 // GPU test binaries) link without the tokenizer and its Unicode tables.
+#include <filesystem>
+
 #include "format/gguf.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
@@ -12,6 +14,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const ModelSource& source) {
   std::string dir = source.hf_dir();
   if (dir.empty())
     fail("{}: the model has neither GGUF metadata nor a Hugging Face folder to read a tokenizer from", source.path());
+  return load_tokenizer_hf(dir);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_if_present(const ModelSource& source) {
+  if (const GgufFile* g = source.gguf()) return g->find("tokenizer.ggml.model") ? load_tokenizer(*g) : nullptr;
+  const std::string dir = source.hf_dir();
+  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) return nullptr;
   return load_tokenizer_hf(dir);
 }
 

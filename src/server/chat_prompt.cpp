@@ -92,12 +92,13 @@ namespace {
 // the tools where it shows them, the client's template variables.
 TemplateInputs chat_inputs(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,
                            bool add_generation_prompt) {
+  const Tokenizer& tok = ctx.text_tokenizer();
   if (!ctx.chat_template) {
     if (!ctx.chat_template_error.empty())
       bad_param("messages", "cannot be rendered: the model's chat template failed to load ({})", ctx.chat_template_error);
     bad_param("messages", "cannot be rendered: the model has no chat template; use /v1/completions with a prompt");
   }
-  ChatTemplateOptions opt = chat_template_options(*ctx.tokenizer);
+  ChatTemplateOptions opt = chat_template_options(tok);
   opt.add_generation_prompt = add_generation_prompt;
   // vLLM's extension: more template variables, e.g. {"enable_thinking": false} for Qwen3.
   if (raw.contains("chat_template_kwargs") && !raw["chat_template_kwargs"].is_null()) {
@@ -118,7 +119,7 @@ TemplateInputs chat_inputs(ServingContext& ctx, const ChatRequest& cr, const ord
 std::vector<int32_t> render_chat_prompt(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw,
                                         bool with_tools) {
   const TemplateInputs in = chat_inputs(ctx, cr, raw, with_tools, /*add_generation_prompt=*/true);
-  return render_guarded(*ctx.chat_template, *ctx.tokenizer, ctx.control_texts, in);
+  return render_guarded(*ctx.chat_template, ctx.text_tokenizer(), ctx.control_texts, in);
 }
 
 std::string render_chat_text(ServingContext& ctx, const ChatRequest& cr, const ordered_json& raw, bool with_tools,

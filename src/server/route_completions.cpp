@@ -43,9 +43,9 @@ void handle_completion(ServingContext& ctx, const HttpRequest& req, HttpResponse
       check_token_ids(p.tokens, ctx.vocab_size, param);
       prompt = p.tokens;
     } else {
-      prompt = ctx.tokenizer->encode(p.text, /*add_special=*/true, /*parse_special=*/true);
+      prompt = ctx.text_tokenizer().encode(p.text, /*add_special=*/true, /*parse_special=*/true);
     }
-    const std::string echo = cr.echo ? ctx.tokenizer->decode(prompt, /*skip_special=*/true) : std::string();
+    const std::string echo = cr.echo ? ctx.text_tokenizer().decode(prompt, /*skip_special=*/true) : std::string();
     for (Request& r : make_choice_requests(ctx, prompt, cr.gen, param, schema)) {
       requests.push_back(std::move(r));
       echo_text.push_back(echo);

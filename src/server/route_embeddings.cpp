@@ -22,7 +22,7 @@ constexpr size_t kMaxInputs = 256;
 std::vector<std::vector<int32_t>> parse_inputs(ServingContext& ctx, const json& v) {
   std::vector<std::vector<int32_t>> out;
   auto add_text = [&](const json& s, const std::string& param) {
-    std::vector<int32_t> ids = ctx.tokenizer->encode(s.get<std::string>(), true, true);
+    std::vector<int32_t> ids = ctx.text_tokenizer().encode(s.get<std::string>(), true, true);
     if (ids.empty()) bad_param(param, "encodes to no tokens; inputs must not be empty");
     out.push_back(std::move(ids));
   };

@@ -7,6 +7,7 @@
 //              ...}, "ignore_eos": bool, "stop_token_ids": [ids], "stop": str | [str],
 //              "speculation": {...}, "logprobs": bool}
 //   response: {"output_tokens", "output_text", "finish_reason", "usage", "timings"}
+//             (output_text and the events' text are null for a model without a tokenizer)
 //   stream:   one SSE event per engine step {"tokens": [ids], "text": str}, then a final event
 //             with finish_reason, usage and timings, then [DONE].
 #include "server/api_error.h"
@@ -49,7 +50,7 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
     prompt = gr.input_tokens;
   } else if (gr.input == TokenGenerateRequest::Input::Text) {
     prompt_param = "input_text";
-    prompt = ctx.tokenizer->encode(gr.input_text, /*add_special=*/true, /*parse_special=*/true);
+    prompt = ctx.text_tokenizer().encode(gr.input_text, /*add_special=*/true, /*parse_special=*/true);
   } else {
     prompt_param = "messages";
     ChatRequest cr;
@@ -57,6 +58,8 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
     prompt = render_chat_prompt(ctx, cr, nlohmann::ordered_json::parse(req.body), /*with_tools=*/false);
   }
   check_token_ids(gr.stop_token_ids, ctx.vocab_size, "stop_token_ids");
+  if (!gr.stop.empty() && !ctx.tokenizer)
+    bad_param("stop", "needs the model's tokenizer to match text, and this model has none; use stop_token_ids");
   GenerationOptions gen;
   gen.max_tokens = gr.max_output_tokens;
   gen.stop = gr.stop;
@@ -86,7 +89,7 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
         finish = e;
       }
     });
-    json body = {{"output_tokens", out}, {"output_text", text}, {"finish_reason", finish_reason_name(finish.reason)},
+    json body = {{"output_tokens", out}, {"output_text", ctx.tokenizer ? json(text) : json(nullptr)}, {"finish_reason", finish_reason_name(finish.reason)},
                  {"usage", usage_json(usage_of(finish.metrics))}, {"timings", timings_json(finish.metrics)}};
     if (want_logprobs) body["logprobs"] = token_logprobs_json(ctx, infos);
     send_json(res, body);
@@ -97,11 +100,11 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
   job.group = std::move(group);
   job.on_event = [&ctx, want_logprobs](size_t, const Event& e) -> std::string {
     if (e.kind == EventKind::Finish)
-      return sse_data({{"tokens", json::array()}, {"text", ""}, {"finish_reason", finish_reason_name(e.reason)},
+      return sse_data({{"tokens", json::array()}, {"text", ctx.tokenizer ? json("") : json(nullptr)}, {"finish_reason", finish_reason_name(e.reason)},
                        {"usage", usage_json(usage_of(e.metrics))}, {"timings", timings_json(e.metrics)}});
     json ids = json::array();
     for (auto& t : e.tokens) ids.push_back(t.id);
-    json ev = {{"tokens", ids}, {"text", e.text}};
+    json ev = {{"tokens", ids}, {"text", ctx.tokenizer ? json(e.text) : json(nullptr)}};
     if (want_logprobs) ev["logprobs"] = token_logprobs_json(ctx, e.tokens);
     return sse_data(ev);
   };

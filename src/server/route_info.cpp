@@ -52,7 +52,7 @@ void register_info_routes(HttpServer& http, ServingContext& ctx) {
         {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
         {"num_layers", c.num_layers}, {"num_heads", c.num_heads}, {"num_kv_heads", c.num_kv_heads},
         {"head_dim", c.head_dim}, {"max_position_embeddings", c.max_position_embeddings},
-        {"tokenizer", ctx.tokenizer->kind()}, {"chat_template", ctx.chat_template != nullptr},
+        {"tokenizer", ctx.tokenizer ? ctx.tokenizer->kind() : std::string("none")}, {"chat_template", ctx.chat_template != nullptr},
         {"embedding_pooling", ctx.embedding_pooling == EmbeddingPooling::Mean ? "mean" : "last"}};
     if (c.moe.num_experts > 0) model["experts"] = {{"count", c.moe.num_experts}, {"per_token", c.moe.top_k}};
     const ServerOptions& o = ctx.options;

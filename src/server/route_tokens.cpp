@@ -36,7 +36,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
       if (!body["add_special"].is_boolean()) bad_param("add_special", "must be a boolean");
       add_special = body["add_special"].get<bool>();
     }
-    std::vector<int32_t> ids = ctx.tokenizer->encode(text->get<std::string>(), add_special, /*parse_special=*/true);
+    std::vector<int32_t> ids = ctx.text_tokenizer().encode(text->get<std::string>(), add_special, /*parse_special=*/true);
     send_json(res, {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", ctx.max_context}});
   });
 
@@ -70,7 +70,7 @@ void register_token_routes(HttpServer& http, ServingContext& ctx) {
         bad_param(fmt::format("tokens[{}]", i), "is token id {}, outside the vocabulary [0, {})", id, ctx.vocab_size);
       ids.push_back(static_cast<int32_t>(id));
     }
-    std::string text = ctx.tokenizer->decode(ids, /*skip_special=*/false);
+    std::string text = ctx.text_tokenizer().decode(ids, /*skip_special=*/false);
     send_json(res, {{"prompt", text}, {"content", text}});
   });
 }

@@ -48,7 +48,7 @@ struct ServingContext {
   std::unique_ptr<Backend> backend;  // declared before the model: destroyed after it
   std::unique_ptr<ModelSource> source;
   std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;  // null: the model has none (token ids only)
   std::unique_ptr<ChatTemplate> chat_template;  // null: the model has none (chat gets a 400)
   std::string chat_template_error;               // why it is null, when the template failed to parse
   ChatTemplateCaps chat_caps;                    // what the template does with tools and null content
@@ -64,6 +64,10 @@ struct ServingContext {
   // Embeddings: how token states become one vector, as the model's files say (default: the last
   // token, right for causal decoders).
   EmbeddingPooling embedding_pooling = EmbeddingPooling::Last;
+
+  // The tokenizer, for routes that take or give text; without one, a 400 saying that only token
+  // ids work (POST /v1/generate with input_tokens).
+  const Tokenizer& text_tokenizer() const;
 
   // The vocabulary as a byte trie for constrained decoding; built on first use.
   std::shared_ptr<const TokenTrie> token_trie();

@@ -36,20 +36,22 @@ void start_engine(ServingContext& ctx) {
   ctx.vocab_size = cfg.vocab_size;
   ctx.max_context = ctx.engine->sequence_capacity();
   ctx.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
-  for (int32_t id : ctx.tokenizer->eos_ids())
-    if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
-  ctx.control_texts = control_token_texts(*ctx.tokenizer);
-  // A template that does not parse leaves chat unavailable (a 400 saying why), not the server down.
-  const std::string source = ctx.tokenizer->chat_template();
-  if (!source.empty()) {
-    try {
-      ctx.chat_template = std::make_unique<ChatTemplate>(source);
-      ctx.chat_caps = probe_chat_template(*ctx.chat_template, chat_template_options(*ctx.tokenizer));
-    } catch (const std::exception& e) {
-      ctx.chat_template_error = e.what();
+  ctx.embedding_pooling = detect_embedding_pooling(*ctx.source);
+  if (ctx.tokenizer) {  // without one: token ids only, no control texts, no chat template
+    for (int32_t id : ctx.tokenizer->eos_ids())
+      if (std::find(ctx.eos_ids.begin(), ctx.eos_ids.end(), id) == ctx.eos_ids.end()) ctx.eos_ids.push_back(id);
+    ctx.control_texts = control_token_texts(*ctx.tokenizer);
+    // A template that does not parse leaves chat unavailable (a 400 saying why), not the server down.
+    const std::string source = ctx.tokenizer->chat_template();
+    if (!source.empty()) {
+      try {
+        ctx.chat_template = std::make_unique<ChatTemplate>(source);
+        ctx.chat_caps = probe_chat_template(*ctx.chat_template, chat_template_options(*ctx.tokenizer));
+      } catch (const std::exception& e) {
+        ctx.chat_template_error = e.what();
+      }
     }
   }
-  ctx.embedding_pooling = detect_embedding_pooling(*ctx.source);
   ctx.engine->start();
 }
 
@@ -144,9 +146,12 @@ void check_model_name(const ServingContext& ctx, const std::string& model) {
 }
 
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t) {
-  // A model's vocabulary may be padded past the tokenizer's: such ids have no bytes.
-  const Tokenizer& tok = *ctx.tokenizer;
-  auto bytes = [&tok](int32_t id) { return id >= 0 && id < tok.vocab_size() ? tok.token_bytes(id) : std::string(); };
+  // A model's vocabulary may be padded past the tokenizer's: such ids have no bytes (nor has any id
+  // of a model without a tokenizer).
+  const Tokenizer* tok = ctx.tokenizer.get();
+  auto bytes = [tok](int32_t id) {
+    return tok && id >= 0 && id < tok->vocab_size() ? tok->token_bytes(id) : std::string();
+  };
   TokenLogprob lp;
   lp.token = t.id;
   lp.bytes = bytes(t.id);

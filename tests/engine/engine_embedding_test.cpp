@@ -56,20 +56,23 @@ TEST(EngineBesideEmbeddings, NeitherChangesTheOther) {
   }
   const std::vector<float> embedding = embed_tokens(*m.model, text, EmbeddingPooling::Last);
 
-  // Together: the engine's thread generates while this thread embeds, over and over.
+  // Together: the engine's thread generates while this thread embeds, over and over. A loaded
+  // machine may finish a round after one or two embeddings: rounds repeat until enough overlap.
   Engine engine(*m.model, m.tok.get(), cfg);
   engine.start();
-  std::vector<RequestHandle> hs;
-  for (const auto& r : requests) hs.push_back(engine.submit(r));
   int embeddings = 0, changed = 0;
-  while (!std::all_of(hs.begin(), hs.end(), [](const RequestHandle& h) { return h.events->finished(); })) {
-    if (embed_tokens(*m.model, text, EmbeddingPooling::Last) != embedding) ++changed;
-    ++embeddings;
+  for (int round = 0; round < 20 && embeddings < 8; ++round) {
+    std::vector<RequestHandle> hs;
+    for (const auto& r : requests) hs.push_back(engine.submit(r));
+    while (!std::all_of(hs.begin(), hs.end(), [](const RequestHandle& h) { return h.events->finished(); })) {
+      if (embed_tokens(*m.model, text, EmbeddingPooling::Last) != embedding) ++changed;
+      ++embeddings;
+    }
+    for (size_t i = 0; i < hs.size(); ++i) EXPECT_EQ(drain_tokens(hs[i]), want[i]) << "round " << round << " request " << i;
   }
   engine.stop();
-  EXPECT_GT(embeddings, 3);
+  EXPECT_GE(embeddings, 8);
   EXPECT_EQ(changed, 0) << "of " << embeddings << " embeddings computed beside the engine";
-  for (size_t i = 0; i < hs.size(); ++i) EXPECT_EQ(drain_tokens(hs[i]), want[i]) << "request " << i;
 }
 
 }  // namespace
