@@ -60,11 +60,16 @@ void StepInput::add_logit_row(int64_t row) { logit_rows.push_back(static_cast<in
 void StepInput::validate(int64_t num_blocks, int64_t vocab_size) const {
   if (num_blocks > std::numeric_limits<int32_t>::max() / block_size_)
     fail("step input: a pool of {} blocks of {} slots is beyond what a step can address", num_blocks, block_size_);
-  for (int64_t s = 0; s < num_sequences(); ++s)
-    for (int32_t b = table_begin[s]; b < table_begin[s + 1]; ++b)
+  for (int64_t s = 0; s < num_sequences(); ++s) {
+    // Released entries may only precede the block of the sequence's first new token.
+    const int64_t first_written = seq_begin[s] < seq_begin[s + 1] ? positions[seq_begin[s]] / block_size_ : 0;
+    for (int32_t b = table_begin[s]; b < table_begin[s + 1]; ++b) {
+      if (block_tables[b] == kReleased && b - table_begin[s] < first_written) continue;
       if (block_tables[b] < 0 || block_tables[b] >= num_blocks)
         fail("step input: sequence {} block table entry {} is block {}, outside the cache's {} blocks", s,
              b - table_begin[s], block_tables[b], num_blocks);
+    }
+  }
   for (int64_t t = 0; t < num_tokens(); ++t)
     if (tokens[t] < 0 || tokens[t] >= vocab_size)
       fail("step input: token {} of sequence {} is id {}, outside the vocabulary of {}", t, token_seq[t], tokens[t],

@@ -7,7 +7,9 @@
 // Sequence s owns tokens [seq_begin[s], seq_begin[s + 1]) at consecutive positions; its block
 // table is block_tables[table_begin[s] .. table_begin[s + 1]), block ids in position order covering
 // every position up to its last new token. Position p lives in block table[p / block_size], slot
-// p % block_size; slots[t] = that block * block_size + slot.
+// p % block_size; slots[t] = that block * block_size + slot. A table entry of -1 (kReleased) is a
+// block the sequence gave up because it lies before every sliding window of every layer: no query
+// of the step reads it. Entries that hold a new token's slot are never -1.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -16,6 +18,8 @@ namespace ax {
 
 class StepInput {
  public:
+  static constexpr int32_t kReleased = -1;
+
   explicit StepInput(int32_t block_size = 16);
 
   void clear();  // no sequences; the block size stays

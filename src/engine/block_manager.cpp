@@ -159,12 +159,26 @@ void BlockManager::truncate(int64_t seq, int64_t num_tokens) {
   }
 }
 
+void BlockManager::drop_before(int64_t seq, int64_t num_tokens) {
+  Seq& s = seq_at(seq);
+  const int64_t upto = std::min<int64_t>(num_tokens / block_size_, static_cast<int64_t>(s.table.size()));
+  if (upto > static_cast<int64_t>(s.keys.size()))
+    fail("block manager: sequence {} drops {} blocks but only {} are committed", seq, upto, s.keys.size());
+  // Oldest first: with no parent left in this sequence, they are the first to be evicted.
+  for (int64_t i = s.num_dropped; i < upto; ++i) {
+    unref(s.table[i]);
+    s.table[i] = kNoBlock;
+  }
+  s.num_dropped = std::max(s.num_dropped, upto);
+}
+
 void BlockManager::release(int64_t seq) {
   auto it = seqs_.find(seq);
   if (it == seqs_.end()) return;
   // Last block first: leaves reach the LRU list before their parents, so they are evicted first.
   const auto& table = it->second.table;
-  for (auto b = table.rbegin(); b != table.rend(); ++b) unref(*b);
+  for (auto b = table.rbegin(); b != table.rend(); ++b)
+    if (*b != kNoBlock) unref(*b);
   seqs_.erase(it);
 }
 
@@ -187,8 +201,10 @@ void BlockManager::check_invariants() const {
   for (const auto& [id, s] : seqs_) {
     if (s.keys.size() > s.table.size())
       fail("block manager invariant: sequence {} has more keys than blocks", id);
-    for (int32_t b : s.table) {
-      if (b < 0 || b >= n) fail("block manager invariant: sequence {} holds block id {}", id, b);
+    for (size_t i = 0; i < s.table.size(); ++i) {
+      const int32_t b = s.table[i];
+      if (b == kNoBlock && static_cast<int64_t>(i) < s.num_dropped) continue;
+      if (b < 0 || b >= n) fail("block manager invariant: sequence {} holds block id {} at {}", id, b, i);
       ++refs[b];
     }
   }

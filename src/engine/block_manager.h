@@ -13,7 +13,9 @@
 //
 // Leaves are evicted before their parents: a sequence releases its blocks last-to-first, and a
 // block is only referenced together with all of its ancestors, so a parent's last release is never
-// earlier than its children's.
+// earlier than its children's. (drop_before is the exception: a sliding-window sequence releases
+// its oldest blocks while it still holds their children; an orphaned child entry is only matched
+// again after its parent is recomputed under the same key, and is evicted as LRU otherwise.)
 //
 // Length vs. blocks: the table covers some number of positions; how many of them hold computed K/V
 // is the engine's business (Sequence::num_computed). truncate() shortens the table in O(blocks
@@ -23,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/step_input.h"
 #include "engine/prefix_cache.h"
 
 namespace ax {
@@ -71,6 +74,12 @@ class BlockManager {
   // immutable: num_tokens must not cut into them.
   void truncate(int64_t seq, int64_t num_tokens);
 
+  // Releases the sequence's blocks wholly before position num_tokens (they fell out of every
+  // sliding window; they must be committed). Their table entries become kNoBlock, which no
+  // attention reads: a window starts after them. Cached blocks stay cached for prefix hits.
+  void drop_before(int64_t seq, int64_t num_tokens);
+  static constexpr int32_t kNoBlock = StepInput::kReleased;
+
   // Drops the sequence and its references (finish, cancel, preemption).
   void release(int64_t seq);
 
@@ -87,6 +96,7 @@ class BlockManager {
   struct Seq {
     std::vector<int32_t> table;  // block ids in position order
     std::vector<BlockKey> keys;  // keys of the leading committed blocks
+    int64_t num_dropped = 0;     // leading table entries released by drop_before (kNoBlock)
   };
   Seq& seq_at(int64_t seq);
   const Seq& seq_at(int64_t seq) const;

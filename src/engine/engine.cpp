@@ -92,6 +92,11 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
   sched_.max_step_tokens = cfg_.max_step_tokens;
   sched_.max_num_seqs = cfg_.max_num_seqs;
   sched_.max_model_len = cfg_.max_model_len;
+  // Blocks fall out of every window only when every layer slides (Mistral); one full-attention
+  // layer (Gemma, gpt-oss) keeps them all alive.
+  const std::vector<int64_t> windows = mc.layer_windows();
+  if (!windows.empty() && std::all_of(windows.begin(), windows.end(), [](int64_t w) { return w > 0; }))
+    sched_.kv_window = *std::max_element(windows.begin(), windows.end());
   for (int64_t id : mc.eos_token_ids) default_eos_.push_back(static_cast<int32_t>(id));
   if (tok_)
     for (int32_t id : tok_->eos_ids())
@@ -321,6 +326,7 @@ bool Engine::step() {
     if (sp.num_logits == 0) {  // a prefill chunk that does not reach the last token yet
       s.num_computed = sp.start + sp.num_rows;
       blocks_->commit(s.id, std::span(s.tokens).first(s.num_computed));
+      drop_dead_blocks(s);
       continue;
     }
     try {
@@ -432,6 +438,12 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   blocks_->truncate(s.id, s.num_computed);
   blocks_->commit(s.id, std::span(s.tokens).first(std::min(s.num_computed, s.num_tokens())));
   if (done) finish(s, reason, std::move(stop_what));
+  else drop_dead_blocks(s);
+}
+
+void Engine::drop_dead_blocks(Sequence& s) {
+  if (const int64_t dead = dead_blocks(sched_, s.num_computed); dead > 0)
+    blocks_->drop_before(s.id, dead * sched_.block_size);
 }
 
 void Engine::finish(Sequence& s, FinishReason reason, std::string stop, std::string error) {

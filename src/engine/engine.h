@@ -101,6 +101,8 @@ class Engine {
   SchedulerState snapshot() const;
   void finish(Sequence& seq, FinishReason reason, std::string stop, std::string error = {});
   void process_rows(Sequence& seq, int64_t start, int64_t num_rows, const float* rows);
+  // Releases the blocks that fell out of every sliding window (SchedulerConfig::kv_window).
+  void drop_dead_blocks(Sequence& seq);
   void publish_metrics();
 
   Model& model_;

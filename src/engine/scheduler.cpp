@@ -1,6 +1,7 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -10,7 +11,19 @@
 
 namespace ax {
 
+static bool windows_free_blocks(const SchedulerConfig& c) {
+  // The live part of a sequence (its window, one step's rows, a partly filled block on each side)
+  // must fit the pool for windows to lift the pool's bound on a sequence's length.
+  return c.kv_window > 0 && c.num_blocks * c.block_size >= c.kv_window + c.max_step_tokens + 2 * c.block_size;
+}
+
+int64_t dead_blocks(const SchedulerConfig& c, int64_t num_computed) {
+  if (!windows_free_blocks(c)) return 0;
+  return std::max<int64_t>(0, num_computed - c.kv_window + 1) / c.block_size;
+}
+
 int64_t sequence_capacity(const SchedulerConfig& c) {
+  if (windows_free_blocks(c)) return c.max_model_len > 0 ? c.max_model_len : INT32_MAX;
   int64_t cap = c.num_blocks * c.block_size;
   if (c.max_model_len > 0) cap = std::min(cap, c.max_model_len);
   return cap;
@@ -106,7 +119,8 @@ class Planner {
     // Drop drafts before preempting anyone, and never let them run past the capacity.
     if (blocks_to_cover(i, r.num_computed + n) > free_ || r.num_computed + n > sequence_capacity(cfg_)) n = 1;
     int64_t need = blocks_to_cover(i, r.num_computed + n);
-    if (ceil_div(r.num_computed + n, cfg_.block_size) > cfg_.num_blocks) return reject_running(i, r.num_computed + n);
+    if (ceil_div(r.num_computed + n, cfg_.block_size) - dead_blocks(cfg_, r.num_computed) > cfg_.num_blocks)
+      return reject_running(i, r.num_computed + n);
     while (need > free_) {
       int64_t victim = preempt_newest(i);
       if (victim < 0 || victim == static_cast<int64_t>(i)) return;
@@ -162,7 +176,11 @@ class Planner {
       auto new_blocks = [&](int64_t upto) {
         return ceil_div(upto, cfg_.block_size) - cached_blocks + w->cached_free_blocks;
       };
-      if (new_blocks(w->num_tokens) > free_) break;  // first come, first served
+      // First come, first served: the whole prompt must fit, or with sliding windows the part of
+      // it that is alive at once.
+      const int64_t horizon =
+          dead_blocks(cfg_, w->num_tokens) > 0 ? std::min(w->num_tokens, cached + cfg_.kv_window + budget_) : w->num_tokens;
+      if (new_blocks(horizon) > free_) break;
       const int64_t n = std::min(w->num_tokens - cached, budget_);
       const int64_t blocks = new_blocks(cached + n);
       plan_.scheduled.push_back({w->id, ScheduleKind::Admit, cached, n, blocks});

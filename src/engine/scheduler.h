@@ -42,7 +42,15 @@ struct SchedulerConfig {
   int64_t max_step_tokens = 512;  // token budget of one forward pass (decode + prefill rows)
   int64_t max_num_seqs = 64;      // running sequences at most
   int64_t max_model_len = 0;      // longest sequence (prompt + generated) the model accepts; 0: none
+  // Every layer attends within a sliding window of at most kv_window keys (0: some layer sees
+  // all): blocks wholly before the window of a sequence's next query are released as it moves
+  // on, so a sequence holds about kv_window + step tokens of KV however long it grows.
+  int64_t kv_window = 0;
 };
+
+// Blocks of a sequence that no future query can read: with num_computed tokens computed, the next
+// query sits at position num_computed and sees keys from num_computed - kv_window + 1 on.
+int64_t dead_blocks(const SchedulerConfig& c, int64_t num_computed);
 
 // One sequence as the scheduler sees it.
 struct SchedSeq {

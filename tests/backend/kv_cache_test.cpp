@@ -132,8 +132,14 @@ TEST(StepInput, RejectsWhatDoesNotFit) {
   StepInput bad_row = in;
   bad_row.add_logit_row(3);
   EXPECT_THROW(bad_row.validate(3, 10), Error);
-  std::vector<int32_t> negative = {-1, 0};
-  StepInput bad_block(4);
+  // A released block (-1: before every sliding window) may precede the new tokens' blocks only.
+  const std::vector<int32_t> released = {StepInput::kReleased, 0}, written = {0, StepInput::kReleased},
+                             negative = {-2, 0};
+  StepInput before(4), inside(4), bad_block(4);
+  before.add_sequence(tokens, 5, released);
+  EXPECT_NO_THROW(before.validate(3, 10));
+  inside.add_sequence(tokens, 5, written);
+  EXPECT_THROW(inside.validate(3, 10), Error);
   bad_block.add_sequence(tokens, 5, negative);
   EXPECT_THROW(bad_block.validate(3, 10), Error);
 }

@@ -150,6 +150,35 @@ TEST(BlockManager, TruncateDropsOnlyUncommittedBlocks) {
   bm.check_invariants();
 }
 
+TEST(BlockManager, DropBeforeReleasesCommittedBlocksThatStayCached) {
+  BlockManager bm(6, 4);
+  std::vector<int32_t> t = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+  bm.admit(1, {});
+  bm.grow(1, 13);
+  EXPECT_THROW(bm.drop_before(1, 8), Error);  // not committed yet
+  bm.commit(1, t);                            // three full blocks
+  const std::vector<int32_t> before = bm.table(1);
+  bm.drop_before(1, 9);  // blocks 0 and 1 end before position 9
+  EXPECT_EQ(bm.table(1)[0], BlockManager::kNoBlock);
+  EXPECT_EQ(bm.table(1)[1], BlockManager::kNoBlock);
+  EXPECT_EQ(bm.table(1)[2], before[2]);
+  EXPECT_EQ(bm.num_free(), 6 - 2);
+  bm.drop_before(1, 9);  // again: nothing more
+  EXPECT_EQ(bm.num_free(), 6 - 2);
+  bm.check_invariants();
+  // The dropped blocks are still cached: a new sequence with the same prefix takes them back.
+  EXPECT_EQ(bm.admit(2, std::span(t).first(12)), 12);
+  EXPECT_EQ(bm.table(2)[0], before[0]);
+  EXPECT_EQ(bm.table(2)[1], before[1]);
+  bm.check_invariants();
+  // The table still grows at its end and releases without touching the dropped entries.
+  bm.grow(1, 20);
+  bm.release(1);
+  bm.release(2);
+  EXPECT_EQ(bm.num_free(), 6);
+  bm.check_invariants();
+}
+
 TEST(BlockManager, DuplicatePrefixComputedTwiceStaysPrivate) {
   BlockManager bm(8, 2);
   std::vector<int32_t> t = {1, 2, 3, 4};

@@ -262,6 +262,62 @@ TEST(EngineModel, HfFixturesAreBatchInvariant) {
   }
 }
 
+// Mistral slides every layer's window (32 keys), so blocks that fall behind it are released as a
+// sequence moves on: sequences far longer than the pool run without preemption, and their tokens
+// are the ones a pool that keeps every block gives (windows off: a pool below window + step).
+TEST(EngineModel, SlidingWindowBlocksAreReleasedAndTokensStayTheSame) {
+  Loaded m = load(test::fixture("mistral"));
+  const int64_t vocab = m.model->config().vocab_size;
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  std::vector<int32_t> system(40);
+  for (auto& t : system) t = static_cast<int32_t>(rng() % vocab);
+  std::vector<Request> reqs;
+  for (int i = 0; i < 4; ++i) {
+    Request r;
+    r.prompt = system;  // a shared prefix: its blocks are dropped by one sequence, held by another
+    for (int64_t n = 5 + rng() % 30; n > 0; --n) r.prompt.push_back(static_cast<int32_t>(rng() % vocab));
+    r.stop.max_tokens = 300 + i * 150;
+    r.stop.ignore_eos = true;
+    if (i % 2) {
+      r.sampling.temperature = 0;
+    } else {
+      r.sampling.temperature = 0.9f;
+      r.sampling.seed = rng();
+    }
+    reqs.push_back(std::move(r));
+  }
+  // Alone, every block kept: 60 blocks of 16 (960 tokens) is below the 32 + 1024 + 2 * 16 a
+  // step of 1024 rows needs for windows to release blocks.
+  std::vector<Result> alone;
+  for (const auto& r : reqs) {
+    EngineConfig cfg;
+    cfg.num_kv_blocks = 60;
+    cfg.max_step_tokens = 1024;
+    alone.push_back(run_all(*m.model, cfg, {r})[0]);
+    ASSERT_EQ(alone.back().reason, FinishReason::Length) << alone.back().error;
+  }
+  // Together in 16 blocks (256 tokens) with steps of 64 rows: the four need 22 to 60 blocks each
+  // without releases.
+  EngineConfig cfg;
+  cfg.num_kv_blocks = 16;
+  cfg.max_step_tokens = 64;
+  Engine engine(*m.model, nullptr, cfg);
+  std::vector<RequestHandle> hs;
+  for (const auto& r : reqs) hs.push_back(engine.submit(r));
+  int64_t peak = 0;
+  while (engine.step()) peak = std::max(peak, engine.metrics().kv_blocks_used);
+  EXPECT_LE(peak, 16);
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Result got = drain(hs[i]);
+    ASSERT_EQ(got.reason, FinishReason::Length) << got.error;
+    EXPECT_EQ(got.tokens, alone[i].tokens) << "request " << i;
+    EXPECT_EQ(got.metrics.preemptions, 0) << "request " << i;
+  }
+}
+
 // The engine sizes its pool by the model's cache rows: a latent-attention model's budget buys blocks
 // of latent rows (40 values per token and layer on the fixtures), not K and V per head.
 TEST(EngineModel, LatentAttentionPoolIsSizedByTheLatentRow) {
