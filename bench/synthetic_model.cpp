@@ -28,6 +28,8 @@ struct Shape {
   // Llama 3 RoPE scaling (factor, low, high, original context); factor 0 = none.
   double llama3_factor = 0, llama3_low = 1, llama3_high = 4, llama3_orig = 8192;
   bool tied = true;  // false: an output.weight of its own (lm_head)
+  // Mixture of experts in every layer (0: dense): experts, experts per token, each one's FFN width.
+  int64_t experts = 0, experts_used = 0, expert_ffn = 0;
 };
 
 // Published configs of the real models (config.json on their model cards).
@@ -40,7 +42,13 @@ Shape shape_by_name(const std::string& name) {
     return {"llama", 128256, 2048, 8192, 16, 32, 8, 64, 131072, 5e5, 1e-5, false, 32, 1, 4, 8192};
   if (name == "llama-3.1-8b")
     return {"llama", 128256, 4096, 14336, 32, 32, 8, 128, 131072, 5e5, 1e-5, false, 8, 1, 4, 8192, false};
-  ax::fail("--shape '{}' is not known (qwen3-0.6b, qwen3-4b, llama-3.2-1b, llama-3.1-8b)", name);
+  if (name == "qwen3-30b-a3b") {  // 128 experts of width 768, 8 per token
+    Shape s{"qwen3moe", 151936, 2048, 6144, 48, 32, 4, 128, 40960, 1e6, 1e-6, true};
+    s.tied = false;
+    s.experts = 128, s.experts_used = 8, s.expert_ffn = 768;
+    return s;
+  }
+  ax::fail("--shape '{}' is not known (qwen3-0.6b, qwen3-4b, llama-3.2-1b, llama-3.1-8b, qwen3-30b-a3b)", name);
 }
 
 // Llama 3 frequency factors as llama.cpp stores them (rope_freqs.weight, one per rotated pair):
@@ -71,7 +79,8 @@ int main(int argc, char** argv) {
   std::string shape_name, vocab_path, type_name = "F16", out;
   uint64_t seed = 1;
   int64_t layers_override = 0;
-  app.add_option("--shape", shape_name, "qwen3-0.6b | qwen3-4b | llama-3.2-1b | llama-3.1-8b")->required();
+  app.add_option("--shape", shape_name, "qwen3-0.6b | qwen3-4b | llama-3.2-1b | llama-3.1-8b | qwen3-30b-a3b")
+      ->required();
   app.add_option("--vocab", vocab_path, "GGUF whose tokenizer.* metadata is copied")->required();
   app.add_option("--type", type_name, "tensor type of the matrices: F32, F16, BF16, Q8_0, Q4_0");
   app.add_option("--out", out, "output .gguf")->required();
@@ -100,6 +109,11 @@ int main(int argc, char** argv) {
     w.set_u32(p + "rope.dimension_count", static_cast<uint32_t>(s.head_dim));
     w.set_f32(p + "rope.freq_base", static_cast<float>(s.rope_theta));
     w.set_f32(p + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+    if (s.experts > 0) {
+      w.set_u32(p + "expert_count", static_cast<uint32_t>(s.experts));
+      w.set_u32(p + "expert_used_count", static_cast<uint32_t>(s.experts_used));
+      w.set_u32(p + "expert_feed_forward_length", static_cast<uint32_t>(s.expert_ffn));
+    }
     w.set_u32("general.file_type", type == ax::DType::F32 ? 0 : 1);
     w.copy_metadata(*vocab, "tokenizer.");
     // The embedding has one row per token of the copied vocabulary (llama.cpp requires it); real
@@ -111,11 +125,14 @@ int main(int argc, char** argv) {
 
     // Every tensor gets its own deterministic stream, so files differ only where they should.
     uint64_t stream = 0;
-    auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, ax::DType t) {
+    // shape: {rows, cols}, or {experts, rows, cols} for stacked expert matrices (rows counted over
+    // all experts in the fill).
+    auto tensor = [&](const std::string& name, const std::vector<int64_t>& shape, ax::DType t) {
+      const int64_t cols = shape.back();
       const uint64_t my = seed * 1000003 + stream++;
       // Each row its own stream, so the rows of a chunk fill in parallel (an 8B model has 8
       // billion values) and the file does not depend on the thread count.
-      w.add_tensor_fill(name, t, {rows, cols}, [my, cols](int64_t r0, int64_t n, float* v) {
+      w.add_tensor_fill(name, t, shape, [my, cols](int64_t r0, int64_t n, float* v) {
         const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(n, std::thread::hardware_concurrency()));
         std::vector<std::thread> pool;
         for (int64_t th = 0; th < threads; ++th)
@@ -128,6 +145,9 @@ int main(int argc, char** argv) {
           });
         for (auto& t : pool) t.join();
       });
+    };
+    auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, ax::DType t) {
+      tensor(name, {rows, cols}, t);
     };
     auto norm = [&](const std::string& name, int64_t n) {
       std::mt19937_64 rng(seed * 1000003 + stream++);
@@ -151,9 +171,17 @@ int main(int argc, char** argv) {
         norm(b + "attn_k_norm.weight", s.head_dim);
       }
       norm(b + "ffn_norm.weight", s.hidden);
-      matrix(b + "ffn_gate.weight", s.ffn, s.hidden, *type);
-      matrix(b + "ffn_up.weight", s.ffn, s.hidden, *type);
-      matrix(b + "ffn_down.weight", s.hidden, s.ffn, *type);
+      if (s.experts > 0) {
+        // The router stays float32, as converters keep it.
+        matrix(b + "ffn_gate_inp.weight", s.experts, s.hidden, ax::DType::F32);
+        tensor(b + "ffn_gate_exps.weight", {s.experts, s.expert_ffn, s.hidden}, *type);
+        tensor(b + "ffn_up_exps.weight", {s.experts, s.expert_ffn, s.hidden}, *type);
+        tensor(b + "ffn_down_exps.weight", {s.experts, s.hidden, s.expert_ffn}, *type);
+      } else {
+        matrix(b + "ffn_gate.weight", s.ffn, s.hidden, *type);
+        matrix(b + "ffn_up.weight", s.ffn, s.hidden, *type);
+        matrix(b + "ffn_down.weight", s.hidden, s.ffn, *type);
+      }
     }
     norm("output_norm.weight", s.hidden);
     if (!s.tied) matrix("output.weight", s.vocab, s.hidden, *type);
