@@ -391,9 +391,15 @@ TEST(EngineModel, LatentAttentionGreedyIsTheSameAloneBatchedCachedAndSpeculated)
             EXPECT_EQ(got[i].tokens, want[i].tokens) << "request " << i;
             same += got[i].tokens == want[i].tokens;
           }
-          if (prefix) EXPECT_GT(cached, 0) << "the shared system prompt is served from the cache";
-          if (!prefix) EXPECT_EQ(cached, 0);
-          if (speculate) EXPECT_GT(drafted, 0) << "the repeating prompts get drafts";
+          if (prefix) {
+            EXPECT_GT(cached, 0) << "the shared system prompt is served from the cache";
+          }
+          if (!prefix) {
+            EXPECT_EQ(cached, 0);
+          }
+          if (speculate) {
+            EXPECT_GT(drafted, 0) << "the repeating prompts get drafts";
+          }
           std::printf("ENGINE %s prefix reuse %d speculation %d %s: %d/16 identical, %lld cached prompt tokens, "
                       "%lld draft tokens verified\n", name, prefix, speculate, batched ? "batched" : "alone", same,
                       static_cast<long long>(cached), static_cast<long long>(drafted));

@@ -149,7 +149,9 @@ TEST(SpecEngine, BatchedSpeculationMatchesPlainDecodingF32Cache) {
 
 TEST(SpecEngine, RejectsABadMaxDraft) {
   Loaded m = load(test::shared_model("stories260K/stories260K.gguf"));
-  Engine engine(*m.model, m.tok.get(), EngineConfig{.num_kv_blocks = 64});
+  EngineConfig cfg;
+  cfg.num_kv_blocks = 64;
+  Engine engine(*m.model, m.tok.get(), cfg);
   Request r = make_request({1, 2, 3}, true, 0, true, 0, 4);
   EXPECT_THROW(engine.submit(r), Error);
   r.speculation.enabled = false;  // max_draft is not looked at when speculation is off
