@@ -5,10 +5,15 @@
 #   ax_gpu_tests     the backend conformance, golden and engine tests (CUDA cases run, CPU ones too)
 #   ax-bench         `ax-engine bench speed` (the CLI without the server)
 #   synthetic_model  random-weight GGUFs of real shapes (--shape llama-3.1-8b, qwen3-0.6b, ...)
-# and gpu-fixtures/ (git-ignored): the test fixtures, read through AX_SHARED_DIR=$PWD/gpu-fixtures.
+# and the test fixtures, read through AX_SHARED_DIR=$PWD/gpu-fixtures, split in two so that each
+# device call stays under the 64 MiB the transfer holds with the repo: gpu-fixtures/ (the dense
+# families, stories260K) and gpu-fixtures2/ (MoE, latent attention, gpt-oss; the vocabularies).
+# gpu-bins/llama-cuda-src.tar.xz is llama.cpp's source without what a CUDA build of llama-bench
+# does not read (built there: nothing can be downloaded on the device).
 #   scripts/build-gpu-bins.sh [GENCODE]   default: sm_90a only (the lent H100/H200)
-# On the GPU host:  cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
-#                   AX_SHARED_DIR=$PWD/gpu-fixtures gpu-bins/ax_gpu_tests --gtest_filter='*cuda*:*Cuda*'
+# Then two device calls, the second right after the first (the machine stays warm ~30 s):
+#   run(command="bash scripts/gpu/device-tests.sh", carry=["gpu-bins", "gpu-fixtures"])
+#   run(command="bash scripts/gpu/device-bench.sh", carry=["gpu-bins", "gpu-fixtures2"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GENCODE=${1:-"-gencode=arch=compute_90a,code=sm_90a"}
@@ -32,17 +37,25 @@ DEFS=(-DAX_SOURCE_DIR='"."' -DAX_SHARED_DIR='"../shared"')
 "${CXX[@]}" bench/synthetic_model.cpp "${LIBS[@]}" -o gpu-bins/synthetic_model &
 wait
 strip gpu-bins/ax_gpu_tests gpu-bins/ax-bench gpu-bins/synthetic_model
-# Fixtures: the dense HF fixtures and stories260K (the bundled ax-code-15m travels with the repo;
-# its transformers reference does not fit the transfer and stays behind).
-rm -rf gpu-fixtures && mkdir -p gpu-fixtures/fixtures gpu-fixtures/models/llamacpp-vocab
-for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text qwen3_moe glm4_moe gpt_oss deepseek_v3 glm4_moe_lite; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
-# stories260K without its weights: the repo carries the same stories260K.gguf (models/), and the
-# transfer holds 64 MiB with the repo. On the host: cp models/stories260K/stories260K.gguf gpu-fixtures/models/stories260K/
-mkdir -p gpu-fixtures/models/stories260K
-cp ../shared/models/stories260K/{greedy_reference.json,tok512.bin,provenance.txt} gpu-fixtures/models/stories260K/
-# Vocabularies for synthetic_model, xz-compressed (the transfer holds 64 MiB with the repo):
-#   xz -dk gpu-fixtures/models/llamacpp-vocab/*.xz  (or python3 -m lzma ...) on the host.
+# Fixtures: the HF fixtures and stories260K (the bundled ax-code-15m travels with the repo; its
+# transformers reference does not fit the transfer and stays behind).
+rm -rf gpu-fixtures gpu-fixtures2 && mkdir -p gpu-fixtures/fixtures gpu-fixtures2/fixtures gpu-fixtures2/models/llamacpp-vocab
+for f in llama llama3_rope qwen2 qwen3 mistral stories260K phi3 gemma2 gemma3_text; do cp -r ../shared/fixtures/$f gpu-fixtures/fixtures/; done
+for f in qwen3_moe glm4_moe gpt_oss deepseek_v3 glm4_moe_lite; do cp -r ../shared/fixtures/$f gpu-fixtures2/fixtures/; done
+# stories260K's references (its weights travel with the repo: models/stories260K).
+mkdir -p gpu-fixtures/models && cp -r ../shared/models/stories260K gpu-fixtures/models/ && rm -f gpu-fixtures/models/stories260K/stories260K.{bin,gguf}
+# Vocabularies for synthetic_model, xz-compressed (unpacked on the host by device-bench.sh).
 for v in llama-bpe qwen2; do
-  xz -9 -c ../shared/models/llamacpp-vocab/ggml-vocab-$v.gguf > gpu-fixtures/models/llamacpp-vocab/ggml-vocab-$v.gguf.xz
+  xz -9 -c ../shared/models/llamacpp-vocab/ggml-vocab-$v.gguf > gpu-fixtures2/models/llamacpp-vocab/ggml-vocab-$v.gguf.xz
 done
-du -sh gpu-bins gpu-fixtures
+src=third_party/llama.cpp/src
+if [ -d "$src" ]; then
+  tar -cJf gpu-bins/llama-cuda-src.tar.xz -C "$src" --exclude=.git --exclude=./docs --exclude=./models \
+    --exclude=./benches --exclude=./tools/ui --exclude=./tools/server --exclude=./gguf-py --exclude=./media \
+    --exclude='./examples/*/' --exclude=./ggml/src/ggml-vulkan --exclude=./ggml/src/ggml-sycl \
+    --exclude=./ggml/src/ggml-opencl --exclude=./ggml/src/ggml-metal --exclude=./ggml/src/ggml-hexagon \
+    --exclude=./ggml/src/ggml-cann --exclude=./ggml/src/ggml-webgpu --exclude=./ggml/src/ggml-openvino \
+    --exclude=./ggml/src/ggml-et --exclude=./ggml/src/ggml-virtgpu --exclude=./ggml/src/ggml-musa \
+    --exclude=./ggml/src/ggml-zdnn --exclude='./tests/*.gguf' .
+fi
+du -sh gpu-bins gpu-fixtures gpu-fixtures2
