@@ -60,13 +60,17 @@ double median(std::vector<double> v) {
 }
 
 // Bytes a decode step must read from memory for the weights: every matrix once (the embedding only
-// when it doubles as the output layer; a lookup reads one row).
-double weight_bytes_per_token(const ModelSource& src) {
+// when it doubles as the output layer; a lookup reads one row), and of the routed experts only the
+// top_k of num_experts one token picks.
+double weight_bytes_per_token(const ModelSource& src, const ModelConfig& cfg) {
   double total = 0;
   const bool tied = src.find("lm_head.weight") == nullptr;
+  const double expert_share =
+      cfg.moe.num_experts > 0 ? static_cast<double>(cfg.moe.top_k) / static_cast<double>(cfg.moe.num_experts) : 1.0;
   for (const auto& [name, t] : src.tensors()) {
     if (name == "model.embed_tokens.weight" && !tied) continue;
-    total += static_cast<double>(t.nbytes);
+    const bool routed = name.find(".mlp.experts.") != std::string::npos;
+    total += static_cast<double>(t.nbytes) * (routed ? expert_share : 1.0);
   }
   return total;
 }
@@ -164,7 +168,7 @@ int run_speed(const SpeedOptions& o) {
   auto source = open_model(o.model);
   auto model = load_model(*source, *backend);
   const auto& cfg = model->config();
-  const double wbytes = weight_bytes_per_token(*source);
+  const double wbytes = weight_bytes_per_token(*source, model->config());
   SpeedRunner runner(*model, o);
   // The longest sequence a test builds: context + prompt (pp), context + generated tokens (tg).
   const int64_t longest = std::max(o.depth + o.prompt_tokens, runner.tg_context() + o.gen_tokens);
