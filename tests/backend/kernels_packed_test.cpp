@@ -38,8 +38,8 @@ bool engine_packs() { return packed_kernels(best_isa()) != nullptr; }
 
 // The tiers with packed kernels that this CPU runs.
 std::vector<Isa> packed_tiers() { return tiers_to_test({Isa::Avx2, Isa::Avx2Vnni, Isa::Avx512}); }
-// Whether tier `isa` has packed kernels for `t` (MXFP4 has AVX-512 tiles only; packable() says no
-// for it on the AVX2 tiers, so the engine never packs it there).
+// Whether tier `isa` has packed kernels for `t` (every tier has them for every packed type now;
+// a type a tier lacks would make packable() say no there, so the engine would not pack it).
 bool tier_packs(Isa isa, DType t) { return packed_kernels(isa)->for_dtype(t) != nullptr; }
 
 TEST(KernelsPacked, OnlyWholeGroupsOfSupportedTypesPack) {
@@ -133,13 +133,17 @@ TEST(KernelsPacked, LargestProductsDoNotOverflow) {
   AX_SKIP_UNLESS_TIER(have_packed(), "avx2");
   ThreadPool pool(2);
   for (Isa isa : packed_tiers())
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::MXFP4, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+      if (!tier_packs(isa, t)) continue;
       const int64_t out = 32, in = 512;
-      std::vector<uint8_t> w(row_bytes(t, in) * out, t == DType::Q8_0 ? 0x80 : 0xff);
+      // The largest stored values: Q8_0 -128, 4-bit codes 15; MXFP4 code 7 (6.0, looked up as 24).
+      std::vector<uint8_t> w(row_bytes(t, in) * out, t == DType::Q8_0 ? 0x80 : t == DType::MXFP4 ? 0x77 : 0xff);
       const auto& info = dtype_info(t);
       for (size_t b = 0; b < w.size(); b += info.type_size) {  // scales: small and positive
         uint8_t* blk = w.data() + b;
-        if (t == DType::Q6_K) {
+        if (t == DType::MXFP4) {
+          blk[0] = 118;  // 2^-10
+        } else if (t == DType::Q6_K) {
           put_half(blk + 208, 1e-3f);
           std::memset(blk + 192, 127, 16);  // the largest signed scales
         } else {

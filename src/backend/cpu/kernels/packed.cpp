@@ -211,7 +211,7 @@ bool has_layout(const TensorView& w) {
 
 bool packable(const TensorView& w) {
   const PackedKernels* k = packed_kernels(best_isa());
-  return has_layout(w) && k != nullptr && k->for_dtype(w.dtype) != nullptr;  // MXFP4 has no AVX2 tiles yet
+  return has_layout(w) && k != nullptr && k->for_dtype(w.dtype) != nullptr;
 }
 
 size_t packed_bytes(const TensorView& w) {
