@@ -15,6 +15,7 @@ namespace {
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open");  // a missing fixture fails the test, not the process
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
