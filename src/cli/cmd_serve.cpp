@@ -160,7 +160,7 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
   sub.add_option("--port", o->port, "Port to listen on (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  sub.add_option("--api-key", o->api_key, "Require 'Authorization: Bearer <key>' (default: AX_API_KEY, else none)");
+  sub.add_option("--api-key", o->api_key, "Require 'Authorization: Bearer <key>' or 'x-api-key: <key>' (default: AX_API_KEY, else none)");
   sub.add_option("--max-body-size", o->max_body_bytes, "Largest request body in bytes")->capture_default_str();
   sub.add_option("--max-concurrent", o->max_concurrent, "Generation requests in flight at once; more get 429")
       ->capture_default_str();
@@ -175,6 +175,11 @@ const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default ht
       ->capture_default_str();
   sub.add_option("--write-timeout", o->write_timeout_s, "Seconds a client may take no response bytes before it is dropped")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub.add_option("--max-stored-responses", o->max_stored_responses,
+                 "Responses kept for previous_response_id (least recently used dropped first)")
+      ->capture_default_str();
+  sub.add_option("--stored-responses-mb", o->stored_responses_mb, "Memory the kept responses may use, in MiB")
       ->capture_default_str();
   sub.add_flag("--log-requests", o->log_requests, "One access-log line per request on stderr");
   sub.add_flag("!--no-console", o->console, "Do not serve the web console at /");

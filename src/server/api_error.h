@@ -24,6 +24,8 @@ class ApiError : public std::runtime_error {
 
   // {"error": {...}}; param and code are null when empty, as OpenAI sends them.
   nlohmann::json to_json() const;
+  // Anthropic's shape: {"type": "error", "error": {"type": <by status>, "message"}}.
+  nlohmann::json to_anthropic_json() const;
 
   // Seconds a client should wait before retrying (the Retry-After header of a 429/503); 0: none.
   int retry_after_s() const { return retry_after_s_; }

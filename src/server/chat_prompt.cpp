@@ -105,6 +105,16 @@ TemplateInputs chat_inputs(ServingContext& ctx, const ChatRequest& cr, const ord
     if (!raw["chat_template_kwargs"].is_object()) bad_param("chat_template_kwargs", "must be an object");
     opt.extra_context = raw["chat_template_kwargs"];
   }
+  // vLLM's extension, and Anthropic's prefill: the reply continues the final assistant message.
+  if (raw.contains("continue_final_message") && !raw["continue_final_message"].is_null()) {
+    if (!raw["continue_final_message"].is_boolean()) bad_param("continue_final_message", "must be a boolean");
+    if (raw["continue_final_message"].get<bool>()) {
+      if (cr.messages.back().role != "assistant")
+        bad_param("continue_final_message", "needs the last message to be the assistant's");
+      opt.continue_final_message = true;
+      opt.add_generation_prompt = false;
+    }
+  }
   TemplateMessages msgs = template_messages(cr, raw, ctx.chat_caps, with_tools);
   TemplateInputs in;
   in.messages = std::move(msgs.messages);

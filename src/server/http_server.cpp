@@ -19,8 +19,8 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-void send_error(HttpResponse& res, const ApiError& e) {
-  send_json(res, e.to_json(), e.status());
+void send_error(HttpResponse& res, const ApiError& e, int flags = kRouteOpen) {
+  send_json(res, (flags & kRouteAnthropic) ? e.to_anthropic_json() : e.to_json(), e.status());
   if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
 }
 
@@ -45,18 +45,18 @@ std::string request_key(const std::string& header) {
   return colon == std::string::npos ? std::string() : user_key->substr(colon + 1);
 }
 
-// Runs a route and turns whatever it throws into an OpenAI-shaped error.
-void run_route(const RouteHandler& handler, const HttpRequest& req, HttpResponse& res) {
+// Runs a route and turns whatever it throws into an error in the route's API's shape.
+void run_route(const RouteHandler& handler, int flags, const HttpRequest& req, HttpResponse& res) {
   try {
     handler(req, res);
   } catch (const ApiError& e) {
-    if (!res.streaming()) send_error(res, e);
+    if (!res.streaming()) send_error(res, e, flags);
   } catch (const ax::Error& e) {
     // Errors from the layers below name what was wrong with the input (a prompt too long for
     // the context, a token outside the vocabulary).
-    if (!res.streaming()) send_error(res, ApiError(400, e.what(), "invalid_request_error", "", "invalid_request"));
+    if (!res.streaming()) send_error(res, ApiError(400, e.what(), "invalid_request_error", "", "invalid_request"), flags);
   } catch (const std::exception& e) {
-    if (!res.streaming()) send_error(res, ApiError(500, e.what(), "server_error"));
+    if (!res.streaming()) send_error(res, ApiError(500, e.what(), "server_error"), flags);
   }
 }
 
@@ -110,6 +110,8 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx) {
   register_chat_routes(*this, ctx_);
   register_embedding_routes(*this, ctx_);
   register_console_routes(*this, ctx_);
+  register_messages_routes(*this, ctx_);
+  register_responses_routes(*this, ctx_);
 }
 
 HttpServer::~HttpServer() = default;
@@ -138,10 +140,10 @@ void HttpServer::add_route(const std::string& method, const std::string& path, i
 // On the I/O thread: find the route and run every check that needs no worker.
 Dispatch HttpServer::dispatch(HttpRequest& req) {
   // basic_challenge: a 401 to a browser page asks the browser to prompt for the key.
-  auto answer = [&](ApiError e, const std::string& metric_path, bool basic_challenge = false) {
+  auto answer = [&](ApiError e, const std::string& metric_path, bool basic_challenge = false, int flags = kRouteOpen) {
     ctx_.metrics.count_request(metric_path, e.status());
-    return Dispatch{true, [e = std::move(e), basic_challenge](HttpRequest&, HttpResponse& res) {
-                      send_error(res, e);
+    return Dispatch{true, [e = std::move(e), basic_challenge, flags](HttpRequest&, HttpResponse& res) {
+                      send_error(res, e, flags);
                       if (basic_challenge) res.set_header("WWW-Authenticate", "Basic realm=\"ax-engine\", charset=\"UTF-8\"");
                     }};
   };
@@ -171,10 +173,12 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
   std::shared_ptr<InFlightSlot> slot;
   try {
     if (!ctx_.options.api_key.empty() && !(flags & kRouteNoAuth)) {
-      const std::string key = request_key(req.header("authorization"));
+      // Anthropic's clients send the key as x-api-key; every route takes either header.
+      const std::string x_api_key = req.header("x-api-key");
+      const std::string key = x_api_key.empty() ? request_key(req.header("authorization")) : x_api_key;
       if (key.empty() || !same_secret(key, ctx_.options.api_key))
-        throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>'.", "invalid_request_error",
-                       "", "invalid_api_key");
+        throw ApiError(401, "Invalid or missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+                       "invalid_request_error", "", "invalid_api_key");
     }
     if ((flags & kRouteNeedsModel) && !ctx_.ready.load())
       throw ApiError(503, "The model is still loading; retry shortly.", "server_error", "", "model_loading")
@@ -187,14 +191,14 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
     }
     if (flags & kRouteGeneration) slot = std::make_shared<InFlightSlot>(ctx_);
   } catch (const ApiError& e) {
-    return answer(e, route->path, (flags & kRouteBrowser) && e.status() == 401);
+    return answer(e, route->path, (flags & kRouteBrowser) && e.status() == 401, flags);
   }
   // The slot is held until the handler (and its stream) has ended.
   return Dispatch{(flags & kRouteInline) != 0,
                   [this, route, slot](HttpRequest& req, HttpResponse& res) {
                     RunningRequest running(req.request_id);  // named by a crash report
                     RequestName name(req.request_id, route->path);  // in GET /requests
-                    run_route(route->handler, req, res);
+                    run_route(route->handler, route->flags, req, res);
                     ctx_.metrics.count_request(route->path, res.status);
                   }};
 }

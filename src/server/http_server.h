@@ -28,6 +28,7 @@ enum RouteFlags : int {
   kRouteNoAuth = 4,       // /health and /metrics answer without the API key
   kRouteInline = 8,       // quick and non-blocking: answered on the I/O thread, never queued
   kRouteBrowser = 16,     // a page a browser opens: a 401 asks it for the key (HTTP Basic)
+  kRouteAnthropic = 32,   // an Anthropic API route: errors in Anthropic's shape
 };
 
 using RouteHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
@@ -86,5 +87,7 @@ void register_generate_routes(HttpServer& http, ServingContext& ctx);
 void register_chat_routes(HttpServer& http, ServingContext& ctx);
 void register_embedding_routes(HttpServer& http, ServingContext& ctx);
 void register_console_routes(HttpServer& http, ServingContext& ctx);
+void register_messages_routes(HttpServer& http, ServingContext& ctx);
+void register_responses_routes(HttpServer& http, ServingContext& ctx);
 
 }  // namespace ax::server

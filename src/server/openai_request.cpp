@@ -7,54 +7,12 @@
 
 #include "engine/spec_params.h"
 #include "server/api_error.h"
+#include "server/json_fields.h"
 
 namespace ax::server {
 namespace {
 
 using nlohmann::json;
-
-// A field counts as given when present and not null (clients send null for "default").
-const json* field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-std::string type_name(const json& v) { return v.type_name(); }
-
-double get_number(const json& v, const std::string& param, double lo, double hi) {
-  if (!v.is_number()) bad_param(param, "must be a number, got {}", type_name(v));
-  double x = v.get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi) bad_param(param, "must be in [{}, {}], got {}", lo, hi, x);
-  return x;
-}
-
-int64_t get_int(const json& v, const std::string& param, int64_t lo, int64_t hi) {
-  // 3.0 is an integer to JavaScript clients; accept integral floats.
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (std::floor(d) != d) bad_param(param, "must be an integer, got {}", d);
-    if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
-      bad_param(param, "must be in [{}, {}], got {}", lo, hi, d);
-    return static_cast<int64_t>(d);
-  }
-  if (!v.is_number_integer()) bad_param(param, "must be an integer, got {}", type_name(v));
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
-    bad_param(param, "must be in [{}, {}], got {}", lo, hi, v.get<uint64_t>());
-  int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi) bad_param(param, "must be in [{}, {}], got {}", lo, hi, x);
-  return x;
-}
-
-bool get_bool(const json& v, const std::string& param) {
-  if (!v.is_boolean()) bad_param(param, "must be a boolean, got {}", type_name(v));
-  return v.get<bool>();
-}
-
-std::string get_string(const json& v, const std::string& param) {
-  if (!v.is_string()) bad_param(param, "must be a string, got {}", type_name(v));
-  return v.get<std::string>();
-}
 
 std::vector<int32_t> get_token_array(const json& v, const std::string& param) {
   if (!v.is_array()) bad_param(param, "must be an array of token ids, got {}", type_name(v));
@@ -84,6 +42,8 @@ void parse_logit_bias(const json& v, SamplingOptions& s) {
   }
 }
 
+}  // namespace
+
 // The sampling fields, shared by the OpenAI routes (top level) and /v1/generate ("sampling").
 void parse_sampling(const json& obj, SamplingOptions& s) {
   if (auto* v = field(obj, "temperature")) s.temperature = static_cast<float>(get_number(*v, "temperature", 0, 2));
@@ -109,19 +69,21 @@ void parse_sampling(const json& obj, SamplingOptions& s) {
   }
 }
 
-void parse_stop(const json& v, std::vector<std::string>& stop) {
+void parse_stop_strings(const json& v, const std::string& param, std::vector<std::string>& stop) {
   constexpr size_t kMaxStops = 16;
   if (v.is_string()) {
     if (!v.get<std::string>().empty()) stop.push_back(v.get<std::string>());
     return;
   }
-  if (!v.is_array()) bad_param("stop", "must be a string or an array of strings, got {}", type_name(v));
-  if (v.size() > kMaxStops) bad_param("stop", "may hold at most {} strings, got {}", kMaxStops, v.size());
+  if (!v.is_array()) bad_param(param, "must be a string or an array of strings, got {}", type_name(v));
+  if (v.size() > kMaxStops) bad_param(param, "may hold at most {} strings, got {}", kMaxStops, v.size());
   for (size_t i = 0; i < v.size(); ++i) {
-    std::string s = get_string(v[i], fmt::format("stop[{}]", i));
+    std::string s = get_string(v[i], fmt::format("{}[{}]", param, i));
     if (!s.empty()) stop.push_back(std::move(s));
   }
 }
+
+namespace {
 
 void parse_response_format(const json& v, ResponseFormat& rf) {
   if (!v.is_object()) bad_param("response_format", "must be an object, got {}", type_name(v));
@@ -156,7 +118,7 @@ void parse_generation(const json& body, GenerationOptions& g) {
     g.max_tokens = get_int(*v, "max_completion_tokens", 1, kMaxTokens);
   if (auto* v = field(body, "truncate_prompt_tokens"))
     g.truncate_prompt_tokens = get_int(*v, "truncate_prompt_tokens", 1, kMaxTokens);
-  if (auto* v = field(body, "stop")) parse_stop(*v, g.stop);
+  if (auto* v = field(body, "stop")) parse_stop_strings(*v, "stop", g.stop);
   if (auto* v = field(body, "n")) g.n = static_cast<int>(get_int(*v, "n", 1, 16));
   if (auto* v = field(body, "stream")) g.stream = get_bool(*v, "stream");
   if (auto* v = field(body, "stream_options")) {
@@ -415,7 +377,7 @@ TokenGenerateRequest parse_generate_request(const json& body) {
   }
   if (auto* v = field(body, "ignore_eos")) r.ignore_eos = get_bool(*v, "ignore_eos");
   if (auto* v = field(body, "stop_token_ids")) r.stop_token_ids = get_token_array(*v, "stop_token_ids");
-  if (auto* v = field(body, "stop")) parse_stop(*v, r.stop);
+  if (auto* v = field(body, "stop")) parse_stop_strings(*v, "stop", r.stop);
   if (auto* v = field(body, "speculation")) r.speculation = parse_speculation(*v, "speculation");
   if (auto* v = field(body, "logprobs")) r.logprobs = get_bool(*v, "logprobs");
   if (auto* v = field(body, "top_logprobs")) r.top_logprobs = static_cast<int>(get_int(*v, "top_logprobs", 0, 20));

@@ -137,6 +137,10 @@ ChatRequest parse_chat_request(const nlohmann::json& body);
 CompletionRequest parse_completion_request(const nlohmann::json& body);
 TokenGenerateRequest parse_generate_request(const nlohmann::json& body);
 SpeculationOptions parse_speculation(const nlohmann::json& v, const std::string& param);
+// The sampling fields of a body (temperature, top_p, top_k, min_p, penalties, logit_bias, seed).
+void parse_sampling(const nlohmann::json& obj, SamplingOptions& s);
+// A stop string or an array of at most 16; empty strings are dropped. param names the field.
+void parse_stop_strings(const nlohmann::json& v, const std::string& param, std::vector<std::string>& stop);
 
 // Token ids given by a client must lie inside the vocabulary.
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size, const std::string& param);

@@ -14,10 +14,10 @@ std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error
 
 std::string sse_data(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
 
-std::string new_response_id(const char* prefix) {
+std::string new_response_id(const char* prefix, char separator) {
   thread_local std::mt19937_64 rng(std::random_device{}() ^
                                    static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  return fmt::format("{}-{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
+  return fmt::format("{}{}{:016x}{:08x}", prefix, separator, rng(), static_cast<uint32_t>(rng()));
 }
 
 int64_t unix_time_now() {

@@ -51,8 +51,8 @@ std::string dump_json(const nlohmann::json& j);
 std::string sse_data(const nlohmann::json& j);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";
 
-// "chatcmpl-<24 hex>", "cmpl-<24 hex>".
-std::string new_response_id(const char* prefix);
+// "chatcmpl-<24 hex>", "cmpl-<24 hex>"; separator '_' for "msg_<24 hex>", "resp_<24 hex>".
+std::string new_response_id(const char* prefix, char separator = '-');
 int64_t unix_time_now();
 
 nlohmann::json usage_json(const Usage& u);

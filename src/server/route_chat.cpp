@@ -1,18 +1,15 @@
 // POST /v1/chat/completions: messages rendered with the model's own chat template, generated,
 // and returned as a message (blocking) or as chat.completion.chunk deltas (streaming). With
-// tools, <tool_call> blocks in the output become tool_calls.
+// tools, <tool_call> blocks in the output become tool_calls; a thinking model's thought becomes
+// reasoning_content (chat_generation.h).
 #include "server/api_error.h"
-#include "server/chat_prompt.h"
+#include "server/chat_generation.h"
 #include "server/http_server.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
 #include "server/sse_stream.h"
-#include "server/token_mask.h"
 #include "server/tool_call_parser.h"
-#include "server/tool_call_schema.h"
-#include "tokenizer/chat_template.h"
-#include "tokenizer/tokenizer.h"
 
 namespace ax::server {
 namespace {
@@ -34,73 +31,50 @@ json tool_calls_json(const std::vector<ParsedToolCall>& calls, size_t first_inde
 
 struct ChatChoice {
   std::string content;
+  std::string reasoning;
   std::vector<ParsedToolCall> calls;
   std::vector<TokenLogprob> logprobs;
   std::string finish_reason;
   RequestMetrics metrics;
-  std::unique_ptr<ToolCallParser> parser;
+  std::unique_ptr<ChatOutput> output;
 
-  // Text from the engine through the tool-call parser (when tools are on): the content part.
-  std::string take(const std::string& text, std::vector<ParsedToolCall>& new_calls, bool at_end) {
-    if (!parser) return text;
-    ToolParseOutput out = parser->push(text);
-    if (at_end) {
-      ToolParseOutput rest = parser->finish();
-      out.content += rest.content;
-      for (auto& c : rest.calls) out.calls.push_back(std::move(c));
-    }
-    for (auto& c : out.calls) new_calls.push_back(std::move(c));
-    return out.content;
-  }
   std::string finish_name(FinishReason r) const {
     return !calls.empty() && r == FinishReason::Stop ? "tool_calls" : finish_reason_name(r);
   }
 };
 
-// The grammar the output must follow, if any: response_format json_object / json_schema, or one
-// tool call when tool_choice is "required" or names a function.
-std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool tools_on) {
-  const ResponseFormat& rf = cr.gen.response_format;
-  const bool forced_tool = tools_on && (cr.tool_choice.mode == ToolChoice::Mode::Required ||
-                                        cr.tool_choice.mode == ToolChoice::Mode::Named);
-  if (forced_tool) {
-    if (rf.kind != ResponseFormat::Kind::Text)
-      bad_param("response_format", "cannot be combined with tool_choice 'required' or a named function");
-    return std::make_shared<CompiledSchema>(compile_tool_call_schema(cr.tools, cr.tool_choice));
+// OpenAI's reasoning_effort reaches the template.
+ThinkingOptions chat_thinking(const ordered_json& raw) {
+  ThinkingOptions t;
+  if (raw.contains("reasoning_effort") && !raw["reasoning_effort"].is_null()) {
+    if (!raw["reasoning_effort"].is_string()) bad_param("reasoning_effort", "must be a string");
+    t = thinking_from_effort(raw["reasoning_effort"].get<std::string>(), "reasoning_effort");
   }
-  if (rf.kind == ResponseFormat::Kind::JsonObject) return std::make_shared<CompiledSchema>(any_json_object_schema());
-  if (rf.kind == ResponseFormat::Kind::JsonSchema)
-    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, "response_format.json_schema.schema"));
-  return nullptr;
+  return t;
 }
 
 void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res) {
   ChatRequest cr = parse_chat_request(parse_json_body(req.body));
   check_model_name(ctx, cr.model);
   const ordered_json raw = ordered_json::parse(req.body);
-  const bool tools_on = !cr.tools.empty() && cr.tool_choice.mode != ToolChoice::Mode::None;
-  std::shared_ptr<const CompiledSchema> schema = output_grammar(cr, tools_on);
-  if (schema && cr.gen.ignore_eos)
-    bad_param("ignore_eos", "cannot be combined with constrained output (response_format or a forced tool call)");
-  if (schema && ctx.eos_ids.empty())
-    bad_param("response_format", "needs an end-of-sequence token, and this model has none");
-  std::vector<int32_t> prompt = render_chat_prompt(ctx, cr, raw, tools_on);
-  std::vector<Request> requests = make_choice_requests(ctx, prompt, cr.gen, "messages", schema);
-
+  ChatJob prepared = prepare_chat(ctx, cr, raw, chat_thinking(raw));
+  std::vector<Request> requests = std::move(prepared.requests);
   auto group = std::make_unique<ChoiceGroup>(ctx, std::move(requests));
   const std::string id = new_response_id("chatcmpl");
   const int64_t created = unix_time_now();
   const std::string model = ctx.model_id;
   const bool want_logprobs = cr.gen.logprobs;
   auto choices = std::make_shared<std::vector<ChatChoice>>(cr.gen.n);
-  if (tools_on)
-    for (auto& c : *choices) c.parser = std::make_unique<ToolCallParser>();
+  for (auto& c : *choices) c.output = std::make_unique<ChatOutput>(ctx, prepared);
 
   if (!cr.gen.stream) {
     run_blocking(req, ctx, *group, [&](size_t i, const Event& e) {
       ChatChoice& c = (*choices)[i];
       const bool end = e.kind == EventKind::Finish;
-      c.content += c.take(e.text, c.calls, end);
+      ChatDelta d = c.output->push(e);
+      c.content += d.content;
+      c.reasoning += d.reasoning;
+      for (auto& call : d.calls) c.calls.push_back(std::move(call));
       if (want_logprobs)
         for (auto& t : e.tokens) c.logprobs.push_back(to_response_logprob(ctx, t));
       if (end) {
@@ -112,6 +86,7 @@ void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res)
     for (size_t i = 0; i < choices->size(); ++i) {
       const ChatChoice& c = (*choices)[i];
       json message = {{"role", "assistant"}, {"content", c.calls.empty() || !c.content.empty() ? json(c.content) : json(nullptr)}};
+      if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
       if (!c.calls.empty()) message["tool_calls"] = tool_calls_json(c.calls, 0, false);
       out.push_back({{"index", i}, {"message", message}, {"logprobs", want_logprobs ? chat_logprobs_json(c.logprobs) : json(nullptr)},
                      {"finish_reason", c.finish_reason}});
@@ -141,10 +116,12 @@ void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res)
   job.on_event = [=, &ctx](size_t i, const Event& e) -> std::string {
     ChatChoice& c = (*choices)[i];
     const bool end = e.kind == EventKind::Finish;
-    std::vector<ParsedToolCall> new_calls;
-    std::string content = c.take(e.text, new_calls, end);
+    ChatDelta d = c.output->push(e);
+    std::vector<ParsedToolCall>& new_calls = d.calls;
     json delta = json::object();
-    if (!content.empty()) delta["content"] = content;
+    // The thought streams as deltas of its own (reasoning_content, as vLLM and DeepSeek send it).
+    if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
+    if (!d.content.empty()) delta["content"] = d.content;
     if (!new_calls.empty()) delta["tool_calls"] = tool_calls_json(new_calls, c.calls.size(), true);
     for (auto& call : new_calls) c.calls.push_back(std::move(call));
     json lp = nullptr;

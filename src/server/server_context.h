@@ -11,6 +11,8 @@
 #include "model/embedding.h"
 #include "server/live_requests.h"
 #include "server/metrics.h"
+#include "server/reasoning_parser.h"
+#include "server/responses_store.h"
 #include "server/server_options.h"
 #include "server/template_caps.h"
 
@@ -52,6 +54,7 @@ struct ServingContext {
   std::unique_ptr<ChatTemplate> chat_template;  // null: the model has none (chat gets a 400)
   std::string chat_template_error;               // why it is null, when the template failed to parse
   ChatTemplateCaps chat_caps;                    // what the template does with tools and null content
+  ReasoningFormat reasoning_format = ReasoningFormat::None;  // how the template's model thinks, if it does
   std::unique_ptr<Engine> engine;  // declared after the model and tokenizer: destroyed first
   std::vector<int32_t> eos_ids;  // the model's end tokens (config and tokenizer, merged)
   std::vector<std::string> control_texts;  // the texts of the vocabulary's control tokens
@@ -59,6 +62,7 @@ struct ServingContext {
   int64_t max_context = 0;       // tokens one sequence may hold (prompt + output)
 
   ServerMetrics metrics;
+  std::unique_ptr<ResponseStore> responses;  // the Responses API's kept responses (created with the engine)
   LiveRequests live_requests;  // generation requests running now (GET /requests)
 
   // Embeddings: how token states become one vector, as the model's files say (default: the last

@@ -24,6 +24,8 @@ struct ServerOptions {
                                               // keep-alive connections close after it)
   double body_timeout_s = 30;                 // its body within this after the head
   double write_timeout_s = 30;                // a client that takes no response bytes this long is dropped
+  size_t max_stored_responses = 1000;         // Responses API: responses kept for previous_response_id
+  size_t stored_responses_mb = 64;            // and the memory their JSON may take
   bool log_requests = false;                  // one access-log line per request on stderr
   bool console = true;                        // the web console at / (--no-console: off)
   int max_concurrent = 256;                   // generation requests in flight at once; more get 429

@@ -17,6 +17,7 @@
 #include "server/http_server.h"
 #include "server/prompt_guard.h"
 #include "tokenizer/chat_prompt.h"
+#include "server/reasoning_parser.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -47,11 +48,13 @@ void start_engine(ServingContext& ctx) {
       try {
         ctx.chat_template = std::make_unique<ChatTemplate>(source);
         ctx.chat_caps = probe_chat_template(*ctx.chat_template, chat_template_options(*ctx.tokenizer));
+        ctx.reasoning_format = reasoning_format_of_template(source);
       } catch (const std::exception& e) {
         ctx.chat_template_error = e.what();
       }
     }
   }
+  ctx.responses = std::make_unique<ResponseStore>(ctx.options.max_stored_responses, ctx.options.stored_responses_mb << 20);
   ctx.engine->start();
 }
 

@@ -21,6 +21,12 @@ SseResult post_sse(httplib::Client& cli, const std::string& path, const nlohmann
       buffer.erase(0, end + 2);
       if (!event.empty() && event.back() == '\r') event.pop_back();
       if (event.rfind(":", 0) == 0) continue;  // comment (keep-alive)
+      // Typed events (Anthropic's, the Responses API's) name themselves on a line before the
+      // data; their data says the type again.
+      if (event.rfind("event:", 0) == 0) {
+        const size_t nl = event.find('\n');
+        event.erase(0, nl == std::string::npos ? event.size() : nl + 1);
+      }
       if (event.rfind("data:", 0) != 0) {
         out.malformed = true;
         continue;

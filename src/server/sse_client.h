@@ -1,7 +1,8 @@
 #pragma once
 // The client side of the SSE streams the server sends (and any OpenAI-compatible server sends):
 // POST a JSON body and read `data: {json}` events as they arrive, up to `data: [DONE]`. Used by
-// `bench run --url` and the server's tests.
+// `bench run --url` and the server's tests. Typed events ("event: NAME" then "data: ...") are read
+// by their data.
 #include <functional>
 #include <string>
 #include <vector>

@@ -38,12 +38,25 @@ void run_blocking(const HttpRequest& req, ServingContext& ctx, ChoiceGroup& grou
   }
 }
 
+std::string sse_event(const std::string& name, const nlohmann::json& data) {
+  return "event: " + name + "\n" + sse_data(data);
+}
+
 void stream_sse(const HttpRequest& req, HttpResponse& res, ServingContext& ctx, SseJob& job) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   StreamWriter* out = res.start_stream("text/event-stream");
   if (!out) throw ApiError(500, "This transport cannot stream.", "server_error");
   auto write = [&](const std::string& s) { return s.empty() || out->write(s); };
+  auto fail = [&](const ApiError& e) {
+    job.group->cancel();
+    if (job.on_error) {
+      write(job.on_error(e));
+      return;
+    }
+    write(sse_data(e.to_json()));
+    write(kSseDone);
+  };
   // Returning early destroys the job's group with the caller's job, which cancels what still runs.
   if (job.on_start && !write(job.on_start())) return;
   auto last_write = Clock::now();
@@ -57,16 +70,14 @@ void stream_sse(const HttpRequest& req, HttpResponse& res, ServingContext& ctx, 
     auto ev = job.group->next(std::chrono::milliseconds(250));
     if (!ev) {
       if (Clock::now() - last_write > std::chrono::seconds(1)) {
-        if (!write(": keep-alive\n\n")) return;
+        if (!write(job.keep_alive)) return;
         last_write = Clock::now();
       }
       continue;
     }
     const Event& e = ev->second;
     if (e.kind == EventKind::Finish && (e.reason == FinishReason::Error || e.reason == FinishReason::Cancelled)) {
-      job.group->cancel();
-      write(sse_data(finish_error(e).to_json()));
-      write(kSseDone);
+      fail(finish_error(e));
       return;
     }
     std::string text;
@@ -74,16 +85,14 @@ void stream_sse(const HttpRequest& req, HttpResponse& res, ServingContext& ctx, 
       text = job.on_event(ev->first, e);
     } catch (const std::exception& ex) {
       // Headers are gone already: the failure becomes the stream's last event.
-      job.group->cancel();
-      write(sse_data(ApiError(500, ex.what(), "server_error").to_json()));
-      write(kSseDone);
+      fail(ApiError(500, ex.what(), "server_error"));
       return;
     }
     if (!write(text)) return;
     last_write = Clock::now();
   }
   if (job.on_end && !write(job.on_end())) return;
-  write(kSseDone);
+  if (job.done_marker) write(kSseDone);
 }
 
 }  // namespace ax::server

@@ -20,7 +20,15 @@ struct SseJob {
   std::function<std::string()> on_start;                         // before any event
   std::function<std::string(size_t, const Event&)> on_event;     // Token and normal Finish events
   std::function<std::string()> on_end;                           // after the last Finish, before [DONE]
+  // An error after the headers went out, as the stream's last event(s). Unset: OpenAI chat's
+  // "data: {"error": ...}" then [DONE].
+  std::function<std::string(const ApiError&)> on_error;
+  std::string keep_alive = ": keep-alive\n\n";  // what a quiet second sends
+  bool done_marker = true;                        // "data: [DONE]" ends the stream (OpenAI chat)
 };
+
+// "event: <name>\ndata: <json>\n\n" (Anthropic's and the Responses API's typed events).
+std::string sse_event(const std::string& name, const nlohmann::json& data);
 
 // Streams job to the client on the calling (worker) thread and returns when the stream is over;
 // the group's requests are cancelled if the client went away first.

@@ -18,14 +18,13 @@ std::string new_call_id() {
   return fmt::format("call_{:016x}", x);
 }
 
-// The length of the longest suffix of text that is a proper prefix of tag (may still become it).
+}  // namespace
+
 size_t partial_tag_suffix(std::string_view text, std::string_view tag) {
   for (size_t n = std::min(text.size(), tag.size() - 1); n > 0; --n)
     if (text.substr(text.size() - n) == tag.substr(0, n)) return n;
   return 0;
 }
-
-}  // namespace
 
 bool parse_tool_call_json(std::string_view body, ParsedToolCall& call) {
   // The model's text: a call nested absurdly deep stays content (dumping it would recurse).

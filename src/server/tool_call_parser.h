@@ -40,6 +40,10 @@ class ToolCallParser {
   bool in_call_ = false;
 };
 
+// The length of the longest suffix of text that is a proper prefix of tag: text that may still
+// become the tag, held back by the streaming parsers until the next text decides.
+size_t partial_tag_suffix(std::string_view text, std::string_view tag);
+
 // Parses one call body ({"name": ..., "arguments": {...} or "..."}); false if it is not one.
 bool parse_tool_call_json(std::string_view body, ParsedToolCall& call);
 

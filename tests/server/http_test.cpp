@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/sse_client.h"
+#include "http_helpers.h"
 #include "server_process.h"
 #include "shared_server.h"
 #include "test_support.h"
@@ -28,26 +29,6 @@ using nlohmann::json;
 
 std::string stories_model() { return source_dir() + "/models/stories260K/stories260K.gguf"; }
 std::string code_model() { return source_dir() + "/models/ax-code-15m"; }
-
-json post_json(httplib::Client& cli, const std::string& path, const json& body, int* status = nullptr) {
-  auto res = cli.Post(path.c_str(), body.dump(), "application/json");
-  if (!res) return json{{"transport_error", true}};
-  if (status) *status = res->status;
-  return json::parse(res->body, nullptr, false);
-}
-
-
-// Waits until no sequence runs and no KV block is referenced.
-bool engine_drains(httplib::Client& cli, double seconds = 20) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (metric(cli, "ax_kv_blocks_used") == 0 && metric(cli, "ax_requests_running") == 0 &&
-        metric(cli, "ax_requests_waiting") == 0)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 class StoriesServer : public SharedServer<StoriesServer> {
  public:
