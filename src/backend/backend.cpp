@@ -29,6 +29,15 @@ void Backend::add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, flo
   rms_norm(x, w, eps, out);
 }
 
+void Backend::sigmoid_mul(Tensor, const Tensor&) {
+  fail("{} backend: gated outputs (sigmoid_mul) are not supported on this backend yet", name());
+}
+
+void Backend::gated_delta(const StepView&, KvCache&, const GatedDeltaParams&, Tensor, const Tensor&, const Tensor&,
+                          Tensor) {
+  fail("{} backend: gated-delta linear attention is not supported on this backend yet", name());
+}
+
 void Workspace::reserve(int64_t floats) {
   used_ = 0;
   const size_t bytes = static_cast<size_t>(floats) * sizeof(float);

@@ -156,6 +156,26 @@ struct MoeParams {
   GluKind activation = GluKind::Silu;
 };
 
+// One gated-delta linear-attention layer (Qwen3-Next, Qwen3.5; Backend::gated_delta). Per token:
+// qkv = [q (num_k_heads x k_head_dim) | k (the same) | v (num_v_heads x v_head_dim)] goes through a
+// causal depthwise conv of conv_kernel taps (the sequence's last conv_kernel - 1 inputs are kept in
+// its state) and SiLU; q and k are L2-normalised per head (eps 1e-6) and q scaled by k_head_dim^-0.5;
+// value head h reads key head h / (num_v_heads / num_k_heads). With g = neg_a[h] * softplus(a[h] +
+// dt_bias[h]) and beta = sigmoid(b[h]), its state S [k_head_dim, v_head_dim] becomes
+//   S = exp(g) S;  S += k (beta (v - S^T k))^T;  out = S^T q.
+struct GatedDeltaParams {
+  int64_t num_k_heads = 0, num_v_heads = 0, k_head_dim = 0, v_head_dim = 0, conv_kernel = 0;
+  const DeviceVector* conv = nullptr;     // [channels * conv_kernel]: channel c's taps, oldest input first
+  const DeviceVector* neg_a = nullptr;    // [num_v_heads]: -exp(A_log)
+  const DeviceVector* dt_bias = nullptr;  // [num_v_heads]
+  // Where this layer's state starts in a sequence's slot (floats): conv inputs [conv_kernel - 1,
+  // channels] (oldest first), then the states [num_v_heads, k_head_dim, v_head_dim].
+  int64_t state_offset = 0;
+
+  int64_t key_width() const { return num_k_heads * k_head_dim; }
+  int64_t channels() const { return 2 * key_width() + num_v_heads * v_head_dim; }
+};
+
 struct MemoryInfo {
   int64_t total_bytes = 0;
   int64_t free_bytes = 0;
@@ -249,6 +269,19 @@ class Backend {
   // result depends only on that row.
   virtual void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts,
                    const MoeParams& p, Tensor out) = 0;
+
+  // ---- hybrid (recurrent) models: backends that lack these say so at model load -------------------
+  // Whether gated_delta and sigmoid_mul are implemented here.
+  virtual bool supports_gated_delta() const { return false; }
+  // x *= sigmoid(gate): gate [rows, x.cols] elementwise, or [rows, 1] one gate per row.
+  virtual void sigmoid_mul(Tensor x, const Tensor& gate);
+  // Gated-delta linear attention (GatedDeltaParams) of every token of the step, in position order
+  // within each sequence, over that sequence's recurrent state (kv.state_data(step slot) +
+  // p.state_offset), which it advances; a sequence whose first token is at position 0 starts from
+  // a zero state. qkv [T, channels] is overwritten (conv output); a, b [T, num_v_heads];
+  // out [T, num_v_heads * v_head_dim].
+  virtual void gated_delta(const StepView& step, KvCache& kv, const GatedDeltaParams& p, Tensor qkv, const Tensor& a,
+                           const Tensor& b, Tensor out);
 };
 
 // A bump allocator of Tensors over one backend buffer, reset every step. Grows (reallocating)

@@ -18,7 +18,8 @@ std::optional<KvType> kv_type_from_name(std::string_view name) {
 
 size_t kv_type_bytes(KvType t) { return t == KvType::F16 ? sizeof(uint16_t) : sizeof(float); }
 
-KvCache::KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size, KvType type)
+KvCache::KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size, KvType type,
+                 int64_t state_slots)
     : be_(be), shape_(shape), num_blocks_(num_blocks), block_size_(block_size), type_(type) {
   if (num_blocks <= 0) fail("kv cache: num_blocks {} must be positive", num_blocks);
   if (block_size <= 0) fail("kv cache: block_size {} must be positive", block_size);
@@ -29,6 +30,49 @@ KvCache::KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t 
     fail("kv cache: V as the first {} values of K rows of {} values is not a prefix", shape.v_in_k, shape.head_dim);
   per_layer_ = static_cast<size_t>(num_blocks) * block_size * kv_width();
   pool_ = be.alloc(pools_per_layer() * shape.num_layers * per_layer_ * kv_type_bytes(type));
+  if (shape.state_floats < 0 || state_slots < 0)
+    fail("kv cache: {} recurrent-state slots of {} values is not valid", state_slots, shape.state_floats);
+  if (shape.state_floats > 0) {
+    state_slots_ = state_slots;
+    states_ = be.alloc(std::max<size_t>(1, static_cast<size_t>(state_slots) * shape.state_floats * sizeof(float)));
+    state_len_.assign(static_cast<size_t>(state_slots), 0);
+    saved_.resize(static_cast<size_t>(state_slots));
+    saved_len_.assign(static_cast<size_t>(state_slots), -1);
+  }
+}
+
+void KvCache::check_state_slot(int64_t slot) const {
+  if (slot < 0 || slot >= state_slots_)
+    fail("kv cache: recurrent-state slot {} is outside the cache's {} slots", slot, state_slots_);
+}
+
+float* KvCache::state_data(int64_t slot) const {
+  check_state_slot(slot);
+  return states_.as<float>() + slot * shape_.state_floats;
+}
+
+int64_t KvCache::state_length(int64_t slot) const {
+  check_state_slot(slot);
+  return state_len_[slot];
+}
+
+void KvCache::set_state_length(int64_t slot, int64_t n) {
+  check_state_slot(slot);
+  state_len_[slot] = n;
+}
+
+void KvCache::save_state(int64_t slot) {
+  check_state_slot(slot);
+  saved_[slot].resize(static_cast<size_t>(shape_.state_floats));
+  be_.copy_to_host(saved_[slot].data(), state_data(slot), saved_[slot].size() * sizeof(float));
+  saved_len_[slot] = state_len_[slot];
+}
+
+void KvCache::restore_state(int64_t slot) {
+  check_state_slot(slot);
+  if (saved_len_[slot] < 0) fail("kv cache: recurrent-state slot {} has no snapshot to restore", slot);
+  be_.copy_to_device(state_data(slot), saved_[slot].data(), saved_[slot].size() * sizeof(float));
+  state_len_[slot] = saved_len_[slot];
 }
 
 void* KvCache::base(int64_t layer, bool v) const {

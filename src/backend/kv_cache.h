@@ -19,10 +19,20 @@
 // Multi-head latent attention (DeepSeek-V3, GLM-4.7-Flash) caches one compressed row per token
 // instead of K and V per head: K = [c_kv (kv_lora) | k_rope], and V is the c_kv prefix of that same
 // row (KvShape::v_in_k). Such a cache has no V pool: v_data() is k_data(), read with K's strides.
+//
+// Hybrid models (gated-delta linear attention beside softmax attention: Qwen3-Next, Qwen3.5) keep,
+// besides K/V for their attention layers, a recurrent state per sequence (KvShape::state_floats:
+// conv inputs and delta-rule states of every linear layer) that a new token updates in place. The
+// cache holds `state_slots` of them; the engine gives each running sequence one (StepInput's
+// state_slots). A state cannot be shortened like a block table, so rollback of rejected draft
+// tokens goes through a snapshot (save_state before the verify step, restore_state after it, then
+// the accepted tokens are computed again), and each slot records how many tokens its state covers
+// so that a step that would continue a sequence from the wrong point is refused.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "backend/backend.h"
 
@@ -41,6 +51,8 @@ struct KvShape {
   // > 0: the cache keeps K rows only, and V is the first v_in_k values of each K row (MLA's latent:
   // K = [c_kv | k_rope], V = c_kv, v_in_k = kv_lora_rank). 0: V rows of head_dim values of their own.
   int64_t v_in_k = 0;
+  // Recurrent state one sequence keeps across all linear-attention layers, in floats (0: none).
+  int64_t state_floats = 0;
 
   int64_t v_head_dim() const { return v_in_k > 0 ? v_in_k : head_dim; }
   // Values one token keeps per layer (K, plus V unless it lies inside K).
@@ -49,7 +61,9 @@ struct KvShape {
 
 class KvCache {
  public:
-  KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size = 16, KvType type = KvType::F32);
+  // state_slots: sequences that can hold a recurrent state at once (needed when shape.state_floats > 0).
+  KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size = 16, KvType type = KvType::F32,
+          int64_t state_slots = 0);
 
   Backend& backend() const { return be_; }
   const KvShape& shape() const { return shape_; }
@@ -77,6 +91,18 @@ class KvCache {
   void store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v);
   void load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const;
 
+  // ---- recurrent state (KvShape::state_floats > 0) ----
+  int64_t state_slots() const { return state_slots_; }
+  int64_t state_floats() const { return shape_.state_floats; }
+  // Slot `slot`'s state_floats values (float32) in the backend's memory.
+  float* state_data(int64_t slot) const;
+  // Tokens the slot's state covers (0: empty). The model checks and advances it every step.
+  int64_t state_length(int64_t slot) const;
+  void set_state_length(int64_t slot, int64_t n);
+  // A snapshot of one slot (values and length) in host memory, and putting it back.
+  void save_state(int64_t slot);
+  void restore_state(int64_t slot);
+
   // Bytes one block costs across all layers (K and V, or K alone with v_in_k): sizes the pool from a
   // memory budget.
   static size_t bytes_per_block(const KvShape& shape, int64_t block_size, KvType type);
@@ -91,6 +117,12 @@ class KvCache {
   KvType type_;
   size_t per_layer_;  // values of one layer's K (or V)
   DeviceBuffer pool_;  // [layer][K, V][per_layer_] values ([layer][K] with v_in_k), zero-filled
+  void check_state_slot(int64_t slot) const;
+  int64_t state_slots_ = 0;
+  DeviceBuffer states_;                          // [state_slots][state_floats]
+  std::vector<int64_t> state_len_;               // [state_slots]
+  std::vector<std::vector<float>> saved_;        // [state_slots] snapshots (empty: none)
+  std::vector<int64_t> saved_len_;               // [state_slots]
 };
 
 }  // namespace ax

@@ -21,12 +21,13 @@ void StepInput::clear() {
   table_begin.assign(1, 0);
   block_tables.clear();
   logit_rows.clear();
+  state_slots.clear();
   max_context_ = 0;
   max_table_blocks_ = 0;
 }
 
 int64_t StepInput::add_sequence(std::span<const int32_t> new_tokens, int64_t start_pos,
-                                std::span<const int32_t> table) {
+                                std::span<const int32_t> table, int32_t state_slot) {
   const int64_t first_row = num_tokens();
   const int64_t n = static_cast<int64_t>(new_tokens.size());
   if (n == 0) return first_row;
@@ -50,6 +51,7 @@ int64_t StepInput::add_sequence(std::span<const int32_t> new_tokens, int64_t sta
   seq_begin.push_back(static_cast<int32_t>(num_tokens()));
   block_tables.insert(block_tables.end(), table.begin(), table.begin() + need);
   table_begin.push_back(static_cast<int32_t>(block_tables.size()));
+  state_slots.push_back(state_slot);
   max_context_ = std::max(max_context_, end);
   max_table_blocks_ = std::max(max_table_blocks_, need);
   return first_row;

@@ -26,7 +26,9 @@ class StepInput {
   // Adds a sequence's new tokens at positions [start_pos, start_pos + tokens.size()); `table`
   // must cover them (longer tables are cut to what the step needs). Returns the step row of its
   // first token. A sequence with no tokens adds nothing.
-  int64_t add_sequence(std::span<const int32_t> tokens, int64_t start_pos, std::span<const int32_t> table);
+  // state_slot: the sequence's recurrent-state slot in the KV cache (hybrid models; -1: none).
+  int64_t add_sequence(std::span<const int32_t> tokens, int64_t start_pos, std::span<const int32_t> table,
+                       int32_t state_slot = -1);
   void add_logit_row(int64_t row);  // rows in the order their logits are returned
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
@@ -50,6 +52,7 @@ class StepInput {
   std::vector<int32_t> table_begin;   // [S + 1]
   std::vector<int32_t> block_tables;  // [table_begin[S]]
   std::vector<int32_t> logit_rows;    // [R]
+  std::vector<int32_t> state_slots;   // [S] recurrent-state slot of each sequence (-1: none)
 
  private:
   int32_t block_size_;

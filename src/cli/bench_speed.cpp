@@ -88,11 +88,11 @@ class SpeedRunner {
 
     {  // pp: one prompt after `depth` tokens of context.
       const int64_t blocks = blocks_for(o_.depth + o_.prompt_tokens + 1);
-      KvCache kv(model_.backend(), model_.kv_shape(), blocks, kBlock, o_.kv_type);
+      KvCache kv(model_.backend(), model_.kv_shape(), blocks, kBlock, o_.kv_type, 1);
       std::vector<int32_t> table = identity_table(blocks, 0);
-      prefill(kv, table, 0, o_.depth, rng);
+      prefill(kv, table, 0, 0, o_.depth, rng);
       const auto t0 = Clock::now();
-      prefill(kv, table, o_.depth, o_.prompt_tokens, rng);
+      prefill(kv, table, 0, o_.depth, o_.prompt_tokens, rng);
       r.prefill_tps = o_.prompt_tokens / since(t0);
       // TTFT: the prefill plus choosing the first token (greedy).
       volatile int64_t first = std::max_element(logits_.begin(), logits_.end()) - logits_.begin();
@@ -102,11 +102,11 @@ class SpeedRunner {
     {  // tg: G steps of one token per sequence, after each sequence's context (not timed).
       const int64_t context = tg_context();
       const int64_t per_seq = blocks_for(context + o_.gen_tokens + 1);
-      KvCache kv(model_.backend(), model_.kv_shape(), per_seq * o_.batch, kBlock, o_.kv_type);
+      KvCache kv(model_.backend(), model_.kv_shape(), per_seq * o_.batch, kBlock, o_.kv_type, o_.batch);
       std::vector<std::vector<int32_t>> tables;
       for (int64_t s = 0; s < o_.batch; ++s) {
         tables.push_back(identity_table(per_seq, s * per_seq));
-        prefill(kv, tables.back(), 0, context, rng);
+        prefill(kv, tables.back(), static_cast<int32_t>(s), 0, context, rng);
       }
       std::vector<int32_t> last(o_.batch);
       for (auto& t : last) t = tok(rng);
@@ -114,7 +114,7 @@ class SpeedRunner {
       for (int64_t step = 0; step < o_.gen_tokens; ++step) {
         StepInput b(kBlock);
         for (int64_t s = 0; s < o_.batch; ++s) {
-          b.add_sequence(std::span(&last[s], 1), context + step, tables[s]);
+          b.add_sequence(std::span(&last[s], 1), context + step, tables[s], static_cast<int32_t>(s));
           b.add_logit_row(s);
         }
         logits_ = model_.backend().to_host(model_.forward(b, kv));
@@ -135,14 +135,16 @@ class SpeedRunner {
  private:
   // Random tokens at positions [start, start + count) of sequence 0 / the table, chunks of 512 (as
   // llama-bench's default ubatch); leaves the last position's logits in logits_.
-  void prefill(KvCache& kv, const std::vector<int32_t>& table, int64_t start, int64_t count, std::mt19937& rng) {
+  // state_slot: the sequence's recurrent-state slot (hybrid models).
+  void prefill(KvCache& kv, const std::vector<int32_t>& table, int32_t state_slot, int64_t start, int64_t count,
+               std::mt19937& rng) {
     std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(model_.config().vocab_size - 1));
     for (int64_t done = 0; done < count;) {
       const int64_t n = std::min<int64_t>(512, count - done);
       std::vector<int32_t> tokens(n);
       for (auto& t : tokens) t = tok(rng);
       StepInput b(kBlock);
-      b.add_sequence(tokens, start + done, table);
+      b.add_sequence(tokens, start + done, table, state_slot);
       b.add_logit_row(n - 1);
       logits_ = model_.backend().to_host(model_.forward(b, kv));
       done += n;

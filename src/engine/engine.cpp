@@ -83,8 +83,17 @@ Engine::Engine(Model& model, const Tokenizer* tokenizer, EngineConfig config)
     kv_explanation_ = fmt::format("KV cache: {} blocks of {} tokens, {} (--kv-blocks)", cfg_.num_kv_blocks,
                                   cfg_.block_size, kv_type_name(cfg_.kv_type));
   }
+  // Hybrid models: a recurrent state per running sequence beside the paged K/V. A cached prefix
+  // block holds K/V but not the state at its end, so prefix reuse is off for them.
+  recurrent_ = model_.kv_shape().state_floats > 0;
+  if (recurrent_) {
+    cfg_.prefix_caching = false;
+    for (int64_t i = cfg_.max_num_seqs - 1; i >= 0; --i) free_state_slots_.push_back(static_cast<int32_t>(i));
+    kv_explanation_ += fmt::format("; recurrent state: {} slots of {:.1f} MiB (prefix caching off)", cfg_.max_num_seqs,
+                                   model_.kv_shape().state_floats * 4.0 / (1 << 20));
+  }
   kv_ = std::make_unique<KvCache>(model_.backend(), model_.kv_shape(), cfg_.num_kv_blocks, cfg_.block_size,
-                                  cfg_.kv_type);
+                                  cfg_.kv_type, recurrent_ ? cfg_.max_num_seqs : 0);
   step_ = StepInput(static_cast<int32_t>(cfg_.block_size));
   blocks_ = std::make_unique<BlockManager>(cfg_.num_kv_blocks, cfg_.block_size, cfg_.prefix_caching);
   sched_.block_size = cfg_.block_size;
@@ -249,7 +258,7 @@ bool Engine::step() {
 
   for (int64_t id : plan.preempted) {
     Sequence& s = *seqs_.at(id);
-    blocks_->release(s.id);
+    release(s);
     s.state = RequestState::Preempted;
     s.num_computed = 0;
     ++s.preemptions;
@@ -268,6 +277,11 @@ bool Engine::step() {
       fail("engine: sequence {} found {} cached tokens, the plan expected {}", s.id, cached, p.start);
     s.num_computed = cached;
     s.state = RequestState::Running;
+    if (recurrent_) {  // admissions never exceed max_num_seqs running sequences: a slot is free
+      if (free_state_slots_.empty()) fail("engine: no recurrent-state slot is free for sequence {}", s.id);
+      s.state_slot = free_state_slots_.back();
+      free_state_slots_.pop_back();
+    }
     if (!s.was_scheduled) {
       s.was_scheduled = true;
       s.first_scheduled = now;
@@ -292,7 +306,10 @@ bool Engine::step() {
     rows.clear();
     for (int64_t pos = p.start; pos < p.start + p.num_tokens; ++pos)
       rows.push_back(pos < s.num_tokens() ? s.tokens[pos] : s.draft.at(pos - s.num_tokens()));
-    const int64_t offset = step_.add_sequence(rows, p.start, blocks_->table(s.id));
+    const int64_t offset = step_.add_sequence(rows, p.start, blocks_->table(s.id), s.state_slot);
+    // A verify step changes a recurrent state for every draft token: keep the state before it, to
+    // return to if some drafts are rejected (process_rows).
+    if (recurrent_ && p.start + p.num_tokens > s.num_tokens()) kv_->save_state(s.state_slot);
     RowSpan span{&s, p.start, p.num_tokens, step_.num_logit_rows(), 0};
     for (int64_t pos = std::max(p.start, s.num_tokens() - 1); pos < p.start + p.num_tokens; ++pos) {
       step_.add_logit_row(offset + (pos - p.start));
@@ -435,6 +452,13 @@ void Engine::process_rows(Sequence& s, int64_t start, int64_t num_rows, const fl
   // A finishing sequence commits too: its prompt's blocks stay cached for the next request (the
   // next turn of a chat, the same system prompt) after it releases them.
   s.num_computed = last + 1 + out.accepted;
+  if (recurrent_ && out.accepted < k) {
+    // The state went through the rejected drafts too and cannot be cut back: return to the state
+    // before this step, and the next step computes `last` and the accepted drafts again (with the
+    // new token; K/V rows are rewritten with the same values).
+    kv_->restore_state(s.state_slot);
+    s.num_computed = last;
+  }
   blocks_->truncate(s.id, s.num_computed);
   blocks_->commit(s.id, std::span(s.tokens).first(std::min(s.num_computed, s.num_tokens())));
   if (done) finish(s, reason, std::move(stop_what));
@@ -446,10 +470,16 @@ void Engine::drop_dead_blocks(Sequence& s) {
     blocks_->drop_before(s.id, dead * sched_.block_size);
 }
 
+void Engine::release(Sequence& s) {
+  blocks_->release(s.id);
+  if (s.state_slot >= 0) free_state_slots_.push_back(s.state_slot);
+  s.state_slot = -1;
+}
+
 void Engine::finish(Sequence& s, FinishReason reason, std::string stop, std::string error) {
   if (s.state == RequestState::Finished || s.state == RequestState::Cancelled || s.state == RequestState::Failed)
     return;
-  blocks_->release(s.id);
+  release(s);
   const auto now = EngineClock::now();
   Event ev;
   ev.kind = EventKind::Finish;

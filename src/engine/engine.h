@@ -53,6 +53,8 @@ struct EngineConfig {
   int64_t max_num_seqs = 64;       // running sequences at most
   int64_t max_step_tokens = 512;   // rows per forward pass (decode + prefill chunks)
   int64_t max_model_len = 0;       // 0: the model's max_position_embeddings
+  // Reuse cached prompt blocks across requests. Off, whatever is asked, for hybrid models (a
+  // recurrent state cannot be resumed from a shared block): their prompts are computed in full.
   bool prefix_caching = true;
   // K/V element type: f16 (llama.cpp's default too) halves the cache's memory and the bytes
   // attention reads per token; f32 keeps K/V exactly as computed (backend/kv_cache.h).
@@ -100,6 +102,8 @@ class Engine {
   void propose_drafts();
   SchedulerState snapshot() const;
   void finish(Sequence& seq, FinishReason reason, std::string stop, std::string error = {});
+  // Frees the sequence's blocks and its recurrent-state slot (hybrid models).
+  void release(Sequence& seq);
   void process_rows(Sequence& seq, int64_t start, int64_t num_rows, const float* rows);
   // Releases the blocks that fell out of every sliding window (SchedulerConfig::kv_window).
   void drop_dead_blocks(Sequence& seq);
@@ -111,6 +115,9 @@ class Engine {
   std::string kv_explanation_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<BlockManager> blocks_;
+  // Hybrid models (KvShape::state_floats > 0): one recurrent-state slot per running sequence.
+  bool recurrent_ = false;
+  std::vector<int32_t> free_state_slots_;
   SchedulerConfig sched_;
   std::vector<int32_t> default_eos_;
   DraftFn drafter_;

@@ -49,6 +49,7 @@ struct Sequence {
   std::vector<int32_t> tokens;  // prompt + generated
   int64_t num_prompt;
   int64_t num_computed = 0;     // leading tokens whose K/V is in the cache (the rest: not yet)
+  int32_t state_slot = -1;      // hybrid models: the recurrent-state slot while running (-1: none)
   int64_t max_total;            // prompt + max_tokens, clamped to the sequence capacity
   RequestState state = RequestState::Waiting;
   Sampler sampler;

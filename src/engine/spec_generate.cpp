@@ -31,7 +31,11 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
     fail("generate: the prompt's {} tokens do not fit the model's context of {}", n_prompt,
          cfg.max_position_embeddings);
   Backend& be = model.backend();
-  KvCache kv(be, model.kv_shape(), (context + o.block_size - 1) / o.block_size, o.block_size, o.kv_type);
+  KvCache kv(be, model.kv_shape(), (context + o.block_size - 1) / o.block_size, o.block_size, o.kv_type,
+             /*state_slots=*/1);
+  // Hybrid models: a verify step runs the recurrent state through every draft token; the state
+  // before it is kept to return to when drafts are rejected (the accepted rows are then run again).
+  const bool recurrent = kv.state_floats() > 0;
   std::vector<int32_t> table(kv.num_blocks());
   std::iota(table.begin(), table.end(), 0);
 
@@ -42,7 +46,7 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   StepCostModel cost(o.gate);
 
   StepInput in(static_cast<int32_t>(o.block_size));
-  in.add_sequence(prompt, 0, table);
+  in.add_sequence(prompt, 0, table, /*state_slot=*/0);
   in.add_logit_row(n_prompt - 1);
   const auto t_prefill = std::chrono::steady_clock::now();
   std::span<const float> logits = be.to_host(model.forward(in, kv));
@@ -55,12 +59,20 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
   };
   // The first token comes from the prefill's logits.
   std::vector<int32_t> draft;  // the draft verified by the pending logits (empty after prefill)
+  std::vector<int32_t> rows_in;  // the tokens of the last step
   int64_t pos = n_prompt;      // tokens whose K/V is in the cache
   bool after_prefill = true;
   while (true) {
     const VerifyOutcome v = verify_with_sampler(draft, logits.data(), cfg.vocab_size, sampler);
     spec.verified(static_cast<int>(draft.size()), v.accepted);
     // K/V of `last` and the accepted drafts are now final: positions [pos, pos + accepted].
+    if (recurrent && v.accepted < static_cast<int>(draft.size())) {
+      kv.restore_state(0);
+      in.clear();
+      in.add_sequence(std::span(rows_in).first(1 + v.accepted), pos, table, 0);
+      model.forward(in, kv);  // no logit rows: only the state moves on
+      ++r.forward_steps;
+    }
     if (!after_prefill) pos += 1 + v.accepted;
     after_prefill = false;
     size_t take = v.emitted.size();
@@ -83,12 +95,13 @@ SingleGenerateResult generate_single(Model& model, std::span<const int32_t> prom
         std::min<int64_t>({remaining - 1, context - pos - 1, SpeculationParams::kMaxMaxDraft}));
     r.row_cost = cost.row_cost(1);
     draft = spec.propose(cap, r.row_cost, cost.jump_cost(1));
-    std::vector<int32_t> rows_in(1, r.tokens.back());
+    rows_in.assign(1, r.tokens.back());
     rows_in.insert(rows_in.end(), draft.begin(), draft.end());
     const int64_t rows = static_cast<int64_t>(rows_in.size());
     in.clear();
-    in.add_sequence(rows_in, pos, table);
+    in.add_sequence(rows_in, pos, table, 0);
     for (int64_t i = 0; i < rows; ++i) in.add_logit_row(i);
+    if (recurrent && !draft.empty()) kv.save_state(0);
     const auto t_step = std::chrono::steady_clock::now();
     logits = be.to_host(model.forward(in, kv));
     cost.record(rows, seconds_since(t_step));

@@ -13,14 +13,14 @@ namespace ax {
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
     kGemma3Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
-    kGlm4MoeLiteArch;
+    kGlm4MoeLiteArch, kQwen3NextArch, kQwen35Arch, kQwen35MoeArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
                                     &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
                                     &kGlm4MoeArch, &kGptOssArch, &kDeepseekV3Arch,
-                                    &kGlm4MoeLiteArch};
+                                    &kGlm4MoeLiteArch, &kQwen3NextArch, &kQwen35Arch, &kQwen35MoeArch};
 
 // Per-layer GGUF stems every architecture shares (llama.cpp's names) -> HF module paths under
 // model.layers.N. A stem that carries its suffix (".bias") names the whole tensor: HF's name for

@@ -7,9 +7,9 @@ void attention_block(Backend& be, const AttentionWeights& w, const AttentionPara
                      AttentionScratch& s, Tensor out) {
   const int64_t hd = p.head_dim;
   // Projections: q [T, q width], k and v [T, kv width].
-  const Weight* qkv_w[] = {w.q, w.k, w.v};
-  const Tensor qkv_y[] = {s.q, s.k, s.v};
-  be.linear_many(qkv_w, h, qkv_y);
+  const Weight* qkv_w[] = {w.q, w.k, w.v, w.gate};
+  const Tensor qkv_y[] = {s.q, s.k, s.v, s.gate};
+  be.linear_many(std::span(qkv_w, w.gate ? 4 : 3), h, std::span(qkv_y, w.gate ? 4 : 3));
   if (!w.q_bias.empty()) be.add_bias(s.q, w.q_bias);
   if (!w.k_bias.empty()) be.add_bias(s.k, w.k_bias);
   if (!w.v_bias.empty()) be.add_bias(s.v, w.v_bias);
@@ -24,6 +24,8 @@ void attention_block(Backend& be, const AttentionWeights& w, const AttentionPara
 
   // softmax(q . K^T * scale) . V per token and head, over the visible keys of its sequence.
   be.attention(step, kv, layer, s.q, s.ctx, p);
+
+  if (w.gate != nullptr) be.sigmoid_mul(s.ctx, s.gate);
 
   // Output projection: out [T, hidden].
   be.linear(*w.o, s.ctx, out);

@@ -15,6 +15,9 @@ struct AttentionWeights {
   const Weight* k = nullptr;  // self_attn.k_proj.weight [kv width, hidden]
   const Weight* v = nullptr;  // self_attn.v_proj.weight [kv width, hidden]
   const Weight* o = nullptr;  // self_attn.o_proj.weight [hidden, q width]
+  // [q width, hidden]: the output gate (Qwen3-Next, Qwen3.5: the gate half of each head's q_proj
+  // rows), ctx *= sigmoid(gate . h) before o_proj; null: none
+  const Weight* gate = nullptr;
   DeviceVector q_bias;        // [q width]  (empty: none; Qwen2 has q/k/v biases)
   DeviceVector k_bias;        // [kv width]
   DeviceVector v_bias;        // [kv width]
@@ -23,9 +26,10 @@ struct AttentionWeights {
   DeviceVector k_norm;        // self_attn.k_norm.weight [head_dim]
 };
 
-// The per-step buffers the attention block works in: q and ctx [T, q width], k and v [T, kv width].
+// The per-step buffers the attention block works in: q and ctx [T, q width], k and v [T, kv width],
+// gate [T, q width] (only with an output gate).
 struct AttentionScratch {
-  Tensor q, k, v, ctx;
+  Tensor q, k, v, ctx, gate;
 };
 
 // Multi-head attention over the paged KV cache for every token of the step:

@@ -37,6 +37,26 @@ void MlaConfig::validate(const std::string& where) const {
          where, q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim);
 }
 
+void GatedDeltaConfig::validate(const std::string& where) const {
+  if (num_k_heads <= 0 || num_v_heads <= 0 || num_v_heads % num_k_heads != 0 || k_head_dim <= 0 || v_head_dim <= 0 ||
+      conv_kernel < 1)
+    fail("{}: gated-delta attention of {} key heads x {}, {} value heads x {} (a multiple of the key heads) and a "
+         "conv of {} taps is not valid",
+         where, num_k_heads, k_head_dim, num_v_heads, v_head_dim, conv_kernel);
+}
+
+int64_t ModelConfig::num_attention_layers() const {
+  int64_t n = 0;
+  for (const LayerConfig& l : layers) n += l.linear_attention ? 0 : 1;
+  return n;
+}
+
+int64_t ModelConfig::recurrent_state_floats() const {
+  int64_t n = 0;
+  for (const LayerConfig& l : layers) n += l.linear_attention ? gated_delta.state_floats() : 0;
+  return n;
+}
+
 float ModelConfig::attention_scale() const {
   return attn_scale > 0 ? attn_scale : 1.0f / std::sqrt(static_cast<float>(head_dim));
 }

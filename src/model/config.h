@@ -51,6 +51,9 @@ struct LayerConfig {
   int64_t window = 0;
   RopeConfig rope;  // this layer's RoPE (Gemma 3 uses one base for sliding, another for full layers)
   bool moe = false;  // the feed-forward block is a mixture of experts (ModelConfig::moe)
+  // The token mixer is gated-delta linear attention (ModelConfig::gated_delta) instead of softmax
+  // attention: the layer keeps a recurrent state per sequence, no K/V.
+  bool linear_attention = false;
 };
 
 // A mixture-of-experts feed-forward block: a router picks top_k of num_experts experts per token,
@@ -70,6 +73,9 @@ struct MoeConfig {
   // A dense MLP every token goes through besides the routed experts (GLM-4.5, DeepSeek-V3: the
   // n_shared_experts are one MLP of their summed width). 0: none.
   int64_t shared_intermediate = 0;
+  // The shared expert's output is scaled by sigmoid(shared_expert_gate . x) per token (Qwen3-Next,
+  // Qwen3.5-MoE: mlp.shared_expert_gate [1, hidden]).
+  bool shared_expert_gate = false;
 
   // Throws naming `where` when the sizes do not make a mixture.
   void validate(const std::string& where) const;
@@ -86,6 +92,25 @@ struct MlaConfig {
   float latent_norm_eps = 1e-6f;  // epsilon of the q_a / kv_a RMSNorms (transformers: 1e-6 always)
   bool enabled() const { return kv_lora_rank > 0; }
   // Throws naming `where` when the sizes do not make an MLA layer.
+  void validate(const std::string& where) const;
+};
+
+// Gated-delta-net linear attention (Qwen3-Next, Qwen3.5; model/gated_delta.h): per token, q and k
+// of num_k_heads x k_head_dim, v of num_v_heads x v_head_dim (each key head serves num_v_heads /
+// num_k_heads consecutive value heads), all three through a causal depthwise conv of conv_kernel
+// taps; a per-head recurrent state [k_head_dim, v_head_dim] decays by exp(g) and is corrected by the
+// delta rule. The state a sequence keeps per such layer: the last conv_kernel - 1 conv inputs plus
+// the num_v_heads states.
+struct GatedDeltaConfig {
+  int64_t num_k_heads = 0, num_v_heads = 0;
+  int64_t k_head_dim = 0, v_head_dim = 0;
+  int64_t conv_kernel = 0;
+  int64_t key_width() const { return num_k_heads * k_head_dim; }
+  int64_t value_width() const { return num_v_heads * v_head_dim; }
+  int64_t conv_channels() const { return 2 * key_width() + value_width(); }  // q, k, v
+  int64_t conv_state_floats() const { return (conv_kernel - 1) * conv_channels(); }
+  int64_t state_floats() const { return conv_state_floats() + num_v_heads * k_head_dim * v_head_dim; }
+  // Throws naming `where` when the sizes do not make a gated-delta layer.
   void validate(const std::string& where) const;
 };
 
@@ -113,6 +138,10 @@ struct ModelConfig {
   std::vector<LayerConfig> layers;  // [num_layers]
   MoeConfig moe;                    // when some layer has moe
   MlaConfig mla;                    // when attention is MLA (then head_dim = qk_nope + qk_rope)
+  GatedDeltaConfig gated_delta;     // when some layer has linear_attention
+  // Softmax attention's output is gated per value: q_proj gives each head's query and a gate
+  // (Qwen3-Next, Qwen3.5), out = o_proj(attention * sigmoid(gate)).
+  bool attn_output_gate = false;
 
   // Token ids from the model's own files (-1 when absent).
   int64_t bos_token_id = -1;
@@ -121,6 +150,10 @@ struct ModelConfig {
 
   // Every layer's window, in layer order (0 = full attention).
   std::vector<int64_t> layer_windows() const;
+  // Layers with softmax attention (a K/V cache of their own), and the recurrent state one sequence
+  // keeps over all linear-attention layers, in floats.
+  int64_t num_attention_layers() const;
+  int64_t recurrent_state_floats() const;
   float attention_scale() const;
 };
 

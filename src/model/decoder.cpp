@@ -1,5 +1,6 @@
 #include "model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -42,13 +43,16 @@ void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_
   const std::string p = fmt::format("model.layers.{}.", l);
   t.input_norm = &src.get(p + "input_layernorm.weight", {H});
   t.pre_ffn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
-  if (cfg.mla.enabled()) {
+  if (cfg.layers[l].linear_attention) {
+    t.linear = std::make_shared<GatedDeltaTensors>(find_gated_delta_tensors(src, cfg, l));
+  } else if (cfg.mla.enabled()) {
     t.mla = std::make_shared<MlaLayerTensors>(find_mla_tensors(src, cfg, l));
   } else {
     t.q = src.get(p + "self_attn.q_proj.weight", {nh * hd, H});
     t.k = src.get(p + "self_attn.k_proj.weight", {nkv * hd, H});
     t.v = src.get(p + "self_attn.v_proj.weight", {nkv * hd, H});
     t.o = src.get(p + "self_attn.o_proj.weight", {H, nh * hd});
+    if (cfg.attn_output_gate) t.attn_gate = &src.get(p + "self_attn.q_gate_proj.weight", {nh * hd, H});
     if (cfg.qkv_bias) {
       t.q_bias = &src.get(p + "self_attn.q_proj.bias", {nh * hd});
       t.k_bias = &src.get(p + "self_attn.k_proj.bias", {nkv * hd});
@@ -86,7 +90,10 @@ DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig
     if (cfg.moe.routing == MoeRouting::SigmoidGroupTopK && src.find(p + "mlp.gate.e_score_correction_bias"))
       t.selection_bias = &src.get(p + "mlp.gate.e_score_correction_bias", {E});
     if (const int64_t S = cfg.moe.shared_intermediate; S > 0) {
-      const std::string x = p + "mlp.shared_experts.";
+      // DeepSeek and GLM name it shared_experts; Qwen3-Next and Qwen3.5 shared_expert, with a gate.
+      const bool qwen = src.find(p + "mlp.shared_expert.gate_proj.weight") != nullptr;
+      const std::string x = p + (qwen ? "mlp.shared_expert." : "mlp.shared_experts.");
+      if (cfg.moe.shared_expert_gate) t.shared_gate = &src.get(p + "mlp.shared_expert_gate.weight", {1, H});
       t.shared = {src.get(x + "gate_proj.weight", {S, H}), src.get(x + "up_proj.weight", {S, H}),
                   src.get(x + "down_proj.weight", {H, S})};
     }
@@ -111,6 +118,9 @@ class DecoderModel final : public Model {
 
  private:
   Tensor run(const StepInput& step, KvCache& kv, bool with_logits);
+  // Every sequence of the step has its own recurrent-state slot, holding the state just before its
+  // first token (or the sequence starts at position 0); throws naming the sequence otherwise.
+  void check_state_slots(const StepInput& step, const KvCache& kv) const;
   Tensor compute(const StepView& step, KvCache& kv, bool with_logits);
 
   struct Layer {
@@ -122,6 +132,9 @@ class DecoderModel final : public Model {
     const Weight* up = nullptr;
     const Weight* down = nullptr;
     std::optional<MlaWeights> mla;   // latent attention instead of attn
+    std::unique_ptr<GatedDeltaWeights> linear;  // linear attention instead of attn (its params point into it)
+    int64_t kv_layer = -1;           // this layer's index in the KV cache (attention layers only)
+    const Weight* shared_gate = nullptr;  // MoE: the shared expert's gate [1, hidden] (null: none)
     DeviceVector sinks;  // [num_heads] (empty: none; shape.sinks points here)
     const Weight* router = nullptr;  // MoE
     DeviceVector router_bias;        // [num_experts] (empty: none)
@@ -148,6 +161,7 @@ class DecoderModel final : public Model {
   MlaShape mla_;                    // latent attention's sizes (when the config has MLA)
   std::vector<std::shared_ptr<MlaLayerTensors>> mla_tensors_;  // their rearranged weights' bytes
   int64_t widest_ffn_ = 0;          // the widest dense MLP (scratch)
+  bool recurrent_ = false;          // some layer is linear attention: steps need state slots
   std::mutex mu_;                   // one pass at a time (the engine's thread, and the server's embeddings)
 };
 
@@ -176,6 +190,13 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
     cfg_.mla.validate(src.path());
     mla_ = mla_shape(cfg_);
   }
+  recurrent_ = cfg_.recurrent_state_floats() > 0;
+  if (recurrent_) {
+    cfg_.gated_delta.validate(src.path());
+    if (!be.supports_gated_delta())
+      fail("{}: {} has gated-delta linear-attention layers, which the {} backend does not run yet; use --backend cpu",
+           src.path(), cfg_.arch_name, be.name());
+  }
 
   const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
   final_norm_ = vec(&src.get("model.norm.weight", {H}), true);
@@ -190,11 +211,15 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   std::vector<const TensorView*> linears;  // pointers into `tensors`, complete by now
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     DecoderLayerTensors& t = tensors[l];
-    if (t.mla) {
+    if (t.linear) {
+      for (TensorView* w : {&t.linear->qkv, &t.linear->z, &t.linear->b, &t.linear->a, &t.linear->out})
+        linears.push_back(w);
+    } else if (t.mla) {
       for (TensorView* w : t.mla->linears()) linears.push_back(w);
       mla_tensors_.push_back(t.mla);
     } else {
       for (TensorView* w : {&t.q, &t.k, &t.v, &t.o}) linears.push_back(w);
+      if (t.attn_gate) linears.push_back(t.attn_gate);
     }
     if (cfg_.layers[l].moe) {
       if (t.router == nullptr || static_cast<int64_t>(t.experts.size()) != cfg_.moe.num_experts)
@@ -205,6 +230,7 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
         for (TensorView& w : e) linears.push_back(&w);
       if (cfg_.moe.shared_intermediate > 0) {
         for (TensorView& w : t.shared) linears.push_back(&w);
+        if (t.shared_gate) linears.push_back(t.shared_gate);
         widest_ffn_ = std::max(widest_ffn_, cfg_.moe.shared_intermediate);
       }
     } else {
@@ -223,6 +249,7 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   }
 
   size_t next = 0;
+  int64_t kv_layers = 0, state_offset = 0;
   layers_.reserve(static_cast<size_t>(cfg_.num_layers));  // in place: a layer's params point into it
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const DecoderLayerTensors& t = tensors[l];
@@ -232,13 +259,22 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
     L.post_attn_norm = vec(t.post_attn_norm, true);
     L.pre_ffn_norm = vec(t.pre_ffn_norm, true);
     L.post_ffn_norm = vec(t.post_ffn_norm, true);
-    if (t.mla) {
+    if (t.linear) {
+      L.linear = std::make_unique<GatedDeltaWeights>();
+      for (const Weight** w : {&L.linear->qkv, &L.linear->z, &L.linear->b, &L.linear->a, &L.linear->out})
+        *w = weights_[next++].get();
+      load_gated_delta_vectors(*t.linear, cfg_.gated_delta, state_offset, be, *L.linear);
+      state_offset += cfg_.gated_delta.state_floats();
+    } else if (t.mla) {
+      L.kv_layer = kv_layers++;
       L.mla = mla_weights(*t.mla, be, weights_, next);
     } else {
+      L.kv_layer = kv_layers++;
       L.attn.q = weights_[next++].get();
       L.attn.k = weights_[next++].get();
       L.attn.v = weights_[next++].get();
       L.attn.o = weights_[next++].get();
+      if (t.attn_gate) L.attn.gate = weights_[next++].get();
       L.attn.q_bias = vec(t.q_bias);
       L.attn.k_bias = vec(t.k_bias);
       L.attn.v_bias = vec(t.v_bias);
@@ -268,6 +304,7 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
         L.shared.gate = weights_[next++].get();
         L.shared.up = weights_[next++].get();
         L.shared.down = weights_[next++].get();
+        if (t.shared_gate) L.shared_gate = weights_[next++].get();
       }
       if (t.selection_bias) L.selection_bias = dequantize(*t.selection_bias);
     } else {
@@ -307,6 +344,7 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   if (step.block_size() != kv.block_size())
     fail("forward: the step addresses blocks of {} slots, the KV cache has {}", step.block_size(), kv.block_size());
   step.validate(kv.num_blocks(), cfg_.vocab_size);
+  if (recurrent_) check_state_slots(step, kv);
 
   const int64_t T = step.num_tokens(), R = with_logits ? step.num_logit_rows() : 0;
   const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size, E = cfg_.moe.num_experts;
@@ -317,11 +355,42 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   const int64_t pad = 16;
   const int64_t attn = cfg_.mla.enabled() ? mla_scratch_floats_per_token(mla_) : 2 * qw + 2 * kvw;
   const int64_t attn_buffers = cfg_.mla.enabled() ? kMlaScratchBuffers : 4;
-  ws_.reserve(T * (4 * H + attn + 2 * widest_ffn_ + E) + R * (H + V) + (9 + attn_buffers) * pad);
+  // linear attention: its buffers (model/gated_delta.h), the attention output gate [T, qw], the
+  // shared expert's gate [T, 1]
+  const int64_t lin = recurrent_ ? gated_delta_scratch_floats_per_token(cfg_.gated_delta) : 0;
+  const int64_t extra = lin + (cfg_.attn_output_gate ? qw : 0) + 1;
+  ws_.reserve(T * (4 * H + attn + 2 * widest_ffn_ + E + extra) + R * (H + V) +
+              (11 + attn_buffers + kGatedDeltaScratchBuffers) * pad);
   // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
   // counts: replayable (hidden states are a rarer shape; not worth recording).
-  return be_.run_step(step, kv, /*replayable=*/with_logits,
-                      [&](const StepView& view) { return compute(view, kv, with_logits); });
+  Tensor out = be_.run_step(step, kv, /*replayable=*/with_logits && !recurrent_,
+                            [&](const StepView& view) { return compute(view, kv, with_logits); });
+  // Each sequence's recurrent state now covers its tokens up to the last of this step.
+  if (recurrent_)
+    for (int64_t s = 0; s < step.num_sequences(); ++s)
+      kv.set_state_length(step.state_slots[s], step.positions[step.seq_begin[s + 1] - 1] + 1);
+  return out;
+}
+
+void DecoderModel::check_state_slots(const StepInput& step, const KvCache& kv) const {
+  if (kv.state_floats() != cfg_.recurrent_state_floats())
+    fail("forward: the KV cache keeps {} recurrent-state values per sequence, the model needs {}", kv.state_floats(),
+         cfg_.recurrent_state_floats());
+  std::vector<int32_t> seen;
+  for (int64_t s = 0; s < step.num_sequences(); ++s) {
+    const int32_t slot = step.state_slots[s];
+    if (slot < 0 || slot >= kv.state_slots())
+      fail("forward: sequence {} of the step has recurrent-state slot {}, outside the cache's {} slots (a hybrid "
+           "model needs one per sequence)",
+           s, slot, kv.state_slots());
+    if (std::find(seen.begin(), seen.end(), slot) != seen.end())
+      fail("forward: two sequences of the step share recurrent-state slot {}", slot);
+    seen.push_back(slot);
+    const int64_t start = step.positions[step.seq_begin[s]];
+    if (start != 0 && kv.state_length(slot) != start)
+      fail("forward: sequence {} continues at position {} but its recurrent state (slot {}) covers {} tokens", s,
+           start, slot, kv.state_length(slot));
+  }
 }
 
 Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits) {
@@ -343,16 +412,22 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
   Tensor gate = ws_.take(T, widest_ffn_), up = ws_.take(T, widest_ffn_);  // [T, intermediate]
   Tensor router = ws_.take(T, E);                                          // [T, experts]
   Tensor shared = ws_.take(T, H);  // the shared expert's output [T, hidden]
+  Tensor shared_gate = ws_.take(T, 1);  // its gate's logit [T, 1]
+  if (cfg_.attn_output_gate) a.gate = ws_.take(T, qw);
+  GatedDeltaScratch lin;
+  if (recurrent_) lin = take_gated_delta_scratch(ws_, cfg_.gated_delta, T);
 
   be_.embedding(*embed_, step, x);
   if (cfg_.embed_scale != 1.0f) be_.scale(x, cfg_.embed_scale);
   be_.rms_norm(x, layers_[0].input_norm, eps, n);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
-    if (L.mla) {
-      mla_attention_block(be_, *L.mla, mla_, *L.rope, step, kv, l, n, mla, y);
+    if (L.linear) {
+      gated_delta_block(be_, *L.linear, step, kv, n, lin, eps, y);
+    } else if (L.mla) {
+      mla_attention_block(be_, *L.mla, mla_, *L.rope, step, kv, L.kv_layer, n, mla, y);
     } else {
-      attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, l, n, a, y);
+      attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, L.kv_layer, n, a, y);
     }
     if (!L.post_attn_norm.empty()) be_.rms_norm(y, L.post_attn_norm, eps, y);
     be_.add_rms_norm(x, y, L.pre_ffn_norm, eps, n);  // x += attention; n = the feed-forward's input
@@ -370,6 +445,10 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
         const int64_t S = L.shared.gate->rows;
         mlp_glu(be_, act_, *L.shared.gate, *L.shared.up, *L.shared.down, n, Tensor{gate.data, T, S},
                 Tensor{up.data, T, S}, shared);
+        if (L.shared_gate != nullptr) {  // Qwen3-Next: shared * sigmoid(shared_expert_gate . n)
+          be_.linear(*L.shared_gate, n, shared_gate);
+          be_.sigmoid_mul(shared, shared_gate);
+        }
         be_.add(y, shared);
       }
     } else {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "format/tensor.h"
+#include "model/gated_delta.h"
 #include "model/mla.h"
 #include "model/model.h"
 
@@ -32,6 +33,7 @@ struct DecoderLayerTensors {
   const TensorView* pre_ffn_norm = nullptr;    // [hidden], the feed-forward block's input norm
   const TensorView* post_ffn_norm = nullptr;   // [hidden], Gemma: on the feed-forward output (else null)
   TensorView q, k, v, o;                       // [q width, hidden], [kv width, hidden] x2, [hidden, q width]
+  const TensorView* attn_gate = nullptr;       // self_attn.q_gate_proj [q width, hidden]: output gate, or null
   const TensorView* q_bias = nullptr;          // biases: null when absent
   const TensorView* k_bias = nullptr;
   const TensorView* v_bias = nullptr;
@@ -47,7 +49,9 @@ struct DecoderLayerTensors {
   // MoE: the biases of each expert's gate, up, down ([I], [I], [hidden]; gpt-oss); empty: none
   std::vector<std::array<TensorView, 3>> expert_biases;
   std::array<TensorView, 3> shared;            // MoE: the shared expert's gate, up, down (when the config has one)
+  const TensorView* shared_gate = nullptr;     // MoE: mlp.shared_expert_gate [1, hidden] (MoeConfig::shared_expert_gate)
   std::shared_ptr<MlaLayerTensors> mla;        // latent attention (model/mla.h); then q, k, v, o are unused
+  std::shared_ptr<GatedDeltaTensors> linear;   // gated-delta linear attention (model/gated_delta.h); the same
 };
 
 // Finds layer l's tensors in the source, checking their shapes (ModelSource::get).
@@ -65,10 +69,13 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 
 // The usual names (Llama, Qwen, Mistral): input_layernorm, post_attention_layernorm as the
 // feed-forward's input norm, self_attn.{q,k,v,o}_proj (+ biases and q/k norms where the config has
-// them; latent attention's tensors where the config has MLA, find_mla_tensors), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
+// them; latent attention's tensors where the config has MLA, find_mla_tensors; linear attention's
+// on linear_attention layers, find_gated_delta_tensors; the output gate self_attn.q_gate_proj with
+// attn_output_gate), mlp.{gate,up,down}_proj, or for MoE layers mlp.gate (router; its
 // e_score_correction_bias for sigmoid routing), mlp.experts.{e}.{gate,up,down}_proj (or
 // mlp.experts.{gate,up,down}_proj holding every expert: [experts, rows, cols], as GGUF files store
-// them) and mlp.shared_experts.{gate,up,down}_proj.
+// them) and mlp.shared_experts.{gate,up,down}_proj (Qwen3-Next: mlp.shared_expert.* and its
+// mlp.shared_expert_gate).
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
 // Its attention part alone: input_layernorm, post_attention_layernorm (as pre_ffn_norm),
 // self_attn.{q,k,v,o}_proj with the biases and q/k norms the config has, into t.

@@ -34,11 +34,11 @@ EmbeddingPooling detect_embedding_pooling(const ModelSource& source) {
 std::vector<float> embed_tokens(Model& model, std::span<const int32_t> ids, EmbeddingPooling pooling) {
   const int64_t T = static_cast<int64_t>(ids.size()), H = model.config().hidden_size, block = 16;
   Backend& be = model.backend();
-  KvCache kv(be, model.kv_shape(), (T + block - 1) / block, block, KvType::F32);
+  KvCache kv(be, model.kv_shape(), (T + block - 1) / block, block, KvType::F32, /*state_slots=*/1);
   std::vector<int32_t> table(kv.num_blocks());
   std::iota(table.begin(), table.end(), 0);
   StepInput step(static_cast<int32_t>(block));
-  step.add_sequence(ids, 0, table);
+  step.add_sequence(ids, 0, table, /*state_slot=*/0);
   std::vector<float> v(H, 0.0f);
   std::lock_guard pass(model.pass_mutex());  // read the states before anyone's next pass
   std::span<const float> hidden = be.to_host(model.hidden_states(step, kv));  // [T, H]

@@ -13,7 +13,9 @@ namespace ax {
 
 std::string gguf_arch_name(const ModelConfig& c) {
   if (c.arch_name == "mistral") return "llama";  // as llama.cpp's converter writes Mistral checkpoints
-  return architecture_of(c).gguf_archs.front();
+  const Architecture& a = architecture_of(c);
+  if (a.gguf_archs.empty()) fail("{} models cannot be written as GGUF yet", c.arch_name);
+  return a.gguf_archs.front();
 }
 
 namespace {

@@ -15,9 +15,11 @@ namespace ax {
 
 // What a model of config c keeps per token and layer: K and V rows of its kv heads, or for latent
 // attention one row [c_kv | k_rope] whose V is the c_kv prefix (model/mla.h).
+// Only softmax-attention layers keep K/V; hybrid models add a recurrent state per sequence.
 inline KvShape kv_shape_for(const ModelConfig& c) {
-  if (c.mla.enabled()) return {c.num_layers, 1, c.mla.kv_lora_rank + c.mla.qk_rope_head_dim, c.mla.kv_lora_rank};
-  return {c.num_layers, c.num_kv_heads, c.head_dim};
+  const int64_t layers = c.num_attention_layers();
+  if (c.mla.enabled()) return {layers, 1, c.mla.kv_lora_rank + c.mla.qk_rope_head_dim, c.mla.kv_lora_rank};
+  return {layers, c.num_kv_heads, c.head_dim, 0, c.recurrent_state_floats()};
 }
 
 class Model {

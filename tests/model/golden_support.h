@@ -81,7 +81,7 @@ inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t 
     : model_(model) {
   const int64_t blocks = (max_tokens + block_size - 1) / block_size;
   // Twice the blocks needed, and the table takes every other one in shuffled order.
-  kv_ = std::make_unique<KvCache>(model.backend(), model.kv_shape(), 2 * blocks, block_size, kv_type);
+  kv_ = std::make_unique<KvCache>(model.backend(), model.kv_shape(), 2 * blocks, block_size, kv_type, 1);
   std::vector<int32_t> ids(2 * blocks);
   std::iota(ids.begin(), ids.end(), 0);
   std::shuffle(ids.begin(), ids.end(), std::mt19937(shuffle_seed));
@@ -91,7 +91,7 @@ inline SequenceRunner::SequenceRunner(Model& model, int64_t max_tokens, int64_t 
 inline std::vector<float> SequenceRunner::feed(const std::vector<int32_t>& tokens, bool all_rows) {
   StepInput in(static_cast<int32_t>(kv_->block_size()));
   const int64_t n = static_cast<int64_t>(tokens.size());
-  in.add_sequence(tokens, pos_, table_);
+  in.add_sequence(tokens, pos_, table_, /*state_slot=*/0);
   if (all_rows) {
     for (int64_t i = 0; i < n; ++i) in.add_logit_row(i);
   } else {

@@ -24,6 +24,9 @@ namespace ax::test {
 namespace {
 
 constexpr double kRelTol = 1e-4;
+// The hybrid gated-delta fixtures' README tolerance: transformers' own chunked (prefill) and
+// recurrent (decode) algorithms differ by up to 1.3e-4 on them.
+constexpr double kHybridRelTol = 5e-4;
 
 // Each fixture runs on every backend this machine has: the CPU's scalar reference ops (the oracle),
 // the CPU's fast kernels, and CUDA where a GPU is present. The CPU paths are held to the float32
@@ -36,6 +39,7 @@ struct FixtureCase {
   std::string dir;
   std::string backend;  // "reference", "cpu", "cuda"
   bool exact = true;
+  double rel_tol = kRelTol;  // the float32 logits tolerance, relative to max(1, max|ref|)
   std::string label() const { return name + "_" + backend; }
   bool float32_exact() const { return exact; }
 };
@@ -63,7 +67,7 @@ std::string check_logits(const FixtureCase& fc, const std::vector<float>& got, c
   EXPECT_EQ(static_cast<int64_t>(got.size()), rows * V) << what;
   const Diff d = compare(got.data(), want, static_cast<size_t>(rows * V));
   if (fc.float32_exact()) {
-    EXPECT_LE(d.max_abs, d.tolerance(kRelTol)) << what;
+    EXPECT_LE(d.max_abs, d.tolerance(fc.rel_tol)) << what;
     return fmt::format("{:.2e}", d.max_abs);
   }
   const LooseDiff l = loose_compare(got.data(), want, rows, V);
@@ -193,7 +197,7 @@ TEST_P(Golden, LogitsGreedyAndChunkedPrefill) {
     std::printf("GOLDEN %-24s prompt %d (T=%3lld, N=%2lld): max|d| prefill %s, chunked %s, decode %s "
                 "(scale %.2f, tol %.1e); greedy %lld/%lld required %s, %lld/%lld leading tokens equal\n",
                 fc.label().c_str(), i, static_cast<long long>(T), static_cast<long long>(N), prefill.c_str(),
-                chunk.c_str(), decode.c_str(), scale, kRelTol * std::max(1.0, scale),
+                chunk.c_str(), decode.c_str(), scale, fc.rel_tol * std::max(1.0, scale),
                 static_cast<long long>(compared), static_cast<long long>(N),
                 got_prefix == want_prefix ? "exact" : "MISMATCH",
                 static_cast<long long>(std::mismatch(greedy.begin(), greedy.end(), want_greedy.begin()).first - greedy.begin()),
@@ -220,7 +224,7 @@ TEST_P(Golden, MixedBatchMatchesReference) {
     total += static_cast<int64_t>(ids[i].size());
   }
   const int64_t bs = 8;
-  KvCache kv(model->backend(), model->kv_shape(), total / bs + 6, bs);
+  KvCache kv(model->backend(), model->kv_shape(), total / bs + 6, bs, KvType::F32, 3);
   // Block ids dealt round-robin so that the sequences' blocks interleave in the pool.
   std::vector<std::vector<int32_t>> tables(3);
   int32_t next = 0;
@@ -239,7 +243,7 @@ TEST_P(Golden, MixedBatchMatchesReference) {
       const int64_t split = (T * 3) / 5;
       const int64_t b = step == 0 ? 0 : split, e = step == 0 ? split : T;
       if (b == e) continue;
-      const int64_t first = in.add_sequence(std::span(ids[i]).subspan(b, e - b), b, tables[i]);
+      const int64_t first = in.add_sequence(std::span(ids[i]).subspan(b, e - b), b, tables[i], i);
       for (int64_t t = b; t < e; ++t) {
         in.add_logit_row(first + (t - b));
         row_owner.push_back({i, t});
@@ -267,6 +271,10 @@ std::vector<FixtureCase> cases() {
                              "glm4_moe_lite"})
       out.push_back({name, fixture(name), backend, exact});
     out.push_back({"ax_code_15m", shared_model("ax-code-15m"), backend, exact});
+    // Gated-delta hybrids run on the CPU only (the CUDA backend refuses them at load).
+    if (std::string(backend) != "cuda")
+      for (const char* name : {"qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"})
+        out.push_back({name, fixture(name), backend, exact, kHybridRelTol});
   }
   return out;
 }

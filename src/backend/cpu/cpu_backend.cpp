@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/cpu/gated_delta.h"
 #include "backend/cpu/kernels/kernels.h"
 #include "backend/cpu/memory_bandwidth.h"
 #include "backend/cpu/reference.h"
@@ -307,6 +308,13 @@ class CpuBackend final : public Backend {
   // Routing per row, then each expert's rows gathered and run through its MLP as one call (the
   // kernels compute every row alike whatever the call holds), then each row's experts summed in
   // expert order.
+  bool supports_gated_delta() const override { return true; }
+  void sigmoid_mul(Tensor x, const Tensor& gate) override { cpu::sigmoid_mul(x, gate); }
+  void gated_delta(const StepView& step, KvCache& kv, const GatedDeltaParams& p, Tensor qkv, const Tensor& a,
+                   const Tensor& b, Tensor out) override {
+    cpu::gated_delta(*step.host, kv, p, qkv, a, b, out, !reference_ && threads() > 1);
+  }
+
   void moe(const Tensor& x, const Tensor& router_logits, std::span<const MoeExpert> experts, const MoeParams& p,
            Tensor out) override {
     const int64_t T = x.rows, H = x.cols, E = static_cast<int64_t>(experts.size()), k = p.routing.top_k;
