@@ -46,6 +46,7 @@ void GatedDeltaConfig::validate(const std::string& where) const {
 }
 
 int64_t ModelConfig::num_attention_layers() const {
+  if (layers.empty()) return num_layers;  // no per-layer description: every layer attends
   int64_t n = 0;
   for (const LayerConfig& l : layers) n += l.linear_attention ? 0 : 1;
   return n;
