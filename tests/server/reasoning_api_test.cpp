@@ -97,12 +97,12 @@ TEST_F(ThinkingServer, BudgetClosesTheThoughtAndTheAnswerComes) {
 TEST_F(ThinkingServer, ThinkingOffLeavesNoThought) {
   auto cli = server_->client();
   json m = post_json(cli, "/v1/messages",
-                     {{"messages", kHi}, {"max_tokens", 10}, {"thinking", {{"type", "disabled"}}}});
+                     {{"messages", kHi}, {"max_tokens", 10}, {"temperature", 0}, {"thinking", {{"type", "disabled"}}}});
   for (const json& b : m["content"]) EXPECT_NE(b["type"], "thinking") << m.dump();
-  json r = post_json(cli, "/v1/responses", {{"input", "hi"}, {"max_output_tokens", 10}, {"reasoning", {{"effort", "none"}}}});
+  json r = post_json(cli, "/v1/responses", {{"input", "hi"}, {"max_output_tokens", 10}, {"temperature", 0}, {"reasoning", {{"effort", "none"}}}});
   for (const json& item : r["output"]) EXPECT_NE(item["type"], "reasoning") << r.dump();
   json c = post_json(cli, "/v1/chat/completions",
-                     {{"messages", kHi}, {"max_tokens", 10}, {"chat_template_kwargs", {{"enable_thinking", false}}}});
+                     {{"messages", kHi}, {"max_tokens", 10}, {"temperature", 0}, {"chat_template_kwargs", {{"enable_thinking", false}}}});
   EXPECT_FALSE(c["choices"][0]["message"].contains("reasoning_content")) << c.dump();
 }
 

@@ -114,7 +114,7 @@ TEST_F(ResponsesServer, JsonSchemaFormatIsEnforced) {
                  {"additionalProperties", false}};
   int status = 0;
   json r = post_json(cli, "/v1/responses",
-                     {{"input", "A number"}, {"max_output_tokens", 40},
+                     {{"input", "A number"}, {"max_output_tokens", 40}, {"temperature", 0},
                       {"text", {{"format", {{"type", "json_schema"}, {"name", "num"}, {"schema", schema}}}}}},
                      &status);
   ASSERT_EQ(status, 200) << r.dump();
