@@ -1,6 +1,7 @@
 #include "server/chat_generation.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
@@ -48,6 +49,16 @@ void add_thinking_kwargs(ordered_json& raw, const ThinkingOptions& t) {
   if (t.effort && !kw.contains("reasoning_effort")) kw["reasoning_effort"] = *t.effort;
 }
 
+// Thinking turned off: the model may not open a thought of its own accord (a bias of -inf on the
+// opening tag, where the vocabulary has it as one token; a bias the client set for it stays).
+// A bias rather than a logits processor, so that speculative decoding still drafts for it.
+void forbid_opening_thought(const ServingContext& ctx, std::vector<Request>& requests) {
+  const std::vector<int32_t> open =
+      ctx.text_tokenizer().encode(std::string(ReasoningParser::kThinkOpen), /*add_special=*/false, /*parse_special=*/true);
+  if (open.size() != 1) return;
+  for (Request& r : requests) r.sampling.logit_bias.emplace(open[0], -std::numeric_limits<float>::infinity());
+}
+
 }  // namespace
 
 ThinkingOptions thinking_from_effort(const std::string& effort, const std::string& param) {
@@ -86,6 +97,11 @@ ChatJob prepare_chat(ServingContext& ctx, const ChatRequest& cr, ordered_json ra
   if (job.reasoning != ReasoningFormat::None && !schema)
     job.reasoning_starts_inside = prompt_opens_reasoning(job.reasoning, ctx.text_tokenizer().decode(prompt));
   job.requests = make_choice_requests(ctx, prompt, cr.gen, "messages", schema);
+  if (t.enabled == false && job.reasoning == ReasoningFormat::Think && !job.reasoning_starts_inside) {
+    // Thinking off: whatever the model writes is the answer, a "<think>" it spells out included.
+    forbid_opening_thought(ctx, job.requests);
+    job.reasoning = ReasoningFormat::None;
+  }
   if (t.budget_tokens && !schema) {
     if (job.reasoning == ReasoningFormat::None)
       bad_param(t.budget_param, "needs a model whose chat template thinks; this one does not");
@@ -123,14 +139,19 @@ ChatDelta ChatOutput::push(const Event& e) {
     ReasoningSplit rest = reasoning_.finish();
     split.reasoning += rest.reasoning;
     split.content += rest.content;
+    for (auto& c : rest.calls) split.calls.push_back(std::move(c));
   }
   if (was_thinking || !split.reasoning.empty()) reasoning_tokens_ += static_cast<int64_t>(e.tokens.size());
   ChatDelta d;
   d.reasoning = std::move(split.reasoning);
   if (!tools_) {
+    // No tools were offered (or tool_choice is "none"): a harmony call the model made anyway is text.
+    for (const ParsedToolCall& c : split.calls) split.content += c.arguments;
     d.content = std::move(split.content);
     return d;
   }
+  // Harmony calls come out of the reasoning parser; Hermes calls out of the answer text.
+  d.calls = std::move(split.calls);
   ToolParseOutput out = tools_->push(split.content);
   if (end) {
     ToolParseOutput rest = tools_->finish();
@@ -138,7 +159,7 @@ ChatDelta ChatOutput::push(const Event& e) {
     for (auto& c : rest.calls) out.calls.push_back(std::move(c));
   }
   d.content = std::move(out.content);
-  d.calls = std::move(out.calls);
+  for (auto& c : out.calls) d.calls.push_back(std::move(c));
   return d;
 }
 

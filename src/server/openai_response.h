@@ -14,6 +14,7 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
+  int64_t reasoning_tokens = 0;  // completion tokens spent thinking (chat)
 };
 
 // Usage of a request: each prompt once (its choices_per_prompt consecutive choices share it),

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "server/tool_call_parser.h"
+#include <nlohmann/json.hpp>
+
 
 namespace ax::server {
 namespace {
@@ -13,6 +14,15 @@ constexpr std::string_view kEnd[] = {"<|end|>", "<|return|>", "<|call|>"};
 // A channel header longer than this is not one (a model that does not speak harmony): its text
 // is answer text.
 constexpr size_t kMaxHeader = 256;
+constexpr std::string_view kToFunction = "to=functions.";
+
+// The function a channel header addresses ("... to=functions.NAME ..."), or "" if none.
+std::string recipient_function(std::string_view header) {
+  const size_t at = header.find(kToFunction);
+  if (at == std::string_view::npos) return "";
+  const std::string_view rest = header.substr(at + kToFunction.size());
+  return std::string(rest.substr(0, rest.find_first_of(" \t\r\n<")));
+}
 
 }  // namespace
 
@@ -23,6 +33,16 @@ ReasoningParser::ReasoningParser(ReasoningFormat format, bool starts_inside)
 
 void ReasoningParser::emit(ReasoningSplit& out, std::string_view text) const {
   (state_ == State::Reasoning ? out.reasoning : out.content) += text;
+}
+
+void ReasoningParser::emit_call(ReasoningSplit& out, std::string_view body) {
+  // The same checks as a Hermes call: arguments that are not a JSON object go back as text.
+  ParsedToolCall call;
+  const std::string wrapped = "{\"name\": " + nlohmann::json(call_name_).dump() + ", \"arguments\": " + std::string(body) + "}";
+  if (!call_name_.empty() && parse_tool_call_json(wrapped, call))
+    out.calls.push_back(std::move(call));
+  else
+    out.content += body;
 }
 
 void ReasoningParser::drain_think(ReasoningSplit& out, bool at_end) {
@@ -87,8 +107,13 @@ void ReasoningParser::drain_channels(ReasoningSplit& out, bool at_end) {
       const std::string header = buffer_.substr(0, at);
       const size_t channel = header.rfind(kChannel);
       const std::string name = channel == std::string::npos ? "" : header.substr(channel + kChannel.size());
-      // "analysis" is the thought; "final" and "commentary" (preambles, tool calls) are the answer.
-      state_ = name.rfind("analysis", 0) == 0 ? State::Reasoning : State::Content;
+      // "analysis" is the thought; a message to a function is a tool call; "final" and
+      // "commentary" (preambles) are the answer.
+      call_name_ = recipient_function(header);
+      if (!call_name_.empty())
+        state_ = State::ToolCall;
+      else
+        state_ = name.rfind("analysis", 0) == 0 ? State::Reasoning : State::Content;
       buffer_.erase(0, at + kMessage.size());
       continue;
     }
@@ -96,6 +121,14 @@ void ReasoningParser::drain_channels(ReasoningSplit& out, bool at_end) {
     for (std::string_view tag : kEnd) {
       const size_t at = buffer_.find(tag);
       if (at < end) end = at, end_len = tag.size();
+    }
+    if (end == std::string::npos && state_ == State::ToolCall) {
+      // A call comes out whole, once its message ends (<|call|> is an end token, so often at the end).
+      if (at_end) {
+        emit_call(out, buffer_);
+        buffer_.clear();
+      }
+      return;
     }
     if (end == std::string::npos) {
       size_t keep = 0;
@@ -105,7 +138,10 @@ void ReasoningParser::drain_channels(ReasoningSplit& out, bool at_end) {
       buffer_.erase(0, buffer_.size() - keep);
       return;
     }
-    emit(out, std::string_view(buffer_).substr(0, end));
+    if (state_ == State::ToolCall)
+      emit_call(out, std::string_view(buffer_).substr(0, end));
+    else
+      emit(out, std::string_view(buffer_).substr(0, end));
     buffer_.erase(0, end + end_len);
     state_ = State::Header;
   }

@@ -5,6 +5,7 @@
 #include "server/api_error.h"
 #include "server/chat_generation.h"
 #include "server/http_server.h"
+#include "server/json_fields.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/serving.h"
@@ -43,12 +44,25 @@ struct ChatChoice {
   }
 };
 
-// OpenAI's reasoning_effort reaches the template.
+// Usage with the completion tokens the choices spent thinking.
+Usage chat_usage(const std::vector<ChatChoice>& choices) {
+  Usage u = total_usage(choices, choices.size());
+  for (const ChatChoice& c : choices) u.reasoning_tokens += c.output->reasoning_tokens();
+  return u;
+}
+
+// OpenAI's reasoning_effort reaches the template; vLLM's thinking_token_budget caps the thought
+// (0 closes it at once), enforced by the engine whatever the template makes of it.
 ThinkingOptions chat_thinking(const ordered_json& raw) {
   ThinkingOptions t;
   if (raw.contains("reasoning_effort") && !raw["reasoning_effort"].is_null()) {
     if (!raw["reasoning_effort"].is_string()) bad_param("reasoning_effort", "must be a string");
     t = thinking_from_effort(raw["reasoning_effort"].get<std::string>(), "reasoning_effort");
+  }
+  if (raw.contains("thinking_token_budget") && !raw["thinking_token_budget"].is_null()) {
+    if (t.enabled == false) bad_param("thinking_token_budget", "cannot be set with reasoning_effort \"none\"");
+    t.budget_tokens = get_int(nlohmann::json(raw["thinking_token_budget"]), "thinking_token_budget", 0, int64_t{1} << 30);
+    t.budget_param = "thinking_token_budget";
   }
   return t;
 }
@@ -92,7 +106,7 @@ void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res)
                      {"finish_reason", c.finish_reason}});
     }
     send_json(res, {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model},
-                    {"choices", out}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
+                    {"choices", out}, {"usage", usage_json(chat_usage(*choices))}});
     return;
   }
 
@@ -142,7 +156,7 @@ void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res)
   job.on_end = [=]() -> std::string {
     if (!include_usage) return {};
     return sse_data({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-                     {"choices", json::array()}, {"usage", usage_json(total_usage(*choices, choices->size()))}});
+                     {"choices", json::array()}, {"usage", usage_json(chat_usage(*choices))}});
   };
   stream_sse(req, res, ctx, job);
 }

@@ -94,6 +94,34 @@ TEST_F(ThinkingServer, BudgetClosesTheThoughtAndTheAnswerComes) {
   EXPECT_EQ(text, m["content"][1]["text"]);
 }
 
+// vLLM's thinking_token_budget on chat completions: the thought stops at the budget and the
+// answer follows; 0 closes the thought before it starts; a bad value is a 400 naming the field.
+TEST_F(ThinkingServer, ChatThinkingTokenBudget) {
+  auto cli = server_->client();
+  int status = 0;
+  json r = post_json(cli, "/v1/chat/completions",
+                     {{"messages", kHi}, {"max_tokens", 30}, {"temperature", 0}, {"thinking_token_budget", 8}}, &status);
+  ASSERT_EQ(status, 200) << r.dump();
+  const json& msg = r["choices"][0]["message"];
+  ASSERT_TRUE(msg.contains("reasoning_content")) << r.dump();
+  EXPECT_FALSE(msg["reasoning_content"].get<std::string>().empty());
+  EXPECT_FALSE(msg["content"].get<std::string>().empty()) << r.dump();
+  // The 8 thought tokens and the closing text ("\n</think>\n\n", a few tokens) are the thought.
+  const int64_t thought_tokens = r["usage"]["completion_tokens_details"]["reasoning_tokens"].get<int64_t>();
+  EXPECT_GE(thought_tokens, 8) << r.dump();
+  EXPECT_LE(thought_tokens, 8 + 8) << r.dump();
+  json unbounded = post_json(cli, "/v1/chat/completions", {{"messages", kHi}, {"max_tokens", 30}, {"temperature", 0}});
+  EXPECT_EQ(unbounded["choices"][0]["message"]["content"], "");
+  json zero = post_json(cli, "/v1/chat/completions",
+                        {{"messages", kHi}, {"max_tokens", 20}, {"temperature", 0}, {"thinking_token_budget", 0}}, &status);
+  ASSERT_EQ(status, 200) << zero.dump();
+  EXPECT_FALSE(zero["choices"][0]["message"]["content"].get<std::string>().empty()) << zero.dump();
+  json bad = post_json(cli, "/v1/chat/completions",
+                       {{"messages", kHi}, {"max_tokens", 5}, {"thinking_token_budget", -1}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(bad["error"]["param"], "thinking_token_budget") << bad.dump();
+}
+
 TEST_F(ThinkingServer, ThinkingOffLeavesNoThought) {
   auto cli = server_->client();
   json m = post_json(cli, "/v1/messages",
@@ -104,6 +132,23 @@ TEST_F(ThinkingServer, ThinkingOffLeavesNoThought) {
   json c = post_json(cli, "/v1/chat/completions",
                      {{"messages", kHi}, {"max_tokens", 10}, {"temperature", 0}, {"chat_template_kwargs", {{"enable_thinking", false}}}});
   EXPECT_FALSE(c["choices"][0]["message"].contains("reasoning_content")) << c.dump();
+}
+
+// Thinking off holds whatever the model writes: asked to, this model spells "<think>" out (in
+// several tokens, past the bias on the one-token tag); that is answer text, not a thought.
+TEST_F(ThinkingServer, ThinkingOffHoldsWhenTheModelWritesTheTag) {
+  auto cli = server_->client();
+  std::string think20;
+  for (int i = 0; i < 20; ++i) think20 += "<think>";
+  const json msgs = json::array({{{"role", "user"}, {"content", think20}}});
+  int status = 0;
+  json off = post_json(cli, "/v1/chat/completions",
+                       {{"messages", msgs}, {"max_tokens", 12}, {"temperature", 0}, {"reasoning_effort", "none"}}, &status);
+  ASSERT_EQ(status, 200) << off.dump();
+  const json& msg = off["choices"][0]["message"];
+  EXPECT_FALSE(msg.contains("reasoning_content")) << off.dump();
+  EXPECT_NE(msg["content"].get<std::string>().find("<think>"), std::string::npos) << off.dump();
+  EXPECT_EQ(off["usage"]["completion_tokens_details"]["reasoning_tokens"], 0) << off.dump();
 }
 
 TEST_F(ThinkingServer, ResponsesReasoningItem) {

@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "server/reasoning_parser.h"
 
 namespace ax::server {
@@ -17,11 +19,13 @@ ReasoningSplit run_chunked(ReasoningFormat format, bool inside, const std::strin
     ReasoningSplit o = p.push(std::string_view(text).substr(i, n));
     all.reasoning += o.reasoning;
     all.content += o.content;
+    for (auto& c : o.calls) all.calls.push_back(c);
     i += n;
   }
   ReasoningSplit o = p.finish();
   all.reasoning += o.reasoning;
   all.content += o.content;
+  for (auto& c : o.calls) all.calls.push_back(c);
   return all;
 }
 
@@ -76,6 +80,36 @@ TEST(ReasoningParser, HarmonyChannelsUnderAnySplit) {
   out = run_chunked(ReasoningFormat::Channels, false, "just text", rng);
   EXPECT_EQ(out.content, "just text");
   EXPECT_EQ(out.reasoning, "");
+}
+
+// Harmony tool calls: a message addressed to functions.NAME (the recipient after the channel or
+// before it) is a call with its JSON arguments, whether <|call|> arrives or was the end token
+// (left out of the text); arguments that are not JSON stay text.
+TEST(ReasoningParser, HarmonyToolCallsUnderAnySplit) {
+  std::mt19937 rng(std::random_device{}());
+  const std::string thought = "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant";
+  const std::vector<std::string> calls = {
+      thought + "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\"}<|call|>",
+      thought + " to=functions.get_weather<|channel|>commentary json<|message|>{\"city\": \"Paris\"}",
+  };
+  for (int trial = 0; trial < 30; ++trial) {
+    for (const std::string& text : calls) {
+      ReasoningSplit out = run_chunked(ReasoningFormat::Channels, false, text, rng);
+      EXPECT_EQ(out.reasoning, "Need weather.");
+      EXPECT_EQ(out.content, "");
+      ASSERT_EQ(out.calls.size(), 1u) << text;
+      EXPECT_EQ(out.calls[0].name, "get_weather");
+      EXPECT_EQ(nlohmann::json::parse(out.calls[0].arguments), nlohmann::json({{"city", "Paris"}}));
+      EXPECT_EQ(out.calls[0].id.rfind("call_", 0), 0u);
+    }
+  }
+  // A preamble on commentary is answer text; a message to a function with broken JSON stays text.
+  ReasoningSplit out = run_chunked(ReasoningFormat::Channels, false,
+                                   "<|channel|>commentary<|message|>Checking.<|end|><|start|>assistant<|channel|>commentary "
+                                   "to=functions.f <|constrain|>json<|message|>{\"a\": <|call|>",
+                                   rng);
+  EXPECT_TRUE(out.calls.empty());
+  EXPECT_EQ(out.content, "Checking.{\"a\": ");
 }
 
 TEST(ReasoningParser, FormatAndOpenPrompt) {
