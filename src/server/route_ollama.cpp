@@ -80,6 +80,13 @@ void bound_requests(ServingContext& ctx, ChatJob& job, const OllamaRequest& r) {
   job.prompt_tokens += static_cast<int64_t>(r.context.size());
 }
 
+// Ollama refuses think for a model that cannot think, rather than ignoring it.
+void check_think(const ServingContext& ctx, const OllamaRequest& r) {
+  if (r.thinking.enabled.value_or(false) && ctx.reasoning_format == ReasoningFormat::None)
+    throw ApiError(400, fmt::format("\"{}\" does not support thinking", r.model), "invalid_request_error", "think",
+                   "invalid_value");
+}
+
 // One reply as it forms.
 struct Reply {
   Reply(const ServingContext& ctx, const ChatJob& job) : output(ctx, job) {}
@@ -160,6 +167,7 @@ void handle_chat(ServingContext& ctx, const HttpRequest& req, HttpResponse& res)
   const OllamaRequest r = parse_ollama_chat(body, ordered_json::parse(req.body));
   check_ollama_model(ctx, r.model);
   if (r.load_only) return send_json(res, load_reply(Shape::Chat, r.model));
+  check_think(ctx, r);
   run_reply(ctx, req, res, Shape::Chat, r, prepare_chat(ctx, r.chat, r.chat_body, r.thinking), t0);
 }
 
@@ -169,6 +177,7 @@ void handle_generate(ServingContext& ctx, const HttpRequest& req, HttpResponse& 
   OllamaRequest r = parse_ollama_generate(body, ordered_json::parse(req.body));
   check_ollama_model(ctx, r.model);
   if (r.load_only) return send_json(res, load_reply(Shape::Generate, r.model));
+  check_think(ctx, r);
   check_token_ids(r.context, ctx.vocab_size, "context");
   // A model without a chat template gets the prompt as written, as Ollama's default template
   // ({{ .Prompt }}) would give it.

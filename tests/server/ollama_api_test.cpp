@@ -236,6 +236,8 @@ TEST_F(OllamaServer, ErrorsInOllamasShape) {
   expect_error("/api/generate", R"({"model": "coder", "prompt": "x", "options": {"temperature": "hot"}})", 400,
                "options.temperature");
   expect_error("/api/generate", R"({"model": "coder", "prompt": "x", "keep_alive": "soon"})", 400, "keep_alive");
+  expect_error("/api/chat", R"({"model": "coder", "messages": [{"role": "user", "content": "x"}], "think": true})", 400,
+               "\"coder\" does not support thinking");
   expect_error("/api/generate", R"({"model": "coder", "prompt": "a b c d e f g h", "options": {"num_ctx": 3}})", 400,
                "num_ctx");
   expect_error("/api/generate", R"({"model": "coder", "prompt": "x", "context": [99999999]})", 400, "context[0]");
