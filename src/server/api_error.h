@@ -26,6 +26,8 @@ class ApiError : public std::runtime_error {
   nlohmann::json to_json() const;
   // Anthropic's shape: {"type": "error", "error": {"type": <by status>, "message"}}.
   nlohmann::json to_anthropic_json() const;
+  // Ollama's shape: {"error": "<message>"}.
+  nlohmann::json to_ollama_json() const { return {{"error", what()}}; }
 
   // Seconds a client should wait before retrying (the Retry-After header of a 429/503); 0: none.
   int retry_after_s() const { return retry_after_s_; }

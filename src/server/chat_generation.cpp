@@ -29,7 +29,7 @@ std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool
   }
   if (rf.kind == ResponseFormat::Kind::JsonObject) return std::make_shared<CompiledSchema>(any_json_object_schema());
   if (rf.kind == ResponseFormat::Kind::JsonSchema)
-    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, "response_format.json_schema.schema"));
+    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, rf.schema_param));
   return nullptr;
 }
 

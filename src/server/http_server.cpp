@@ -20,7 +20,10 @@ bool same_secret(const std::string& a, const std::string& b) {
 }
 
 void send_error(HttpResponse& res, const ApiError& e, int flags = kRouteOpen) {
-  send_json(res, (flags & kRouteAnthropic) ? e.to_anthropic_json() : e.to_json(), e.status());
+  const nlohmann::json body = (flags & kRouteAnthropic) ? e.to_anthropic_json()
+                              : (flags & kRouteOllama) ? e.to_ollama_json()
+                                                       : e.to_json();
+  send_json(res, body, e.status());
   if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
 }
 
@@ -112,6 +115,8 @@ HttpServer::HttpServer(ServingContext& ctx) : ctx_(ctx) {
   register_console_routes(*this, ctx_);
   register_messages_routes(*this, ctx_);
   register_responses_routes(*this, ctx_);
+  register_ollama_routes(*this, ctx_);
+  register_ollama_model_routes(*this, ctx_);
 }
 
 HttpServer::~HttpServer() = default;
@@ -161,13 +166,15 @@ Dispatch HttpServer::dispatch(HttpRequest& req) {
     break;
   }
   if (!route) {
+    // Ollama's clients read {"error": "..."} from anything under /api/ (/api/pull, /api/delete, ...).
+    const int shape = req.path.rfind("/api/", 0) == 0 ? kRouteOllama : kRouteOpen;
     if (path_known)
       return answer(ApiError(405, fmt::format("Method {} is not allowed on {}.", req.method, req.path),
                              "invalid_request_error", "", "method_not_allowed"),
-                    "other");
+                    "other", false, shape);
     return answer(ApiError(404, fmt::format("No route {} {}.", req.method, req.path), "invalid_request_error", "",
                            "not_found"),
-                  "other");
+                  "other", false, shape);
   }
   const int flags = route->flags;
   std::shared_ptr<InFlightSlot> slot;

@@ -29,6 +29,7 @@ enum RouteFlags : int {
   kRouteInline = 8,       // quick and non-blocking: answered on the I/O thread, never queued
   kRouteBrowser = 16,     // a page a browser opens: a 401 asks it for the key (HTTP Basic)
   kRouteAnthropic = 32,   // an Anthropic API route: errors in Anthropic's shape
+  kRouteOllama = 64,      // an Ollama API route (/api/...): errors as {"error": "..."}
 };
 
 using RouteHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
@@ -89,5 +90,7 @@ void register_embedding_routes(HttpServer& http, ServingContext& ctx);
 void register_console_routes(HttpServer& http, ServingContext& ctx);
 void register_messages_routes(HttpServer& http, ServingContext& ctx);
 void register_responses_routes(HttpServer& http, ServingContext& ctx);
+void register_ollama_routes(HttpServer& http, ServingContext& ctx);
+void register_ollama_model_routes(HttpServer& http, ServingContext& ctx);
 
 }  // namespace ax::server

@@ -36,6 +36,7 @@ struct ResponseFormat {
   Kind kind = Kind::Text;
   std::string name;        // json_schema.name
   nlohmann::json schema;   // json_schema.schema
+  std::string schema_param = "response_format.json_schema.schema";  // what errors in the schema name
 };
 
 struct ToolSpec {

@@ -138,10 +138,14 @@ Request make_engine_request(const ServingContext& ctx, std::vector<int32_t> prom
   return r;
 }
 
-void check_model_name(const ServingContext& ctx, const std::string& model) {
-  if (model.empty() || model == ctx.model_id) return;
+bool serves_model(const ServingContext& ctx, const std::string& model) {
   const auto& aliases = ctx.options.model_aliases;
-  if (std::find(aliases.begin(), aliases.end(), model) != aliases.end()) return;
+  return model == ctx.model_id || std::find(aliases.begin(), aliases.end(), model) != aliases.end();
+}
+
+void check_model_name(const ServingContext& ctx, const std::string& model) {
+  if (model.empty() || serves_model(ctx, model)) return;
+  const auto& aliases = ctx.options.model_aliases;
   throw ApiError(404,
                  fmt::format("The model '{}' does not exist; this server serves '{}'{}.", model, ctx.model_id,
                              aliases.empty() ? std::string() : fmt::format(" (also as {})", fmt::join(aliases, ", "))),

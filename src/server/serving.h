@@ -41,6 +41,8 @@ std::vector<Request> make_choice_requests(ServingContext& ctx, const std::vector
 // A request's "model": empty (not given), the served model's id or one of its aliases; anything
 // else is a 404 model_not_found, as OpenAI answers it.
 void check_model_name(const ServingContext& ctx, const std::string& model);
+// Whether model is the served model's id or one of its aliases.
+bool serves_model(const ServingContext& ctx, const std::string& model);
 
 // Converts engine logprobs to the response's (token bytes filled in from the tokenizer).
 TokenLogprob to_response_logprob(const ServingContext& ctx, const TokenInfo& t);

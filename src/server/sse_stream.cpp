@@ -45,7 +45,7 @@ std::string sse_event(const std::string& name, const nlohmann::json& data) {
 void stream_sse(const HttpRequest& req, HttpResponse& res, ServingContext& ctx, SseJob& job) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  StreamWriter* out = res.start_stream("text/event-stream");
+  StreamWriter* out = res.start_stream(job.content_type);
   if (!out) throw ApiError(500, "This transport cannot stream.", "server_error");
   auto write = [&](const std::string& s) { return s.empty() || out->write(s); };
   auto fail = [&](const ApiError& e) {

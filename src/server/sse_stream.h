@@ -25,6 +25,7 @@ struct SseJob {
   std::function<std::string(const ApiError&)> on_error;
   std::string keep_alive = ": keep-alive\n\n";  // what a quiet second sends
   bool done_marker = true;                        // "data: [DONE]" ends the stream (OpenAI chat)
+  std::string content_type = "text/event-stream";  // Ollama's streams are NDJSON
 };
 
 // "event: <name>\ndata: <json>\n\n" (Anthropic's and the Responses API's typed events).

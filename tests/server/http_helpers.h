@@ -33,6 +33,16 @@ inline bool engine_drains(httplib::Client& cli, double seconds = 20) {
   return false;
 }
 
+// Waits until a metric rises above value (a cancellation counted, ...); false if it did not in time.
+inline bool metric_rises_above(httplib::Client& cli, const std::string& name, double value, double seconds = 20) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (metric(cli, name) <= value) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // The typed events of an SSE body in order: {name, data}. Comments (": keep-alive") are skipped;
 // an event without a name gets "".
 struct TypedEvent {
