@@ -2,7 +2,7 @@
 // text model's weights under model.language_model. (or language_model.model. in older Gemma 3
 // folders), its config under text_config, a vision tower beside it. Written here from the text
 // fixtures (tensors renamed, config nested, a few vision tensors added); the folder must load as the
-// text model and give transformers' logits.
+// text model and give transformers' logits, bit for bit those of the text-only folder.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -80,15 +80,17 @@ TEST(MultimodalCheckpoint, TextModelLoadsAndMatchesTransformers) {
     for (const auto& [name, t] : flat->tensors()) EXPECT_NE(nested->find(name), nullptr) << name;
 
     auto model = load_model(*nested, *backend);
+    auto flat_model = load_model(*flat, *backend);
     Reference ref = open_reference(fixture(l.fixture) + "/reference.safetensors");
     const double tol = flat->config().num_attention_layers() < flat->config().num_layers ? 5e-4 : 1e-4;
     for (int i = 0; i < 3; ++i) {
       const auto ids = ref.ints(fmt::format("input_ids.{}", i));
       const auto want = ref.floats(fmt::format("logits.{}", i));
-      SequenceRunner run(*model, static_cast<int64_t>(ids.size()));
+      SequenceRunner run(*model, static_cast<int64_t>(ids.size())), run_flat(*flat_model, static_cast<int64_t>(ids.size()));
       const auto got = run.feed(ids, true);
       const Diff d = compare(got.data(), want.data(), want.size());
       EXPECT_LE(d.max_abs, d.tolerance(tol)) << "prompt " << i;
+      EXPECT_EQ(got, run_flat.feed(ids, true)) << "prompt " << i << ": the same weights give the same logits";
     }
     fs::remove_all(dir);
   }
