@@ -30,6 +30,7 @@
 #include "model/architecture.h"
 #include "model/decoder.h"
 #include "model/gguf_export.h"
+#include "model/grouped_moe.h"
 #include "model/model_source.h"
 #include "util/error.h"
 
@@ -165,22 +166,27 @@ void split_ba(ModelSource& src, const std::string& p) {
 // head, [q (dk) | k (dk) | v (r * dv) | z (r * dv)] with r = value heads per key head, and
 // in_proj_ba rows [b (r) | a (r)]. Regrouped here into Qwen3.5's in_proj_qkv ([all q | all k |
 // all v], the conv's channel order), in_proj_z, in_proj_b and in_proj_a.
-void qwen3_next_adapt_hf(ModelSource& src) {
-  split_q_gate(src);
+void split_qkvz(ModelSource& src, const std::string& p) {
   const ModelConfig& c = src.config();
   const GatedDeltaConfig& g = c.gated_delta;
   const int64_t nk = g.num_k_heads, dk = g.k_head_dim, r = g.num_v_heads / nk, rv = r * g.v_head_dim;
-  const int64_t group = 2 * dk + 2 * rv, H = c.hidden_size;
+  const int64_t group = 2 * dk + 2 * rv;
+  const TensorView qkvz = src.get(p + "in_proj_qkvz.weight", {nk * group, c.hidden_size});
+  std::vector<int64_t> qkv = strided_rows(nk, group, 0, dk);
+  for (const auto& part : {strided_rows(nk, group, dk, dk), strided_rows(nk, group, 2 * dk, rv)})
+    qkv.insert(qkv.end(), part.begin(), part.end());
+  add_rows(src, p + "in_proj_qkv.weight", qkvz, qkv);
+  add_rows(src, p + "in_proj_z.weight", qkvz, strided_rows(nk, group, 2 * dk + rv, rv));
+  src.remove(p + "in_proj_qkvz.weight");
+}
+
+void qwen3_next_adapt_hf(ModelSource& src) {
+  split_q_gate(src);
+  const ModelConfig& c = src.config();
   for (int64_t l = 0; l < c.num_layers; ++l) {
     if (!c.layers[l].linear_attention) continue;
     const std::string p = fmt::format("model.layers.{}.linear_attn.", l);
-    const TensorView qkvz = src.get(p + "in_proj_qkvz.weight", {nk * group, H});
-    std::vector<int64_t> qkv = strided_rows(nk, group, 0, dk);
-    for (const auto& part : {strided_rows(nk, group, dk, dk), strided_rows(nk, group, 2 * dk, rv)})
-      qkv.insert(qkv.end(), part.begin(), part.end());
-    add_rows(src, p + "in_proj_qkv.weight", qkvz, qkv);
-    add_rows(src, p + "in_proj_z.weight", qkvz, strided_rows(nk, group, 2 * dk + rv, rv));
-    src.remove(p + "in_proj_qkvz.weight");
+    split_qkvz(src, p);
     split_ba(src, p);
   }
 }
@@ -189,6 +195,7 @@ void qwen3_next_adapt_hf(ModelSource& src) {
 
 void hybrid_gguf(const GgufFile& f, ModelConfig& m) {
   const std::string p = f.get_string("general.architecture") + ".";
+  drop_nextn_layers(f, m);  // the released models' multi-token-prediction layer, counted in block_count
   m.qk_norm = true;
   m.norm_plus_one = false;  // the converter stored 1 + w
   m.attn_output_gate = true;
@@ -278,11 +285,16 @@ void hybrid_adapt_gguf(ModelSource& src) {
   }
 }
 
+// Qwen3-Next files from llama.cpp's first converter store HF's fused in_proj_qkvz as ssm_in.
 void qwen3_next_adapt_gguf(ModelSource& src) {
   hybrid_adapt_gguf(src);
   const ModelConfig& c = src.config();
-  for (int64_t l = 0; l < c.num_layers; ++l)
-    if (c.layers[l].linear_attention) split_ba(src, fmt::format("model.layers.{}.linear_attn.", l));
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    if (!c.layers[l].linear_attention) continue;
+    const std::string p = fmt::format("model.layers.{}.linear_attn.", l);
+    if (src.find(p + "in_proj_qkvz.weight") != nullptr) split_qkvz(src, p);
+    split_ba(src, p);
+  }
 }
 
 void hybrid_to_gguf(const ModelConfig& c, GgufWriter& w) {
@@ -308,10 +320,12 @@ void hybrid_to_gguf(const ModelConfig& c, GgufWriter& w) {
 
 void qwen3_5_to_gguf(const ModelConfig& c, GgufWriter& w) {
   hybrid_to_gguf(c, w);
-  // llama.cpp's qwen35 loaders require the M-RoPE sections; its converter writes Qwen3.5's default
-  // when the config names none. For text all three positions are the token's: the sections do
-  // not change the rotation.
-  w.set_i32s(gguf_arch_name(c) + ".rope.dimension_sections", {11, 11, 10, 0});
+  // llama.cpp's qwen35 loaders require the M-RoPE sections. Its interleaved M-RoPE gives rotary
+  // pair j the position of section j % 3 while j < 3 * sections[j % 3] (else a fourth position,
+  // 0 for text): sections counting the pairs of each residue cover every pair, and for Qwen3.5's
+  // 32 pairs are its [11, 11, 10]. For text the three positions are the token's: plain RoPE.
+  const int32_t pairs = static_cast<int32_t>((c.rope.rotary_dim > 0 ? c.rope.rotary_dim : c.head_dim) / 2);
+  w.set_i32s(gguf_arch_name(c) + ".rope.dimension_sections", {(pairs + 2) / 3, (pairs + 1) / 3, pairs / 3, 0});
 }
 
 // "model.layers.7.<rest>" -> 7.
@@ -435,6 +449,7 @@ constexpr TensorNamePair kNames[] = {
     {"attn_qkv", "linear_attn.in_proj_qkv"},
     {"attn_gate", "linear_attn.in_proj_z"},
     {"ssm_ba", "linear_attn.in_proj_ba"},
+    {"ssm_in", "linear_attn.in_proj_qkvz"},
     {"ssm_beta", "linear_attn.in_proj_b"},
     {"ssm_alpha", "linear_attn.in_proj_a"},
     {"ssm_conv1d", "linear_attn.conv1d"},

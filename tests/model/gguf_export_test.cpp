@@ -436,7 +436,9 @@ TEST(GgufExport, HybridFixturesInLlamaCppLayout) {
     EXPECT_EQ(file->get_int(a + ".ssm.inner_size"), gd.num_v_heads * gd.v_head_dim);
     EXPECT_EQ(file->get_int(a + ".full_attention_interval"), 4);
     EXPECT_EQ(file->get_int(a + ".rope.dimension_count"), hc.head_dim / 4);
-    if (hc.moe.shared_intermediate > 0) EXPECT_EQ(file->get_int(a + ".expert_shared_feed_forward_length"), 64);
+    if (hc.moe.shared_intermediate > 0) {
+      EXPECT_EQ(file->get_int(a + ".expert_shared_feed_forward_length"), 64);
+    }
     EXPECT_EQ(file->find(a + ".rope.dimension_sections") != nullptr, !next);
 
     auto f32 = [](const TensorView& t, int64_t i) {
@@ -537,6 +539,38 @@ TEST(GgufExport, HybridFixturesInLlamaCppLayout) {
     expect_same_moe(gc.moe, hc.moe);
     fs::remove(path);
   }
+}
+
+// Qwen3-Next files from llama.cpp's first converter carry HF's fused in_proj_qkvz as ssm_in (no
+// attn_qkv / attn_gate): they open to the same tensors as the current layout.
+TEST(GgufExport, LegacyQwen3NextSsmInOpensTheSame) {
+  auto hf = open_model(test::fixture("qwen3_next"));
+  auto raw = SafetensorsModel::open(test::fixture("qwen3_next"));
+  const fs::path path = write_temp_gguf(*hf, "qwen3_next"), legacy = temp_file("qwen3_next_legacy");
+  {
+    auto file = GgufFile::open(path.string());
+    GgufWriter w;
+    w.copy_metadata(*file, "");
+    for (const TensorView& t : file->tensors()) {
+      if (t.name.ends_with(".attn_gate.weight")) continue;
+      if (!t.name.ends_with(".attn_qkv.weight")) {
+        w.add_tensor_view(t, t.name);
+        continue;
+      }
+      const std::string layer = t.name.substr(4, t.name.find('.', 4) - 4);
+      const TensorView& qkvz = *raw->tensor("model.layers." + layer + ".linear_attn.in_proj_qkvz.weight");
+      w.add_tensor_view(qkvz, "blk." + layer + ".ssm_in.weight");
+    }
+    w.write(legacy.string());
+  }
+  auto now = open_model(path.string()), old = open_model(legacy.string());
+  ASSERT_EQ(now->tensors().size(), old->tensors().size());
+  for (const auto& [name, t] : now->tensors()) {
+    const TensorView& o = old->get(name, t.shape);
+    EXPECT_EQ(0, std::memcmp(o.data, t.data, t.nbytes)) << name;
+  }
+  fs::remove(path);
+  fs::remove(legacy);
 }
 
 }  // namespace
