@@ -108,8 +108,8 @@ class HfModelSource : public ModelSource {
     }
     tensors_ = std::move(text);
     if (tensors_.count("lm_head.weight") == 0) config_.tie_word_embeddings = true;
-    note_ = fmt::format("multimodal checkpoint: text model loaded, {} other tensors (vision tower, projector) ignored",
-                        ignored);
+    note_ = fmt::format("multimodal checkpoint: text model loaded, {} other tensor{} (vision tower, projector) ignored",
+                        ignored, ignored == 1 ? "" : "s");
   }
 
   std::unique_ptr<SafetensorsModel> weights_;
