@@ -573,5 +573,38 @@ TEST(GgufExport, LegacyQwen3NextSsmInOpensTheSame) {
   fs::remove(legacy);
 }
 
+// Released Qwen3.5 GGUFs carry a multi-token-prediction layer after the model's own, counted in
+// block_count (nextn_predict_layers, a full-attention entry in recurrent_layers): the model opens
+// with its own layers only, the same tensors as without the extra layer.
+TEST(GgufExport, HybridMultiTokenPredictionLayerIsSkipped) {
+  auto hf = open_model(test::fixture("qwen3_5_text"));
+  const fs::path path = write_temp_gguf(*hf, "qwen3_5_text"), mtp = temp_file("qwen3_5_text_mtp");
+  {
+    auto file = GgufFile::open(path.string());
+    GgufWriter w;
+    w.copy_metadata(*file, "");
+    w.set_u32("qwen35.block_count", 5);
+    w.set_u32("qwen35.nextn_predict_layers", 1);
+    w.set_bools("qwen35.attention.recurrent_layers", {true, true, true, false, false});
+    for (const TensorView& t : file->tensors()) {
+      w.add_tensor_view(t, t.name);
+      if (t.name.starts_with("blk.3.")) w.add_tensor_view(t, "blk.4." + t.name.substr(6));  // an attention layer
+    }
+    w.add_tensor_view(*file->tensor("output_norm.weight"), "blk.4.nextn.enorm.weight");
+    w.write(mtp.string());
+  }
+  auto plain = open_model(path.string()), with_mtp = open_model(mtp.string());
+  EXPECT_EQ(with_mtp->config().num_layers, 4);
+  ASSERT_EQ(with_mtp->config().layers.size(), 4u);
+  for (int64_t l = 0; l < 4; ++l)
+    EXPECT_EQ(with_mtp->config().layers[l].linear_attention, plain->config().layers[l].linear_attention) << l;
+  for (const auto& [name, t] : plain->tensors()) {
+    const TensorView& o = with_mtp->get(name, t.shape);
+    EXPECT_EQ(0, std::memcmp(o.data, t.data, t.nbytes)) << name;
+  }
+  fs::remove(path);
+  fs::remove(mtp);
+}
+
 }  // namespace
 }  // namespace ax
