@@ -45,11 +45,12 @@ int main(int argc, char** argv) {
     auto model = ax::load_model(*source, *backend);
     const auto& cfg = model->config();
     const int64_t V = cfg.vocab_size, block = 16;
-    ax::KvCache kv(*backend, model->kv_shape(), (T + block - 1) / block, block);
+    // One sequence: one recurrent-state slot for the hybrid models (unused by the others).
+    ax::KvCache kv(*backend, model->kv_shape(), (T + block - 1) / block, block, ax::KvType::F32, /*state_slots=*/1);
     std::vector<int32_t> table((T + block - 1) / block);
     std::iota(table.begin(), table.end(), 0);
     ax::StepInput in(block);
-    in.add_sequence(ids, 0, table);
+    in.add_sequence(ids, 0, table, /*state_slot=*/0);
     for (int64_t i = 0; i < T; ++i) in.add_logit_row(i);
     const std::span<const float> ours = backend->to_host(model->forward(in, kv));
 

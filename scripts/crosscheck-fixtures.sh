@@ -12,13 +12,13 @@ OUT=${1:-$ROOT/build/crosscheck-fixtures}
 shift || true
 FIXTURES=("$@")
 [ ${#FIXTURES[@]} -gt 0 ] || FIXTURES=(llama llama3_rope qwen2 qwen3 mistral phi3 gemma2 gemma3_text qwen3_moe glm4_moe
-                                       deepseek_v3 glm4_moe_lite)
+                                       deepseek_v3 glm4_moe_lite qwen3_next qwen3_5_text qwen3_5_moe_text)
 THREADS=${THREADS:-2}
 SHARED=${AX_SHARED_DIR:-$ROOT/../shared}
 mkdir -p "$OUT"
 
 bash "$ROOT/scripts/build-llama-cpp.sh" >/dev/null
-LCPP=$ROOT/third_party/llama.cpp
+LCPP=${LLAMA_CPP_DIR:-$ROOT/third_party/llama.cpp}  # as build-llama-cpp.sh: a build shared between checkouts
 BIN=$LCPP/build-cpu/bin
 cmake -S "$ROOT" -B "$ROOT/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$ROOT/build" --target fixture_gguf crosscheck_logits >/dev/null

@@ -1,6 +1,7 @@
 #pragma once
 // Paths the tests read: the repo and ../shared (fixtures and real models).
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,6 +11,14 @@ std::string source_dir();  // the repo root
 std::string shared_dir();  // ../shared beside the repo
 std::string fixture(const std::string& rel);  // shared_dir() + "/fixtures/" + rel
 std::string shared_model(const std::string& rel);  // shared_dir() + "/models/" + rel
+
+// A minimal safetensors writer: (name, dtype string, shape, bytes) in the given order.
+struct StTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+void write_safetensors(const std::filesystem::path& path, const std::vector<StTensor>& ts);
 
 // A fresh 64-bit seed for every run; print it on failure to reproduce.
 inline uint64_t fresh_seed() { return (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}(); }

@@ -160,11 +160,13 @@ struct MoeParams {
 // qkv = [q (num_k_heads x k_head_dim) | k (the same) | v (num_v_heads x v_head_dim)] goes through a
 // causal depthwise conv of conv_kernel taps (the sequence's last conv_kernel - 1 inputs are kept in
 // its state) and SiLU; q and k are L2-normalised per head (eps 1e-6) and q scaled by k_head_dim^-0.5;
-// value head h reads key head h / (num_v_heads / num_k_heads). With g = neg_a[h] * softplus(a[h] +
+// value head h reads key head h / (num_v_heads / num_k_heads), or h % num_k_heads when
+// v_heads_tiled. With g = neg_a[h] * softplus(a[h] +
 // dt_bias[h]) and beta = sigmoid(b[h]), its state S [k_head_dim, v_head_dim] becomes
 //   S = exp(g) S;  S += k (beta (v - S^T k))^T;  out = S^T q.
 struct GatedDeltaParams {
   int64_t num_k_heads = 0, num_v_heads = 0, k_head_dim = 0, v_head_dim = 0, conv_kernel = 0;
+  bool v_heads_tiled = false;  // GatedDeltaConfig::v_heads_tiled
   const DeviceVector* conv = nullptr;     // [channels * conv_kernel]: channel c's taps, oldest input first
   const DeviceVector* neg_a = nullptr;    // [num_v_heads]: -exp(A_log)
   const DeviceVector* dt_bias = nullptr;  // [num_v_heads]

@@ -36,6 +36,7 @@ struct InspectOptions {
 struct Report {
   std::string path, format, arch;
   std::string load_error;  // why open_model() refused it (empty: loadable)
+  std::string note;        // what open_model() left out (ModelSource::note)
   const ModelConfig* config = nullptr;
   std::vector<TensorView> tensors;  // file order (GGUF) or name order (safetensors)
   std::map<std::string, std::string> gguf_names;  // HF name -> GGUF name, for GGUF models
@@ -169,6 +170,7 @@ int run_inspect(const InspectOptions& o) {
     r.format = source->format();
     r.config = &source->config();
     r.arch = r.config->arch_name;
+    r.note = source->note();
     g = source->gguf();
     hf_dir = source->hf_dir();
     if (!g) {
@@ -237,6 +239,7 @@ int run_inspect(const InspectOptions& o) {
   if (o.json_out) {
     json j = {{"path", r.path}, {"format", r.format}, {"architecture", r.arch}, {"loadable", r.load_error.empty()}};
     if (!r.load_error.empty()) j["load_error"] = r.load_error;
+    if (!r.note.empty()) j["note"] = r.note;
     if (r.config) j["config"] = config_json(*r.config);
     if (g) j["gguf"] = {{"version", g->version()}, {"alignment", g->alignment()}, {"metadata_keys", g->metadata().size()}};
     j["tensor_count"] = all.count;
@@ -270,6 +273,7 @@ int run_inspect(const InspectOptions& o) {
   }
   std::printf("architecture: %s\n", r.arch.empty() ? "(none)" : r.arch.c_str());
   if (!r.load_error.empty()) std::printf("not loadable: %s\n", r.load_error.c_str());
+  if (!r.note.empty()) std::printf("note:         %s\n", r.note.c_str());
   if (r.config) print_config(*r.config);
   std::printf("tensors:      %lld, %s, %lld parameters\n", (long long)all.count, human_bytes(all.bytes).c_str(),
               (long long)all.params);

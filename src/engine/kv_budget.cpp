@@ -24,9 +24,21 @@ KvPoolPlan plan_kv_pool(const KvShape& shape, int64_t block_size, int64_t budget
   } else {
     source = "--kv-memory";
   }
+  // Hybrid models keep a recurrent state (float32) per sequence slot beside the blocks, one slot per
+  // sequence that may run at once: it comes out of the same budget.
+  const int64_t state_bytes = shape.state_floats * static_cast<int64_t>(sizeof(float)) * max_num_seqs;
+  std::string state_note;
+  if (state_bytes > 0) {
+    if (budget - state_bytes < per_block)
+      fail("the KV memory budget of {} bytes ({}) does not hold the recurrent states of {} sequences ({} bytes) "
+           "and one KV block of {} bytes",
+           budget, source, max_num_seqs, state_bytes, per_block);
+    state_note = fmt::format(", after {:.1f} MiB of recurrent state for {} sequences", state_bytes / double(1 << 20),
+                             max_num_seqs);
+  }
   const int64_t blocks_per_seq = (max_model_len + block_size - 1) / block_size;
   const int64_t cap = blocks_per_seq * max_num_seqs;
-  int64_t blocks = budget / per_block;
+  int64_t blocks = (budget - state_bytes) / per_block;
   if (blocks <= 0)
     fail("the KV memory budget of {} bytes ({}) is smaller than one KV block of {} bytes", budget,
          source, per_block);
@@ -38,9 +50,10 @@ KvPoolPlan plan_kv_pool(const KvShape& shape, int64_t block_size, int64_t budget
   KvPoolPlan p;
   p.num_blocks = blocks;
   p.bytes = blocks * per_block;
-  p.explanation = fmt::format("KV cache: {} blocks of {} tokens ({:.1f} MiB, {} tokens, {}) from {}{}",
+  p.state_bytes = state_bytes;
+  p.explanation = fmt::format("KV cache: {} blocks of {} tokens ({:.1f} MiB, {} tokens, {}) from {}{}{}",
                               blocks, block_size, p.bytes / double(1 << 20), blocks * block_size,
-                              kv_type_name(type), source, capped);
+                              kv_type_name(type), source, state_note, capped);
   return p;
 }
 

@@ -5,11 +5,13 @@
 //
 // Common config fields are read once for every architecture (model/hf_config.cpp,
 // model/gguf_config.cpp); an architecture's hooks then check and complete the ModelConfig.
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "format/tensor.h"
 #include "model/config.h"
 #include "model/hf_fields.h"
 
@@ -45,6 +47,15 @@ struct Architecture {
   // a layout of their own into the engine's (copies the source owns, ModelSource::add_owned), so
   // that HF and GGUF files reach `make` with the same names and shapes (gpt-oss's experts).
   void (*adapt_hf)(ModelSource& source) = nullptr;
+  // Null for most: the same for a GGUF file, whose converter stored some tensors in a layout of its
+  // own (the hybrids' -exp(A_log), squeezed conv kernels, fused query and gate); runs after the
+  // GGUF names are mapped to HF ones.
+  void (*adapt_gguf)(ModelSource& source) = nullptr;
+  // Null for most: writes the HF-named tensor `name` (one of `all`) as llama.cpp's converter does
+  // for this architecture, where that differs from the common rules of add_hf_tensors
+  // (model/gguf_export.h), which asks this first; returns false for a tensor it leaves to them.
+  bool (*add_gguf_tensor)(GgufWriter& w, const ModelConfig& c, const std::string& name, const TensorView& t,
+                          const std::map<std::string, TensorView>& all) = nullptr;
 };
 
 // Every architecture the engine runs.

@@ -97,7 +97,7 @@ struct MlaConfig {
 
 // Gated-delta-net linear attention (Qwen3-Next, Qwen3.5; model/gated_delta.h): per token, q and k
 // of num_k_heads x k_head_dim, v of num_v_heads x v_head_dim (each key head serves num_v_heads /
-// num_k_heads consecutive value heads), all three through a causal depthwise conv of conv_kernel
+// num_k_heads value heads: consecutive ones, or with v_heads_tiled every num_k_heads-th), all three through a causal depthwise conv of conv_kernel
 // taps; a per-head recurrent state [k_head_dim, v_head_dim] decays by exp(g) and is corrected by the
 // delta rule. The state a sequence keeps per such layer: the last conv_kernel - 1 conv inputs plus
 // the num_v_heads states.
@@ -105,6 +105,10 @@ struct GatedDeltaConfig {
   int64_t num_k_heads = 0, num_v_heads = 0;
   int64_t k_head_dim = 0, v_head_dim = 0;
   int64_t conv_kernel = 0;
+  // Value head h reads key head h % num_k_heads instead of h / (num_v_heads / num_k_heads): the
+  // order llama.cpp's converter gives the value heads of qwen35 / qwen35moe GGUFs (every tensor
+  // indexed by value head is reordered alike, so only the key head a value head reads changes).
+  bool v_heads_tiled = false;
   int64_t key_width() const { return num_k_heads * k_head_dim; }
   int64_t value_width() const { return num_v_heads * v_head_dim; }
   int64_t conv_channels() const { return 2 * key_width() + value_width(); }  // q, k, v

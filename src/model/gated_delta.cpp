@@ -39,6 +39,7 @@ void load_gated_delta_vectors(const GatedDeltaTensors& t, const GatedDeltaConfig
   w.p.k_head_dim = c.k_head_dim;
   w.p.v_head_dim = c.v_head_dim;
   w.p.conv_kernel = c.conv_kernel;
+  w.p.v_heads_tiled = c.v_heads_tiled;
   w.p.conv = &w.conv;
   w.p.neg_a = &w.neg_a;
   w.p.dt_bias = &w.dt_bias;

@@ -41,7 +41,10 @@ void write_moe_config(GgufWriter& w, const std::string& p, const ModelConfig& c)
     w.set_u32(p + "expert_group_count", static_cast<uint32_t>(e.n_group));
     w.set_u32(p + "expert_group_used_count", static_cast<uint32_t>(e.topk_group));
   }
-  if (e.shared_intermediate > 0) {
+  if (e.shared_intermediate > 0 && e.shared_expert_gate) {
+    // Qwen's gated shared expert: llama.cpp's Qwen MoE architectures read its width.
+    w.set_u32(p + "expert_shared_feed_forward_length", static_cast<uint32_t>(e.shared_intermediate));
+  } else if (e.shared_intermediate > 0) {
     if (e.shared_intermediate % e.expert_intermediate != 0)
       fail("GGUF export: a shared expert of width {} is not a whole number of experts of width {}",
            e.shared_intermediate, e.expert_intermediate);
@@ -194,6 +197,7 @@ void add_hf_tensors(GgufWriter& w, const ModelConfig& c, const std::map<std::str
   const int64_t d = c.head_dim;
   std::map<std::string, std::map<int64_t, const TensorView*>> experts;
   for (const auto& [name, t] : tensors) {
+    if (arch.add_gguf_tensor != nullptr && arch.add_gguf_tensor(w, c, name, t, tensors)) continue;
     std::string stacked;
     if (const int64_t e = expert_index(name, &stacked); e >= 0) {
       experts[stacked][e] = &t;

@@ -13,9 +13,33 @@ namespace ax {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-ModelConfig parse_hf_config(const json& config, const json* generation, const std::string& where) {
-  if (!config.is_object()) fail("{}: is not a JSON object", where);
-  HfFields c(config, where);
+namespace {
+
+// A multimodal checkpoint's config (transformers' *ForConditionalGeneration: Gemma 3 from 4B,
+// Qwen3.5) nests the text model's fields under text_config. That part as a text model's own
+// config: its model_type where it names one, else the outer one's text counterpart (gemma3 ->
+// gemma3_text, qwen3_5 -> qwen3_5_text); token ids and tie_word_embeddings from the outer config
+// where text_config has none.
+json text_model_config(const json& outer, const std::string& where) {
+  json text = outer.at("text_config");
+  if (!text.contains("model_type")) {
+    if (!outer.contains("model_type") || !outer.at("model_type").is_string())
+      fail("{}: neither the config nor its text_config names a model_type", where);
+    text["model_type"] = outer.at("model_type").get<std::string>() + "_text";
+  }
+  for (const char* key : {"tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id"})
+    if (!text.contains(key) && outer.contains(key)) text[key] = outer.at(key);
+  return text;
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(const json& outer, const json* generation, const std::string& outer_where) {
+  if (!outer.is_object()) fail("{}: is not a JSON object", outer_where);
+  const bool nested = outer.contains("text_config") && outer.at("text_config").is_object();
+  const std::string where = nested ? outer_where + " text_config" : outer_where;
+  const json config = nested ? text_model_config(outer, outer_where) : json();
+  HfFields c(nested ? config : outer, where);
   ModelConfig m;
   if (!c.has("model_type")) fail("{}: required field 'model_type' is missing", where);
   const Architecture& arch = architecture_for_hf(c.get_string_or("model_type", ""), where);

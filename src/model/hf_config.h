@@ -11,7 +11,8 @@
 
 namespace ax {
 
-// `generation` may be null. `where` names the config file in error messages.
+// `generation` may be null. `where` names the config file in error messages. A multimodal
+// checkpoint's config (the text model's fields under text_config) gives the text model's config.
 ModelConfig parse_hf_config(const nlohmann::json& config, const nlohmann::json* generation,
                             const std::string& where);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,23 @@ void ModelSource::remove(const std::string& name) { tensors_.erase(name); }
 
 namespace {
 
+// The text model's name of a multimodal checkpoint's tensor: model.language_model.X -> model.X
+// (transformers from 4.52), language_model.model.X -> model.X and language_model.lm_head.X ->
+// lm_head.X (older Gemma 3 checkpoints); lm_head.X stays. Empty for the rest (vision tower,
+// projector).
+std::string text_model_name(const std::string& name) {
+  for (auto [nested, flat] : {std::pair{"model.language_model.", "model."}, {"language_model.model.", "model."},
+                              {"language_model.lm_head.", "lm_head."}, {"lm_head.", "lm_head."}})
+    if (name.starts_with(nested)) return flat + name.substr(std::strlen(nested));
+  return {};
+}
+
+bool is_multimodal(const std::map<std::string, TensorView>& tensors) {
+  return std::any_of(tensors.begin(), tensors.end(), [](const auto& t) {
+    return t.first.starts_with("model.language_model.") || t.first.starts_with("language_model.");
+  });
+}
+
 // A Hugging Face folder: config.json (+ generation_config.json) and safetensors weights.
 class HfModelSource : public ModelSource {
  public:
@@ -61,17 +79,41 @@ class HfModelSource : public ModelSource {
     config_ = load_hf_config(dir);
     weights_ = SafetensorsModel::open(dir);
     tensors_ = weights_->tensors();
+    if (is_multimodal(tensors_)) take_text_model();
     if (const Architecture& arch = architecture_of(config_); arch.adapt_hf) arch.adapt_hf(*this);
   }
   std::string format() const override { return "safetensors"; }
   std::string hf_dir() const override { return path_; }
   std::string origin(const std::string& name) const override {
-    std::string f = weights_->file_of(name);
+    auto it = file_name_.find(name);
+    std::string f = weights_->file_of(it == file_name_.end() ? name : it->second);
     return f.empty() ? path_ : f;
   }
 
  private:
+  // Keeps the text model's tensors under its own names; without an lm_head its output shares the
+  // embeddings (Gemma 3's checkpoints store none).
+  void take_text_model() {
+    std::map<std::string, TensorView> text;
+    int64_t ignored = 0;
+    for (auto& [name, t] : tensors_) {
+      const std::string flat = text_model_name(name);
+      if (flat.empty()) {
+        ++ignored;
+        continue;
+      }
+      file_name_[flat] = name;
+      t.name = flat;
+      if (!text.emplace(flat, t).second) fail("{}: tensors '{}' and another both name '{}'", path_, name, flat);
+    }
+    tensors_ = std::move(text);
+    if (tensors_.count("lm_head.weight") == 0) config_.tie_word_embeddings = true;
+    note_ = fmt::format("multimodal checkpoint: text model loaded, {} other tensor{} (vision tower, projector) ignored",
+                        ignored, ignored == 1 ? "" : "s");
+  }
+
   std::unique_ptr<SafetensorsModel> weights_;
+  std::map<std::string, std::string> file_name_;  // text model name -> name in the checkpoint
 };
 
 // A GGUF file: config from its metadata, tensors renamed to HF names (same bytes, same layout;
@@ -90,6 +132,7 @@ class GgufModelSource : public ModelSource {
         fail("{}: tensors '{}' and another both map to '{}'", path, t.name, v.name);
       gguf_name_[v.name] = t.name;
     }
+    if (arch.adapt_gguf) arch.adapt_gguf(*this);
   }
   std::string format() const override { return "gguf"; }
   const GgufFile* gguf() const override { return file_.get(); }

@@ -1,7 +1,7 @@
 #pragma once
 // A model on disk, opened and validated: its config, its tensors (by Hugging Face names) and
 // where its tokenizer lives. Two kinds: a Hugging Face folder (config.json + safetensors, single or
-// sharded) and a GGUF file. Tensor bytes stay in the mmapped files, except the copies an
+// sharded; of a multimodal checkpoint, the text model) and a GGUF file. Tensor bytes stay in the mmapped files, except the copies an
 // architecture makes at open of tensors its checkpoints store in a layout of their own (gpt-oss's
 // transposed experts: Architecture::adapt_hf), which the source owns.
 #include <deque>
@@ -39,6 +39,9 @@ class ModelSource {
   virtual std::string hf_dir() const { return {}; }
   // Where a tensor lives, for error messages: the file, and for GGUF the on-disk tensor name.
   virtual std::string origin(const std::string& name) const { return path_; }
+  // What opening left out, for `inspect`; empty when nothing was (a multimodal checkpoint: its text
+  // model loaded, the vision tower's tensors ignored).
+  const std::string& note() const { return note_; }
 
   // For Architecture::adapt_hf, at open: adds (or replaces) a tensor whose bytes the source owns
   // (row_bytes(dtype, shape.back()) per row; checked), and removes one.
@@ -48,6 +51,7 @@ class ModelSource {
 
  protected:
   std::string path_;
+  std::string note_;
   ModelConfig config_;
   std::map<std::string, TensorView> tensors_;
   std::deque<std::vector<uint8_t>> owned_;  // the bytes of add_owned's tensors (a deque: they never move)

@@ -56,5 +56,39 @@ TEST(KvBudget, ABudgetBelowOneBlockIsAnError) {
   EXPECT_THROW(plan_kv_pool(cfg, 16, -1, kDefault, 8, 1024, KvType::F32), Error);
 }
 
+// Hybrid models: the recurrent states of max_num_seqs sequences come out of the budget before the
+// blocks do, with or without --kv-memory; a budget they fill leaves no block and is an error.
+TEST(KvBudget, RecurrentStateSlotsComeOutOfTheBudget) {
+  uint32_t seed = std::random_device{}();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937 rng(seed);
+  KvShape hybrid = config(1 + rng() % 8, 1 + rng() % 4, 16 * (1 + rng() % 4));
+  hybrid.state_floats = 1000 + rng() % 100000;
+  const int64_t bs = 16, seqs = 1 + rng() % 16;
+  const int64_t per_block = static_cast<int64_t>(KvCache::bytes_per_block(hybrid, bs, KvType::F32));
+  const int64_t state = hybrid.state_floats * 4 * seqs;
+  const int64_t want = 10 + rng() % 1000;
+  KvPoolPlan p = plan_kv_pool(hybrid, bs, state + want * per_block + per_block / 2, kDefault, seqs, 1 << 20, KvType::F32);
+  EXPECT_EQ(p.num_blocks, want);
+  EXPECT_EQ(p.state_bytes, state);
+  EXPECT_NE(p.explanation.find("recurrent state for " + std::to_string(seqs) + " sequences"), std::string::npos)
+      << p.explanation;
+  p = plan_kv_pool(hybrid, bs, 0, {state + want * per_block, "default"}, seqs, 1 << 20, KvType::F32);
+  EXPECT_EQ(p.num_blocks, want);
+  // The same shape without a state gets the whole budget as blocks.
+  KvShape plain = hybrid;
+  plain.state_floats = 0;
+  p = plan_kv_pool(plain, bs, state + want * per_block, kDefault, seqs, 1 << 20, KvType::F32);
+  EXPECT_EQ(p.num_blocks, want + state / per_block);
+  EXPECT_EQ(p.state_bytes, 0);
+  try {
+    plan_kv_pool(hybrid, bs, state + per_block - 1, kDefault, seqs, 1 << 20, KvType::F32);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("recurrent states of " + std::to_string(seqs) + " sequences"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace ax

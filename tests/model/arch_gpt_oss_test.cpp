@@ -62,27 +62,6 @@ TEST(GptOss, HfFloatExpertsBecomeLlamaCppTensors) {
   }
 }
 
-// A minimal safetensors writer: (name, dtype string, shape, bytes) in the given order.
-struct StTensor {
-  std::string name, dtype;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-void write_safetensors(const fs::path& path, const std::vector<StTensor>& ts) {
-  nlohmann::json header = nlohmann::json::object();
-  size_t offset = 0;
-  for (const StTensor& t : ts) {
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
-  }
-  const std::string h = header.dump();
-  std::ofstream out(path, std::ios::binary);
-  const uint64_t n = h.size();
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(h.data(), static_cast<std::streamsize>(h.size()));
-  for (const StTensor& t : ts) out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-}
-
 // A fresh temporary folder holding the fixture's config files (the caller adds the weights).
 fs::path folder_with_fixture_config(const std::string& tag) {
   const fs::path dir = fs::temp_directory_path() / ("ax_gpt_oss_" + tag + "_" + std::to_string(std::random_device{}()));

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
 #include "format/gguf.h"
+#include "format/safetensors.h"
 #include "model/gguf_config.h"
 #include "model/model_source.h"
 #include "test_support.h"
@@ -52,6 +54,20 @@ void expect_same_config(const ModelConfig& g, const ModelConfig& h) {
   EXPECT_EQ(g.bos_token_id, h.bos_token_id);
   EXPECT_EQ(g.eos_token_ids, h.eos_token_ids);
   EXPECT_EQ(g.pad_token_id, h.pad_token_id);
+}
+
+// The mixture-of-experts config read back from GGUF is the one written.
+void expect_same_moe(const MoeConfig& g, const MoeConfig& h) {
+  EXPECT_EQ(g.num_experts, h.num_experts);
+  EXPECT_EQ(g.top_k, h.top_k);
+  EXPECT_EQ(g.expert_intermediate, h.expert_intermediate);
+  EXPECT_EQ(g.shared_intermediate, h.shared_intermediate);
+  EXPECT_EQ(g.shared_expert_gate, h.shared_expert_gate);
+  EXPECT_EQ(g.routing, h.routing);
+  EXPECT_EQ(g.norm_topk_prob, h.norm_topk_prob);
+  EXPECT_FLOAT_EQ(g.routed_scaling, h.routed_scaling);
+  EXPECT_EQ(g.n_group, h.n_group);
+  EXPECT_EQ(g.topk_group, h.topk_group);
 }
 
 // Each HF fixture written as GGUF and opened again: same config, same tensors (q/k rows of llama
@@ -141,14 +157,8 @@ TEST(GgufExport, LatentAttentionFixturesRoundTrip) {
     EXPECT_EQ(gc.mla.qk_nope_head_dim, hc.mla.qk_nope_head_dim);
     EXPECT_EQ(gc.mla.qk_rope_head_dim, hc.mla.qk_rope_head_dim);
     EXPECT_EQ(gc.mla.v_head_dim, hc.mla.v_head_dim);
-    EXPECT_EQ(gc.moe.num_experts, hc.moe.num_experts);
-    EXPECT_EQ(gc.moe.top_k, hc.moe.top_k);
     EXPECT_EQ(gc.moe.routing, MoeRouting::SigmoidGroupTopK);
-    EXPECT_EQ(gc.moe.norm_topk_prob, hc.moe.norm_topk_prob);
-    EXPECT_FLOAT_EQ(gc.moe.routed_scaling, hc.moe.routed_scaling);
-    EXPECT_EQ(gc.moe.n_group, hc.moe.n_group);
-    EXPECT_EQ(gc.moe.topk_group, hc.moe.topk_group);
-    EXPECT_EQ(gc.moe.shared_intermediate, hc.moe.shared_intermediate);
+    expect_same_moe(gc.moe, hc.moe);
     for (int64_t l = 0; l < hc.num_layers; ++l) EXPECT_EQ(gc.layers[l].moe, hc.layers[l].moe) << "layer " << l;
     const MlaConfig& a = hc.mla;
     const int64_t nh = hc.num_heads, c = a.kv_lora_rank, nope = a.qk_nope_head_dim, v = a.v_head_dim;
@@ -203,13 +213,7 @@ TEST(GgufExport, FamiliesRoundTrip) {
     EXPECT_FLOAT_EQ(gc.embed_scale, hc.embed_scale);
     EXPECT_FLOAT_EQ(gc.attn_softcap, hc.attn_softcap);
     EXPECT_FLOAT_EQ(gc.final_softcap, hc.final_softcap);
-    EXPECT_EQ(gc.moe.num_experts, hc.moe.num_experts);
-    EXPECT_EQ(gc.moe.top_k, hc.moe.top_k);
-    EXPECT_EQ(gc.moe.expert_intermediate, hc.moe.expert_intermediate);
-    EXPECT_EQ(gc.moe.shared_intermediate, hc.moe.shared_intermediate);
-    EXPECT_EQ(gc.moe.routing, hc.moe.routing);
-    EXPECT_EQ(gc.moe.norm_topk_prob, hc.moe.norm_topk_prob);
-    EXPECT_FLOAT_EQ(gc.moe.routed_scaling, hc.moe.routed_scaling);
+    expect_same_moe(gc.moe, hc.moe);
     auto file = GgufFile::open(path.string());
     for (const auto& [tname, ht] : hf->tensors()) {
       SCOPED_TRACE(tname);
@@ -405,6 +409,201 @@ TEST(GgufExport, NamesAreInverse) {
     EXPECT_EQ(gguf_to_hf_name(llama, g), hf);
   }
   EXPECT_EQ(hf_to_gguf_name(llama, "model.layers.x.mlp.down_proj.weight"), "model.layers.x.mlp.down_proj.weight");
+}
+
+// The gated-delta hybrids as llama.cpp's converter writes them, checked against the checkpoint's
+// own tensors (not our reading of them): qwen3next keeps the fused ssm_ba and regroups in_proj_qkvz
+// into attn_qkv ([all q | all k | all v]) and attn_gate; qwen35 / qwen35moe reorder every value
+// head from grouped by key head (k * r + i) to tiled (i * nk + k); all store ssm_a = -exp(A_log),
+// the conv kernel squeezed to [channels, kernel], the gated attention's q_proj as it is, and norms
+// as 1 + w except the gated one. Read back, the config is the same (value heads tiled for qwen35).
+TEST(GgufExport, HybridFixturesInLlamaCppLayout) {
+  for (const char* name : {"qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"}) {
+    SCOPED_TRACE(name);
+    auto hf = open_model(test::fixture(name));
+    auto raw = SafetensorsModel::open(test::fixture(name));
+    const ModelConfig& hc = hf->config();
+    const GatedDeltaConfig& gd = hc.gated_delta;
+    const fs::path path = write_temp_gguf(*hf, name);
+    auto file = GgufFile::open(path.string());
+    const std::string a = file->get_string("general.architecture");
+    const bool next = std::string(name) == "qwen3_next";
+    EXPECT_EQ(a, next ? "qwen3next" : std::string(name) == "qwen3_5_text" ? "qwen35" : "qwen35moe");
+    EXPECT_EQ(file->get_int(a + ".ssm.conv_kernel"), gd.conv_kernel);
+    EXPECT_EQ(file->get_int(a + ".ssm.state_size"), gd.k_head_dim);
+    EXPECT_EQ(file->get_int(a + ".ssm.group_count"), gd.num_k_heads);
+    EXPECT_EQ(file->get_int(a + ".ssm.time_step_rank"), gd.num_v_heads);
+    EXPECT_EQ(file->get_int(a + ".ssm.inner_size"), gd.num_v_heads * gd.v_head_dim);
+    EXPECT_EQ(file->get_int(a + ".full_attention_interval"), 4);
+    EXPECT_EQ(file->get_int(a + ".rope.dimension_count"), hc.head_dim / 4);
+    if (hc.moe.shared_intermediate > 0) {
+      EXPECT_EQ(file->get_int(a + ".expert_shared_feed_forward_length"), 64);
+    }
+    EXPECT_EQ(file->find(a + ".rope.dimension_sections") != nullptr, !next);
+
+    auto f32 = [](const TensorView& t, int64_t i) {
+      float v;
+      std::memcpy(&v, t.data + 4 * i, 4);
+      return v;
+    };
+    auto tensor = [&](const std::string& n, std::vector<int64_t> shape) -> const TensorView& {
+      const TensorView* t = file->tensor(n);
+      if (t == nullptr) fail("no tensor {}", n);
+      EXPECT_EQ(t->shape, shape) << n;
+      return *t;
+    };
+    const int64_t H = hc.hidden_size, nk = gd.num_k_heads, nv = gd.num_v_heads, r = nv / nk;
+    const int64_t dk = gd.k_head_dim, dv = gd.v_head_dim, kw = nk * dk, C = gd.conv_channels();
+    // Value head at position h of the file: the checkpoint's head src(h).
+    auto src = [&](int64_t h) { return next ? h : (h % nk) * r + h / nk; };
+    const size_t hrow = static_cast<size_t>(H) * 4;  // bytes of one [H] row
+    // Linear attention (layer 0).
+    const std::string hp = "model.layers.0.linear_attn.";
+    const TensorView& qkv = tensor("blk.0.attn_qkv.weight", {C, H});
+    const TensorView& z = tensor("blk.0.attn_gate.weight", {nv * dv, H});
+    if (next) {
+      const TensorView& qkvz = *raw->tensor(hp + "in_proj_qkvz.weight");
+      const int64_t group = 2 * dk + 2 * r * dv;
+      for (int64_t k = 0; k < nk; ++k)
+        for (int64_t j = 0; j < dk; ++j) {
+          ASSERT_EQ(0, std::memcmp(qkv.data + (k * dk + j) * hrow, qkvz.data + (k * group + j) * hrow, hrow));
+          ASSERT_EQ(0, std::memcmp(qkv.data + (kw + k * dk + j) * hrow, qkvz.data + (k * group + dk + j) * hrow, hrow));
+        }
+      for (int64_t k = 0; k < nk; ++k)
+        for (int64_t j = 0; j < r * dv; ++j) {
+          ASSERT_EQ(0, std::memcmp(qkv.data + (2 * kw + k * r * dv + j) * hrow, qkvz.data + (k * group + 2 * dk + j) * hrow, hrow));
+          ASSERT_EQ(0, std::memcmp(z.data + (k * r * dv + j) * hrow, qkvz.data + (k * group + 2 * dk + r * dv + j) * hrow, hrow));
+        }
+      const TensorView& ba = tensor("blk.0.ssm_ba.weight", {2 * nv, H});
+      EXPECT_EQ(0, std::memcmp(ba.data, raw->tensor(hp + "in_proj_ba.weight")->data, ba.nbytes));
+      EXPECT_EQ(file->tensor("blk.0.ssm_beta.weight"), nullptr);
+    } else {
+      const TensorView& hq = *raw->tensor(hp + "in_proj_qkv.weight");
+      EXPECT_EQ(0, std::memcmp(qkv.data, hq.data, 2 * kw * hrow));
+      const TensorView& hz = *raw->tensor(hp + "in_proj_z.weight");
+      const TensorView& beta = tensor("blk.0.ssm_beta.weight", {nv, H});
+      const TensorView& alpha = tensor("blk.0.ssm_alpha.weight", {nv, H});
+      for (int64_t h = 0; h < nv; ++h) {
+        for (int64_t j = 0; j < dv; ++j) {
+          ASSERT_EQ(0, std::memcmp(qkv.data + (2 * kw + h * dv + j) * hrow, hq.data + (2 * kw + src(h) * dv + j) * hrow, hrow));
+          ASSERT_EQ(0, std::memcmp(z.data + (h * dv + j) * hrow, hz.data + (src(h) * dv + j) * hrow, hrow));
+        }
+        ASSERT_EQ(0, std::memcmp(beta.data + h * hrow, raw->tensor(hp + "in_proj_b.weight")->data + src(h) * hrow, hrow));
+        ASSERT_EQ(0, std::memcmp(alpha.data + h * hrow, raw->tensor(hp + "in_proj_a.weight")->data + src(h) * hrow, hrow));
+      }
+    }
+    const TensorView& conv = tensor("blk.0.ssm_conv1d.weight", {C, gd.conv_kernel});
+    const TensorView& hconv = *raw->tensor(hp + "conv1d.weight");
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t from = c < 2 * kw ? c : 2 * kw + src((c - 2 * kw) / dv) * dv + (c - 2 * kw) % dv;
+      for (int64_t j = 0; j < gd.conv_kernel; ++j) ASSERT_EQ(f32(conv, c * gd.conv_kernel + j), f32(hconv, from * gd.conv_kernel + j));
+    }
+    const TensorView& ssm_a = tensor("blk.0.ssm_a", {nv});
+    const TensorView& dt = tensor("blk.0.ssm_dt.bias", {nv});
+    for (int64_t h = 0; h < nv; ++h) {
+      EXPECT_FLOAT_EQ(f32(ssm_a, h), -std::exp(f32(*raw->tensor(hp + "A_log"), src(h))));
+      EXPECT_EQ(f32(dt, h), f32(*raw->tensor(hp + "dt_bias"), src(h)));
+    }
+    const TensorView& out = tensor("blk.0.ssm_out.weight", {H, nv * dv});
+    const TensorView& hout = *raw->tensor(hp + "out_proj.weight");
+    for (int64_t i = 0; i < H; ++i)
+      for (int64_t h = 0; h < nv; ++h)
+        ASSERT_EQ(0, std::memcmp(out.data + (i * nv + h) * dv * 4, hout.data + (i * nv + src(h)) * dv * 4, dv * 4));
+    EXPECT_EQ(0, std::memcmp(tensor("blk.0.ssm_norm.weight", {dv}).data, raw->tensor(hp + "norm.weight")->data, dv * 4));
+    // 1 + w norms, and the gated attention's q_proj as it is (layer 3).
+    for (auto [g, h] : {std::pair{"blk.0.attn_norm.weight", "model.layers.0.input_layernorm.weight"},
+                        {"blk.0.post_attention_norm.weight", "model.layers.0.post_attention_layernorm.weight"},
+                        {"blk.3.attn_q_norm.weight", "model.layers.3.self_attn.q_norm.weight"}}) {
+      const TensorView& gt = *file->tensor(g);
+      for (int64_t i = 0; i < gt.numel(); ++i) ASSERT_EQ(f32(gt, i), f32(*raw->tensor(h), i) + 1.0f) << g;
+    }
+    const TensorView& q = tensor("blk.3.attn_q.weight", {2 * hc.num_heads * hc.head_dim, H});
+    EXPECT_EQ(0, std::memcmp(q.data, raw->tensor("model.layers.3.self_attn.q_proj.weight")->data, q.nbytes));
+
+    auto g = open_model(path.string());
+    const ModelConfig& gc = g->config();
+    expect_same_config(gc, hc);
+    EXPECT_EQ(gc.rope.rotary_dim, hc.rope.rotary_dim);
+    EXPECT_EQ(gc.attn_output_gate, true);
+    EXPECT_EQ(gc.norm_plus_one, false);
+    EXPECT_EQ(gc.gated_delta.num_k_heads, nk);
+    EXPECT_EQ(gc.gated_delta.num_v_heads, nv);
+    EXPECT_EQ(gc.gated_delta.k_head_dim, dk);
+    EXPECT_EQ(gc.gated_delta.v_head_dim, dv);
+    EXPECT_EQ(gc.gated_delta.conv_kernel, gd.conv_kernel);
+    EXPECT_EQ(gc.gated_delta.v_heads_tiled, !next);
+    for (int64_t l = 0; l < hc.num_layers; ++l) {
+      EXPECT_EQ(gc.layers[l].linear_attention, hc.layers[l].linear_attention) << "layer " << l;
+      EXPECT_EQ(gc.layers[l].moe, hc.layers[l].moe) << "layer " << l;
+    }
+    expect_same_moe(gc.moe, hc.moe);
+    fs::remove(path);
+  }
+}
+
+// Qwen3-Next files from llama.cpp's first converter carry HF's fused in_proj_qkvz as ssm_in (no
+// attn_qkv / attn_gate): they open to the same tensors as the current layout.
+TEST(GgufExport, LegacyQwen3NextSsmInOpensTheSame) {
+  auto hf = open_model(test::fixture("qwen3_next"));
+  auto raw = SafetensorsModel::open(test::fixture("qwen3_next"));
+  const fs::path path = write_temp_gguf(*hf, "qwen3_next"), legacy = temp_file("qwen3_next_legacy");
+  {
+    auto file = GgufFile::open(path.string());
+    GgufWriter w;
+    w.copy_metadata(*file, "");
+    for (const TensorView& t : file->tensors()) {
+      if (t.name.ends_with(".attn_gate.weight")) continue;
+      if (!t.name.ends_with(".attn_qkv.weight")) {
+        w.add_tensor_view(t, t.name);
+        continue;
+      }
+      const std::string layer = t.name.substr(4, t.name.find('.', 4) - 4);
+      const TensorView& qkvz = *raw->tensor("model.layers." + layer + ".linear_attn.in_proj_qkvz.weight");
+      w.add_tensor_view(qkvz, "blk." + layer + ".ssm_in.weight");
+    }
+    w.write(legacy.string());
+  }
+  auto now = open_model(path.string()), old = open_model(legacy.string());
+  ASSERT_EQ(now->tensors().size(), old->tensors().size());
+  for (const auto& [name, t] : now->tensors()) {
+    const TensorView& o = old->get(name, t.shape);
+    EXPECT_EQ(0, std::memcmp(o.data, t.data, t.nbytes)) << name;
+  }
+  fs::remove(path);
+  fs::remove(legacy);
+}
+
+// Released Qwen3.5 GGUFs carry a multi-token-prediction layer after the model's own, counted in
+// block_count (nextn_predict_layers, a full-attention entry in recurrent_layers): the model opens
+// with its own layers only, the same tensors as without the extra layer.
+TEST(GgufExport, HybridMultiTokenPredictionLayerIsSkipped) {
+  auto hf = open_model(test::fixture("qwen3_5_text"));
+  const fs::path path = write_temp_gguf(*hf, "qwen3_5_text"), mtp = temp_file("qwen3_5_text_mtp");
+  {
+    auto file = GgufFile::open(path.string());
+    GgufWriter w;
+    w.copy_metadata(*file, "");
+    w.set_u32("qwen35.block_count", 5);
+    w.set_u32("qwen35.nextn_predict_layers", 1);
+    w.set_bools("qwen35.attention.recurrent_layers", {true, true, true, false, false});
+    for (const TensorView& t : file->tensors()) {
+      w.add_tensor_view(t, t.name);
+      if (t.name.starts_with("blk.3.")) w.add_tensor_view(t, "blk.4." + t.name.substr(6));  // an attention layer
+    }
+    w.add_tensor_view(*file->tensor("output_norm.weight"), "blk.4.nextn.enorm.weight");
+    w.write(mtp.string());
+  }
+  auto plain = open_model(path.string()), with_mtp = open_model(mtp.string());
+  EXPECT_EQ(with_mtp->config().num_layers, 4);
+  ASSERT_EQ(with_mtp->config().layers.size(), 4u);
+  for (int64_t l = 0; l < 4; ++l)
+    EXPECT_EQ(with_mtp->config().layers[l].linear_attention, plain->config().layers[l].linear_attention) << l;
+  for (const auto& [name, t] : plain->tensors()) {
+    const TensorView& o = with_mtp->get(name, t.shape);
+    EXPECT_EQ(0, std::memcmp(o.data, t.data, t.nbytes)) << name;
+  }
+  fs::remove(path);
+  fs::remove(mtp);
 }
 
 }  // namespace

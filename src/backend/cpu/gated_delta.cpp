@@ -96,7 +96,7 @@ void gated_delta(const StepInput& step, KvCache& kv, const GatedDeltaParams& p, 
   run(threaded, S * nv, [&](int64_t i0, int64_t i1) {
     std::vector<float> delta(static_cast<size_t>(dv));
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t s = i / nv, h = i % nv, kh = h / per_k;
+      const int64_t s = i / nv, h = i % nv, kh = p.v_heads_tiled ? h % nk : h / per_k;
       float* st = state_of(s) + conv_floats + h * dk * dv;  // [dk, dv]
       for (int64_t t = step.seq_begin[s]; t < step.seq_begin[s + 1]; ++t) {
         const float* q = qkv.data + t * C + kh * dk;
