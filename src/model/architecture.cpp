@@ -12,13 +12,13 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
+    kGemma3Arch, kGemma4Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
     kGlm4MoeLiteArch, kQwen3NextArch, kQwen35Arch, kQwen35MoeArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
-                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
+                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch, &kGemma4Arch,
                                     &kGlm4MoeArch, &kGptOssArch, &kDeepseekV3Arch,
                                     &kGlm4MoeLiteArch, &kQwen3NextArch, &kQwen35Arch, &kQwen35MoeArch};
 
