@@ -13,7 +13,7 @@
 // fuzz-sources: src/model/hf_config.cpp src/model/mla.cpp src/model/grouped_moe.cpp
 // Architecture::to_gguf (GGUF export) links the writer and the quantizers:
 // fuzz-sources: src/model/gguf_export.cpp src/format/gguf_writer.cpp src/format/quantize.cpp
-// fuzz-sources: src/model/gated_delta.cpp src/backend/kv_cache.cpp
+// fuzz-sources: src/model/gated_delta.cpp src/backend/kv_cache.cpp src/model/per_layer_input.cpp
 // fuzz-seeds: ../shared/models/stories260K/stories260K.gguf ../shared/fixtures/quants/quants.gguf
 // fuzz-seeds: ../shared/fixtures/quants-mxfp4/quants.gguf
 // fuzz-seeds: ../shared/models/llamacpp-vocab/ggml-vocab-llama-spm.gguf@65536

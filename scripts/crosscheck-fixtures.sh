@@ -12,7 +12,8 @@ OUT=${1:-$ROOT/build/crosscheck-fixtures}
 shift || true
 FIXTURES=("$@")
 [ ${#FIXTURES[@]} -gt 0 ] || FIXTURES=(llama llama3_rope qwen2 qwen3 mistral phi3 gemma2 gemma3_text qwen3_moe glm4_moe
-                                       deepseek_v3 glm4_moe_lite qwen3_next qwen3_5_text qwen3_5_moe_text)
+                                       deepseek_v3 glm4_moe_lite qwen3_next qwen3_5_text qwen3_5_moe_text
+                                       gemma4_text gemma4_text_moe)
 THREADS=${THREADS:-2}
 SHARED=${AX_SHARED_DIR:-$ROOT/../shared}
 mkdir -p "$OUT"
@@ -27,8 +28,9 @@ g++ -O2 -std=c++17 "$ROOT/scripts/peer/llama_logits.cpp" -I"$LCPP/src/include" -
 
 for name in "${FIXTURES[@]}"; do
   flags=()
-  # llama.cpp reads no query_pre_attn_scalar for Gemma: both engines run head_dim^-0.5 instead.
-  case $name in gemma*) flags=(--llama-cpp-scale) ;; esac
+  # llama.cpp reads no query_pre_attn_scalar for Gemma 2/3: both engines run head_dim^-0.5 instead.
+  # (Gemma 4's scale is 1 in both.)
+  case $name in gemma2|gemma3_text) flags=(--llama-cpp-scale) ;; esac
   gguf=$OUT/$name-f32.gguf
   mapfile -t prompts < <("$ROOT/build/fixture_gguf" --fixture "$SHARED/fixtures/$name" \
     --vocab "$SHARED/models/stories260K/stories260K.gguf" --out "$gguf" "${flags[@]}")

@@ -244,6 +244,9 @@ class Backend {
   // Per head, a's values then b's: a [n, heads * da], b [n, heads * db] -> out [n, heads * (da + db)]
   // (MLA: the latent query and the rotated one; the latent and k_rope into one cache row).
   virtual void concat_heads(const Tensor& a, const Tensor& b, int64_t heads, Tensor out) = 0;
+  // Columns [col0, col0 + out.cols) of every row: out[r, :] = x[r, col0 ..]; x and out have the
+  // same rows (Gemma 4: one layer's slice of the per-layer inputs [T, layers * width]).
+  virtual void copy_columns(const Tensor& x, int64_t col0, Tensor out) = 0;
   virtual void add(Tensor y, const Tensor& x) = 0;                     // y += x
   // The residual add and the next sub-block's norm in one pass: x += y, then out = rms_norm(x, w).
   virtual void add_rms_norm(Tensor x, const Tensor& y, const DeviceVector& w, float eps, Tensor out);

@@ -18,6 +18,13 @@ std::optional<KvType> kv_type_from_name(std::string_view name) {
 
 size_t kv_type_bytes(KvType t) { return t == KvType::F16 ? sizeof(uint16_t) : sizeof(float); }
 
+int64_t KvShape::values_per_token() const {
+  if (layer_head_dims.empty()) return num_layers * values_per_token_layer();
+  int64_t n = 0;
+  for (int64_t hd : layer_head_dims) n += num_kv_heads * hd * (v_in_k > 0 ? 1 : 2);
+  return n;
+}
+
 KvCache::KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t block_size, KvType type,
                  int64_t state_slots)
     : be_(be), shape_(shape), num_blocks_(num_blocks), block_size_(block_size), type_(type) {
@@ -28,8 +35,17 @@ KvCache::KvCache(Backend& be, const KvShape& shape, int64_t num_blocks, int64_t 
          shape.num_kv_heads, shape.head_dim);
   if (shape.v_in_k < 0 || shape.v_in_k > shape.head_dim)
     fail("kv cache: V as the first {} values of K rows of {} values is not a prefix", shape.v_in_k, shape.head_dim);
-  per_layer_ = static_cast<size_t>(num_blocks) * block_size * kv_width();
-  pool_ = be.alloc(pools_per_layer() * shape.num_layers * per_layer_ * kv_type_bytes(type));
+  if (!shape.layer_head_dims.empty()) {
+    if (static_cast<int64_t>(shape.layer_head_dims.size()) != shape.num_layers)
+      fail("kv cache: {} per-layer head widths for {} layers", shape.layer_head_dims.size(), shape.num_layers);
+    for (int64_t hd : shape.layer_head_dims)
+      if (hd <= 0 || hd < shape.v_in_k) fail("kv cache: a layer's heads of {} values are not valid", hd);
+  }
+  layer_start_.assign(1, 0);
+  for (int64_t l = 0; l < shape.num_layers; ++l)
+    layer_start_.push_back(layer_start_.back() + pools_per_layer() * static_cast<size_t>(num_blocks) * block_size *
+                                                     kv_width(l));
+  pool_ = be.alloc(layer_start_.back() * kv_type_bytes(type));
   if (shape.state_floats < 0 || state_slots < 0)
     fail("kv cache: {} recurrent-state slots of {} values is not valid", state_slots, shape.state_floats);
   if (shape.state_floats > 0) {
@@ -75,10 +91,15 @@ void KvCache::restore_state(int64_t slot) {
   state_len_[slot] = saved_len_[slot];
 }
 
-void* KvCache::base(int64_t layer, bool v) const {
+int64_t KvCache::head_dim(int64_t layer) const {
   if (layer < 0 || layer >= shape_.num_layers)
     fail("kv cache: layer {} is outside the cache's {} layers", layer, shape_.num_layers);
-  return pool_.as<uint8_t>() + (pools_per_layer() * layer + (v ? 1 : 0)) * per_layer_ * kv_type_bytes(type_);
+  return shape_.layer_head_dim(layer);
+}
+
+void* KvCache::base(int64_t layer, bool v) const {
+  const size_t pool = static_cast<size_t>(num_blocks_) * block_size_ * kv_width(layer);  // checks the layer
+  return pool_.as<uint8_t>() + (layer_start_[layer] + (v ? pool : 0)) * kv_type_bytes(type_);
 }
 
 void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {
@@ -89,7 +110,7 @@ void KvCache::check(int64_t layer, int64_t block, int64_t slot) const {
 
 void KvCache::store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v) {
   check(layer, block, slot);
-  const int64_t hd = shape_.head_dim;
+  const int64_t hd = head_dim(layer);
   const size_t eb = kv_type_bytes(type_);
   std::vector<uint16_t> half(hd);
   for (int64_t h = 0; h < shape_.num_kv_heads; ++h) {
@@ -109,7 +130,7 @@ void KvCache::store(int64_t layer, int64_t block, int64_t slot, const float* k, 
 
 void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* v) const {
   check(layer, block, slot);
-  const int64_t hd = shape_.head_dim, vd = shape_.v_head_dim();
+  const int64_t hd = head_dim(layer), vd = v_in_k() ? shape_.v_head_dim() : hd;
   const size_t eb = kv_type_bytes(type_);
   std::vector<uint16_t> half(hd);
   for (int64_t h = 0; h < shape_.num_kv_heads; ++h) {
@@ -130,7 +151,7 @@ void KvCache::load(int64_t layer, int64_t block, int64_t slot, float* k, float* 
 
 size_t KvCache::bytes_per_block(const KvShape& shape, int64_t block_size, KvType type) {
   // K and V (K alone with v_in_k), every layer, block_size slots of num_kv_heads * head_dim values.
-  return static_cast<size_t>(shape.num_layers) * block_size * shape.values_per_token_layer() * kv_type_bytes(type);
+  return static_cast<size_t>(block_size) * shape.values_per_token() * kv_type_bytes(type);
 }
 
 }  // namespace ax

@@ -6,8 +6,11 @@
 // geometry; who owns which block is the engine's business.
 //
 // Layout per layer, in the cache's element type (float32, or IEEE half for an f16 cache):
-//   k[layer]: [num_kv_heads, num_blocks, block_size, head_dim]
-//   v[layer]: [num_kv_heads, num_blocks, block_size, head_dim]
+//   k[layer]: [num_kv_heads, num_blocks, block_size, head_dim(layer)]
+//   v[layer]: [num_kv_heads, num_blocks, block_size, head_dim(layer)]
+// head_dim(layer) is the model's head_dim, except in models whose layer kinds have heads of
+// different widths (Gemma 4: 256 on sliding layers, 512 on full ones; KvShape::layer_head_dims);
+// each layer's pools are then as wide as its own heads.
 // Each kv head's blocks lie side by side: attention reads one kv head's rows at a time, as one
 // contiguous run per block, and a sequence's blocks, mostly handed out in order, join into one long
 // run that the hardware prefetchers follow. (Head-major inside each block instead put the runs of a
@@ -53,10 +56,17 @@ struct KvShape {
   int64_t v_in_k = 0;
   // Recurrent state one sequence keeps across all linear-attention layers, in floats (0: none).
   int64_t state_floats = 0;
+  // [num_layers]: each layer's K (and V) values per kv head where layers differ (Gemma 4's sliding
+  // and full layers); empty: head_dim for every layer.
+  std::vector<int64_t> layer_head_dims;
 
   int64_t v_head_dim() const { return v_in_k > 0 ? v_in_k : head_dim; }
-  // Values one token keeps per layer (K, plus V unless it lies inside K).
+  int64_t layer_head_dim(int64_t layer) const { return layer_head_dims.empty() ? head_dim : layer_head_dims[layer]; }
+  // Values one token keeps per layer of head_dim (K, plus V unless it lies inside K), and over all
+  // layers.
   int64_t values_per_token_layer() const { return num_kv_heads * head_dim * (v_in_k > 0 ? 1 : 2); }
+  int64_t values_per_token() const;
+  bool operator==(const KvShape&) const = default;
 };
 
 class KvCache {
@@ -72,20 +82,21 @@ class KvCache {
   int64_t num_layers() const { return shape_.num_layers; }
   int64_t num_kv_heads() const { return shape_.num_kv_heads; }
   int64_t head_dim() const { return shape_.head_dim; }
+  int64_t head_dim(int64_t layer) const;  // this layer's K values per kv head (KvShape::layer_head_dims)
   int64_t v_head_dim() const { return shape_.v_head_dim(); }
   bool v_in_k() const { return shape_.v_in_k > 0; }  // no V rows: V is a prefix of each K row
-  int64_t kv_width() const { return shape_.num_kv_heads * shape_.head_dim; }
+  int64_t kv_width(int64_t layer) const { return shape_.num_kv_heads * head_dim(layer); }
   KvType type() const { return type_; }
 
   // Layer `layer`'s K (or V) values in the cache's element type, in the backend's memory. With
   // v_in_k, v_data is k_data: V is read from the K rows, with K's strides.
   void* k_data(int64_t layer) const { return base(layer, false); }
   void* v_data(int64_t layer) const { return base(layer, !v_in_k()); }
-  // Values between one kv head's blocks and the next head's.
-  int64_t head_stride() const { return num_blocks_ * block_size_ * shape_.head_dim; }
+  // Values between one kv head's blocks and the next head's in layer `layer`.
+  int64_t head_stride(int64_t layer) const { return num_blocks_ * block_size_ * head_dim(layer); }
 
-  // One (layer, block, slot) written from / read back as floats (k: [num_kv_heads, head_dim], v:
-  // [num_kv_heads, v_head_dim]), by copies through the backend (tests and tools; the model writes
+  // One (layer, block, slot) written from / read back as floats (k: [num_kv_heads, head_dim(layer)],
+  // v: [num_kv_heads, v_head_dim] or head_dim(layer)), by copies through the backend (tests and tools; the model writes
   // with Backend::write_kv). store rounds to the cache's type (nearest even); load is exact. With
   // v_in_k, store ignores v (V is part of K) and load fills v from the K row's prefix.
   void store(int64_t layer, int64_t block, int64_t slot, const float* k, const float* v);
@@ -115,8 +126,8 @@ class KvCache {
   KvShape shape_;
   int64_t num_blocks_, block_size_;
   KvType type_;
-  size_t per_layer_;  // values of one layer's K (or V)
-  DeviceBuffer pool_;  // [layer][K, V][per_layer_] values ([layer][K] with v_in_k), zero-filled
+  std::vector<size_t> layer_start_;  // [num_layers + 1] values before each layer's K
+  DeviceBuffer pool_;  // [layer][K, V][that layer's values] ([layer][K] with v_in_k), zero-filled
   void check_state_slot(int64_t slot) const;
   int64_t state_slots_ = 0;
   DeviceBuffer states_;                          // [state_slots][state_floats]

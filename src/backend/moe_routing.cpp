@@ -75,12 +75,15 @@ void route_experts(const float* logits, int64_t E, const MoeRoutingParams& p, in
       break;
     }
   }
+  if (!p.expert_scale.empty() && static_cast<int64_t>(p.expert_scale.size()) != E)
+    fail("moe routing: {} expert scales for {} experts", p.expert_scale.size(), E);
   float sum = 0.0f;
   for (float v : w) sum += v;
   for (int64_t i = 0; i < k; ++i) {
     experts[i] = chosen[i];
     const float v = p.norm_topk_prob ? w[i] / (sum + (p.kind == MoeRouting::SigmoidGroupTopK ? 1e-20f : 0.0f)) : w[i];
     weights[i] = v * p.routed_scaling;
+    if (!p.expert_scale.empty()) weights[i] *= p.expert_scale[chosen[i]];
   }
 }
 

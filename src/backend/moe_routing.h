@@ -24,6 +24,9 @@ struct MoeRoutingParams {
   float routed_scaling = 1.0f;  // then multiply them by this
   int64_t n_group = 1, topk_group = 1;
   std::span<const float> selection_bias;  // SigmoidGroupTopK: one per expert (may be empty)
+  // One factor per expert (may be empty): a chosen expert's weight is multiplied by its own, after
+  // everything above (Gemma 4's router.per_expert_scale).
+  std::span<const float> expert_scale;
 };
 
 // One token: from its router logits [num_experts], top_k experts in ascending order and their

@@ -126,7 +126,7 @@ void print_config(const ModelConfig& c) {
                 (long long)a.qk_nope_head_dim, (long long)a.qk_rope_head_dim, (long long)a.v_head_dim);
   const KvShape kv = kv_shape_for(c);
   std::printf("  kv cache per token: %lld values, %lld bytes at f16 (%s)\n",
-              (long long)(kv.num_layers * kv.values_per_token_layer()),
+              (long long)(kv.values_per_token()),
               (long long)KvCache::bytes_per_block(kv, 1, KvType::F16),
               a.enabled() ? "one latent row [c_kv | k_rope] per layer" : "K and V of every kv head per layer");
 }
@@ -143,7 +143,7 @@ json config_json(const ModelConfig& c) {
           {"qkv_bias", c.qkv_bias}, {"qk_norm", c.qk_norm}, {"bos_token_id", c.bos_token_id},
           {"eos_token_ids", c.eos_token_ids}, {"pad_token_id", c.pad_token_id}};
   const KvShape kv = kv_shape_for(c);
-  j["kv_values_per_token"] = kv.num_layers * kv.values_per_token_layer();
+  j["kv_values_per_token"] = kv.values_per_token();
   if (c.mla.enabled())
     j["mla"] = {{"q_lora_rank", c.mla.q_lora_rank}, {"kv_lora_rank", c.mla.kv_lora_rank},
                 {"qk_nope_head_dim", c.mla.qk_nope_head_dim}, {"qk_rope_head_dim", c.mla.qk_rope_head_dim},

@@ -22,29 +22,6 @@
 namespace ax {
 namespace {
 
-DecoderLayerTensors find_gemma_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
-  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, hd = cfg.head_dim;
-  const int64_t qw = cfg.num_heads * hd, kvw = cfg.num_kv_heads * hd;
-  const std::string p = fmt::format("model.layers.{}.", l);
-  DecoderLayerTensors t;
-  t.input_norm = &src.get(p + "input_layernorm.weight", {H});
-  t.post_attn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
-  t.pre_ffn_norm = &src.get(p + "pre_feedforward_layernorm.weight", {H});
-  t.post_ffn_norm = &src.get(p + "post_feedforward_layernorm.weight", {H});
-  t.q = src.get(p + "self_attn.q_proj.weight", {qw, H});
-  t.k = src.get(p + "self_attn.k_proj.weight", {kvw, H});
-  t.v = src.get(p + "self_attn.v_proj.weight", {kvw, H});
-  t.o = src.get(p + "self_attn.o_proj.weight", {H, qw});
-  if (cfg.qk_norm) {
-    t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
-    t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
-  }
-  t.gate = src.get(p + "mlp.gate_proj.weight", {I, H});
-  t.up = src.get(p + "mlp.up_proj.weight", {I, H});
-  t.down = src.get(p + "mlp.down_proj.weight", {H, I});
-  return t;
-}
-
 std::unique_ptr<Model> make(const ModelSource& source, Backend& backend) {
   return make_decoder(source, backend, find_gemma_tensors);
 }

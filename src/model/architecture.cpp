@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -12,13 +13,13 @@ namespace ax {
 
 // Every architecture file exports its entries (one line each here).
 extern const Architecture kLlamaArch, kMistralArch, kQwen2Arch, kQwen3Arch, kQwen3MoeArch, kPhi3Arch, kGemma2Arch,
-    kGemma3Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
+    kGemma3Arch, kGemma4Arch, kGlm4MoeArch, kGptOssArch, kDeepseekV3Arch,
     kGlm4MoeLiteArch, kQwen3NextArch, kQwen35Arch, kQwen35MoeArch;
 
 namespace {
 
 const Architecture* const kAll[] = {&kLlamaArch, &kMistralArch,  &kQwen2Arch,  &kQwen3Arch,
-                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch,
+                                    &kQwen3MoeArch, &kPhi3Arch, &kGemma2Arch, &kGemma3Arch, &kGemma4Arch,
                                     &kGlm4MoeArch, &kGptOssArch, &kDeepseekV3Arch,
                                     &kGlm4MoeLiteArch, &kQwen3NextArch, &kQwen35Arch, &kQwen35MoeArch};
 
@@ -49,8 +50,16 @@ constexpr std::array<TensorNamePair, 18> kCommonLayerNames{{
 
 bool names_whole_tensor(const TensorNamePair& p) {
   const std::string_view g = p.gguf;
-  return g.ends_with(".weight") || g.ends_with(".bias");
+  return g.ends_with(".weight") || g.ends_with(".bias") || g.ends_with(".scale");
 }
+
+// Model-level tensors beyond the embedding, final norm and output (llama.cpp's names, HF's names):
+// per-layer embeddings (Gemma 3n, Gemma 4).
+constexpr std::array<std::pair<const char*, const char*>, 3> kModelNames{{
+    {"per_layer_token_embd.weight", "model.embed_tokens_per_layer.weight"},
+    {"per_layer_model_proj.weight", "model.per_layer_model_projection.weight"},
+    {"per_layer_proj_norm.weight", "model.per_layer_projection_norm.weight"},
+}};
 
 std::string supported(bool hf) {
   std::string s;
@@ -98,6 +107,8 @@ std::string gguf_to_hf_name(const Architecture& a, const std::string& name) {
   if (name == "token_embd.weight") return "model.embed_tokens.weight";
   if (name == "output_norm.weight") return "model.norm.weight";
   if (name == "output.weight") return "lm_head.weight";
+  for (const auto& [gguf, hf] : kModelNames)
+    if (name == gguf) return hf;
   // blk.<N>.<stem>.<weight|bias>
   if (name.rfind("blk.", 0) != 0) return name;
   const size_t dot1 = name.find('.', 4);
@@ -123,19 +134,22 @@ std::string hf_to_gguf_name(const Architecture& a, const std::string& name) {
   if (name == "model.embed_tokens.weight") return "token_embd.weight";
   if (name == "model.norm.weight") return "output_norm.weight";
   if (name == "lm_head.weight") return "output.weight";
+  for (const auto& [gguf, hf] : kModelNames)
+    if (name == hf) return gguf;
   const std::string prefix = "model.layers.";
   if (name.rfind(prefix, 0) != 0) return name;
   const size_t dot = name.find('.', prefix.size());
   if (dot == std::string::npos) return name;
   const std::string layer = name.substr(prefix.size(), dot - prefix.size());
   if (layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return name;
+  // A name without a suffix (Gemma 4's layer_scalar) can only be a whole-tensor name.
   const size_t last = name.rfind('.');
-  if (last <= dot) return name;
-  const std::string module = name.substr(dot + 1, last - dot - 1);
+  const std::string module = last > dot ? name.substr(dot + 1, last - dot - 1) : "";
   const std::string rest = name.substr(dot + 1);
   std::string out = name;
   // Whole-tensor names first (mlp.gate.e_score_correction_bias lives beside mlp.gate.weight).
   for (const bool whole : {true, false}) {
+    if (!whole && module.empty()) break;
     bool found = false;
     for_each_name(a, [&](const TensorNamePair& p) {  // the first stem naming the module wins
       if (names_whole_tensor(p) != whole || (whole ? rest != p.hf : module != p.hf)) return false;

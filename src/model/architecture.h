@@ -24,7 +24,9 @@ class Model;
 class ModelSource;
 
 // A llama.cpp per-layer tensor stem and the Hugging Face module path it stands for under
-// model.layers.N (e.g. {"attn_q", "self_attn.q_proj"}).
+// model.layers.N (e.g. {"attn_q", "self_attn.q_proj"}). A stem that carries its suffix (".weight",
+// ".bias", ".scale") names a whole tensor whose HF name has no suffix of its own
+// ({"layer_output_scale.weight", "layer_scalar"}).
 struct TensorNamePair {
   const char* gguf;
   const char* hf;

@@ -14,9 +14,10 @@ void attention_block(Backend& be, const AttentionWeights& w, const AttentionPara
   if (!w.k_bias.empty()) be.add_bias(s.k, w.k_bias);
   if (!w.v_bias.empty()) be.add_bias(s.v, w.v_bias);
 
-  // Qwen3: RMSNorm of each head's q and k (rows of head_dim) before RoPE.
+  // Qwen3: RMSNorm of each head's q and k (rows of head_dim) before RoPE (Gemma 4: and v).
   if (!w.q_norm.empty()) be.rms_norm(s.q.reshape(hd), w.q_norm, q_norm_eps, s.q.reshape(hd));
   if (!w.k_norm.empty()) be.rms_norm(s.k.reshape(hd), w.k_norm, q_norm_eps, s.k.reshape(hd));
+  if (!w.v_norm.empty()) be.rms_norm(s.v.reshape(hd), w.v_norm, q_norm_eps, s.v.reshape(hd));
 
   // RoPE at each token's position, then K/V into the cache slot of that position.
   be.rope(step, s.q, p.num_heads, s.k, p.num_kv_heads, hd, rope);

@@ -24,6 +24,7 @@ struct AttentionWeights {
   DeviceVector o_bias;        // [hidden]
   DeviceVector q_norm;        // self_attn.q_norm.weight [head_dim] (empty: none; Qwen3)
   DeviceVector k_norm;        // self_attn.k_norm.weight [head_dim]
+  DeviceVector v_norm;        // [head_dim] ones: each head's values RMS-normalised without a weight (Gemma 4)
 };
 
 // The per-step buffers the attention block works in: q and ctx [T, q width], k and v [T, kv width],

@@ -45,6 +45,16 @@ void GatedDeltaConfig::validate(const std::string& where) const {
          where, num_k_heads, k_head_dim, num_v_heads, v_head_dim, conv_kernel);
 }
 
+int64_t ModelConfig::layer_head_dim(int64_t l) const {
+  return l < static_cast<int64_t>(layers.size()) && layers[l].head_dim > 0 ? layers[l].head_dim : head_dim;
+}
+
+bool ModelConfig::mixed_head_dims() const {
+  for (int64_t l = 0; l < static_cast<int64_t>(layers.size()); ++l)
+    if (layer_head_dim(l) != head_dim) return true;
+  return false;
+}
+
 int64_t ModelConfig::num_attention_layers() const {
   if (layers.empty()) return num_layers;  // no per-layer description: every layer attends
   int64_t n = 0;

@@ -20,8 +20,12 @@ enum class RopeStyle { RotateHalf, AdjacentPairs };
 struct RopeConfig {
   float theta = 10000.0f;
   RopeStyle style = RopeStyle::RotateHalf;
-  std::string scaling_type = "default";  // "default", "linear", "llama3", "yarn"
+  // "default", "linear", "llama3", "yarn", "proportional" (Gemma 4's full layers: the whole head
+  // pairs up rotate-half, but only the first partial_rotary_factor * head_dim / 2 pairs turn, at
+  // theta^(-2i / head_dim); the other pairs have frequency 0 and pass unchanged)
+  std::string scaling_type = "default";
   float factor = 1.0f;
+  float partial_rotary_factor = 1.0f;  // proportional only (others cut rotary_dim instead)
   // llama3
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
@@ -54,6 +58,9 @@ struct LayerConfig {
   // The token mixer is gated-delta linear attention (ModelConfig::gated_delta) instead of softmax
   // attention: the layer keeps a recurrent state per sequence, no K/V.
   bool linear_attention = false;
+  // This layer's q/k/v width per head, where layer kinds differ (Gemma 4: full-attention layers
+  // have wider heads); 0: the model's head_dim.
+  int64_t head_dim = 0;
 };
 
 // A mixture-of-experts feed-forward block: a router picks top_k of num_experts experts per token,
@@ -76,6 +83,11 @@ struct MoeConfig {
   // The shared expert's output is scaled by sigmoid(shared_expert_gate . x) per token (Qwen3-Next,
   // Qwen3.5-MoE: mlp.shared_expert_gate [1, hidden]).
   bool shared_expert_gate = false;
+  // Gemma 4: the experts run beside the layer's dense MLP rather than in its place, each branch
+  // with norms of its own (model/decoder.h); the router reads the residual stream, RMS-normalised
+  // and scaled per channel (router.scale * hidden^-0.5), and each chosen expert's weight is scaled
+  // by that expert's own factor (router.per_expert_scale).
+  bool beside_dense = false;
 
   // Throws naming `where` when the sizes do not make a mixture.
   void validate(const std::string& where) const;
@@ -146,6 +158,11 @@ struct ModelConfig {
   // Softmax attention's output is gated per value: q_proj gives each head's query and a gate
   // (Qwen3-Next, Qwen3.5), out = o_proj(attention * sigmoid(gate)).
   bool attn_output_gate = false;
+  // Values are RMS-normalised per head, without a weight, before they are cached (Gemma 4).
+  bool v_norm = false;
+  // Per-layer embeddings (Gemma 4's PLE, model/per_layer_input.h): each token gets a
+  // per_layer_input_size-wide input for every layer; 0: none.
+  int64_t per_layer_input_size = 0;
 
   // Token ids from the model's own files (-1 when absent).
   int64_t bos_token_id = -1;
@@ -154,6 +171,10 @@ struct ModelConfig {
 
   // Every layer's window, in layer order (0 = full attention).
   std::vector<int64_t> layer_windows() const;
+  // Layer l's q/k/v width per head (LayerConfig::head_dim, else head_dim), and whether any layer's
+  // differs from head_dim.
+  int64_t layer_head_dim(int64_t l) const;
+  bool mixed_head_dims() const;
   // Layers with softmax attention (a K/V cache of their own), and the recurrent state one sequence
   // keeps over all linear-attention layers, in floats.
   int64_t num_attention_layers() const;

@@ -66,6 +66,29 @@ void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_
   }
 }
 
+DecoderLayerTensors find_gemma_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, hd = cfg.layer_head_dim(l);
+  const int64_t qw = cfg.num_heads * hd, kvw = cfg.num_kv_heads * hd;
+  const std::string p = fmt::format("model.layers.{}.", l);
+  DecoderLayerTensors t;
+  t.input_norm = &src.get(p + "input_layernorm.weight", {H});
+  t.post_attn_norm = &src.get(p + "post_attention_layernorm.weight", {H});
+  t.pre_ffn_norm = &src.get(p + "pre_feedforward_layernorm.weight", {H});
+  t.post_ffn_norm = &src.get(p + "post_feedforward_layernorm.weight", {H});
+  t.q = src.get(p + "self_attn.q_proj.weight", {qw, H});
+  t.k = src.get(p + "self_attn.k_proj.weight", {kvw, H});
+  t.v = src.get(p + "self_attn.v_proj.weight", {kvw, H});
+  t.o = src.get(p + "self_attn.o_proj.weight", {H, qw});
+  if (cfg.qk_norm) {
+    t.q_norm = &src.get(p + "self_attn.q_norm.weight", {hd});
+    t.k_norm = &src.get(p + "self_attn.k_norm.weight", {hd});
+  }
+  t.gate = src.get(p + "mlp.gate_proj.weight", {I, H});
+  t.up = src.get(p + "mlp.up_proj.weight", {I, H});
+  t.down = src.get(p + "mlp.down_proj.weight", {H, I});
+  return t;
+}
+
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l) {
   const int64_t H = cfg.hidden_size;
   const std::string p = fmt::format("model.layers.{}.", l);
@@ -142,6 +165,15 @@ class DecoderModel final : public Model {
     std::vector<MoeExpert> experts;
     std::vector<float> selection_bias;  // [num_experts] on the host, where routing runs (empty: none)
     MoeExpert shared;                   // the shared expert (null weights: none)
+    // Gemma 4
+    float layer_scalar = 1.0f;               // the residual stream's scale after the layer
+    const Weight* ple_gate = nullptr;        // PLE: per_layer_input_gate [P, hidden] (null: none)
+    const Weight* ple_projection = nullptr;  // per_layer_projection [hidden, P]
+    DeviceVector ple_norm;                   // post_per_layer_input_norm [hidden]
+    // MoE beside the dense MLP: the branches' norms, the router's input norm weight (router.scale *
+    // hidden^-0.5) and each expert's weight scale (on the host, where routing runs)
+    DeviceVector post_dense_norm, pre_experts_norm, post_experts_norm, router_norm;
+    std::vector<float> expert_scale;
   };
 
   // A 1-D tensor as float32 on the backend (a norm's weight + 1 for (1 + w) norms).
@@ -161,6 +193,8 @@ class DecoderModel final : public Model {
   MlaShape mla_;                    // latent attention's sizes (when the config has MLA)
   std::vector<std::shared_ptr<MlaLayerTensors>> mla_tensors_;  // their rearranged weights' bytes
   int64_t widest_ffn_ = 0;          // the widest dense MLP (scratch)
+  int64_t widest_q_ = 0, widest_kv_ = 0;  // the widest layer's q and k/v rows (scratch)
+  PerLayerInputWeights ple_;        // per-layer embeddings (ple_.table null: none)
   bool recurrent_ = false;          // some layer is linear attention: steps need state slots
   std::mutex mu_;                   // one pass at a time (the engine's thread, and the server's embeddings)
 };
@@ -198,6 +232,17 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
            src.path(), cfg_.arch_name, be.name());
   }
 
+  if (cfg_.mixed_head_dims() && (cfg_.mla.enabled() || recurrent_))
+    fail("{}: layers of different head widths are supported with softmax attention only", src.path());
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    widest_q_ = std::max(widest_q_, nh * cfg_.layer_head_dim(l));
+    widest_kv_ = std::max(widest_kv_, nkv * cfg_.layer_head_dim(l));
+  }
+  const int64_t P = cfg_.per_layer_input_size;
+  if (P < 0) fail("{}: per-layer inputs of {} values", src.path(), P);
+  if (cfg_.moe.beside_dense && cfg_.intermediate_size <= 0)
+    fail("{}: experts beside the dense MLP need 'intermediate_size'", src.path());
+
   const TensorView& embed = src.get("model.embed_tokens.weight", {V, H});
   final_norm_ = vec(&src.get("model.norm.weight", {H}), true);
   // Tied embeddings (or a file without an output matrix, as llama.cpp reads it) reuse embed_tokens.
@@ -209,8 +254,20 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   std::vector<DecoderLayerTensors> tensors;
   for (int64_t l = 0; l < cfg_.num_layers; ++l) tensors.push_back(find(src, cfg_, l));
   std::vector<const TensorView*> linears;  // pointers into `tensors`, complete by now
+  PerLayerInputTensors ple;
+  if (P > 0) {  // read first: the projection of the embeddings
+    ple = find_per_layer_input_tensors(src, cfg_);
+    linears.push_back(&ple.projection);
+  }
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     DecoderLayerTensors& t = tensors[l];
+    const bool dense = !cfg_.layers[l].moe || cfg_.moe.beside_dense;
+    if ((P > 0) != (t.per_layer_input != nullptr))
+      fail("{}: layer {} has {} per-layer input tensors for per-layer inputs of {} values", src.path(), l,
+           t.per_layer_input ? "its" : "no", P);
+    if (cfg_.layers[l].moe && cfg_.moe.beside_dense &&
+        (!t.post_dense_norm || !t.pre_experts_norm || !t.post_experts_norm || !t.router_scale || !t.expert_scale))
+      fail("{}: layer {} runs experts beside its dense MLP without their norms and router scales", src.path(), l);
     if (t.linear) {
       for (TensorView* w : {&t.linear->qkv, &t.linear->z, &t.linear->b, &t.linear->a, &t.linear->out})
         linears.push_back(w);
@@ -233,11 +290,17 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
         if (t.shared_gate) linears.push_back(t.shared_gate);
         widest_ffn_ = std::max(widest_ffn_, cfg_.moe.shared_intermediate);
       }
-    } else {
+    }
+    if (dense) {
       for (TensorView* w : {&t.gate, &t.up, &t.down}) linears.push_back(w);
       widest_ffn_ = std::max(widest_ffn_, t.gate.rows());
     }
+    if (t.per_layer_input) {
+      linears.push_back(&t.per_layer_input->gate);
+      linears.push_back(&t.per_layer_input->projection);
+    }
   }
+  widest_ffn_ = std::max(widest_ffn_, P);  // PLE's gate and input share the MLP's scratch
   linears.push_back(&lm_head);
   weights_ = be.load_linears(linears);
   lm_head_ = weights_.back().get();
@@ -249,11 +312,17 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
   }
 
   size_t next = 0;
+  if (P > 0) {
+    ple_.projection = weights_[next++].get();
+    ple_.table = be.load_table(*ple.table);
+    ple_.norm = vec(ple.norm, true);
+  }
   int64_t kv_layers = 0, state_offset = 0;
   layers_.reserve(static_cast<size_t>(cfg_.num_layers));  // in place: a layer's params point into it
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const DecoderLayerTensors& t = tensors[l];
     const LayerConfig& lc = cfg_.layers[l];
+    const int64_t lhd = cfg_.layer_head_dim(l);
     Layer& L = layers_.emplace_back();
     L.input_norm = vec(t.input_norm, true);
     L.post_attn_norm = vec(t.post_attn_norm, true);
@@ -281,6 +350,7 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
       L.attn.o_bias = vec(t.o_bias);
       L.attn.q_norm = vec(t.q_norm, true);
       L.attn.k_norm = vec(t.k_norm, true);
+      if (cfg_.v_norm) L.attn.v_norm = be.load_vector(std::vector<float>(static_cast<size_t>(lhd), 1.0f));
       L.sinks = vec(t.sinks);
     }
     if (lc.moe) {
@@ -307,20 +377,37 @@ DecoderModel::DecoderModel(const ModelSource& src, Backend& be, const DecoderTen
         if (t.shared_gate) L.shared_gate = weights_[next++].get();
       }
       if (t.selection_bias) L.selection_bias = dequantize(*t.selection_bias);
-    } else {
+      if (cfg_.moe.beside_dense) {
+        L.post_dense_norm = vec(t.post_dense_norm, true);
+        L.pre_experts_norm = vec(t.pre_experts_norm, true);
+        L.post_experts_norm = vec(t.post_experts_norm, true);
+        std::vector<float> rs = dequantize(*t.router_scale);
+        const float root = static_cast<float>(1.0 / std::sqrt(static_cast<double>(H)));
+        for (float& v : rs) v *= root;
+        L.router_norm = be.load_vector(rs);
+        L.expert_scale = dequantize(*t.expert_scale);
+      }
+    }
+    if (!lc.moe || cfg_.moe.beside_dense) {
       L.gate = weights_[next++].get();
       L.up = weights_[next++].get();
       L.down = weights_[next++].get();
     }
+    if (t.per_layer_input) {
+      L.ple_gate = weights_[next++].get();
+      L.ple_projection = weights_[next++].get();
+      L.ple_norm = vec(t.per_layer_input->norm, true);
+    }
+    if (t.layer_scalar) L.layer_scalar = dequantize(*t.layer_scalar).at(0);
     L.shape.num_heads = nh;
     L.shape.num_kv_heads = nkv;
-    L.shape.head_dim = hd;
+    L.shape.head_dim = lhd;
     L.shape.window = lc.window;
     L.shape.scale = cfg_.attention_scale();
     L.shape.softcap = cfg_.attn_softcap;
     L.shape.sinks = L.sinks.empty() ? nullptr : &L.sinks;
     // Layers with the same schedule share one table (Gemma 3: one for sliding, one for full layers).
-    const RopeFreqs f = make_rope_freqs(lc.rope, hd);
+    const RopeFreqs f = make_rope_freqs(lc.rope, lhd);
     for (const auto& r : ropes_)
       if (r->freqs.inv_freq == f.inv_freq && r->freqs.rotary_dim == f.rotary_dim &&
           r->freqs.adjacent_pairs == f.adjacent_pairs && r->freqs.attention_factor == f.attention_factor)
@@ -336,7 +423,7 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   std::lock_guard<std::mutex> lock(mu_);
   const KvShape want = kv_shape();
   if (kv.num_layers() != want.num_layers || kv.num_kv_heads() != want.num_kv_heads || kv.head_dim() != want.head_dim ||
-      kv.shape().v_in_k != want.v_in_k)
+      kv.shape().v_in_k != want.v_in_k || kv.shape().layer_head_dims != want.layer_head_dims)
     fail("forward: the KV cache has {} layers of {} kv heads x {} (V {}), the model needs {} of {} x {} (V {})",
          kv.num_layers(), kv.num_kv_heads(), kv.head_dim(), kv.v_head_dim(), want.num_layers, want.num_kv_heads,
          want.head_dim, want.v_head_dim());
@@ -348,9 +435,10 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
 
   const int64_t T = step.num_tokens(), R = with_logits ? step.num_logit_rows() : 0;
   const int64_t H = cfg_.hidden_size, V = cfg_.vocab_size, E = cfg_.moe.num_experts;
-  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  const int64_t qw = widest_q_, kvw = widest_kv_;
   // x, n, y, shared [T, H]; q, ctx [T, qw]; k, v [T, kvw]; gate, up [T, widest MLP]; router [T, E];
-  // final rows [R, H], logits [R, V] (each rounded up to 16 floats by the workspace).
+  // per-layer inputs and their ids [T, layers * P]; final rows [R, H], logits [R, V] (each rounded
+  // up to 16 floats by the workspace).
   // (latent attention: its own buffers, model/mla.h)
   const int64_t pad = 16;
   const int64_t attn = cfg_.mla.enabled() ? mla_scratch_floats_per_token(mla_) : 2 * qw + 2 * kvw;
@@ -358,9 +446,9 @@ Tensor DecoderModel::run(const StepInput& step, KvCache& kv, bool with_logits) {
   // linear attention: its buffers (model/gated_delta.h), the attention output gate [T, qw], the
   // shared expert's gate [T, 1]
   const int64_t lin = recurrent_ ? gated_delta_scratch_floats_per_token(cfg_.gated_delta) : 0;
-  const int64_t extra = lin + (cfg_.attn_output_gate ? qw : 0) + 1;
+  const int64_t extra = lin + (cfg_.attn_output_gate ? qw : 0) + 1 + 2 * cfg_.num_layers * cfg_.per_layer_input_size;
   ws_.reserve(T * (4 * H + attn + 2 * widest_ffn_ + E + extra) + R * (H + V) +
-              (11 + attn_buffers + kGatedDeltaScratchBuffers) * pad);
+              (13 + attn_buffers + kGatedDeltaScratchBuffers) * pad);
   // A forward pass enqueues the same ops for every step with the same token, sequence and logit-row
   // counts: replayable (hidden states are a rarer shape; not worth recording).
   Tensor out = be_.run_step(step, kv, /*replayable=*/with_logits && !recurrent_,
@@ -396,7 +484,7 @@ void DecoderModel::check_state_slots(const StepInput& step, const KvCache& kv) c
 Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits) {
   const StepInput& in = *step.host;
   const int64_t T = in.num_tokens(), H = cfg_.hidden_size, E = cfg_.moe.num_experts;
-  const int64_t qw = cfg_.num_heads * cfg_.head_dim, kvw = cfg_.num_kv_heads * cfg_.head_dim;
+  const int64_t qw = widest_q_, kvw = widest_kv_, P = cfg_.per_layer_input_size;
   const float eps = cfg_.rms_norm_eps;
   ws_.reset();
   Tensor x = ws_.take(T, H);  // residual stream [T, hidden]
@@ -417,8 +505,12 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
   GatedDeltaScratch lin;
   if (recurrent_) lin = take_gated_delta_scratch(ws_, cfg_.gated_delta, T);
 
+  Tensor ple_inputs, ple_ids;  // every layer's per-layer inputs [T, layers * P], and scratch
+  if (P > 0) ple_inputs = ws_.take(T, cfg_.num_layers * P), ple_ids = ws_.take(T, cfg_.num_layers * P);
+
   be_.embedding(*embed_, step, x);
   if (cfg_.embed_scale != 1.0f) be_.scale(x, cfg_.embed_scale);
+  if (P > 0) per_layer_inputs(be_, ple_, cfg_, step, x, ple_ids, ple_inputs);
   be_.rms_norm(x, layers_[0].input_norm, eps, n);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const Layer& L = layers_[l];
@@ -427,12 +519,29 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
     } else if (L.mla) {
       mla_attention_block(be_, *L.mla, mla_, *L.rope, step, kv, L.kv_layer, n, mla, y);
     } else {
-      attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, L.kv_layer, n, a, y);
+      // This layer's widths within the widest layer's buffers.
+      const int64_t lq = L.shape.num_heads * L.shape.head_dim, lkv = L.shape.num_kv_heads * L.shape.head_dim;
+      AttentionScratch la{{a.q.data, T, lq}, {a.k.data, T, lkv}, {a.v.data, T, lkv}, {a.ctx.data, T, lq}, a.gate};
+      attention_block(be_, L.attn, L.shape, eps, *L.rope, step, kv, L.kv_layer, n, la, y);
     }
     if (!L.post_attn_norm.empty()) be_.rms_norm(y, L.post_attn_norm, eps, y);
     be_.add_rms_norm(x, y, L.pre_ffn_norm, eps, n);  // x += attention; n = the feed-forward's input
 
-    if (!L.experts.empty()) {
+    if (!L.experts.empty() && !L.router_norm.empty()) {  // Gemma 4: experts beside the dense MLP
+      const int64_t I = L.gate->rows;
+      mlp_glu(be_, act_, *L.gate, *L.up, *L.down, n, Tensor{gate.data, T, I}, Tensor{up.data, T, I}, y);
+      be_.rms_norm(y, L.post_dense_norm, eps, y);
+      be_.rms_norm(x, L.router_norm, eps, shared);  // the router reads the residual stream
+      be_.linear(*L.router, shared, router);
+      MoeParams mp;
+      mp.routing = {cfg_.moe.routing, cfg_.moe.top_k, cfg_.moe.norm_topk_prob, cfg_.moe.routed_scaling,
+                    cfg_.moe.n_group, cfg_.moe.topk_group, {}, L.expert_scale};
+      mp.activation = act_;
+      be_.rms_norm(x, L.pre_experts_norm, eps, n);
+      be_.moe(n, router, L.experts, mp, shared);
+      be_.rms_norm(shared, L.post_experts_norm, eps, shared);
+      be_.add(y, shared);
+    } else if (!L.experts.empty()) {
       be_.linear(*L.router, n, router);
       if (!L.router_bias.empty()) be_.add_bias(router, L.router_bias);
       const MoeConfig& mc = cfg_.moe;
@@ -456,7 +565,14 @@ Tensor DecoderModel::compute(const StepView& step, KvCache& kv, bool with_logits
       mlp_glu(be_, act_, *L.gate, *L.up, *L.down, n, Tensor{gate.data, T, I}, Tensor{up.data, T, I}, y);
     }
     if (!L.post_ffn_norm.empty()) be_.rms_norm(y, L.post_ffn_norm, eps, y);
-    if (l + 1 < cfg_.num_layers) {
+    if (L.ple_gate != nullptr || L.layer_scalar != 1.0f) {  // Gemma 4: more after the feed-forward
+      be_.add(x, y);
+      if (L.ple_gate != nullptr)
+        per_layer_input_block(be_, *L.ple_gate, *L.ple_projection, L.ple_norm, eps, ple_inputs, l, x,
+                              Tensor{gate.data, T, P}, Tensor{up.data, T, P}, y);
+      if (L.layer_scalar != 1.0f) be_.scale(x, L.layer_scalar);
+      if (l + 1 < cfg_.num_layers) be_.rms_norm(x, layers_[l + 1].input_norm, eps, n);
+    } else if (l + 1 < cfg_.num_layers) {
       be_.add_rms_norm(x, y, layers_[l + 1].input_norm, eps, n);  // and the next layer's input
     } else {
       be_.add(x, y);

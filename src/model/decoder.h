@@ -12,7 +12,14 @@
 //     y = ffn(pre_ffn_norm(x))                      gated MLP or MoE (+ shared expert; router and
 //                                                   expert biases: gpt-oss)
 //     x += post_ffn_norm?(y)
+//     x += per-layer input?(x)                      Gemma 4's PLE (model/per_layer_input.h)
+//     x *= layer_scalar?                            Gemma 4
 //   logits = softcap?(lm_head(norm(x)))             only for the requested rows
+//
+// Gemma 4's MoE layers run the experts beside the dense MLP (MoeConfig::beside_dense), with x the
+// residual stream after attention:
+//     y = post_ffn_norm(post_dense_norm(mlp(pre_ffn_norm(x)))
+//                       + post_experts_norm(experts(pre_experts_norm(x), router(rms_norm(x) * router_scale))))
 #include <array>
 #include <functional>
 #include <memory>
@@ -22,6 +29,7 @@
 #include "model/gated_delta.h"
 #include "model/mla.h"
 #include "model/model.h"
+#include "model/per_layer_input.h"
 
 namespace ax {
 
@@ -52,6 +60,17 @@ struct DecoderLayerTensors {
   const TensorView* shared_gate = nullptr;     // MoE: mlp.shared_expert_gate [1, hidden] (MoeConfig::shared_expert_gate)
   std::shared_ptr<MlaLayerTensors> mla;        // latent attention (model/mla.h); then q, k, v, o are unused
   std::shared_ptr<GatedDeltaTensors> linear;   // gated-delta linear attention (model/gated_delta.h); the same
+  // Gemma 4
+  const TensorView* layer_scalar = nullptr;    // [1]: the residual stream is scaled by it after the layer
+  std::shared_ptr<PerLayerInputLayerTensors> per_layer_input;  // PLE (ModelConfig::per_layer_input_size)
+  // MoE beside the dense MLP (MoeConfig::beside_dense): the dense branch's output norm, the experts'
+  // input and output norms [hidden], the router's input scale [hidden] and the experts' weight
+  // scales [num_experts]
+  const TensorView* post_dense_norm = nullptr;
+  const TensorView* pre_experts_norm = nullptr;
+  const TensorView* post_experts_norm = nullptr;
+  const TensorView* router_scale = nullptr;
+  const TensorView* expert_scale = nullptr;
 };
 
 // Finds layer l's tensors in the source, checking their shapes (ModelSource::get).
@@ -64,7 +83,8 @@ TensorView row_slice(const TensorView& t, int64_t r0, int64_t n);
 TensorView expert_slice(const TensorView& t, int64_t e);
 
 // The decoder over `source` with the layer tensors `find` gives; the rest of the names are the
-// common ones (model.embed_tokens.weight, model.norm.weight, lm_head.weight).
+// common ones (model.embed_tokens.weight, model.norm.weight, lm_head.weight; PLE's where the config
+// has per-layer inputs).
 std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend, const DecoderTensorFinder& find);
 
 // The usual names (Llama, Qwen, Mistral): input_layernorm, post_attention_layernorm as the
@@ -77,6 +97,11 @@ std::unique_ptr<Model> make_decoder(const ModelSource& source, Backend& backend,
 // them) and mlp.shared_experts.{gate,up,down}_proj (Qwen3-Next: mlp.shared_expert.* and its
 // mlp.shared_expert_gate).
 DecoderLayerTensors find_llama_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
+// Gemma's names (Gemma 2, 3 and 4): input_layernorm, post_attention_layernorm on the attention's
+// output, pre_feedforward_layernorm and post_feedforward_layernorm around the MLP,
+// self_attn.{q,k,v,o}_proj of the layer's own head width (ModelConfig::layer_head_dim) and q/k norms
+// where the config has them, mlp.{gate,up,down}_proj.
+DecoderLayerTensors find_gemma_tensors(const ModelSource& src, const ModelConfig& cfg, int64_t l);
 // Its attention part alone: input_layernorm, post_attention_layernorm (as pre_ffn_norm),
 // self_attn.{q,k,v,o}_proj with the biases and q/k norms the config has, into t.
 void find_llama_attention(const ModelSource& src, const ModelConfig& cfg, int64_t l, DecoderLayerTensors& t);

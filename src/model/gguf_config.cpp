@@ -203,7 +203,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     fail("{}: metadata key '{}rope.scaling.type' is '{}' (supported: none, linear, yarn)", f.path(), p, scaling);
   }
   if (!(r.factor > 0)) fail("{}: metadata key '{}rope.scaling.factor' must be positive", f.path(), p);
-  if (const TensorView* freqs = f.tensor("rope_freqs.weight"); freqs && r.scaling_type == "default")
+  // Gemma 4's rope_freqs marks which pairs of its full layers turn (its architecture reads it).
+  if (const TensorView* freqs = f.tensor("rope_freqs.weight"); freqs && r.scaling_type == "default" && a != "gemma4")
     infer_llama3_rope(f, *freqs, r, rot);
 
   m.tie_word_embeddings = f.tensor("output.weight") == nullptr;

@@ -84,7 +84,8 @@ void write_model_config(GgufWriter& w, const ModelConfig& c) {
     if (r.attention_factor > 0) w.set_f32(p + "rope.scaling.attn_factor", r.attention_factor);
   } else if (r.scaling_type == "llama3") {
     w.add_tensor("rope_freqs.weight", DType::F32, {rot / 2}, llama3_rope_factors(r, rot));
-  } else if (r.scaling_type != "default") {
+  } else if (r.scaling_type != "default" && r.scaling_type != "proportional") {
+    // (proportional: the architecture writes its form, Gemma 4's rope_freqs)
     fail("GGUF export: rope scaling '{}' has no GGUF form", r.scaling_type);
   }
   // Sliding windows: one width for the sliding layers; which layers slide is a per-layer list

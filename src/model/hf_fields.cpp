@@ -84,6 +84,11 @@ RopeConfig parse_hf_rope(const HfFields& c, int64_t head_dim) {
   };
   if (r.scaling_type == "default") {
     return r;
+  } else if (r.scaling_type == "proportional") {
+    // The whole head pairs up; partial_rotary_factor says how many pairs turn (model/rope.h).
+    r.rotary_dim = 0;
+    r.partial_rotary_factor = static_cast<float>(partial);
+    r.factor = static_cast<float>(p.get_float_or("factor", 1.0));
   } else if (r.scaling_type == "linear") {
     need("factor");
     r.factor = static_cast<float>(p.get_float_or("factor", 1.0));
@@ -114,7 +119,7 @@ RopeConfig parse_hf_rope(const HfFields& c, int64_t head_dim) {
       r.attention_factor = static_cast<float>(get_mscale(mscale) / get_mscale(mscale_all_dim));
     }
   } else {
-    fail("{}: rope type '{}' is not supported (supported: default, linear, llama3, yarn)", where,
+    fail("{}: rope type '{}' is not supported (supported: default, linear, llama3, yarn, proportional)", where,
          r.scaling_type);
   }
   if (!(r.factor > 0)) fail("{}: rope factor must be positive", where);

@@ -15,11 +15,16 @@ namespace ax {
 
 // What a model of config c keeps per token and layer: K and V rows of its kv heads, or for latent
 // attention one row [c_kv | k_rope] whose V is the c_kv prefix (model/mla.h).
-// Only softmax-attention layers keep K/V; hybrid models add a recurrent state per sequence.
+// Only softmax-attention layers keep K/V; hybrid models add a recurrent state per sequence; models
+// whose layer kinds differ in head width (Gemma 4) keep each layer's at its own width.
 inline KvShape kv_shape_for(const ModelConfig& c) {
   const int64_t layers = c.num_attention_layers();
   if (c.mla.enabled()) return {layers, 1, c.mla.kv_lora_rank + c.mla.qk_rope_head_dim, c.mla.kv_lora_rank};
-  return {layers, c.num_kv_heads, c.head_dim, 0, c.recurrent_state_floats()};
+  KvShape s{layers, c.num_kv_heads, c.head_dim, 0, c.recurrent_state_floats()};
+  if (c.mixed_head_dims())  // one width per attention layer, in cache-layer order
+    for (int64_t l = 0; l < c.num_layers; ++l)
+      if (c.layers.empty() || !c.layers[l].linear_attention) s.layer_head_dims.push_back(c.layer_head_dim(l));
+  return s;
 }
 
 class Model {

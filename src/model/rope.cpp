@@ -41,6 +41,17 @@ RopeFreqs make_rope_freqs(const RopeConfig& rope, int64_t head_dim) {
   f.inv_freq.resize(half);
   if (type == "default" || type.empty()) {
     for (int64_t i = 0; i < half; ++i) f.inv_freq[i] = static_cast<float>(base[i]);
+  } else if (type == "proportional") {
+    // Gemma 4's full layers: pairs (i, i + head_dim/2) over the whole head, the first
+    // int(partial * head_dim / 2) of them at theta^(-2i / head_dim) / factor (the default schedule
+    // of the whole head, computed the same way), the rest at frequency 0: cos 1, sin 0, unchanged.
+    if (rope.rotary_dim != 0 && rope.rotary_dim != head_dim)
+      fail("rope: proportional RoPE turns pairs of the whole head, not of {} of its {} dims", rope.rotary_dim,
+           head_dim);
+    const float partial = rope.partial_rotary_factor;
+    if (!(partial > 0.0f && partial <= 1.0f)) fail("rope: partial_rotary_factor {} must be in (0, 1]", partial);
+    const auto turning = static_cast<int64_t>(std::floor(static_cast<double>(partial) * head_dim / 2.0));
+    for (int64_t i = 0; i < half; ++i) f.inv_freq[i] = i < turning ? static_cast<float>(base[i] / factor) : 0.0f;
   } else if (type == "linear") {
     // Positions divided by factor == frequencies divided by factor.
     for (int64_t i = 0; i < half; ++i) f.inv_freq[i] = static_cast<float>(base[i] / factor);

@@ -15,6 +15,7 @@
 #include "backend/kernel_test_data.h"
 #include "backend/kv_cache.h"
 #include "backend/step_input.h"
+#include "util/error.h"
 #include "util/half.h"
 
 namespace ax {
@@ -234,6 +235,21 @@ TEST_P(Conformance, ConcatHeadsIsExact) {
   }
 }
 
+TEST_P(Conformance, CopyColumnsIsExact) {
+  SCOPED_TRACE(::testing::Message() << "seed=" << seed_);
+  for (auto [n, cols, col0, width] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 64, 16, 16}, {37, 140, 0, 35},
+                                      {5, 140, 105, 35}, {3, 8, 0, 8}}) {
+    const auto x = normal(rng_, n * cols);
+    DevTensor xt = upload(*be_, x, n, cols), o = zeros(*be_, n, width);
+    be_->copy_columns(xt.t, col0, o.t);
+    const auto got = download(*be_, o.t);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < width; ++c) ASSERT_EQ(got[r * width + c], x[r * cols + col0 + c]);
+  }
+  DevTensor xt = zeros(*be_, 2, 10), o = zeros(*be_, 2, 4);
+  EXPECT_THROW(be_->copy_columns(xt.t, 7, o.t), Error);
+}
+
 TEST_P(Conformance, RowOpsMatchReference) {
   SCOPED_TRACE(::testing::Message() << "seed=" << seed_);
   const int64_t n = 7, dim = 200;
@@ -404,7 +420,11 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
             p.softcap = 4.0f;
             p.sinks = &sinks;
           }
-          KvCache kv(be, {1, kv_heads, hd, shape.v_in_k}, static_cast<int64_t>(ids.size()), bs, type);
+          // Layer 1 of a cache whose layer 0 is wider (per-layer widths, Gemma 4): its pool must
+          // start past layer 0's.
+          KvShape ks{2, kv_heads, hd, shape.v_in_k};
+          ks.layer_head_dims = {hd + 8, hd};
+          KvCache kv(be, ks, static_cast<int64_t>(ids.size()), bs, type);
           // Prefixes through write_kv in one step of all their tokens, then the new tokens' step.
           StepInput pre(bs), step(bs);
           std::vector<float> pk, pv, nk, nv;
@@ -418,14 +438,14 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
           }
           DevTensor pkt = upload(be, pk, pre.num_tokens(), kv_heads * hd), pvt = upload(be, pv, pre.num_tokens(), kv_heads * hd);
           run(be, pre, kv, [&](const StepView& s) {
-            be.write_kv(s, kv, 0, pkt.t, pvt.t);
+            be.write_kv(s, kv, 1, pkt.t, pvt.t);
             return pkt.t;
           });
           DevTensor nkt = upload(be, nk, T, kv_heads * hd), nvt = upload(be, nv, T, kv_heads * hd);
           DevTensor qt = upload(be, q, T, heads * hd), o = zeros(be, T, heads * vd);
           run(be, step, kv, [&](const StepView& s) {
-            be.write_kv(s, kv, 0, nkt.t, nvt.t);
-            be.attention(s, kv, 0, qt.t, o.t, p);
+            be.write_kv(s, kv, 1, nkt.t, nvt.t);
+            be.attention(s, kv, 1, qt.t, o.t, p);
             return o.t;
           });
           out[i] = download(be, o.t);
@@ -440,7 +460,7 @@ TEST_P(Conformance, AttentionMatchesReferenceAndIsBatchInvariant) {
                                   1, heads * hd);
             DevTensor o1 = zeros(be, 1, heads * vd);
             run(be, one, kv, [&](const StepView& sv) {
-              be.attention(sv, kv, 0, q1.t, o1.t, p);
+              be.attention(sv, kv, 1, q1.t, o1.t, p);
               return o1.t;
             });
             const auto alone = download(be, o1.t);

@@ -26,9 +26,9 @@ TEST(KvCache, SlotsAreDistinctAndLaidOutPerHead) {
   for (KvType type : {KvType::F32, KvType::F16}) {
     SCOPED_TRACE(kv_type_name(type));
     KvCache kv(*be, kShape, 5, 4, type);
-    EXPECT_EQ(kv.kv_width(), 8);
+    EXPECT_EQ(kv.kv_width(0), 8);
     EXPECT_EQ(kv.type(), type);
-    EXPECT_EQ(kv.head_stride(), 5 * 4 * 4);
+    EXPECT_EQ(kv.head_stride(2), 5 * 4 * 4);
     std::vector<float> want(3 * 5 * 4 * 16);  // [layer][block][slot][k 8, v 8]
     for (auto& f : want) f = normal(gen);
     auto at = [&](int64_t l, int64_t b, int64_t s) { return want.data() + ((l * 5 + b) * 4 + s) * 16; };
@@ -49,7 +49,7 @@ TEST(KvCache, SlotsAreDistinctAndLaidOutPerHead) {
     // Value i of kv head g at (block 4, slot 3) of layer 2: g * head_stride + (4 * 4 + 3) * 4 + i.
     for (int g = 0; g < 2; ++g)
       for (int i = 0; i < 4; ++i) {
-        const int64_t o = g * kv.head_stride() + (4 * 4 + 3) * 4 + i;
+        const int64_t o = g * kv.head_stride(2) + (4 * 4 + 3) * 4 + i;
         const float got = type == KvType::F16 ? fp16_to_f32(static_cast<const uint16_t*>(kv.v_data(2))[o])
                                               : static_cast<const float*>(kv.v_data(2))[o];
         EXPECT_EQ(got, rounded(at(2, 4, 3)[8 + g * 4 + i]));
@@ -64,6 +64,47 @@ TEST(KvCache, SlotsAreDistinctAndLaidOutPerHead) {
   EXPECT_THROW(KvCache(*be, KvShape{3, 0, 4}, 4, 4), Error);
   EXPECT_EQ(kv_type_from_name("f16"), KvType::F16);
   EXPECT_EQ(kv_type_from_name("q8_0"), std::nullopt);
+}
+
+// Layers of different head widths (Gemma 4: sliding layers narrower than full ones): each layer's
+// pools are as wide as its heads, side by side without overlap, and the block costs the sum.
+TEST(KvCache, LayersOfDifferentWidthsKeepTheirOwnRows) {
+  auto be = cpu::make_cpu_backend({.threads = 1});
+  KvShape shape{3, 2, 4};
+  shape.layer_head_dims = {4, 8, 4};
+  EXPECT_EQ(shape.values_per_token(), 2 * 2 * (4 + 8 + 4));
+  EXPECT_EQ(KvCache::bytes_per_block(shape, 4, KvType::F32), 4u * 2 * 2 * 16 * sizeof(float));
+  for (KvType type : {KvType::F32, KvType::F16}) {
+    SCOPED_TRACE(kv_type_name(type));
+    KvCache kv(*be, shape, 5, 4, type);
+    EXPECT_EQ(kv.head_dim(1), 8);
+    EXPECT_EQ(kv.kv_width(1), 16);
+    EXPECT_EQ(kv.kv_width(2), 8);
+    EXPECT_EQ(kv.head_stride(1), 5 * 4 * 8);
+    const size_t eb = kv_type_bytes(type);
+    // Each layer's K pool, then its V pool, then the next layer's.
+    EXPECT_EQ(static_cast<uint8_t*>(kv.v_data(0)) - static_cast<uint8_t*>(kv.k_data(0)), 5 * 4 * 8 * eb);
+    EXPECT_EQ(static_cast<uint8_t*>(kv.k_data(1)) - static_cast<uint8_t*>(kv.k_data(0)), 2 * 5 * 4 * 8 * eb);
+    EXPECT_EQ(static_cast<uint8_t*>(kv.k_data(2)) - static_cast<uint8_t*>(kv.k_data(1)), 2 * 5 * 4 * 16 * eb);
+    std::vector<std::vector<float>> rows;  // every layer's (block 4, slot 3) and (block 0, slot 0)
+    for (int64_t l = 0; l < 3; ++l)
+      for (int64_t b : {0, 4}) {
+        std::vector<float> r(2 * kv.kv_width(l));
+        for (size_t i = 0; i < r.size(); ++i) r[i] = static_cast<float>(100 * l + 10 * b + i);  // exact in f16
+        kv.store(l, b, b == 4 ? 3 : 0, r.data(), r.data() + kv.kv_width(l));
+        rows.push_back(r);
+      }
+    for (int64_t l = 0, i = 0; l < 3; ++l)
+      for (int64_t b : {0, 4}) {
+        std::vector<float> k(kv.kv_width(l)), v(kv.kv_width(l));
+        kv.load(l, b, b == 4 ? 3 : 0, k.data(), v.data());
+        k.insert(k.end(), v.begin(), v.end());
+        EXPECT_EQ(k, rows[i++]) << "layer " << l << " block " << b;
+      }
+    EXPECT_THROW(kv.head_dim(3), Error);
+  }
+  shape.layer_head_dims = {4, 8};
+  EXPECT_THROW(KvCache(*be, shape, 5, 4), Error);
 }
 
 // MLA's latent cache: K rows only ([c_kv | k_rope]), V read as the c_kv prefix of the same rows; the

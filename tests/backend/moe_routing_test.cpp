@@ -41,6 +41,25 @@ TEST(MoeRouting, SoftmaxTopKKeepsTheLargestTiesToTheLowerIndex) {
   EXPECT_EQ(route({0.0f, 0.0f, 0.0f, 0.0f}, p).experts, (std::vector<int32_t>{0, 1, 2}));
 }
 
+TEST(MoeRouting, ExpertScalesMultiplyTheChosenWeightsLast) {
+  // Gemma 4: softmax, top-2, renormalised, then each chosen expert's own factor; the factors do not
+  // change which experts are chosen.
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.0f};
+  const std::vector<float> scale = {5.0f, 0.5f, 3.0f, 7.0f};
+  MoeRoutingParams p;
+  p.top_k = 2;
+  p.norm_topk_prob = true;
+  p.expert_scale = scale;
+  Routed r = route(logits, p);
+  EXPECT_EQ(r.experts, (std::vector<int32_t>{1, 2}));
+  const double w1 = std::exp(3.0) / (std::exp(3.0) + std::exp(2.0));
+  EXPECT_NEAR(r.weights[0], w1 * 0.5, 1e-6);
+  EXPECT_NEAR(r.weights[1], (1.0 - w1) * 3.0, 1e-6);
+  const std::vector<float> short_scale = {1.0f, 2.0f};
+  p.expert_scale = short_scale;
+  EXPECT_THROW(route(logits, p), Error);
+}
+
 TEST(MoeRouting, SigmoidGroupsChooseByBiasedScoresAndWeighByUnbiasedOnes) {
   // Groups {0,1} and {2,3}. The bias lifts expert 2, so group {2,3} wins (its best two biased
   // scores sum higher) although expert 0 has the largest logit; experts outside the chosen group

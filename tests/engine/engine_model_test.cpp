@@ -126,8 +126,9 @@ TEST(EngineModel, Stories260KGreedyMatchesTheReferenceInOneBatch) {
 }
 
 TEST(EngineModel, HfFixturesGreedyMatchTheReferenceInOneBatch) {
-  // Sliding windows (mistral), biases (qwen2), q/k norms (qwen3), llama3 rope.
-  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral"}) {
+  // Sliding windows (mistral), biases (qwen2), q/k norms (qwen3), llama3 rope; Gemma 4's layers of
+  // two head widths in one cache, per-layer embeddings and experts beside the dense MLP.
+  for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "gemma4_text", "gemma4_text_moe"}) {
     SCOPED_TRACE(name);
     expect_reference_greedy(test::fixture(name), 8, 32);
   }
@@ -253,9 +254,10 @@ TEST(EngineModel, HfFixturesAreBatchInvariant) {
   // Gemma 2's soft-caps and alternating windows; Qwen3-MoE's routed experts; GLM-4.5's grouped
   // sigmoid routing, shared expert and half-rotated heads; gpt-oss's attention sinks over sliding
   // windows, biased router and experts, clamped SwiGLU and YaRN; DeepSeek-V3's and GLM-4.7-Flash's
-  // latent attention over a cache of latent rows.
-  for (const char* name :
-       {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3", "glm4_moe_lite"}) {
+  // latent attention over a cache of latent rows; Gemma 4's sliding and full layers of different
+  // head widths, per-layer embeddings, and experts beside the dense MLP.
+  for (const char* name : {"mistral", "qwen3", "gemma2", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3",
+                           "glm4_moe_lite", "gemma4_text", "gemma4_text_moe"}) {
     SCOPED_TRACE(name);
     Loaded m = load(test::fixture(name), /*reference=*/true);
     expect_batch_invariance(*m.model, m.model->config().vocab_size, 12, 60, 24, std::random_device{}(), 1e-4, false);
@@ -427,6 +429,11 @@ void check_alone_batched_cached_speculated(const char* name, bool recurrent) {
 
 TEST(EngineModel, LatentAttentionGreedyIsTheSameAloneBatchedCachedAndSpeculated) {
   for (const char* name : {"deepseek_v3", "glm4_moe_lite"}) check_alone_batched_cached_speculated(name, false);
+}
+
+// Gemma 4: a paged cache whose layers are of two widths, under prefix reuse and speculation.
+TEST(EngineModel, Gemma4GreedyIsTheSameAloneBatchedCachedAndSpeculated) {
+  for (const char* name : {"gemma4_text", "gemma4_text_moe"}) check_alone_batched_cached_speculated(name, false);
 }
 
 TEST(EngineModel, HybridGreedyIsTheSameAloneBatchedCachedAndSpeculated) {

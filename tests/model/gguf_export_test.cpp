@@ -195,7 +195,7 @@ TEST(GgufExport, LatentAttentionFixturesRoundTrip) {
 // layer's RoPE, dense or MoE), options and routing; experts stored one tensor each (HF) arrive as
 // one [experts, rows, cols] tensor holding them in order; (1 + w) norms are stored as 1 + w.
 TEST(GgufExport, FamiliesRoundTrip) {
-  for (const char* name : {"phi3", "gemma2", "gemma3_text", "qwen3_moe", "glm4_moe"}) {
+  for (const char* name : {"phi3", "gemma2", "gemma3_text", "qwen3_moe", "glm4_moe", "gemma4_text", "gemma4_text_moe"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(test::fixture(name));
     const ModelConfig& hc = hf->config();
@@ -208,7 +208,15 @@ TEST(GgufExport, FamiliesRoundTrip) {
     for (size_t l = 0; l < hc.layers.size(); ++l) {
       EXPECT_EQ(gc.layers[l].moe, hc.layers[l].moe) << "layer " << l;
       EXPECT_FLOAT_EQ(gc.layers[l].rope.theta, hc.layers[l].rope.theta) << "layer " << l;
+      // Gemma 4: each layer's head width and RoPE kind (proportional on full layers, by rope_freqs)
+      EXPECT_EQ(gc.layer_head_dim(l), hc.layer_head_dim(l)) << "layer " << l;
+      EXPECT_EQ(gc.layers[l].rope.scaling_type, hc.layers[l].rope.scaling_type) << "layer " << l;
+      EXPECT_FLOAT_EQ(gc.layers[l].rope.partial_rotary_factor, hc.layers[l].rope.partial_rotary_factor) << "layer " << l;
     }
+    EXPECT_EQ(gc.v_norm, hc.v_norm);
+    EXPECT_FLOAT_EQ(gc.attention_scale(), hc.attention_scale());
+    EXPECT_EQ(gc.per_layer_input_size, hc.per_layer_input_size);
+    EXPECT_EQ(gc.moe.beside_dense, hc.moe.beside_dense);
     EXPECT_EQ(gc.activation, hc.activation);
     EXPECT_FLOAT_EQ(gc.embed_scale, hc.embed_scale);
     EXPECT_FLOAT_EQ(gc.attn_softcap, hc.attn_softcap);

@@ -79,7 +79,7 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
   // The gated-delta hybrids as qwen3next / qwen35 / qwen35moe, at the fixtures' hybrid tolerance.
   for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "phi3", "gemma2", "gemma3_text",
                            "qwen3_moe", "glm4_moe", "deepseek_v3", "glm4_moe_lite", "qwen3_next", "qwen3_5_text",
-                           "qwen3_5_moe_text"}) {
+                           "qwen3_5_moe_text", "gemma4_text", "gemma4_text_moe"}) {
     SCOPED_TRACE(name);
     auto hf = open_model(fixture(name));
     const bool hybrid = hf->config().num_attention_layers() < hf->config().num_layers;
@@ -116,7 +116,10 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
       // ...and that model is the original up to quantization noise (a sanity bound, not a
       // precision claim: random N(0, 0.12^2) weights quantize worse than trained ones). In an MoE
       // the noise flips the choice of near-tied experts at some positions, which changes those
-      // rows entirely: there, most rows must stay close.
+      // rows entirely: there, most rows must stay close. So in Gemma 4, whose attention scale is 1
+      // over unit-RMS q and k (scores up to head_dim, a sharp softmax): quantizing only layer 0's
+      // weights, or only the tied embedding, already takes some rows of gemma4_text under 0.99.
+      const bool sharp = hf->config().arch_name == "gemma4_text";
       const LooseDiff q = loose_compare(lb.data(), want.data(), T, V);
       const Diff qref = compare(lb.data(), want.data(), want.size());
       const bool moe = std::any_of(hf->config().layers.begin(), hf->config().layers.end(), [](const auto& l) { return l.moe; });
@@ -125,7 +128,7 @@ TEST(GgufModels, ConvertedFixturesMatchTransformers) {
         // noise along the sequence and grow it (measured min cosine 0.98 on the 7-token prompt down
         // to 0.45 on the 100-token one); the check above (the file computes its dequantized
         // weights exactly) is what holds for them.
-      } else if (moe) {
+      } else if (moe || sharp) {
         EXPECT_LE(q.rows_below_0_99 * 5, T) << "prompt " << i << ": Q8_0 vs transformers, rows under cosine 0.99";
       } else {
         EXPECT_GT(q.min_cosine, 0.99) << "prompt " << i << ": Q8_0 vs transformers";

@@ -267,8 +267,8 @@ std::vector<FixtureCase> cases() {
   for (const char* backend : {"reference", "cpu", "cuda"}) {
     const bool exact = std::string(backend) != "cuda";
     for (const char* name : {"llama", "llama3_rope", "qwen2", "qwen3", "mistral", "stories260K", "phi3", "gemma2",
-                             "gemma3_text", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3",
-                             "glm4_moe_lite"})
+                             "gemma3_text", "gemma4_text", "gemma4_text_moe", "qwen3_moe", "glm4_moe", "gpt_oss",
+                             "deepseek_v3", "glm4_moe_lite"})
       out.push_back({name, fixture(name), backend, exact});
     out.push_back({"ax_code_15m", shared_model("ax-code-15m"), backend, exact});
     // Gated-delta hybrids run on the CPU only (the CUDA backend refuses them at load).

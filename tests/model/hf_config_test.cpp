@@ -185,6 +185,65 @@ TEST(HfConfig, GptOss) {
   EXPECT_NE(error_of(c).find("config.json: a mixture of 32 experts, 64 per token"), std::string::npos) << error_of(c);
 }
 
+// Gemma 4: per-layer head widths, RoPE per layer kind (proportional on full layers), PLE, the MoE
+// block beside the dense MLP; what is not supported yet is refused by name.
+TEST(HfConfig, Gemma4) {
+  ModelConfig g = load_hf_config(test::fixture("gemma4_text"));
+  EXPECT_EQ(g.arch_name, "gemma4_text");
+  EXPECT_EQ(g.layer_windows(), (std::vector<int64_t>{32, 0, 32, 0}));
+  EXPECT_EQ(g.head_dim, 16);
+  EXPECT_EQ(g.layer_head_dim(0), 16);
+  EXPECT_EQ(g.layer_head_dim(1), 32);
+  EXPECT_TRUE(g.mixed_head_dims());
+  EXPECT_EQ(g.layers[0].rope.scaling_type, "default");
+  EXPECT_FLOAT_EQ(g.layers[0].rope.theta, 10000.0f);
+  EXPECT_EQ(g.layers[1].rope.scaling_type, "proportional");
+  EXPECT_FLOAT_EQ(g.layers[1].rope.theta, 1e6f);
+  EXPECT_FLOAT_EQ(g.layers[1].rope.partial_rotary_factor, 0.25f);
+  EXPECT_EQ(g.layers[1].rope.rotary_dim, 0);
+  EXPECT_FALSE(g.norm_plus_one);
+  EXPECT_TRUE(g.qk_norm);
+  EXPECT_TRUE(g.v_norm);
+  EXPECT_FLOAT_EQ(g.attention_scale(), 1.0f);
+  EXPECT_FLOAT_EQ(g.final_softcap, 30.0f);
+  EXPECT_EQ(g.per_layer_input_size, 16);
+  EXPECT_FALSE(g.layers[0].moe);
+
+  ModelConfig m = load_hf_config(test::fixture("gemma4_text_moe"));
+  EXPECT_EQ(m.per_layer_input_size, 0);
+  EXPECT_TRUE(m.layers[0].moe && m.layers[1].moe);
+  EXPECT_TRUE(m.moe.beside_dense);
+  EXPECT_TRUE(m.moe.norm_topk_prob);
+  EXPECT_EQ(m.moe.num_experts, 8);
+  EXPECT_EQ(m.moe.top_k, 2);
+  EXPECT_EQ(m.moe.expert_intermediate, 32);
+
+  json c = {{"model_type", "gemma4_text"}, {"vocab_size", 100}, {"hidden_size", 48}, {"intermediate_size", 96},
+            {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"head_dim", 16},
+            {"global_head_dim", 64}, {"hidden_activation", "gelu_pytorch_tanh"}, {"sliding_window", 8},
+            {"layer_types", {"sliding_attention", "full_attention"}},
+            {"rope_parameters",
+             {{"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}},
+              {"full_attention", {{"rope_type", "proportional"}, {"rope_theta", 1e6}, {"partial_rotary_factor", 0.25}}}}}};
+  ModelConfig r = parse_hf_config(c, nullptr, "config.json");
+  EXPECT_EQ(r.layer_head_dim(0), 16);
+  EXPECT_EQ(r.layer_head_dim(1), 64);  // global_head_dim: the full layers' width
+  json bad = c;
+  bad["num_kv_shared_layers"] = 1;
+  EXPECT_NE(error_of(bad).find("num_kv_shared_layers"), std::string::npos);
+  bad = c;
+  bad["attention_k_eq_v"] = true;
+  EXPECT_NE(error_of(bad).find("attention_k_eq_v"), std::string::npos);
+  bad = c;
+  bad["per_layer_config"] = {{"5", {{"head_dim", 32}}}};
+  EXPECT_NE(error_of(bad).find("not a layer index below 2"), std::string::npos);
+  bad["per_layer_config"] = {{"1", {{"num_key_value_heads", 1}}}};
+  EXPECT_NE(error_of(bad).find("'num_key_value_heads' is not supported"), std::string::npos);
+  bad = c;
+  bad.erase("layer_types");
+  EXPECT_NE(error_of(bad).find("'layer_types'"), std::string::npos);
+}
+
 TEST(HfConfig, Errors) {
   json c = base_config("mamba");
   EXPECT_NE(error_of(c).find("model_type 'mamba' is not supported"), std::string::npos);

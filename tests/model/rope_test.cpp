@@ -31,6 +31,24 @@ TEST(RopeFreqs, DefaultScheduleAndPartialRotary) {
   EXPECT_THROW(make_rope_freqs(rc, 64), Error);
 }
 
+// Gemma 4's full layers: pairs over the whole head; the first partial * head_dim / 2 turn at the
+// whole head's default frequencies, the others not at all.
+TEST(RopeFreqs, ProportionalTurnsTheFirstPairsOfTheWholeHead) {
+  RopeConfig rc;
+  rc.theta = 1e6f;
+  rc.scaling_type = "proportional";
+  rc.partial_rotary_factor = 0.25f;
+  auto f = make_rope_freqs(rc, 32);
+  auto whole = make_rope_freqs(RopeConfig{.theta = 1e6f}, 32);
+  EXPECT_EQ(f.rotary_dim, 32);
+  ASSERT_EQ(f.inv_freq.size(), 16u);
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(f.inv_freq[i], i < 4 ? whole.inv_freq[i] : 0.0f) << i;
+  rc.factor = 2.0f;
+  EXPECT_FLOAT_EQ(make_rope_freqs(rc, 32).inv_freq[1], whole.inv_freq[1] / 2.0f);
+  rc.rotary_dim = 8;  // proportional RoPE never cuts the head
+  EXPECT_THROW(make_rope_freqs(rc, 32), Error);
+}
+
 TEST(RopeFreqs, LinearDividesEveryFrequency) {
   RopeConfig rc;
   rc.scaling_type = "linear";

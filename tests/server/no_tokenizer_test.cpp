@@ -54,8 +54,9 @@ TEST_P(FixtureServer, GenerateReproducesTransformersGreedyTokens) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureServer,
                          testing::Values("llama", "llama3_rope", "qwen2", "qwen3", "mistral", "phi3", "gemma2",
-                                         "gemma3_text", "qwen3_moe", "glm4_moe", "gpt_oss", "deepseek_v3",
-                                         "glm4_moe_lite", "qwen3_next", "qwen3_5_text", "qwen3_5_moe_text"));
+                                         "gemma3_text", "gemma4_text", "gemma4_text_moe", "qwen3_moe", "glm4_moe",
+                                         "gpt_oss", "deepseek_v3", "glm4_moe_lite", "qwen3_next", "qwen3_5_text",
+                                         "qwen3_5_moe_text"));
 
 TEST(NoTokenizerServer, TextRoutesSayTheTokenizerIsMissing) {
   std::signal(SIGPIPE, SIG_IGN);

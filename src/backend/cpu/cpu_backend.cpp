@@ -198,6 +198,14 @@ class CpuBackend final : public Backend {
     });
   }
 
+  // A copy: the reference loop is as fast as anything here (a few columns of T rows).
+  void copy_columns(const Tensor& x, int64_t col0, Tensor out) override {
+    if (x.rows != out.rows || col0 < 0 || col0 + out.cols > x.cols)
+      fail("copy_columns: columns [{}, {}) of [{}, {}] into [{}, {}]", col0, col0 + out.cols, x.rows, x.cols, out.rows,
+           out.cols);
+    ref::copy_columns(x.data, x.cols, col0, x.rows, out.cols, out.data);
+  }
+
   void add(Tensor y, const Tensor& x) override {
     if (reference_) return ref::add(y.data, x.data, y.size());
     elementwise(y.size(), [&](int64_t b, int64_t e) { kernels::add(y.data + b, x.data + b, e - b); });
@@ -232,8 +240,8 @@ class CpuBackend final : public Backend {
   }
 
   void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) override {
-    const int64_t hd = kv.head_dim(), heads = kv.num_kv_heads();
-    const int64_t head_stride = kv.head_stride();
+    const int64_t hd = kv.head_dim(layer), heads = kv.num_kv_heads();
+    const int64_t head_stride = kv.head_stride(layer);
     const bool half = kv.type() == KvType::F16, with_v = !kv.v_in_k();  // no V rows: V lies in K
     void* kd = kv.k_data(layer);
     void* vd = kv.v_data(layer);
@@ -279,9 +287,9 @@ class CpuBackend final : public Backend {
     // The fast kernels take neither soft-capped scores nor sinks: those run the reference.
     const bool fast = !reference_ && c.softcap == 0 && c.sinks == nullptr;
     c.kv.block_size = kv.block_size();
-    c.kv.block_stride = kv.block_size() * kv.head_dim();
-    c.kv.head_stride = kv.head_stride();
-    c.kv.slot_stride = kv.head_dim();
+    c.kv.block_stride = kv.block_size() * kv.head_dim(layer);
+    c.kv.head_stride = kv.head_stride(layer);
+    c.kv.slot_stride = kv.head_dim(layer);
     if (kv.type() == KvType::F16) {
       c.kv.k16 = static_cast<const uint16_t*>(kv.k_data(layer));
       c.kv.v16 = static_cast<const uint16_t*>(kv.v_data(layer));

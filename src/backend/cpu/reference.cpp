@@ -87,6 +87,11 @@ void add(float* y, const float* x, int64_t count) {
   for (int64_t i = 0; i < count; ++i) y[i] += x[i];
 }
 
+void copy_columns(const float* x, int64_t x_cols, int64_t col0, int64_t n, int64_t out_cols, float* out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < out_cols; ++c) out[r * out_cols + c] = x[r * x_cols + col0 + c];
+}
+
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   float mx = x[0];

@@ -30,6 +30,8 @@ void embedding(const TensorView& table, const int32_t* tokens, int64_t n, float*
 void rms_norm(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
 void add_bias(float* x, const float* b, int64_t n, int64_t dim);  // x[r, :] += b
 void add(float* y, const float* x, int64_t count);                 // y[i] += x[i]
+// out[r, :] = x[r, col0 .. col0 + out_cols) for n rows, x rows x_cols apart.
+void copy_columns(const float* x, int64_t x_cols, int64_t col0, int64_t n, int64_t out_cols, float* out);
 void softmax(float* x, int64_t n);                                 // in place, max-subtracted
 inline float silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 // GELU with the tanh approximation (PyTorch's gelu(approximate="tanh")).

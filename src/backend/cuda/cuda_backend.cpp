@@ -304,6 +304,12 @@ class CudaBackend final : public Backend {
       run_linear(w, x.data + h * in, n, in, x.cols, xf, y.data + h * out, y.cols);
     }
   }
+  void copy_columns(const Tensor& x, int64_t col0, Tensor out) override {
+    if (x.rows != out.rows || col0 < 0 || col0 + out.cols > x.cols)
+      fail("copy_columns: columns [{}, {}) of [{}, {}] into [{}, {}]", col0, col0 + out.cols, x.rows, x.cols, out.rows,
+           out.cols);
+    cuda::copy_columns(x.data, x.cols, col0, x.rows, out.cols, out.data, stream_);
+  }
   void concat_heads(const Tensor& a, const Tensor& b, int64_t heads, Tensor out) override {
     const int64_t da = a.cols / heads, db = b.cols / heads;
     if (a.cols != heads * da || b.cols != heads * db || out.cols != heads * (da + db) || a.rows != b.rows ||
@@ -332,7 +338,7 @@ class CudaBackend final : public Backend {
   void write_kv(const StepView& step, KvCache& kv, int64_t layer, const Tensor& k, const Tensor& v) override {
     const bool with_v = !kv.v_in_k();  // else V lies in the K rows just written
     cuda::write_kv(kv_layer(kv, layer), kv.k_data(layer), with_v ? kv.v_data(layer) : nullptr, k.data,
-                   with_v ? v.data : nullptr, step.slots, step.num_tokens(), kv.num_kv_heads(), kv.head_dim(), stream_);
+                   with_v ? v.data : nullptr, step.slots, step.num_tokens(), kv.num_kv_heads(), kv.head_dim(layer), stream_);
   }
   void attention(const StepView& step, const KvCache& kv, int64_t layer, const Tensor& q, Tensor out,
                  const AttentionParams& p) override {
@@ -465,7 +471,7 @@ class CudaBackend final : public Backend {
     l.k = kv.k_data(layer);
     l.v = kv.v_data(layer);
     l.f16 = kv.type() == KvType::F16;
-    l.head_stride = kv.head_stride();
+    l.head_stride = kv.head_stride(layer);
     l.block_size = kv.block_size();
     return l;
   }

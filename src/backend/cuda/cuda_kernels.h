@@ -60,6 +60,9 @@ void scatter_rows(const float* src, int64_t cols, const int32_t* dst, int64_t n,
 // Per head, a's values then b's: a [n, heads * da], b [n, heads * db] -> out [n, heads * (da + db)].
 void concat_heads(const float* a, int64_t da, const float* b, int64_t db, int64_t n, int64_t heads, float* out,
                   cudaStream_t stream);
+// out[r, :] = x[r, col0 .. col0 + out_cols) for n rows, x rows x_cols apart.
+void copy_columns(const float* x, int64_t x_cols, int64_t col0, int64_t n, int64_t out_cols, float* out,
+                  cudaStream_t stream);
 struct RopeArgs {
   const int32_t* positions = nullptr;  // [T]
   const float* inv_freq = nullptr;     // [rotary_dim / 2]

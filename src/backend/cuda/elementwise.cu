@@ -167,6 +167,14 @@ __global__ void concat_heads_kernel(const float* __restrict__ a, int64_t da, con
   out[idx] = i < da ? a[(t * heads + h) * da + i] : b[(t * heads + h) * db + i - da];
 }
 
+// One thread per value of out.
+__global__ void copy_columns_kernel(const float* __restrict__ x, int64_t x_cols, int64_t col0, int64_t total,
+                                    int64_t out_cols, float* __restrict__ out) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  out[idx] = x[(idx / out_cols) * x_cols + col0 + idx % out_cols];
+}
+
 // One thread per (token, head, rotated pair); q heads first, then k heads. The angle is formed in
 // float32 (pos * inv_freq, as the reference does) and its cosine and sine taken in double.
 __global__ void rope_kernel(float* __restrict__ q, int64_t q_stride, int64_t q_heads, float* __restrict__ k,
@@ -279,6 +287,14 @@ void concat_heads(const float* a, int64_t da, const float* b, int64_t db, int64_
   const int64_t total = n * heads * (da + db);
   if (total == 0) return;
   concat_heads_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(a, da, b, db, total, heads, out);
+  AX_CUDA_LAUNCHED();
+}
+
+void copy_columns(const float* x, int64_t x_cols, int64_t col0, int64_t n, int64_t out_cols, float* out,
+                  cudaStream_t stream) {
+  const int64_t total = n * out_cols;
+  if (total == 0) return;
+  copy_columns_kernel<<<blocks_for(total, 256), 256, 0, stream>>>(x, x_cols, col0, total, out_cols, out);
   AX_CUDA_LAUNCHED();
 }
 
