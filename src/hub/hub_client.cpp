@@ -68,11 +68,11 @@ struct HubClient::Response {
   std::string url;   // the last URL asked (after redirects)
 };
 
-std::string url_encode_path(const std::string& path) {
+std::string url_encode_path(const std::string& path, bool keep_slashes) {
   static const char* digits = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+    if (std::isalnum(c) || (c == '/' && keep_slashes) || c == '-' || c == '_' || c == '.' || c == '~') {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -181,7 +181,7 @@ void HubClient::fail_status(const Response& r, const std::string& what, const st
 std::vector<HubFile> HubClient::list_files(const std::string& repo, const std::string& revision) const {
   const std::string what = fmt::format("listing the files of {} at {}", repo, revision);
   std::vector<HubFile> files;
-  std::string url = "/api/models/" + url_encode_path(repo) + "/tree/" + url_encode_path(revision) + "?recursive=true";
+  std::string url = "/api/models/" + url_encode_path(repo) + "/tree/" + url_encode_path(revision, false) + "?recursive=true";
   while (!url.empty()) {
     Response r = get(url, 0, nullptr);
     if (r.status != 200) fail_status(r, what, repo);
@@ -209,7 +209,7 @@ std::vector<HubFile> HubClient::list_files(const std::string& repo, const std::s
 
 void HubClient::download(const std::string& repo, const std::string& revision, const std::string& path,
                          uint64_t offset, const BodySink& sink) const {
-  const std::string url = "/" + url_encode_path(repo) + "/resolve/" + url_encode_path(revision) + "/" + url_encode_path(path);
+  const std::string url = "/" + url_encode_path(repo) + "/resolve/" + url_encode_path(revision, false) + "/" + url_encode_path(path);
   Response r = get(url, offset, &sink);
   if (r.status == 200 || r.status == 206) return;
   fail_status(r, fmt::format("downloading {} from {}", path, repo), repo);

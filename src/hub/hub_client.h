@@ -67,7 +67,8 @@ class HubClient {
   std::string token_;
 };
 
-// "a b/c.json" -> "a%20b/c.json": each path segment percent-encoded.
-std::string url_encode_path(const std::string& path);
+// "a b/c.json" -> "a%20b/c.json": each path segment percent-encoded; without keep_slashes '/' is
+// encoded too (a revision such as "refs/pr/1" is one segment of the hub's routes).
+std::string url_encode_path(const std::string& path, bool keep_slashes = true);
 
 }  // namespace ax::hub
