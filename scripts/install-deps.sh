@@ -8,8 +8,9 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev                  # JSON (configs, tokenizer.json, HTTP bodies)
   libboost-dev                        # Boost.Asio + Boost.Beast: the HTTP server
-  libcpp-httplib-dev                  # HTTP client (bench run --url, the server tests)
-  libssl-dev                          # sha256 of model files (bench manifests)
+  libcpp-httplib-dev                  # HTTP client (bench run --url, the server tests, ax-engine pull)
+  libssl-dev                          # sha256 of model files (bench manifests, pull), https:// for pull
+  ca-certificates                     # the hub's TLS certificate checked by ax-engine pull
   libpcre2-dev                        # Unicode-aware pre-tokenizer regexes
   libicu-dev                          # Unicode normalization (NFC) for tokenizers
   libxxhash-dev                       # prefix-cache block hashes

@@ -8,6 +8,7 @@
 #include "bench/bench_run.h"
 #include "bench/checks.h"
 #include "cli/bench_subcommands.h"
+#include "cli/model_arg.h"
 
 namespace ax::cli {
 namespace {
@@ -83,7 +84,8 @@ BenchSubcommand add_bench_run(CLI::App& bench) {
   run->add_option("--repeat", o->run.repeat, "runs of each workload (default 2 when the manifest expects determinism, else 1)")
       ->check(CLI::PositiveNumber);
   run->add_option("--variant", o->variant, "apply the manifests' variant of this name (e.g. small)");
-  run->add_option("--model", o->model, "run this model instead of the manifests' model.path");
+  run->add_option("--model", o->model, "run this model instead of the manifests' model.path")
+      ->transform(pulled_model_names());
   run->add_flag("--no-progress", o->no_progress, "no progress bar on stderr");
   // A test hook: ban the greedy token at REPEAT:REQUEST:POSITION, so --repeat must catch it.
   run->add_option("--perturb", o->perturb)->group("");

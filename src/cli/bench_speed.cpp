@@ -23,6 +23,7 @@
 #include "backend/kv_cache.h"
 #include "bench/llama_cpp_build.h"
 #include "cli/backend_options.h"
+#include "cli/model_arg.h"
 #include "cli/bench_subcommands.h"
 #include "cli/cache_options.h"
 #include "cli/llama_cpp_peer.h"
@@ -254,7 +255,9 @@ int run_speed(const SpeedOptions& o) {
 BenchSubcommand add_bench_speed(CLI::App& bench) {
   auto o = std::make_shared<SpeedOptions>();
   CLI::App* speed = bench.add_subcommand("speed", "Prefill and decode tokens/s of a model file");
-  speed->add_option("--model", o->model, "GGUF file or Hugging Face folder")->required();
+  speed->add_option("--model", o->model, "GGUF file, Hugging Face folder or pulled owner/name")
+      ->required()
+      ->transform(pulled_model_names());
   speed->add_option("--prompt-tokens,-p", o->prompt_tokens, "prompt length for the prefill test")->check(CLI::PositiveNumber);
   speed->add_option("--gen-tokens,-n", o->gen_tokens, "tokens generated in the decode test")->check(CLI::PositiveNumber);
   speed->add_option("--batch", o->batch, "sequences decoded together, each after its prompt (aggregate tokens/s)")

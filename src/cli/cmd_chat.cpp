@@ -19,6 +19,7 @@
 #include <string>
 
 #include "cli/backend_options.h"
+#include "cli/model_arg.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
@@ -209,7 +210,9 @@ const RegisterCommand kChat{
     "chat", "Interactive chat with a model, using its own chat template (reads lines from stdin)", [](CLI::App& sub) {
       auto o = std::make_shared<ChatOptions>();
       o->model = default_model_path();
-      sub.add_option("-m,--model", o->model, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
+      sub.add_option("-m,--model", o->model, "Model: a .gguf file, a Hugging Face folder or a pulled owner/name")
+          ->capture_default_str()
+          ->transform(pulled_model_names());
       sub.add_option("-s,--system", o->system, "System message that starts the conversation");
       sub.add_option("-n,--max-tokens", o->max_tokens, "Tokens per reply at most")->capture_default_str();
       add_sampling_options(sub, o->sampling);

@@ -13,6 +13,7 @@
 
 #include "backend/kv_cache.h"
 #include "cli/backend_options.h"
+#include "cli/model_arg.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "cli/sampling_options.h"
@@ -150,7 +151,9 @@ const RegisterCommand kGenerate{
     "generate", "Generate text from a prompt, streamed to stdout (speed on stderr)", [](CLI::App& sub) {
       auto o = std::make_shared<GenerateOptions>();
       o->model = default_model_path();
-      sub.add_option("-m,--model", o->model, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
+      sub.add_option("-m,--model", o->model, "Model: a .gguf file, a Hugging Face folder or a pulled owner/name")
+          ->capture_default_str()
+          ->transform(pulled_model_names());
       sub.add_option("-p,--prompt", o->prompt, "Prompt text");
       sub.add_option("--prompt-ids", o->prompt_ids, "Prompt as comma-separated token ids (instead of --prompt)");
       sub.add_option("-n,--max-tokens", o->max_tokens, "Tokens to generate at most")->capture_default_str();

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/command.h"
+#include "cli/model_arg.h"
 #include "format/gguf.h"
 #include "model/gguf_config.h"
 #include "format/safetensors.h"
@@ -311,7 +312,8 @@ RegisterCommand reg("inspect", "Show a model's format, architecture, config, ten
                     [](CLI::App& sub) -> CommandRun {
                       auto o = std::make_shared<InspectOptions>();
                       o->model = default_model_path();
-                      sub.add_option("--model,-m", o->model, "a .gguf file or a Hugging Face model folder");
+                      sub.add_option("--model,-m", o->model, "a .gguf file, a Hugging Face model folder or a pulled owner/name")
+                          ->transform(pulled_model_names());
                       sub.add_flag("--tensors", o->tensors, "list every tensor (name, dtype, shape, bytes)");
                       sub.add_flag("--metadata", o->metadata, "list every GGUF metadata key");
                       sub.add_flag("--json", o->json_out, "print JSON instead of text");

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/backend_options.h"
+#include "cli/model_arg.h"
 #include "cli/cache_options.h"
 #include "cli/command.h"
 #include "model/model.h"
@@ -152,7 +153,7 @@ int run_serve(ServerOptions o) {
 const RegisterCommand kServe{"serve", "OpenAI-compatible HTTP server (default http://127.0.0.1:8080/v1)", [](CLI::App& sub) {
   auto o = std::make_shared<ServerOptions>();
   o->model_path = default_model_path();
-  sub.add_option("-m,--model", o->model_path, "Model: a .gguf file or a Hugging Face folder")->capture_default_str();
+  sub.add_option("-m,--model", o->model_path, "Model: a .gguf file or a Hugging Face folder")->capture_default_str()->transform(pulled_model_names());
   sub.add_option("--model-name", o->model_name, "Model id reported by /v1/models (default: the file or folder name)");
   sub.add_option("--alias", o->model_aliases,
                  "Another name requests may give as \"model\" (repeatable); other names get 404 model_not_found");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_arg.h"
 #include "format/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -97,7 +98,8 @@ const RegisterCommand kTokenize{
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<TokenizeOptions>();
       o->model = default_model_path();
-      sub.add_option("--model,-m", o->model, "GGUF file or Hugging Face folder (default: the bundled model)");
+      sub.add_option("--model,-m", o->model, "GGUF file, Hugging Face folder or pulled owner/name (default: the bundled model)")
+          ->transform(pulled_model_names());
       auto* text = sub.add_option("--text,-t", o->text, "text to tokenize");
       auto* file = sub.add_option("--text-file,-f", o->text_file, "file whose bytes are the text");
       text->excludes(file);
