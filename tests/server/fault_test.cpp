@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http_helpers.h"
 #include "server/sse_client.h"
 #include "server_process.h"
 #include "test_support.h"
@@ -177,7 +178,8 @@ TEST(ServerFaults, KvPoolExhaustedByLongPrompts) {
   EXPECT_EQ(ok, 8);
   // How they shared the pool (queueing, preemption) depends on timing; that all finish does not.
   std::printf("preemptions: %.0f\n", metric(cli, "ax_engine_preemptions_total"));
-  EXPECT_EQ(metric(cli, "ax_kv_blocks_used"), 0);
+  // Every block comes back (the last answer can reach the client a moment before its blocks are freed).
+  EXPECT_TRUE(engine_drains(cli)) << "KV blocks used: " << metric(cli, "ax_kv_blocks_used");
   EXPECT_EQ(server.stop(), 0);
 }
 
