@@ -27,10 +27,7 @@ std::shared_ptr<const CompiledSchema> output_grammar(const ChatRequest& cr, bool
       bad_param("response_format", "cannot be combined with tool_choice 'required' or a named function");
     return std::make_shared<CompiledSchema>(compile_tool_call_schema(cr.tools, cr.tool_choice));
   }
-  if (rf.kind == ResponseFormat::Kind::JsonObject) return std::make_shared<CompiledSchema>(any_json_object_schema());
-  if (rf.kind == ResponseFormat::Kind::JsonSchema)
-    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, rf.schema_param));
-  return nullptr;
+  return response_format_grammar(rf);
 }
 
 // Thinking controls reach the template as the variables templates read: enable_thinking (Qwen3,
@@ -60,6 +57,13 @@ void forbid_opening_thought(const ServingContext& ctx, std::vector<Request>& req
 }
 
 }  // namespace
+
+std::shared_ptr<const CompiledSchema> response_format_grammar(const ResponseFormat& rf) {
+  if (rf.kind == ResponseFormat::Kind::JsonObject) return std::make_shared<CompiledSchema>(any_json_object_schema());
+  if (rf.kind == ResponseFormat::Kind::JsonSchema)
+    return std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, rf.schema_param));
+  return nullptr;
+}
 
 ThinkingOptions thinking_from_effort(const std::string& effort, const std::string& param) {
   ThinkingOptions t;

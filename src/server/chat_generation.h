@@ -44,6 +44,10 @@ struct ChatJob {
   bool reasoning_starts_inside = false;  // the prompt opened the thought
 };
 
+// The grammar response_format asks for (json_object: any JSON object; json_schema: that schema,
+// errors naming rf.schema_param), or null for plain text. Shared by every route that takes one.
+std::shared_ptr<const CompiledSchema> response_format_grammar(const ResponseFormat& rf);
+
 // raw: the body in OpenAI chat shape with key order kept (messages, tools, chat_template_kwargs);
 // thinking controls are added to its chat_template_kwargs unless the client set them there.
 ChatJob prepare_chat(ServingContext& ctx, const ChatRequest& cr, nlohmann::ordered_json raw,

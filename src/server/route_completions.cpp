@@ -1,5 +1,6 @@
 // POST /v1/completions: a prompt (text or token ids) continued, blocking or streamed.
 #include "server/api_error.h"
+#include "server/chat_generation.h"
 #include "server/http_server.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -24,12 +25,7 @@ void handle_completion(ServingContext& ctx, const HttpRequest& req, HttpResponse
   CompletionRequest cr = parse_completion_request(parse_json_body(req.body));
   check_model_name(ctx, cr.model);
   // response_format constrains the continuation as on chat (an extension here, as in vLLM).
-  std::shared_ptr<const CompiledSchema> schema;
-  if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonObject)
-    schema = std::make_shared<CompiledSchema>(any_json_object_schema());
-  else if (cr.gen.response_format.kind == ResponseFormat::Kind::JsonSchema)
-    schema = std::make_shared<CompiledSchema>(
-        compile_json_schema(cr.gen.response_format.schema, "response_format.json_schema.schema"));
+  std::shared_ptr<const CompiledSchema> schema = response_format_grammar(cr.gen.response_format);
   if (schema && cr.gen.ignore_eos) bad_param("ignore_eos", "cannot be combined with response_format");
   if (schema && ctx.eos_ids.empty()) bad_param("response_format", "needs an end-of-sequence token, and this model has none");
   // Each prompt is its own engine request per choice; choice prompt * n + j.

@@ -44,11 +44,7 @@ json load_reply(Shape shape, const std::string& model) {
 // /api/generate's prompt as written (raw, or a model without a chat template): tokenized as
 // /v1/completions does, with format's grammar; the thought is split as on chat.
 ChatJob raw_prompt_job(ServingContext& ctx, const OllamaRequest& r) {
-  const ResponseFormat& rf = r.chat.gen.response_format;
-  std::shared_ptr<const CompiledSchema> schema;
-  if (rf.kind == ResponseFormat::Kind::JsonObject) schema = std::make_shared<CompiledSchema>(any_json_object_schema());
-  else if (rf.kind == ResponseFormat::Kind::JsonSchema)
-    schema = std::make_shared<CompiledSchema>(compile_json_schema(rf.schema, rf.schema_param));
+  std::shared_ptr<const CompiledSchema> schema = response_format_grammar(r.chat.gen.response_format);
   if (schema && ctx.eos_ids.empty()) bad_param("format", "needs an end-of-sequence token, and this model has none");
   // A continued exchange (context) already begins with the model's start token.
   const std::vector<int32_t> prompt = ctx.text_tokenizer().encode(r.prompt, /*add_special=*/r.context.empty(), true);
